@@ -1,0 +1,1 @@
+"""The station's HTTP face (Flask): status API, server-sent events, the simulator API."""
