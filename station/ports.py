@@ -146,5 +146,5 @@ class Hardware:
                     continue
                 try:
                     part.close()
-                except Exception:  # noqa: BLE001 - closing must go on for the other parts
+                except Exception:
                     pass

@@ -1,0 +1,61 @@
+"""Who is tapping, and what they may do with this machine kind. Pure functions of the roster."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from station.model import Denial, Level, Member, Role
+from station.roster import Roster
+
+
+@dataclass(frozen=True)
+class Identity:
+    uid: str
+    member: Member
+
+    @property
+    def id(self) -> str:
+        return self.member.id
+
+
+def identify(roster: Roster, uid: str) -> Identity | Denial:
+    """The member behind a badge, or why the badge cannot be used at all."""
+    badge = roster.badge(uid)
+    if badge is None:
+        return Denial.UNKNOWN_BADGE
+    member = roster.member(badge.member_id)
+    if member is None:
+        return Denial.UNKNOWN_BADGE
+    if not badge.active:
+        return Denial.BADGE_INACTIVE
+    if not member.active:
+        return Denial.MEMBER_INACTIVE
+    return Identity(uid, member)
+
+
+def level_for(roster: Roster, member: Member, kind: str) -> Level:
+    """Staff may use any machine: they count as mentors for every kind."""
+    if member.role.is_staff:
+        return Level.MENTOR
+    return roster.level(member.id, kind)
+
+
+def can_supervise(roster: Roster, member: Member, kind: str) -> bool:
+    """A ``mentor`` for this kind, or an educator, may supervise a ``supervised`` trainee."""
+    return member.role is Role.EDUCATOR or roster.level(member.id, kind) is Level.MENTOR
+
+
+def can_clear_check(roster: Roster, member: Member, kind: str) -> bool:
+    """A technician, an educator or a mentor for this kind may clear ``to_check``."""
+    return member.role.is_staff or roster.level(member.id, kind) is Level.MENTOR
+
+
+def helpers_for(roster: Roster, kind: str, limit: int = 3) -> list[str]:
+    """First names of people a denied trainee can ask: mentors for the kind, then educators."""
+    names: list[str] = []
+    for m in roster.mentors_for(kind):
+        if m.first_name not in names:
+            names.append(m.first_name)
+        if len(names) == limit:
+            break
+    return names

@@ -1,0 +1,296 @@
+"""The ``station`` command: a thin layer that parses arguments and reports errors cleanly.
+
+Everything it does is callable from Python; library errors become one clear message and exit
+status 2 (bad input) or 1 (the station failed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import atexit
+import json
+import logging
+import signal
+import sys
+import threading
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from station import __version__
+from station.config import Config, load_config
+from station.errors import StationError
+from station.roster import parse_roster_csv, roster_to_csv
+from station.store import Store
+
+log = logging.getLogger("station")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if getattr(args, "verbose", False) else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return int(args.func(args) or 0)
+    except StationError as e:
+        print(f"station: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="station", description="Fabrique station: machine access.")
+    p.add_argument("--version", action="version", version=f"fabrique-station {__version__}")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    init = sub.add_parser("init", help="write a commented sample config and create the data dir")
+    init.add_argument("--config", required=True, help="the config file to write")
+    init.add_argument("--station-id", default="laser-1")
+    init.add_argument("--machine-name", default="Découpe laser")
+    init.add_argument("--kind", default="laser")
+    init.add_argument("--backend", choices=["mock", "pi"], default="mock")
+    init.add_argument("--simulated-clock", action="store_true")
+    init.add_argument("--port", type=int, default=8080)
+    init.add_argument("--force", action="store_true", help="overwrite an existing file")
+    init.set_defaults(func=cmd_init)
+
+    roster = sub.add_parser("roster", help="import or export the roster (CSV)")
+    rsub = roster.add_subparsers(dest="roster_command", required=True)
+    imp = rsub.add_parser("import", help="import a roster CSV (all rows or none)")
+    imp.add_argument("csv", help="member_id,name,role,badge_uid,qualifications")
+    imp.add_argument("--config", required=True)
+    imp.add_argument(
+        "--merge",
+        action="store_true",
+        help="add and update only; without it, members missing from the file become inactive",
+    )
+    imp.set_defaults(func=cmd_roster_import)
+    exp = rsub.add_parser("export", help="print the roster as CSV")
+    exp.add_argument("--config", required=True)
+    exp.set_defaults(func=cmd_roster_export)
+
+    run = sub.add_parser("run", help="run the station")
+    run.add_argument("--config", required=True)
+    run.add_argument("--verbose", action="store_true")
+    run.set_defaults(func=cmd_run)
+
+    events = sub.add_parser("events", help="print the event log")
+    events.add_argument("--config", required=True)
+    events.add_argument("--json", action="store_true", help="one JSON object per line")
+    events.add_argument("--after", type=int, default=0, help="only events after this seq")
+    events.set_defaults(func=cmd_events)
+
+    demo = sub.add_parser("demo", help="run a simulated station with a sample roster")
+    demo.add_argument("--port", type=int, default=8080)
+    demo.add_argument("--data-dir", default="demo-data")
+    demo.set_defaults(func=cmd_demo)
+    return p
+
+
+# --- commands ------------------------------------------------------------------------------------
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    path = Path(args.config)
+    if path.exists() and not args.force:
+        raise StationError(f"{path} exists already; use --force to overwrite it")
+    reader = "mfrc522" if args.backend == "pi" else "mfrc522-emulated"
+    write_config(
+        path,
+        station_id=args.station_id,
+        machine_name=args.machine_name,
+        kind=args.kind,
+        backend=args.backend,
+        reader_type=reader,
+        simulated=args.simulated_clock,
+        port=args.port,
+    )
+    config = load_config(path)
+    config.data_path.mkdir(parents=True, exist_ok=True)
+    Store(config.db_path, config.station.id, config.machine.id).close()
+    print(f"wrote {path}; data in {config.data_path}")
+    print(f"next: station roster import roster.csv --config {path}")
+    return 0
+
+
+def write_config(
+    path: Path,
+    *,
+    station_id: str,
+    machine_name: str,
+    kind: str,
+    backend: str = "mock",
+    reader_type: str = "mfrc522-emulated",
+    simulated: bool = False,
+    port: int = 8080,
+    data_dir: str = "data",
+) -> None:
+    template = resources.files("station").joinpath("sample_config.toml").read_text("utf-8")
+    text = template.format(
+        station_id=station_id,
+        machine_id=station_id,
+        machine_name=machine_name,
+        kind=kind,
+        backend=backend,
+        reader_type=reader_type,
+        simulated="true" if simulated else "false",
+        port=port,
+        data_dir=data_dir,
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+
+
+def cmd_roster_import(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    csv_path = Path(args.csv)
+    try:
+        text = csv_path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise StationError(f"{csv_path}: no such file") from None
+    except UnicodeDecodeError as e:
+        raise StationError(f"{csv_path}: not UTF-8 text ({e}); save it as CSV UTF-8") from None
+    parsed = parse_roster_csv(text, str(csv_path))
+    store = Store(config.db_path, config.station.id, config.machine.id)
+    try:
+        counts = store.import_roster(parsed, replace_all=not args.merge)
+    finally:
+        store.close()
+    print(
+        f"imported {counts['members']} members, {counts['badges']} badges, "
+        f"{counts['qualifications']} qualifications from {csv_path}"
+    )
+    return 0
+
+
+def cmd_roster_export(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    store = Store(config.db_path, config.station.id, config.machine.id)
+    try:
+        r = store.roster()
+    finally:
+        store.close()
+    sys.stdout.write(
+        roster_to_csv(r.members.values(), r.badges.values(), r.qualifications.values())
+    )
+    return 0
+
+
+def cmd_events(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    if not config.db_path.exists():
+        raise StationError(f"no store at {config.db_path}: run the station or `station init`")
+    store = Store(config.db_path, config.station.id, config.machine.id)
+    try:
+        for e in store.events(after_seq=args.after):
+            if args.json:
+                print(json.dumps(e, ensure_ascii=False))
+            else:
+                print(f"{e['seq']:>6} {e['at']} {e['type']:<24} {json.dumps(e['data'])}")
+    finally:
+        store.close()
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    return run_station(load_config(args.config))
+
+
+def run_station(config: Config, *, banner: str | None = None) -> int:
+    """Run until SIGTERM/SIGINT (exit 0) or a controller failure (exit 1). Relay off on every path."""
+    import waitress  # imported here: the domain and the other commands don't need it
+
+    from station.controller import Controller
+    from station.wiring import build_clock, build_hardware
+    from web.app import create_app
+
+    hardware = build_hardware(config)
+    atexit.register(hardware.relay.off)
+    stop = threading.Event()
+
+    def on_signal(signum: int, _frame: Any) -> None:
+        hardware.relay.off()  # first, before any clean-up that could hang
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    controller = Controller(config, hardware, build_clock(config))
+    try:
+        controller.start()
+        app = create_app(controller)
+        server = waitress.create_server(
+            app,
+            host=config.web.host,
+            port=config.web.port,
+            threads=config.web.threads,
+            ident="fabrique-station",
+        )
+        threading.Thread(target=server.run, name="web", daemon=True).start()
+        url = f"http://{config.web.host}:{server.effective_port}"
+        print(banner or f"station {config.station.id} ready on {url}", flush=True)
+        controller.notifier.status(f"ready on {url}")
+        while not stop.is_set() and controller.running:
+            stop.wait(0.5)
+        if controller.failure is not None:
+            print(f"station: the controller failed: {controller.failure!r}", file=sys.stderr)
+            return 1
+        return 0
+    finally:
+        hardware.relay.off()
+        controller.notifier.stopping()
+        controller.stop()
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    data = Path(args.data_dir).resolve()
+    config_path = data / "station.toml"
+    write_config(
+        config_path,
+        station_id="laser-1",
+        machine_name="Découpe laser",
+        kind="laser",
+        backend="mock",
+        reader_type="mfrc522-emulated" if _emulated_reader_available() else "fake",
+        simulated=True,
+        port=args.port,
+        data_dir="laser-1",
+    )
+    config = load_config(config_path)
+    sample = resources.files("station").joinpath("sample_roster.csv").read_text("utf-8")
+    store = Store(config.db_path, config.station.id, config.machine.id)
+    try:
+        store.import_roster(parse_roster_csv(sample, "sample_roster.csv"))
+    finally:
+        store.close()
+    url = f"http://{config.web.host}:{config.web.port}"
+    banner = "\n".join(
+        [
+            f"Fabrique station demo: {config.display_name} ({config.machine.kind}), simulated.",
+            f"  status     {url}/api/status",
+            f"  stream     {url}/api/events/stream",
+            f"  badges     {url}/sim/badges",
+            f"  tap        curl -s -XPOST {url}/sim/badge -H 'Content-Type: application/json' "
+            '-d \'{"uid": "04C0C1C2"}\'',
+            f"  advance    curl -s -XPOST {url}/sim/advance -H 'Content-Type: application/json' "
+            "-d '{\"seconds\": 600}'",
+            f"  events     station events --config {config_path} --json",
+            "Ctrl-C stops it.",
+        ]
+    )
+    return run_station(config, banner=banner)
+
+
+def _emulated_reader_available() -> bool:
+    try:
+        import mocks.mfrc522_chip  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

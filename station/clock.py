@@ -1,0 +1,117 @@
+"""One injectable clock: wall time for records, monotonic time for durations.
+
+A Raspberry Pi has no real-time clock, so every record also says whether the wall clock was
+synchronised and carries the boot id and monotonic time, which lets the central store repair
+timestamps taken before NTP caught up.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Protocol
+
+TIMESYNC_FLAG = Path("/run/systemd/timesync/synchronized")
+TIMESYNC_DIR = Path("/run/systemd/timesync")
+BOOT_ID = Path("/proc/sys/kernel/random/boot_id")
+
+
+@dataclass(frozen=True)
+class Now:
+    """A point in time as both clocks see it."""
+
+    at: datetime
+    """Wall clock, timezone-aware UTC."""
+    mono: float
+    """Monotonic seconds; only differences mean anything."""
+    synced: bool = True
+    """Whether the wall clock was synchronised (NTP) when read."""
+
+    def iso(self) -> str:
+        return iso(self.at)
+
+    def at_mono(self, mono: float) -> datetime:
+        """The wall time of another monotonic instant, as seen from this one."""
+        return self.at + timedelta(seconds=mono - self.mono)
+
+
+def iso(at: datetime) -> str:
+    """UTC ISO-8601 with milliseconds and a ``Z``, the one format of every record."""
+    return at.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class Clock(Protocol):
+    def now(self) -> Now: ...
+
+    @property
+    def boot_id(self) -> str: ...
+
+    @property
+    def simulated(self) -> bool: ...
+
+
+def read_boot_id() -> str:
+    try:
+        return BOOT_ID.read_text().strip()
+    except OSError:
+        return f"noboot-{uuid.uuid4()}"
+
+
+def wall_clock_synced() -> bool:
+    """True when systemd-timesyncd says so; machines without timesyncd are trusted."""
+    if TIMESYNC_FLAG.exists():
+        return True
+    return not TIMESYNC_DIR.exists()
+
+
+class SystemClock:
+    """The real clocks. The sync flag is re-read at most every 10 s (it is a file lookup)."""
+
+    simulated = False
+
+    def __init__(self) -> None:
+        self._boot_id = read_boot_id()
+        self._synced = wall_clock_synced()
+        self._synced_checked = time.monotonic()
+
+    @property
+    def boot_id(self) -> str:
+        return self._boot_id
+
+    def now(self) -> Now:
+        mono = time.monotonic()
+        if mono - self._synced_checked > 10 or not self._synced:
+            self._synced = wall_clock_synced()
+            self._synced_checked = mono
+        return Now(at=datetime.now(UTC), mono=mono, synced=self._synced)
+
+
+class SimulatedClock:
+    """A clock that only moves when told to: tests and the mock backend's ``/sim/advance``."""
+
+    simulated = True
+
+    def __init__(self, start: datetime | None = None, mono: float = 1000.0) -> None:
+        self._at = (start or datetime.now(UTC)).astimezone(UTC)
+        self._mono = mono
+        self._lock = threading.Lock()
+        self._boot_id = f"sim-{uuid.uuid4()}"
+
+    @property
+    def boot_id(self) -> str:
+        return self._boot_id
+
+    def now(self) -> Now:
+        with self._lock:
+            return Now(at=self._at, mono=self._mono, synced=True)
+
+    def advance(self, seconds: float) -> None:
+        if seconds < 0:
+            raise ValueError("a clock cannot go back: seconds must be >= 0")
+        with self._lock:
+            self._mono += seconds
+            self._at += timedelta(seconds=seconds)

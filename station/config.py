@@ -1,0 +1,280 @@
+"""The station's TOML config, validated into dataclasses.
+
+Every error names the file, the key and what is allowed, and unknown keys are errors: a typo in a
+config must never silently fall back to a default on a machine that cuts power.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, get_type_hints
+
+from station.errors import ConfigError
+
+ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+LANGUAGES = ("fr", "en")
+BACKENDS = ("mock", "pi")
+READER_TYPES = ("fake", "mfrc522", "mfrc522-emulated")
+
+
+def _f(default: Any, doc: str, *, choices: tuple[Any, ...] = (), minimum: float | None = None):
+    """A config field: its default, one line of documentation and its constraints."""
+    meta = {"doc": doc, "choices": choices, "minimum": minimum}
+    if isinstance(default, list | dict):
+        return field(default_factory=lambda: type(default)(default), metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+REQUIRED = object()
+
+
+@dataclass(frozen=True)
+class StationSection:
+    id: str = _f(
+        REQUIRED, "Unique id of this station, e.g. `laser-1` (lower case, digits, - and _)."
+    )
+    name: str = _f("", "Name shown to people, e.g. `Découpe laser`. Defaults to the machine name.")
+    data_dir: str = _f(
+        "data", "Where the SQLite store lives; relative paths are relative to the config file."
+    )
+    language: str = _f("fr", "Default language of the kiosk and messages.", choices=LANGUAGES)
+
+
+@dataclass(frozen=True)
+class MachineSection:
+    id: str = _f(REQUIRED, "Id of the machine this station powers, e.g. `laser-1`.")
+    name: str = _f(REQUIRED, "Name shown on the kiosk, e.g. `Découpe laser`.")
+    kind: str = _f(REQUIRED, "Machine kind; qualifications are per kind (`laser`, `printer3d`…).")
+    max_session_min: float = _f(60.0, "Longest session before it ends by itself.", minimum=1)
+    warn_before_min: float = _f(
+        5.0, "Warning (buzzer, kiosk) this long before the session ends.", minimum=0
+    )
+    extend_min: float = _f(
+        30.0, "How much a tap of the same badge (or the button) adds during the warning.", minimum=1
+    )
+    co_badge_window_s: float = _f(
+        60.0, "How long a supervised trainee and their supervisor have to badge both.", minimum=5
+    )
+    grant_window_s: float = _f(
+        20.0, "How long each step of the grant gesture waits for the next one.", minimum=5
+    )
+    needs_check_after_use: bool = _f(
+        False, "After each session the machine is `to_check` until a technician or mentor badges."
+    )
+    heartbeat_s: float = _f(
+        30.0,
+        "Heartbeat period while a session runs (crash recovery closes at the last one).",
+        minimum=1,
+    )
+
+
+@dataclass(frozen=True)
+class PinsSection:
+    relay: int = _f(17, "BCM pin of the relay stage (active-high, pulled down).", minimum=0)
+    relay_active_high: bool = _f(True, "False only for active-low relay boards (see wiring).")
+    green_led: int = _f(22, "BCM pin of the green LED.", minimum=0)
+    red_led: int = _f(27, "BCM pin of the red LED.", minimum=0)
+    buzzer: int = _f(13, "BCM pin of the buzzer (a PWM-capable pin for tones).", minimum=0)
+    button: int = _f(
+        26, "BCM pin of the extend/stop button (to ground, internal pull-up).", minimum=-1
+    )
+
+
+@dataclass(frozen=True)
+class HardwareSection:
+    backend: str = _f(
+        "mock", "`pi` drives real GPIO; `mock` runs on any computer.", choices=BACKENDS
+    )
+    pins: PinsSection = field(default_factory=PinsSection, metadata={"doc": "GPIO pins (BCM)."})
+
+
+@dataclass(frozen=True)
+class ReaderSection:
+    type: str = _f(
+        "fake",
+        "`mfrc522` on a Pi; `mfrc522-emulated` runs the real driver on an emulated chip (mock "
+        "backend); `fake` reports taps directly.",
+        choices=READER_TYPES,
+    )
+    poll_hz: float = _f(10.0, "How often the MFRC522 driver polls for a card.", minimum=0.5)
+    spi_bus: int = _f(0, "SPI bus of the MFRC522.", minimum=0)
+    spi_device: int = _f(0, "SPI chip select of the MFRC522.", minimum=0)
+    reset_pin: int = _f(25, "BCM pin wired to the MFRC522's RST.", minimum=0)
+
+
+@dataclass(frozen=True)
+class ClockSection:
+    simulated: bool = _f(
+        False, "Use a clock that moves only through `/sim/advance` (mock backend only)."
+    )
+
+
+@dataclass(frozen=True)
+class WebSection:
+    host: str = _f("127.0.0.1", "Address the station's web server listens on.")
+    port: int = _f(8080, "Port of the station's web server.", minimum=1)
+    threads: int = _f(8, "waitress threads (each open event stream holds one).", minimum=2)
+
+
+@dataclass(frozen=True)
+class CentralSection:
+    url: str = _f("", "Base URL of the central store; empty means no sync.")
+    token: str = _f(
+        "", "This station's bearer token, printed once by `station-central station add`."
+    )
+
+
+@dataclass(frozen=True)
+class Config:
+    station: StationSection
+    machine: MachineSection
+    hardware: HardwareSection = field(default_factory=HardwareSection)
+    reader: ReaderSection = field(default_factory=ReaderSection)
+    clock: ClockSection = field(default_factory=ClockSection)
+    web: WebSection = field(default_factory=WebSection)
+    central: CentralSection = field(default_factory=CentralSection)
+    path: Path = field(default=Path("station.toml"), metadata={"internal": True})
+
+    @property
+    def data_path(self) -> Path:
+        p = Path(self.station.data_dir).expanduser()
+        return p if p.is_absolute() else (self.path.parent / p)
+
+    @property
+    def db_path(self) -> Path:
+        return self.data_path / "station.sqlite"
+
+    @property
+    def display_name(self) -> str:
+        return self.station.name or self.machine.name
+
+
+def load_config(path: str | Path) -> Config:
+    """Read and validate a config file; raises :class:`ConfigError` that says what to fix."""
+    path = Path(path)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(
+            f"{path}: no such file. Create one with `station init --config {path}`."
+        ) from None
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{path}: not valid TOML: {e}") from None
+    return parse_config(raw, path)
+
+
+def parse_config(raw: dict[str, Any], path: Path = Path("station.toml")) -> Config:
+    values = _section(Config, raw, path, prefix="")
+    config = Config(**values, path=path)
+    _check_together(config)
+    return config
+
+
+def _section(cls: type, raw: Any, path: Path, prefix: str) -> dict[str, Any]:
+    where = f"[{prefix}]" if prefix else "the top level"
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: {where} must be a table, found {type(raw).__name__}.")
+    hints = get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls) if not f.metadata.get("internal")}
+    unknown = sorted(set(raw) - set(fields))
+    if unknown:
+        allowed = ", ".join(fields)
+        raise ConfigError(
+            f"{path}: unknown key {_key(prefix, unknown[0])}; {where} allows: {allowed}."
+        )
+    out: dict[str, Any] = {}
+    for name, f in fields.items():
+        key = _key(prefix, name)
+        hint = hints[name]
+        if dataclasses.is_dataclass(hint):
+            out[name] = hint(**_section(hint, raw.get(name, {}), path, key))
+            continue
+        if name not in raw:
+            if f.default is REQUIRED:
+                raise ConfigError(f"{path}: missing key {key}: {f.metadata['doc']}")
+            continue
+        out[name] = _value(raw[name], hint, key, f, path)
+    return out
+
+
+def _value(value: Any, hint: Any, key: str, f: dataclasses.Field, path: Path) -> Any:
+    meta = f.metadata
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{path}: {key} must be true or false, found {value!r}.")
+    elif hint is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{path}: {key} must be a whole number, found {value!r}.")
+    elif hint is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(f"{path}: {key} must be a number, found {value!r}.")
+        value = float(value)
+    elif hint is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{path}: {key} must be a string in quotes, found {value!r}.")
+    if meta.get("choices") and value not in meta["choices"]:
+        allowed = ", ".join(f'"{c}"' for c in meta["choices"])
+        raise ConfigError(f"{path}: {key} = {value!r} is not allowed; use one of {allowed}.")
+    minimum = meta.get("minimum")
+    if minimum is not None and value < minimum:
+        raise ConfigError(f"{path}: {key} = {value!r} is too small; the minimum is {minimum}.")
+    return value
+
+
+def _check_together(config: Config) -> None:
+    path = config.path
+    for key, value in (("station.id", config.station.id), ("machine.id", config.machine.id)):
+        if not ID_PATTERN.match(value):
+            raise ConfigError(
+                f"{path}: {key} = {value!r}: use lower-case letters, digits, - and _ (max 63)."
+            )
+    if not re.match(r"^[a-z0-9_]+$", config.machine.kind):
+        raise ConfigError(
+            f"{path}: machine.kind = {config.machine.kind!r}: use lower-case letters, digits, _."
+        )
+    if config.machine.warn_before_min >= config.machine.max_session_min:
+        raise ConfigError(
+            f"{path}: machine.warn_before_min must be shorter than machine.max_session_min."
+        )
+    mock = config.hardware.backend == "mock"
+    if config.clock.simulated and not mock:
+        raise ConfigError(f'{path}: clock.simulated = true needs hardware.backend = "mock".')
+    if config.reader.type in ("fake", "mfrc522-emulated") and not mock:
+        raise ConfigError(
+            f'{path}: reader.type = "{config.reader.type}" needs hardware.backend = "mock"; '
+            'use "mfrc522" on a Pi.'
+        )
+    if config.reader.type == "mfrc522" and mock:
+        raise ConfigError(
+            f'{path}: reader.type = "mfrc522" needs hardware.backend = "pi"; '
+            'on the mock backend use "mfrc522-emulated" or "fake".'
+        )
+    if bool(config.central.url) != bool(config.central.token):
+        raise ConfigError(f"{path}: central.url and central.token go together: set both or none.")
+
+
+def _key(prefix: str, name: str) -> str:
+    return f"{prefix}.{name}" if prefix else name
+
+
+def documented_keys() -> list[tuple[str, str]]:
+    """Every config key with its one-line doc, for the docs test and `station init`."""
+    out: list[tuple[str, str]] = []
+
+    def walk(cls: type, prefix: str) -> None:
+        hints = get_type_hints(cls)
+        for f in dataclasses.fields(cls):
+            if f.metadata.get("internal"):
+                continue
+            key = _key(prefix, f.name)
+            if dataclasses.is_dataclass(hints[f.name]):
+                walk(hints[f.name], key)
+            else:
+                out.append((key, f.metadata["doc"]))
+
+    walk(Config, "")
+    return out

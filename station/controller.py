@@ -1,0 +1,542 @@
+"""The controller: one thread that owns the hardware, the store and the state machine.
+
+Every input — a tap, a button, a timer tick, a web command — becomes a message on one queue,
+handled one at a time by :func:`station.machine.handle`. The controller then applies the outcome:
+relay off first when the machine loses power; the events and their projections in one SQLite
+transaction; relay on only after that commit. Any exception switches the relay off and stops the
+controller (systemd restarts the station, which closes the open session as ``station_restart``).
+Web threads never touch hardware: they read :meth:`Controller.status` and post messages.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any
+
+from station import __version__
+from station.broadcast import Broadcaster
+from station.clock import Clock, Now, SimulatedClock, iso
+from station.config import Config
+from station.machine import (
+    ButtonHold,
+    ButtonPress,
+    Command,
+    Context,
+    Cue,
+    Input,
+    Outcome,
+    Session,
+    State,
+    Tap,
+    Tick,
+    handle,
+    next_due,
+)
+from station.model import EndReason, MachineState
+from station.ports import Hardware
+from station.roster import Roster
+from station.sdnotify import Notifier, watchdog_interval_s
+from station.store import Store
+
+log = logging.getLogger(__name__)
+
+MAX_WAIT_S = 1.0
+"""The loop wakes at least this often: real-clock ticks and watchdog pings."""
+
+
+@dataclass
+class _Message:
+    inp: Input | None = None
+    reply: Future[Any] | None = None
+    advance_s: float | None = None
+    stop: bool = False
+    call: Callable[[], Any] | None = None
+    posted: float = field(default_factory=time.perf_counter)
+
+
+class ControllerStopped(RuntimeError):
+    """The controller is not running (stopped, or failed: see :attr:`Controller.failure`)."""
+
+
+class Controller:
+    def __init__(
+        self,
+        config: Config,
+        hardware: Hardware,
+        clock: Clock,
+        *,
+        notifier: Notifier | None = None,
+        new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
+        store_factory: Callable[[], Store] | None = None,
+    ) -> None:
+        self.config = config
+        self.hardware = hardware
+        self.clock = clock
+        self.notifier = notifier or Notifier()
+        self.new_id = new_id
+        self._store_factory = store_factory or (
+            lambda: Store(config.db_path, config.station.id, config.machine.id)
+        )
+        self.broadcaster = Broadcaster()
+        self._queue: queue.Queue[_Message] = queue.Queue()
+        self._thread: threading.Thread | None = None
+        self._ready = threading.Event()
+        self._stopped = threading.Event()
+        self.failure: BaseException | None = None
+        self._status: dict[str, Any] = {}
+        self._started_mono = time.monotonic()
+        self._last_decision: dict[str, Any] | None = None
+        self._last_unknown_uid: str | None = None
+        self.state = State()
+        self._roster = Roster()
+        self._tap_waiters: dict[str, list[Future[Any]]] = {}
+        self._waiters_lock = threading.Lock()
+        self.store: Store | None = None
+        self.roster_version = 0
+        self.hardware.relay.off()
+
+    # --- life cycle ---------------------------------------------------------------------------
+
+    def start(self, timeout: float = 10.0) -> None:
+        self._thread = threading.Thread(target=self._run, name="controller", daemon=True)
+        self._thread.start()
+        if not self._ready.wait(timeout) or self.failure is not None:
+            self.hardware.relay.off()
+            raise ControllerStopped(f"the controller did not start: {self.failure!r}")
+        self.hardware.reader.start(self.tap)
+        if self.hardware.button is not None:
+            self.hardware.button.start(
+                lambda: self.post(ButtonPress()), lambda: self.post(ButtonHold())
+            )
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Relay off before anything else, then stop the loop and close the hardware."""
+        self.hardware.relay.off()
+        if self._thread is not None and self._thread.is_alive():
+            self._queue.put(_Message(stop=True))
+            self._thread.join(timeout)
+        self.hardware.close()
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive() and not self._stopped.is_set()
+
+    def wait_stopped(self, timeout: float | None = None) -> bool:
+        return self._stopped.wait(timeout)
+
+    # --- inputs (any thread) ------------------------------------------------------------------
+
+    def tap(self, uid: str) -> None:
+        """The reader's callback: only posts (it may run on the reader's own thread)."""
+        self.post(Tap(uid))
+
+    def post(self, inp: Input) -> Future[Any]:
+        reply: Future[Any] = Future()
+        if not self.running:
+            reply.set_exception(ControllerStopped("the controller is not running"))
+            return reply
+        self._queue.put(_Message(inp=inp, reply=reply))
+        return reply
+
+    def call(self, inp: Input, timeout: float = 5.0) -> Any:
+        """Post an input and wait for the decision it led to (``/sim/badge``, commands)."""
+        return self.post(inp).result(timeout)
+
+    def advance(self, seconds: float, timeout: float = 30.0) -> dict[str, Any]:
+        """Move a simulated clock forward, handling on the way everything that falls due."""
+        if not isinstance(self.clock, SimulatedClock):
+            raise ValueError("only a simulated clock can be advanced ([clock] simulated = true)")
+        if seconds < 0 or seconds > 7 * 86400:
+            raise ValueError("seconds must be between 0 and 604800 (one week)")
+        reply: Future[Any] = Future()
+        if not self.running:
+            raise ControllerStopped("the controller is not running")
+        self._queue.put(_Message(advance_s=seconds, reply=reply))
+        return reply.result(timeout)
+
+    def run_in_loop(self, fn: Callable[[], Any], timeout: float = 5.0) -> Any:
+        """Run ``fn`` on the controller thread (which owns the store connection)."""
+        reply: Future[Any] = Future()
+        if not self.running:
+            raise ControllerStopped("the controller is not running")
+        self._queue.put(_Message(call=fn, reply=reply))
+        return reply.result(timeout)
+
+    # --- the loop -----------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        try:
+            self._startup()
+            self._ready.set()
+            self.notifier.ready()
+            self._loop()
+        except BaseException as e:
+            self.hardware.relay.off()
+            self.failure = e
+            log.exception("controller failed; relay switched off")
+        finally:
+            self.hardware.relay.off()
+            self._stopped.set()
+            self._ready.set()
+            if self.store is not None:
+                self.store.close()
+            self._drain()
+
+    def _drain(self) -> None:
+        while True:
+            try:
+                msg = self._queue.get_nowait()
+            except queue.Empty:
+                return
+            if msg.reply is not None and not msg.reply.done():
+                msg.reply.set_exception(ControllerStopped("the controller stopped"))
+
+    def _startup(self) -> None:
+        self.hardware.relay.off()
+        self.store = self._store_factory()
+        machine, reason = self.store.machine_state()
+        now = self.clock.now()
+        records: list[tuple[str, dict[str, Any]]] = [
+            (
+                "station_started",
+                {
+                    "version": __version__,
+                    "backend": self.config.hardware.backend,
+                    "machine_id": self.config.machine.id,
+                    "kind": self.config.machine.kind,
+                },
+            )
+        ]
+        open_session = self.store.open_session()
+        if open_session is not None:
+            records += restart_records(open_session, self.config.machine.needs_check_after_use)
+            machine = (
+                MachineState.TO_CHECK
+                if records[-1][1]["to"] == "to_check"
+                else (MachineState.AVAILABLE)
+            )
+            reason = records[-1][1]["reason"]
+        elif machine.relay_on:
+            records.append(
+                (
+                    "machine_state_changed",
+                    {
+                        "from": machine.value,
+                        "to": "available",
+                        "reason": None,
+                        "why": "station_restart",
+                        "by": None,
+                    },
+                )
+            )
+            machine, reason = MachineState.AVAILABLE, None
+        self.store.append(records, now, self.clock.boot_id)
+        self.state = State(machine=machine, reason=reason)
+        self._reload_roster()
+        self._show(self.state)
+        self._publish_status()
+
+    def _loop(self) -> None:
+        watchdog_s = watchdog_interval_s()
+        last_ping = time.monotonic()
+        while True:
+            wait = MAX_WAIT_S
+            if not isinstance(self.clock, SimulatedClock):
+                due = next_due(self.state, self._context())
+                if due is not None:
+                    wait = min(wait, max(0.0, due - self.clock.now().mono))
+            try:
+                msg: _Message | None = self._queue.get(timeout=wait)
+            except queue.Empty:
+                msg = None
+            if watchdog_s is None or time.monotonic() - last_ping >= watchdog_s:
+                self.notifier.watchdog()
+                last_ping = time.monotonic()
+            if msg is None:
+                if not isinstance(self.clock, SimulatedClock):
+                    self._step(Tick())
+                continue
+            if msg.stop:
+                self.hardware.relay.off()
+                return
+            try:
+                result = self._message(msg)
+            except BaseException as e:
+                if msg.reply is not None and not msg.reply.done():
+                    msg.reply.set_exception(e)
+                raise
+            if msg.reply is not None and not msg.reply.done():
+                msg.reply.set_result(result)
+
+    def _message(self, msg: _Message) -> Any:
+        if msg.call is not None:
+            return msg.call()
+        if msg.advance_s is not None:
+            return self._advance(msg.advance_s)
+        assert msg.inp is not None
+        return self._step(msg.inp).decision
+
+    def _advance(self, seconds: float) -> dict[str, Any]:
+        clock = self.clock
+        assert isinstance(clock, SimulatedClock)
+        target = clock.now().mono + seconds
+        steps = 0
+        while steps < 1_000_000:
+            steps += 1
+            mono = clock.now().mono
+            due = next_due(self.state, self._context())
+            if due is not None and due <= target:
+                clock.advance(max(0.0, due - mono))
+                self._step(Tick())
+                if due <= mono and next_due(self.state, self._context()) == due:
+                    raise RuntimeError(f"a due time ({due}) does not move after a tick")
+                continue
+            clock.advance(max(0.0, target - mono))
+            self._step(Tick())
+            break
+        return {"now": clock.now().iso(), "state": self.state.machine.value, "ticks": steps}
+
+    def _context(self) -> Context:
+        return Context(self.config.machine, self._roster, self.new_id)
+
+    def _step(self, inp: Input) -> Outcome:
+        now = self.clock.now()
+        outcome = handle(self.state, inp, now, self._context())
+        self._apply(outcome, now)
+        if isinstance(inp, Tap):
+            with self._waiters_lock:
+                waiters = self._tap_waiters.pop(inp.uid, [])
+            for w in waiters:
+                if not w.done():
+                    w.set_result(outcome.decision)
+        return outcome
+
+    def expect_tap(self, uid: str) -> Future[Any]:
+        """A future resolved with the decision of the next tap of ``uid`` that gets handled.
+
+        ``/sim/badge`` uses it when the tap comes through a reader driver rather than a post.
+        """
+        reply: Future[Any] = Future()
+        with self._waiters_lock:
+            self._tap_waiters.setdefault(uid, []).append(reply)
+        return reply
+
+    def forget_tap(self, uid: str, reply: Future[Any]) -> None:
+        with self._waiters_lock:
+            waiters = self._tap_waiters.get(uid, [])
+            if reply in waiters:
+                waiters.remove(reply)
+
+    def _apply(self, outcome: Outcome, now: Now) -> None:
+        relay = self.hardware.relay
+        want_on = outcome.state.machine.relay_on
+        if not want_on and relay.is_on:
+            relay.off()
+        assert self.store is not None
+        stored = self.store.append(
+            [(r.type, r.data) for r in outcome.events], now, self.clock.boot_id
+        )
+        self.state = outcome.state
+        if want_on and not relay.is_on:
+            relay.on()
+        for effect in outcome.effects:
+            if isinstance(effect, Cue):
+                self._play(effect.name)
+        if any(e["type"] == "qualification_granted" for e in stored):
+            self._reload_roster()
+        if outcome.decision is not None:
+            self._last_decision = {**outcome.decision, "at": now.iso()}
+            if outcome.decision.get("reason") == "unknown_badge":
+                self._last_unknown_uid = outcome.decision.get("uid")
+        self._show(outcome.state)
+        for event in stored:
+            self.broadcaster.publish({"kind": "event", "event": event})
+        if stored or outcome.decision is not None:
+            self._publish_status()
+
+    def _play(self, cue: str) -> None:
+        try:
+            self.hardware.buzzer.play(cue)
+        except Exception:  # noqa: BLE001 - a buzzer fault never stops the machine logic
+            log.warning("buzzer failed to play %s", cue, exc_info=True)
+
+    def _show(self, state: State) -> None:
+        """LEDs follow the state: green on in use, blinking while waiting; red when blocked."""
+        green, red = self.hardware.green, self.hardware.red
+        try:
+            if state.machine.relay_on:
+                green.on()
+            elif state.waiting is not None:
+                green.blink(0.25, 0.25)
+            else:
+                green.off()
+            if state.machine in (
+                MachineState.TO_CHECK,
+                MachineState.OUT_OF_SERVICE,
+                MachineState.FAULT,
+            ):
+                red.on()
+            else:
+                red.off()
+        except Exception:  # noqa: BLE001 - an LED fault never stops the machine logic
+            log.warning("LED update failed", exc_info=True)
+
+    def _reload_roster(self) -> None:
+        assert self.store is not None
+        roster = self.store.roster()
+        if self._roster.expires_mono is not None:
+            roster = replace(roster, expires_mono=self._roster.expires_mono)
+        self._roster = roster
+        self.roster_version = roster.version
+
+    def reload_roster(self) -> None:
+        """Pick up a roster imported by another process (``station roster import``)."""
+        self.run_in_loop(self._reload_roster)
+
+    # --- status (any thread) ------------------------------------------------------------------
+
+    def _publish_status(self) -> None:
+        s = self.state
+        status = {
+            "station": {
+                "id": self.config.station.id,
+                "name": self.config.display_name,
+                "version": __version__,
+                "language": self.config.station.language,
+                "backend": self.config.hardware.backend,
+                "simulated_clock": isinstance(self.clock, SimulatedClock),
+            },
+            "machine": {
+                "id": self.config.machine.id,
+                "name": self.config.machine.name,
+                "kind": self.config.machine.kind,
+                "state": s.machine.value,
+                "reason": s.reason,
+                "relay_on": s.machine.relay_on,
+            },
+            "session": _session_json(s.session, self.clock.now()) if s.session else None,
+            "waiting": (
+                {
+                    "member_name": s.waiting.member_name,
+                    "expires_at": iso(self.clock.now().at_mono(s.waiting.expires_mono)),
+                }
+                if s.waiting
+                else None
+            ),
+            "grant": (
+                {
+                    "step": s.grant.taps,
+                    "expires_at": iso(self.clock.now().at_mono(s.grant.expires_mono)),
+                }
+                if s.grant
+                else None
+            ),
+            "last_decision": self._last_decision,
+            "last_unknown_uid": self._last_unknown_uid,
+            "roster_version": self.roster_version,
+            "sync": {"enabled": bool(self.config.central.url)},
+        }
+        self._status = status
+        self.broadcaster.publish({"kind": "status", "status": self.status()})
+
+    def status(self) -> dict[str, Any]:
+        """A fresh JSON-able snapshot; times that move (elapsed, remaining) computed now."""
+        status = dict(self._status)
+        now = self.clock.now()
+        session = status.get("session")
+        if session:
+            started = datetime.fromisoformat(session["started_at"])
+            ends = datetime.fromisoformat(session["ends_at"])
+            session = dict(session)
+            session["elapsed_s"] = round((now.at - started).total_seconds(), 1)
+            session["remaining_s"] = round(max(0.0, (ends - now.at).total_seconds()), 1)
+            status["session"] = session
+        status["now"] = now.iso()
+        status["health"] = self.health()
+        return status
+
+    def health(self) -> dict[str, Any]:
+        hw = self.hardware
+        out: dict[str, Any] = {
+            "controller": "running" if self.running else "stopped",
+            "uptime_s": round(time.monotonic() - self._started_mono, 1),
+            "relay": {"on": hw.relay.is_on},
+            "reader": _safe_health(hw.reader.health),
+            "queue": self._queue.qsize(),
+        }
+        if hw.power_meter is not None:
+            out["power_meter"] = _safe_health(hw.power_meter.health)
+        if hw.air_sensor is not None:
+            out["air_sensor"] = _safe_health(hw.air_sensor.health)
+        if self.failure is not None:
+            out["failure"] = repr(self.failure)
+        return out
+
+
+def _safe_health(fn: Callable[[], dict[str, object]]) -> dict[str, object]:
+    try:
+        return fn()
+    except Exception as e:  # noqa: BLE001 - a status page must render even with a broken driver
+        return {"ok": False, "error": repr(e)}
+
+
+def _session_json(s: Session, now: Now) -> dict[str, Any]:
+    return {
+        "id": s.id,
+        "member_id": s.member_id,
+        "member_name": s.member_name,
+        "supervisor_id": s.supervisor_id,
+        "supervisor_name": s.supervisor_name,
+        "started_at": s.started_at,
+        "ends_at": iso(now.at_mono(s.ends_mono)),
+        "warned": s.warned,
+        "extensions": s.extensions,
+    }
+
+
+def restart_records(
+    open_session: dict[str, Any], needs_check: bool
+) -> list[tuple[str, dict[str, Any]]]:
+    """Close a session a crash left open, at its last heartbeat (the last instant known alive)."""
+    started = datetime.fromisoformat(open_session["started_at"])
+    last = datetime.fromisoformat(open_session["last_heartbeat_at"] or open_session["started_at"])
+    duration = max(0.0, (last - started).total_seconds())
+    target = "to_check" if needs_check else "available"
+    return [
+        (
+            "session_ended",
+            {
+                "session_id": open_session["id"],
+                "member_id": open_session["member_id"],
+                "supervisor_id": open_session["supervisor_id"],
+                "end_reason": EndReason.STATION_RESTART.value,
+                "by": None,
+                "started_at": open_session["started_at"],
+                "ended_at": iso(last),
+                "duration_s": round(duration, 3),
+                "enabled_s": round(duration, 3),
+                "extensions": open_session.get("extensions") or 0,
+            },
+        ),
+        (
+            "machine_state_changed",
+            {
+                "from": "in_use",
+                "to": target,
+                "reason": "check_after_use" if needs_check else None,
+                "why": "station_restart",
+                "by": None,
+            },
+        ),
+    ]
+
+
+__all__ = ["Command", "Controller", "ControllerStopped", "restart_records"]

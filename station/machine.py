@@ -1,0 +1,622 @@
+"""The machine state machine: taps, ticks, buttons and commands in; new state and effects out.
+
+Pure: :func:`handle` takes the current :class:`State`, one input, ``now`` and a :class:`Context`,
+and returns an :class:`Outcome`. It does no I/O. The controller writes the outcome's events (in one
+transaction) and then makes the relay follow ``state.machine.relay_on`` — the single rule that
+decides whether the machine has power.
+
+The grant gesture (learning by teaching). During a supervised session, the supervisor taps their
+badge twice (two separate taps within ``grant_window_s``), then the trainee taps theirs within the
+same window to accept. Three deliberate taps by two people: no single stray tap can grant a level,
+and the trainee's acceptance tap cannot end the session by accident because it only counts as an
+acceptance once the supervisor has tapped twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from station.access import (
+    Identity,
+    can_clear_check,
+    can_supervise,
+    helpers_for,
+    identify,
+    level_for,
+)
+from station.clock import Now, iso
+from station.config import MachineSection
+from station.model import Denial, EndReason, Level, MachineState, Member
+from station.roster import Roster
+
+# --- state ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Session:
+    id: str
+    member_id: str
+    member_name: str
+    started_at: str
+    started_mono: float
+    ends_mono: float
+    last_heartbeat_mono: float
+    supervisor_id: str | None = None
+    supervisor_name: str | None = None
+    warned: bool = False
+    extensions: int = 0
+    by_supervisor_capable: bool = False
+    """The session's member could supervise this kind (a supervised trainee may take it over)."""
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """A supervised trainee badged; the supervisor has until ``expires_mono`` to badge."""
+
+    member_id: str
+    member_name: str
+    uid: str
+    expires_mono: float
+
+
+@dataclass(frozen=True)
+class GrantStep:
+    supervisor_id: str
+    trainee_id: str
+    taps: int
+    expires_mono: float
+
+
+@dataclass(frozen=True)
+class State:
+    machine: MachineState = MachineState.AVAILABLE
+    reason: str | None = None
+    """Why the machine is out of service, to check or in fault."""
+    session: Session | None = None
+    waiting: Waiting | None = None
+    grant: GrantStep | None = None
+
+
+# --- inputs -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Tap:
+    uid: str
+
+
+@dataclass(frozen=True)
+class Tick:
+    """Time passed: warnings, timeouts, heartbeats and expired windows fall due."""
+
+
+@dataclass(frozen=True)
+class ButtonPress:
+    """A short press of the extend/stop button."""
+
+
+@dataclass(frozen=True)
+class ButtonHold:
+    """A long hold of the extend/stop button: stop the session."""
+
+
+COMMANDS = ("out_of_service", "back_in_service", "clear_check", "end_session")
+
+
+@dataclass(frozen=True)
+class Command:
+    """A technician's action (from the technician page, the CLI or the central store)."""
+
+    action: str
+    by: str
+    reason: str = ""
+
+
+Input = Tap | Tick | ButtonPress | ButtonHold | Command
+
+# --- outputs ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Record:
+    """An event to append to the log: its type in the users' words, and its data."""
+
+    type: str
+    data: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Cue:
+    """A sound for the buzzer: ``ok``, ``deny``, ``warn``, ``wait``, ``grant``."""
+
+    name: str
+
+
+Effect = Record | Cue
+
+
+@dataclass(frozen=True)
+class Outcome:
+    state: State
+    effects: list[Effect] = field(default_factory=list)
+    decision: dict[str, Any] | None = None
+    """For taps and commands: what happened, as the kiosk and ``/sim/badge`` report it."""
+
+    @property
+    def events(self) -> list[Record]:
+        return [e for e in self.effects if isinstance(e, Record)]
+
+
+@dataclass(frozen=True)
+class Context:
+    """What the decision needs besides the state: settings, the roster and an id factory."""
+
+    machine: MachineSection
+    roster: Roster
+    new_id: Callable[[], str]
+
+
+# --- handling ---------------------------------------------------------------------------------
+
+
+def handle(state: State, inp: Input, now: Now, ctx: Context) -> Outcome:
+    """Apply one input. Time-driven changes are applied first, so a late tap sees a fresh state."""
+    effects: list[Effect] = []
+    if not isinstance(inp, Tick):
+        state = _due(state, now, ctx, effects)
+    if isinstance(inp, Tick):
+        return Outcome(_due(state, now, ctx, effects), effects)
+    if isinstance(inp, Tap):
+        return _tap(state, inp.uid, now, ctx, effects)
+    if isinstance(inp, ButtonPress):
+        return _button_press(state, now, ctx, effects)
+    if isinstance(inp, ButtonHold):
+        return _button_hold(state, now, ctx, effects)
+    return _command(state, inp, now, ctx, effects)
+
+
+def next_due(state: State, ctx: Context) -> float | None:
+    """The monotonic time at which something falls due without any input, or None."""
+    times: list[float] = []
+    if state.waiting:
+        times.append(state.waiting.expires_mono)
+    if state.grant:
+        times.append(state.grant.expires_mono)
+    s = state.session
+    if s:
+        times.append(s.last_heartbeat_mono + ctx.machine.heartbeat_s)
+        times.append(s.ends_mono)
+        warn_s = ctx.machine.warn_before_min * 60
+        if not s.warned and warn_s > 0:
+            times.append(s.ends_mono - warn_s)
+    return min(times) if times else None
+
+
+def _due(state: State, now: Now, ctx: Context, effects: list[Effect]) -> State:
+    if state.waiting and now.mono >= state.waiting.expires_mono:
+        w = state.waiting
+        effects.append(
+            Record(
+                "access_denied",
+                {
+                    "uid": w.uid,
+                    "member_id": w.member_id,
+                    "reason": Denial.NEEDS_SUPERVISOR.value,
+                    "kind": ctx.machine.kind,
+                    "detail": "no supervisor badged in time",
+                },
+            )
+        )
+        effects.append(Cue("deny"))
+        state = replace(state, waiting=None)
+    if state.grant and now.mono >= state.grant.expires_mono:
+        state = replace(state, grant=None)
+    s = state.session
+    if s is None:
+        return state
+    if now.mono >= s.ends_mono:
+        return _end(state, now, ctx, effects, EndReason.TIMEOUT, at_mono=s.ends_mono)
+    if now.mono - s.last_heartbeat_mono >= ctx.machine.heartbeat_s:
+        effects.append(Record("heartbeat", {"session_id": s.id, "member_id": s.member_id}))
+        s = replace(s, last_heartbeat_mono=now.mono)
+        state = replace(state, session=s)
+    warn_s = ctx.machine.warn_before_min * 60
+    if not s.warned and warn_s > 0 and now.mono >= s.ends_mono - warn_s:
+        effects.append(
+            Record(
+                "session_warned",
+                {
+                    "session_id": s.id,
+                    "member_id": s.member_id,
+                    "ends_at": iso(now.at_mono(s.ends_mono)),
+                    "remaining_s": round(s.ends_mono - now.mono, 3),
+                },
+            )
+        )
+        effects.append(Cue("warn"))
+        state = replace(state, session=replace(s, warned=True))
+    return state
+
+
+def _tap(state: State, uid: str, now: Now, ctx: Context, effects: list[Effect]) -> Outcome:
+    who = identify(ctx.roster, uid)
+    if not isinstance(who, Identity):
+        return _deny(state, who, uid, None, ctx, effects)
+    m = who.member
+    kind = ctx.machine.kind
+    if state.machine is MachineState.OUT_OF_SERVICE:
+        return _deny(state, Denial.OUT_OF_SERVICE, uid, m, ctx, effects)
+    if state.machine is MachineState.FAULT:
+        return _deny(state, Denial.FAULT, uid, m, ctx, effects)
+    if state.machine is MachineState.TO_CHECK:
+        if not can_clear_check(ctx.roster, m, kind):
+            return _deny(state, Denial.TO_CHECK, uid, m, ctx, effects)
+        new = _set_machine(state, MachineState.AVAILABLE, None, now, effects, "check_cleared", m.id)
+        effects.append(Cue("ok"))
+        return Outcome(new, effects, _decision(True, "check_cleared", m, uid))
+    if state.session is not None:
+        return _tap_in_use(state, who, now, ctx, effects)
+    # The machine is available.
+    w = state.waiting
+    if w is not None and w.member_id != m.id and can_supervise(ctx.roster, m, kind):
+        trainee = ctx.roster.member(w.member_id)
+        if trainee is not None:
+            state = replace(state, waiting=None)
+            return _start(state, trainee, now, ctx, effects, uid=w.uid, supervisor=m)
+    if _roster_expired(ctx, now) and not m.role.is_staff:
+        return _deny(state, Denial.ROSTER_EXPIRED, uid, m, ctx, effects)
+    level = level_for(ctx.roster, m, kind)
+    if level in (Level.AUTONOMOUS, Level.MENTOR):
+        return _start(replace(state, waiting=None), m, now, ctx, effects, uid=uid)
+    if level is Level.SUPERVISED:
+        window = ctx.machine.co_badge_window_s
+        effects.append(
+            Record(
+                "supervisor_awaited",
+                {"uid": uid, "member_id": m.id, "kind": kind, "window_s": window},
+            )
+        )
+        effects.append(Cue("wait"))
+        waiting = Waiting(m.id, m.first_name, uid, now.mono + window)
+        decision = _decision(False, "waiting_for_supervisor", m, uid, Denial.NEEDS_SUPERVISOR)
+        decision.update(
+            waiting=True,
+            window_s=window,
+            expires_at=iso(now.at_mono(waiting.expires_mono)),
+            helpers=helpers_for(ctx.roster, kind),
+        )
+        return Outcome(replace(state, waiting=waiting), effects, decision)
+    return _deny(state, Denial.NOT_QUALIFIED, uid, m, ctx, effects)
+
+
+def _tap_in_use(
+    state: State, who: Identity, now: Now, ctx: Context, effects: list[Effect]
+) -> Outcome:
+    s = state.session
+    assert s is not None
+    m, uid, kind = who.member, who.uid, ctx.machine.kind
+    g = state.grant
+    if g is not None and g.taps >= 2 and m.id == g.trainee_id == s.member_id:
+        return _grant(state, m, now, ctx, effects)
+    if m.id == s.member_id:
+        if s.warned:
+            return _extend(state, m, now, ctx, effects, by=m.id)
+        new = _end(state, now, ctx, effects, EndReason.BADGE_OUT, by=m.id)
+        return Outcome(new, effects, _decision(True, "session_ended", m, uid))
+    if m.id == s.supervisor_id:
+        if ctx.roster.level(s.member_id, kind) is Level.SUPERVISED:
+            return _grant_step(state, m, now, ctx, effects)
+        # Already granted (or the trainee is above supervised): the supervisor's tap changes nothing.
+        return Outcome(state, effects, _decision(False, "already_supervising", m, uid))
+    trainee_level = level_for(ctx.roster, m, kind)
+    if (
+        s.supervisor_id is None
+        and s.by_supervisor_capable
+        and trainee_level is Level.SUPERVISED
+        and now.mono - s.started_mono <= ctx.machine.co_badge_window_s
+        and not _roster_expired(ctx, now)
+    ):
+        # The mentor badged first: the session becomes the trainee's, the mentor supervises.
+        mentor = ctx.roster.member(s.member_id)
+        if mentor is not None:
+            state = _end(state, now, ctx, effects, EndReason.HANDOVER, by=m.id)
+            return _start(state, m, now, ctx, effects, uid=uid, supervisor=mentor)
+    if m.role.is_staff:
+        state = _end(state, now, ctx, effects, EndReason.TAKEOVER, by=m.id)
+        return _start(state, m, now, ctx, effects, uid=uid, takeover=True)
+    return _deny(state, Denial.MACHINE_IN_USE, uid, m, ctx, effects)
+
+
+def _grant_step(
+    state: State, supervisor: Member, now: Now, ctx: Context, effects: list[Effect]
+) -> Outcome:
+    s = state.session
+    assert s is not None
+    g = state.grant
+    taps = 1 if g is None or g.supervisor_id != supervisor.id else min(g.taps + 1, 2)
+    grant = GrantStep(supervisor.id, s.member_id, taps, now.mono + ctx.machine.grant_window_s)
+    effects.append(Cue("wait"))
+    action = "grant_confirm_supervisor" if taps == 1 else "grant_awaiting_trainee"
+    decision = _decision(True, action, supervisor, None)
+    decision.update(
+        trainee_name=s.member_name,
+        window_s=ctx.machine.grant_window_s,
+        expires_at=iso(now.at_mono(grant.expires_mono)),
+    )
+    return Outcome(replace(state, grant=grant), effects, decision)
+
+
+def _grant(state: State, trainee: Member, now: Now, ctx: Context, effects: list[Effect]) -> Outcome:
+    s, g = state.session, state.grant
+    assert s is not None and g is not None
+    effects.append(
+        Record(
+            "qualification_granted",
+            {
+                "member_id": trainee.id,
+                "kind": ctx.machine.kind,
+                "level": Level.AUTONOMOUS.value,
+                "previous_level": Level.SUPERVISED.value,
+                "granted_by": g.supervisor_id,
+                "granted_at": now.iso(),
+                "session_id": s.id,
+            },
+        )
+    )
+    effects.append(Cue("grant"))
+    decision = _decision(True, "qualification_granted", trainee, None)
+    decision.update(level=Level.AUTONOMOUS.value, granted_by=s.supervisor_name)
+    return Outcome(replace(state, grant=None), effects, decision)
+
+
+def _extend(
+    state: State, m: Member | None, now: Now, ctx: Context, effects: list[Effect], by: str
+) -> Outcome:
+    s = state.session
+    assert s is not None
+    ends = s.ends_mono + ctx.machine.extend_min * 60
+    s = replace(s, ends_mono=ends, warned=False, extensions=s.extensions + 1)
+    effects.append(
+        Record(
+            "session_extended",
+            {
+                "session_id": s.id,
+                "member_id": s.member_id,
+                "by": by,
+                "ends_at": iso(now.at_mono(ends)),
+                "extensions": s.extensions,
+            },
+        )
+    )
+    effects.append(Cue("ok"))
+    decision = _decision(True, "session_extended", m, None)
+    decision["ends_at"] = iso(now.at_mono(ends))
+    return Outcome(replace(state, session=s), effects, decision)
+
+
+def _start(
+    state: State,
+    m: Member,
+    now: Now,
+    ctx: Context,
+    effects: list[Effect],
+    *,
+    uid: str,
+    supervisor: Member | None = None,
+    takeover: bool = False,
+) -> Outcome:
+    max_s = ctx.machine.max_session_min * 60
+    s = Session(
+        id=ctx.new_id(),
+        member_id=m.id,
+        member_name=m.first_name,
+        started_at=now.iso(),
+        started_mono=now.mono,
+        ends_mono=now.mono + max_s,
+        last_heartbeat_mono=now.mono,
+        supervisor_id=supervisor.id if supervisor else None,
+        supervisor_name=supervisor.first_name if supervisor else None,
+        by_supervisor_capable=supervisor is None and can_supervise(ctx.roster, m, ctx.machine.kind),
+    )
+    effects.append(
+        Record(
+            "session_started",
+            {
+                "session_id": s.id,
+                "member_id": m.id,
+                "member_name": m.first_name,
+                "supervisor_id": s.supervisor_id,
+                "supervisor_name": s.supervisor_name,
+                "uid": uid,
+                "kind": ctx.machine.kind,
+                "machine_id": ctx.machine.id,
+                "ends_at": iso(now.at_mono(s.ends_mono)),
+                "max_session_s": max_s,
+            },
+        )
+    )
+    state = replace(state, session=s, grant=None)
+    state = _set_machine(state, MachineState.IN_USE, None, now, effects, "session_started", m.id)
+    effects.append(Cue("ok"))
+    action = "takeover" if takeover else "session_started"
+    decision = _decision(True, action, m, uid)
+    decision.update(
+        session_id=s.id,
+        ends_at=iso(now.at_mono(s.ends_mono)),
+        supervisor_name=s.supervisor_name,
+    )
+    return Outcome(state, effects, decision)
+
+
+def _end(
+    state: State,
+    now: Now,
+    ctx: Context,
+    effects: list[Effect],
+    reason: EndReason,
+    *,
+    by: str | None = None,
+    at_mono: float | None = None,
+) -> State:
+    s = state.session
+    assert s is not None
+    end_mono = now.mono if at_mono is None else min(at_mono, now.mono)
+    duration = max(0.0, end_mono - s.started_mono)
+    effects.append(
+        Record(
+            "session_ended",
+            {
+                "session_id": s.id,
+                "member_id": s.member_id,
+                "supervisor_id": s.supervisor_id,
+                "end_reason": reason.value,
+                "by": by,
+                "started_at": s.started_at,
+                "ended_at": iso(now.at_mono(end_mono)),
+                "duration_s": round(duration, 3),
+                "enabled_s": round(duration, 3),
+                "extensions": s.extensions,
+            },
+        )
+    )
+    if reason not in (EndReason.TAKEOVER, EndReason.HANDOVER):
+        effects.append(Cue("ok"))
+    check = ctx.machine.needs_check_after_use and reason not in (
+        EndReason.TAKEOVER,
+        EndReason.HANDOVER,
+    )
+    target = MachineState.TO_CHECK if check else MachineState.AVAILABLE
+    state = replace(state, session=None, grant=None)
+    why = "check_after_use" if check else None
+    return _set_machine(state, target, why, now, effects, f"session_ended:{reason.value}", by)
+
+
+def _button_press(state: State, now: Now, ctx: Context, effects: list[Effect]) -> Outcome:
+    s = state.session
+    if s is not None and s.warned:
+        return _extend(state, ctx.roster.member(s.member_id), now, ctx, effects, by="button")
+    return Outcome(state, effects)
+
+
+def _button_hold(state: State, now: Now, ctx: Context, effects: list[Effect]) -> Outcome:
+    s = state.session
+    if s is None:
+        return Outcome(state, effects)
+    member = ctx.roster.member(s.member_id)
+    new = _end(state, now, ctx, effects, EndReason.BADGE_OUT, by="button")
+    return Outcome(new, effects, _decision(True, "session_ended", member, None))
+
+
+def _command(state: State, cmd: Command, now: Now, ctx: Context, effects: list[Effect]) -> Outcome:
+    if cmd.action not in COMMANDS:
+        return Outcome(state, effects, _refused(cmd, f"unknown action; use one of {COMMANDS}"))
+    if cmd.action == "out_of_service":
+        if not cmd.reason.strip():
+            return Outcome(state, effects, _refused(cmd, "a reason is required"))
+        if state.session is not None:
+            state = _end(state, now, ctx, effects, EndReason.TECHNICIAN, by=cmd.by)
+        state = _set_machine(
+            state, MachineState.OUT_OF_SERVICE, cmd.reason.strip(), now, effects, cmd.action, cmd.by
+        )
+        return Outcome(replace(state, waiting=None), effects, _done(cmd, state))
+    if cmd.action == "back_in_service":
+        if state.machine is not MachineState.OUT_OF_SERVICE:
+            return Outcome(state, effects, _refused(cmd, "the machine is not out of service"))
+        state = _set_machine(state, MachineState.AVAILABLE, None, now, effects, cmd.action, cmd.by)
+        return Outcome(state, effects, _done(cmd, state))
+    if cmd.action == "clear_check":
+        if state.machine is not MachineState.TO_CHECK:
+            return Outcome(state, effects, _refused(cmd, "the machine is not waiting for a check"))
+        state = _set_machine(
+            state, MachineState.AVAILABLE, None, now, effects, "check_cleared", cmd.by
+        )
+        return Outcome(state, effects, _done(cmd, state))
+    # end_session
+    if state.session is None:
+        return Outcome(state, effects, _refused(cmd, "no session is running"))
+    state = _end(state, now, ctx, effects, EndReason.TECHNICIAN, by=cmd.by)
+    return Outcome(state, effects, _done(cmd, state))
+
+
+def _set_machine(
+    state: State,
+    target: MachineState,
+    reason: str | None,
+    now: Now,
+    effects: list[Effect],
+    why: str,
+    by: str | None,
+) -> State:
+    if state.machine is target and state.reason == reason:
+        return state
+    effects.append(
+        Record(
+            "machine_state_changed",
+            {
+                "from": state.machine.value,
+                "to": target.value,
+                "reason": reason,
+                "why": why,
+                "by": by,
+            },
+        )
+    )
+    return replace(state, machine=target, reason=reason)
+
+
+def _deny(
+    state: State,
+    reason: Denial,
+    uid: str,
+    m: Member | None,
+    ctx: Context,
+    effects: list[Effect],
+) -> Outcome:
+    effects.append(
+        Record(
+            "access_denied",
+            {
+                "uid": uid,
+                "member_id": m.id if m else None,
+                "reason": reason.value,
+                "kind": ctx.machine.kind,
+            },
+        )
+    )
+    effects.append(Cue("deny"))
+    decision = _decision(False, "denied", m, uid, reason)
+    if reason in (Denial.NOT_QUALIFIED, Denial.NEEDS_SUPERVISOR, Denial.ROSTER_EXPIRED):
+        decision["helpers"] = helpers_for(ctx.roster, ctx.machine.kind)
+    if reason is Denial.MACHINE_IN_USE and state.session:
+        decision["in_use_by"] = state.session.member_name
+    if reason in (Denial.OUT_OF_SERVICE, Denial.TO_CHECK, Denial.FAULT):
+        decision["machine_reason"] = state.reason
+    return Outcome(state, effects, decision)
+
+
+def _decision(
+    granted: bool, action: str, m: Member | None, uid: str | None, reason: Denial | None = None
+) -> dict[str, Any]:
+    return {
+        "granted": granted,
+        "reason": reason.value if reason else None,
+        "action": action,
+        "uid": uid,
+        "member_id": m.id if m else None,
+        "member_name": m.first_name if m else None,
+    }
+
+
+def _done(cmd: Command, state: State) -> dict[str, Any]:
+    return {"ok": True, "action": cmd.action, "by": cmd.by, "machine": state.machine.value}
+
+
+def _refused(cmd: Command, error: str) -> dict[str, Any]:
+    return {"ok": False, "action": cmd.action, "by": cmd.by, "error": error}
+
+
+def _roster_expired(ctx: Context, now: Now) -> bool:
+    exp = ctx.roster.expires_mono
+    return exp is not None and now.mono >= exp

@@ -1,0 +1,213 @@
+"""The roster: who may use which machine kind at which level, and the CSV it is imported from.
+
+The CSV header is ``member_id,name,role,badge_uid,qualifications``; qualifications read
+``laser:autonomous;printer3d:supervised``. A member with several badges takes several rows (name,
+role and qualifications must then agree). Parsing is all or nothing: one bad row and nothing from
+the file is imported, and every bad row is reported with its line number.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+
+from station.errors import RosterError
+from station.model import Badge, Level, Member, Qualification, Role
+
+CSV_HEADER = ["member_id", "name", "role", "badge_uid", "qualifications"]
+UID_PATTERN = re.compile(r"^(?:[0-9A-F]{8}|[0-9A-F]{14}|[0-9A-F]{20})$")
+MEMBER_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+KIND_PATTERN = re.compile(r"^[a-z0-9_]+$")
+
+
+def normalise_uid(raw: str) -> str:
+    """Upper-case hex without separators: ``04:a1:b2:c3`` → ``04A1B2C3``.
+
+    Raises ValueError when the result is not 4, 7 or 10 bytes of hex.
+    """
+    uid = re.sub(r"[\s:\-]", "", raw).upper()
+    if not UID_PATTERN.match(uid):
+        raise ValueError(
+            f"badge_uid {raw!r} is not 4, 7 or 10 bytes of hex (e.g. 04A1B2C3 or 04:A1:B2:C3)"
+        )
+    return uid
+
+
+@dataclass(frozen=True)
+class Roster:
+    """An immutable in-memory view of the roster, rebuilt whenever the stored roster changes."""
+
+    members: dict[str, Member] = field(default_factory=dict)
+    badges: dict[str, Badge] = field(default_factory=dict)
+    qualifications: dict[tuple[str, str], Qualification] = field(default_factory=dict)
+    version: int = 0
+    expires_mono: float | None = None
+    """Monotonic time after which only staff are admitted (set by sync; None: never)."""
+
+    def badge(self, uid: str) -> Badge | None:
+        return self.badges.get(uid)
+
+    def member(self, member_id: str) -> Member | None:
+        return self.members.get(member_id)
+
+    def level(self, member_id: str, kind: str) -> Level:
+        q = self.qualifications.get((member_id, kind))
+        return q.level if q else Level.NONE
+
+    def mentors_for(self, kind: str) -> list[Member]:
+        """Active members who can supervise ``kind`` (mentors first, then educators)."""
+        mentors = [
+            m
+            for (mid, k), q in self.qualifications.items()
+            if k == kind and q.level is Level.MENTOR and (m := self.members.get(mid)) and m.active
+        ]
+        educators = [m for m in self.members.values() if m.role is Role.EDUCATOR and m.active]
+        return sorted(mentors, key=lambda m: m.name) + sorted(educators, key=lambda m: m.name)
+
+    def with_qualification(self, q: Qualification) -> Roster:
+        quals = dict(self.qualifications)
+        quals[(q.member_id, q.kind)] = q
+        return replace(self, qualifications=quals, version=self.version)
+
+
+@dataclass(frozen=True)
+class RosterImport:
+    """What a CSV file holds, ready to be stored in one transaction."""
+
+    members: list[Member]
+    badges: list[Badge]
+    qualifications: list[Qualification]
+
+
+def parse_roster_csv(text: str, source: str = "roster.csv") -> RosterImport:
+    """Parse a roster CSV; raise :class:`RosterError` listing every bad line, importing nothing."""
+    reader = csv.reader(io.StringIO(text.lstrip("\ufeff")))
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise RosterError(
+            f"{source}: the file is empty; the first line must be the header {','.join(CSV_HEADER)}"
+        ) from None
+    header = [h.strip().lower() for h in header]
+    if header != CSV_HEADER:
+        raise RosterError(
+            f"{source}, line 1: the header must be exactly {','.join(CSV_HEADER)} "
+            f"(found {','.join(header)})"
+        )
+    errors: list[str] = []
+    members: dict[str, Member] = {}
+    member_line: dict[str, int] = {}
+    quals_of: dict[str, dict[str, Level]] = {}
+    badges: dict[str, Badge] = {}
+    badge_line: dict[str, int] = {}
+    for row in reader:
+        line = reader.line_num
+        if not any(cell.strip() for cell in row):
+            continue
+        if len(row) != len(CSV_HEADER):
+            errors.append(
+                f"line {line}: expected {len(CSV_HEADER)} fields ({','.join(CSV_HEADER)}), "
+                f"found {len(row)}"
+            )
+            continue
+        member_id, name, role_raw, uid_raw, quals_raw = (cell.strip() for cell in row)
+        row_errors: list[str] = []
+        if not MEMBER_ID_PATTERN.match(member_id):
+            row_errors.append(
+                f"member_id {member_id!r} must be letters, digits, '.', '_' or '-' (max 64)"
+            )
+        if not name:
+            row_errors.append("name is empty")
+        try:
+            role = Role(role_raw.lower())
+        except ValueError:
+            row_errors.append(f"role {role_raw!r} must be one of trainee, educator, technician")
+            role = Role.TRAINEE
+        uid = None
+        if uid_raw:
+            try:
+                uid = normalise_uid(uid_raw)
+            except ValueError as e:
+                row_errors.append(str(e))
+        try:
+            quals = parse_qualifications(quals_raw)
+        except ValueError as e:
+            row_errors.append(str(e))
+            quals = {}
+        if not row_errors and member_id in members:
+            first = members[member_id]
+            if (first.name, first.role) != (name, role) or quals_of[member_id] != quals:
+                row_errors.append(
+                    f"member {member_id} is on line {member_line[member_id]} with another name, "
+                    "role or qualifications; rows of one member must agree"
+                )
+        if uid and uid in badges and badges[uid].member_id != member_id:
+            row_errors.append(
+                f"badge {uid} is already given to {badges[uid].member_id} on line {badge_line[uid]}"
+            )
+        if row_errors:
+            errors.extend(f"line {line}: {e}" for e in row_errors)
+            continue
+        if member_id not in members:
+            members[member_id] = Member(member_id, name, role, True)
+            member_line[member_id] = line
+            quals_of[member_id] = quals
+        if uid:
+            badges[uid] = Badge(uid, member_id, True)
+            badge_line[uid] = line
+    if errors:
+        shown = errors[:50]
+        more = f"\n… and {len(errors) - 50} more" if len(errors) > 50 else ""
+        raise RosterError(
+            f"{source}: {len(errors)} bad row(s); nothing was imported. Fix them and import "
+            "again:\n  " + "\n  ".join(shown) + more
+        )
+    qualifications = [
+        Qualification(mid, kind, level) for mid, q in quals_of.items() for kind, level in q.items()
+    ]
+    return RosterImport(list(members.values()), list(badges.values()), qualifications)
+
+
+def parse_qualifications(raw: str) -> dict[str, Level]:
+    """``laser:autonomous;printer3d:supervised`` → ``{"laser": AUTONOMOUS, ...}``."""
+    out: dict[str, Level] = {}
+    for part in filter(None, (p.strip() for p in raw.split(";"))):
+        kind, sep, level_raw = part.partition(":")
+        kind, level_raw = kind.strip().lower(), level_raw.strip().lower()
+        if not sep or not KIND_PATTERN.match(kind):
+            raise ValueError(f"qualification {part!r} must read kind:level, e.g. laser:autonomous")
+        try:
+            level = Level(level_raw)
+        except ValueError:
+            raise ValueError(
+                f"qualification level {level_raw!r} for {kind} must be supervised, autonomous or "
+                "mentor"
+            ) from None
+        if level is Level.NONE:
+            raise ValueError(f"qualification {part!r}: leave a kind out instead of 'none'")
+        if kind in out:
+            raise ValueError(f"qualification for {kind} is given twice")
+        out[kind] = level
+    return out
+
+
+def roster_to_csv(
+    members: Iterable[Member], badges: Iterable[Badge], qualifications: Iterable[Qualification]
+) -> str:
+    """The inverse of :func:`parse_roster_csv` (one row per badge; members without one too)."""
+    quals: dict[str, list[str]] = {}
+    for q in sorted(qualifications, key=lambda q: (q.member_id, q.kind)):
+        quals.setdefault(q.member_id, []).append(f"{q.kind}:{q.level.value}")
+    badges_of: dict[str, list[str]] = {}
+    for b in badges:
+        badges_of.setdefault(b.member_id, []).append(b.uid)
+    out = io.StringIO()
+    w = csv.writer(out, lineterminator="\n")
+    w.writerow(CSV_HEADER)
+    for m in members:
+        for uid in sorted(badges_of.get(m.id, [""])):
+            w.writerow([m.id, m.name, m.role.value, uid, ";".join(quals.get(m.id, []))])
+    return out.getvalue()

@@ -1,0 +1,401 @@
+"""The station's SQLite store: the append-only event log, its projections and the roster cache.
+
+The ``events`` table is the source of truth. Projections (``sessions``, ``machine``, the roster's
+``qualifications`` after a grant) are updated from the events in the same transaction, so a crash
+leaves either both or neither. WAL mode with ``synchronous=FULL``: a committed event survives a
+power cut, which is what lets the controller commit *before* it switches the relay on.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlite_utils import Database
+from sqlite_utils.migrations import Migrations
+
+from station.clock import Now
+from station.errors import StoreError
+from station.model import Badge, Level, MachineState, Member, Qualification, Role
+from station.roster import Roster, RosterImport
+
+migrations = Migrations("fabrique-station")
+
+
+@migrations()
+def m001_events(db: Database) -> None:
+    db.execute(
+        """
+        CREATE TABLE events (
+            id TEXT PRIMARY KEY,
+            station_id TEXT NOT NULL,
+            seq INTEGER NOT NULL UNIQUE,
+            type TEXT NOT NULL,
+            at TEXT NOT NULL,
+            clock_synced INTEGER NOT NULL,
+            boot_id TEXT NOT NULL,
+            mono REAL NOT NULL,
+            data TEXT NOT NULL
+        )"""
+    )
+    db.execute("CREATE INDEX events_type ON events(type)")
+    # Append-only: the log is evidence; projections are rebuilt from it, never the other way.
+    db.execute(
+        "CREATE TRIGGER events_no_update BEFORE UPDATE ON events "
+        "BEGIN SELECT RAISE(ABORT, 'events are append-only'); END"
+    )
+    db.execute(
+        "CREATE TRIGGER events_no_delete BEFORE DELETE ON events "
+        "BEGIN SELECT RAISE(ABORT, 'events are append-only'); END"
+    )
+
+
+@migrations()
+def m002_projections(db: Database) -> None:
+    db.execute(
+        """
+        CREATE TABLE sessions (
+            id TEXT PRIMARY KEY,
+            member_id TEXT NOT NULL,
+            member_name TEXT,
+            supervisor_id TEXT,
+            supervisor_name TEXT,
+            started_at TEXT NOT NULL,
+            ends_at TEXT,
+            ended_at TEXT,
+            end_reason TEXT,
+            duration_s REAL,
+            enabled_s REAL,
+            active_s REAL,
+            idle_s REAL,
+            energy_wh REAL,
+            extensions INTEGER NOT NULL DEFAULT 0,
+            last_heartbeat_at TEXT,
+            started_seq INTEGER NOT NULL,
+            ended_seq INTEGER
+        )"""
+    )
+    db.execute("CREATE INDEX sessions_open ON sessions(ended_at)")
+    db.execute(
+        """
+        CREATE TABLE machine (
+            id TEXT PRIMARY KEY,
+            state TEXT NOT NULL,
+            reason TEXT,
+            changed_at TEXT NOT NULL,
+            changed_by TEXT
+        )"""
+    )
+
+
+@migrations()
+def m003_roster(db: Database) -> None:
+    db.execute(
+        """
+        CREATE TABLE members (
+            id TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            role TEXT NOT NULL CHECK (role IN ('trainee', 'educator', 'technician')),
+            active INTEGER NOT NULL DEFAULT 1
+        )"""
+    )
+    db.execute(
+        """
+        CREATE TABLE badges (
+            uid TEXT PRIMARY KEY,
+            member_id TEXT NOT NULL REFERENCES members(id) ON DELETE CASCADE,
+            active INTEGER NOT NULL DEFAULT 1
+        )"""
+    )
+    db.execute(
+        """
+        CREATE TABLE qualifications (
+            member_id TEXT NOT NULL REFERENCES members(id) ON DELETE CASCADE,
+            kind TEXT NOT NULL,
+            level TEXT NOT NULL CHECK (level IN ('supervised', 'autonomous', 'mentor')),
+            granted_by TEXT,
+            granted_at TEXT,
+            PRIMARY KEY (member_id, kind)
+        )"""
+    )
+    db.execute("CREATE TABLE roster_meta (key TEXT PRIMARY KEY, value TEXT)")
+
+
+def open_database(path: Path) -> Database:
+    """Open (creating if needed) with the per-connection settings every connection needs."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=True, timeout=10)
+    except (OSError, sqlite3.Error) as e:
+        raise StoreError(f"cannot open the store {path}: {e}") from e
+    db = Database(conn)
+    db.enable_wal()
+    conn.execute("PRAGMA synchronous=FULL")
+    conn.execute("PRAGMA foreign_keys=ON")
+    conn.execute("PRAGMA busy_timeout=10000")
+    migrations.apply(db)
+    return db
+
+
+class Store:
+    """One connection, used by one thread (SQLite connections are not shared across threads)."""
+
+    def __init__(self, path: Path, station_id: str, machine_id: str) -> None:
+        self.path = path
+        self.station_id = station_id
+        self.machine_id = machine_id
+        self.db = open_database(path)
+
+    def close(self) -> None:
+        self.db.close()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """BEGIN IMMEDIATE: take the write lock up front, so seq never races another writer."""
+        conn = self.db.conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    # --- events -------------------------------------------------------------------------------
+
+    def append(
+        self, records: list[tuple[str, dict[str, Any]]], now: Now, boot_id: str
+    ) -> list[dict[str, Any]]:
+        """Append events and update projections in one transaction; return the stored events."""
+        if not records:
+            return []
+        stored: list[dict[str, Any]] = []
+        with self._transaction() as conn:
+            (last,) = conn.execute("SELECT COALESCE(MAX(seq), 0) FROM events").fetchone()
+            for i, (type_, data) in enumerate(records, start=1):
+                event = {
+                    "id": str(uuid.uuid4()),
+                    "station_id": self.station_id,
+                    "seq": last + i,
+                    "type": type_,
+                    "at": now.iso(),
+                    "clock_synced": now.synced,
+                    "boot_id": boot_id,
+                    "mono": now.mono,
+                    "data": data,
+                }
+                conn.execute(
+                    "INSERT INTO events (id, station_id, seq, type, at, clock_synced, boot_id, "
+                    "mono, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        event["id"],
+                        self.station_id,
+                        event["seq"],
+                        type_,
+                        event["at"],
+                        int(now.synced),
+                        boot_id,
+                        now.mono,
+                        json.dumps(data, ensure_ascii=False, separators=(",", ":")),
+                    ),
+                )
+                self._project(conn, event)
+                stored.append(event)
+        return stored
+
+    def _project(self, conn: sqlite3.Connection, e: dict[str, Any]) -> None:
+        d, t, at = e["data"], e["type"], e["at"]
+        if t == "session_started":
+            conn.execute(
+                "INSERT INTO sessions (id, member_id, member_name, supervisor_id, supervisor_name,"
+                " started_at, ends_at, last_heartbeat_at, started_seq) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    d["session_id"],
+                    d["member_id"],
+                    d.get("member_name"),
+                    d.get("supervisor_id"),
+                    d.get("supervisor_name"),
+                    at,
+                    d.get("ends_at"),
+                    at,
+                    e["seq"],
+                ),
+            )
+        elif t == "heartbeat" and d.get("session_id"):
+            conn.execute(
+                "UPDATE sessions SET last_heartbeat_at = ? WHERE id = ? AND ended_at IS NULL",
+                (at, d["session_id"]),
+            )
+        elif t == "session_extended":
+            conn.execute(
+                "UPDATE sessions SET ends_at = ?, extensions = ? WHERE id = ?",
+                (d["ends_at"], d.get("extensions", 0), d["session_id"]),
+            )
+        elif t == "session_ended":
+            conn.execute(
+                "UPDATE sessions SET ended_at = ?, end_reason = ?, duration_s = ?, enabled_s = ?,"
+                " active_s = ?, idle_s = ?, energy_wh = ?, ended_seq = ? WHERE id = ?",
+                (
+                    d.get("ended_at", at),
+                    d["end_reason"],
+                    d.get("duration_s"),
+                    d.get("enabled_s"),
+                    d.get("active_s"),
+                    d.get("idle_s"),
+                    d.get("energy_wh"),
+                    e["seq"],
+                    d["session_id"],
+                ),
+            )
+        elif t == "machine_state_changed":
+            conn.execute(
+                "INSERT INTO machine (id, state, reason, changed_at, changed_by) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET state = excluded.state, "
+                "reason = excluded.reason, changed_at = excluded.changed_at, "
+                "changed_by = excluded.changed_by",
+                (self.machine_id, d["to"], d.get("reason"), at, d.get("by")),
+            )
+        elif t == "qualification_granted":
+            conn.execute(
+                "INSERT INTO qualifications (member_id, kind, level, granted_by, granted_at) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT(member_id, kind) DO UPDATE SET "
+                "level = excluded.level, granted_by = excluded.granted_by, "
+                "granted_at = excluded.granted_at",
+                (d["member_id"], d["kind"], d["level"], d.get("granted_by"), d.get("granted_at")),
+            )
+
+    def events(self, after_seq: int = 0, limit: int | None = None) -> Iterator[dict[str, Any]]:
+        sql = (
+            "SELECT id, station_id, seq, type, at, clock_synced, boot_id, mono, data "
+            "FROM events WHERE seq > ? ORDER BY seq"
+        )
+        params: list[Any] = [after_seq]
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(limit)
+        for row in self.db.execute(sql, params):
+            yield _event_row(row)
+
+    def last_events(self, count: int) -> list[dict[str, Any]]:
+        rows = self.db.execute(
+            "SELECT id, station_id, seq, type, at, clock_synced, boot_id, mono, data FROM events "
+            "ORDER BY seq DESC LIMIT ?",
+            [count],
+        ).fetchall()
+        return [_event_row(r) for r in reversed(rows)]
+
+    def last_seq(self) -> int:
+        return int(self.db.execute("SELECT COALESCE(MAX(seq), 0) FROM events").fetchone()[0])
+
+    # --- projections --------------------------------------------------------------------------
+
+    def machine_state(self) -> tuple[MachineState, str | None]:
+        row = self.db.execute(
+            "SELECT state, reason FROM machine WHERE id = ?", [self.machine_id]
+        ).fetchone()
+        if row is None:
+            return MachineState.AVAILABLE, None
+        return MachineState(row[0]), row[1]
+
+    def open_session(self) -> dict[str, Any] | None:
+        rows = list(self.db["sessions"].rows_where("ended_at IS NULL", order_by="started_seq"))
+        return rows[-1] if rows else None
+
+    def sessions(self, limit: int = 100) -> list[dict[str, Any]]:
+        return list(self.db["sessions"].rows_where(order_by="started_seq DESC", limit=limit))
+
+    # --- roster -------------------------------------------------------------------------------
+
+    def import_roster(self, roster: RosterImport, *, replace_all: bool = True) -> dict[str, int]:
+        """Store a parsed CSV in one transaction.
+
+        With ``replace_all`` the file is the whole roster: members missing from it are kept (their
+        history refers to them) but made inactive, and their badges deactivated.
+        """
+        with self._transaction() as conn:
+            if replace_all:
+                ids = [m.id for m in roster.members]
+                uids = [b.uid for b in roster.badges]
+                conn.execute(f"UPDATE members SET active = 0 WHERE id NOT IN ({_marks(ids)})", ids)
+                conn.execute(
+                    f"UPDATE badges SET active = 0 WHERE uid NOT IN ({_marks(uids)})", uids
+                )
+                # The file is the master: its qualifications replace those stored for its members.
+                conn.execute(f"DELETE FROM qualifications WHERE member_id IN ({_marks(ids)})", ids)
+            for m in roster.members:
+                conn.execute(
+                    "INSERT INTO members (id, name, role, active) VALUES (?, ?, ?, ?) "
+                    "ON CONFLICT(id) DO UPDATE SET name = excluded.name, role = excluded.role, "
+                    "active = excluded.active",
+                    (m.id, m.name, m.role.value, int(m.active)),
+                )
+            for b in roster.badges:
+                conn.execute(
+                    "INSERT INTO badges (uid, member_id, active) VALUES (?, ?, ?) "
+                    "ON CONFLICT(uid) DO UPDATE SET member_id = excluded.member_id, "
+                    "active = excluded.active",
+                    (b.uid, b.member_id, int(b.active)),
+                )
+            for q in roster.qualifications:
+                conn.execute(
+                    "INSERT INTO qualifications (member_id, kind, level, granted_by, granted_at) "
+                    "VALUES (?, ?, ?, ?, ?) ON CONFLICT(member_id, kind) DO UPDATE SET "
+                    "level = excluded.level",
+                    (q.member_id, q.kind, q.level.value, q.granted_by, q.granted_at),
+                )
+            (version,) = conn.execute(
+                "SELECT COALESCE(CAST(value AS INTEGER), 0) FROM roster_meta WHERE key='version'"
+            ).fetchone() or (0,)
+            conn.execute(
+                "INSERT INTO roster_meta (key, value) VALUES ('version', ?) "
+                "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                (str(version + 1),),
+            )
+        return {
+            "members": len(roster.members),
+            "badges": len(roster.badges),
+            "qualifications": len(roster.qualifications),
+        }
+
+    def roster(self) -> Roster:
+        members = {
+            r[0]: Member(r[0], r[1], Role(r[2]), bool(r[3]))
+            for r in self.db.execute("SELECT id, name, role, active FROM members")
+        }
+        badges = {
+            r[0]: Badge(r[0], r[1], bool(r[2]))
+            for r in self.db.execute("SELECT uid, member_id, active FROM badges")
+        }
+        quals = {
+            (r[0], r[1]): Qualification(r[0], r[1], Level(r[2]), r[3], r[4])
+            for r in self.db.execute(
+                "SELECT member_id, kind, level, granted_by, granted_at FROM qualifications"
+            )
+        }
+        row = self.db.execute("SELECT value FROM roster_meta WHERE key = 'version'").fetchone()
+        return Roster(members, badges, quals, version=int(row[0]) if row else 0)
+
+
+def _marks(values: list[str]) -> str:
+    """SQL placeholders for an IN list; ``NULL`` keeps an empty list valid (matches nothing)."""
+    return ",".join("?" * len(values)) or "NULL"
+
+
+def _event_row(row: tuple[Any, ...]) -> dict[str, Any]:
+    return {
+        "id": row[0],
+        "station_id": row[1],
+        "seq": row[2],
+        "type": row[3],
+        "at": row[4],
+        "clock_synced": bool(row[5]),
+        "boot_id": row[6],
+        "mono": row[7],
+        "data": json.loads(row[8]),
+    }

@@ -1,0 +1,27 @@
+"""The one place where implementations are chosen, by name from config.
+
+Backends are named like gpiozero's pin factories: ``mock`` (the ``mocks`` package) or ``pi``
+(the ``hardware`` package). They are imported by name here so that the domain never imports
+hardware code, and a laptop never imports Pi-only libraries.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from station.clock import Clock, SimulatedClock, SystemClock
+from station.config import Config
+from station.ports import Hardware
+
+BACKENDS = {"mock": "mocks.backend", "pi": "hardware.backend"}
+
+
+def build_hardware(config: Config) -> Hardware:
+    module = importlib.import_module(BACKENDS[config.hardware.backend])
+    hardware: Hardware = module.build_hardware(config)
+    hardware.relay.off()
+    return hardware
+
+
+def build_clock(config: Config) -> Clock:
+    return SimulatedClock() if config.clock.simulated else SystemClock()

@@ -1,0 +1,164 @@
+"""The station's Flask app: status API, event stream and (mock backend only) the simulator API.
+
+Request threads never touch hardware: they read the controller's snapshot and post messages.
+"""
+
+from __future__ import annotations
+
+import json
+import queue
+from collections.abc import Iterator
+from typing import Any
+
+from flask import Flask, Response, abort, jsonify, request
+
+from station.controller import Controller, ControllerStopped
+from station.machine import Tap
+from station.roster import normalise_uid
+
+KEEPALIVE_S = 15.0
+
+
+def create_app(controller: Controller, *, simulator: bool | None = None) -> Flask:
+    """Build the app around a running controller; the simulator API only on the mock backend."""
+    app = Flask(__name__)
+    app.extensions["controller"] = controller
+    if simulator is None:
+        simulator = controller.config.hardware.backend == "mock"
+
+    @app.errorhandler(400)
+    @app.errorhandler(404)
+    @app.errorhandler(405)
+    @app.errorhandler(503)
+    def json_error(e: Any) -> tuple[Response, int]:
+        return jsonify(error=e.description), e.code
+
+    @app.get("/")
+    def index() -> Response:
+        links = {"status": "/api/status", "stream": "/api/events/stream"}
+        if simulator:
+            links.update(
+                badge='POST /sim/badge {"uid": "04A1B2C3"}',
+                advance='POST /sim/advance {"seconds": 600}',
+                badges="GET /sim/badges",
+            )
+        return jsonify(station=controller.config.station.id, links=links)
+
+    @app.get("/api/status")
+    def status() -> Response:
+        return jsonify(controller.status())
+
+    @app.get("/api/events/stream")
+    def stream() -> Response:
+        subscription = controller.broadcaster.subscribe()
+
+        def generate() -> Iterator[str]:
+            try:
+                yield _sse("status", controller.status())
+                while True:
+                    try:
+                        message = subscription.get(timeout=KEEPALIVE_S)
+                    except queue.Empty:
+                        yield ": keep-alive\n\n"
+                        continue
+                    if message["kind"] == "status":
+                        yield _sse("status", message["status"])
+                    else:
+                        yield _sse("event", message["event"])
+            finally:
+                controller.broadcaster.unsubscribe(subscription)
+
+        return Response(
+            generate(),
+            mimetype="text/event-stream",
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        )
+
+    if simulator:
+        _simulator_routes(app, controller)
+    return app
+
+
+def _simulator_routes(app: Flask, controller: Controller) -> None:
+    @app.post("/sim/badge")
+    def sim_badge() -> Response:
+        body = _json_body()
+        raw = body.get("uid")
+        if not isinstance(raw, str):
+            abort(400, 'send {"uid": "04A1B2C3"}: uid must be a string of hex digits')
+        try:
+            uid = normalise_uid(raw)
+        except ValueError as e:
+            abort(400, str(e))
+        chip = controller.hardware.extras.get("chip")
+        try:
+            if chip is not None:
+                decision = _tap_on_emulated_reader(controller, chip, uid)
+            else:
+                decision = controller.call(Tap(uid))
+        except ControllerStopped as e:
+            abort(503, f"the station is not running: {e}")
+        except TimeoutError:
+            abort(503, "the station did not handle the tap in time")
+        return jsonify(decision)
+
+    @app.post("/sim/advance")
+    def sim_advance() -> Response:
+        seconds = _json_body().get("seconds")
+        if isinstance(seconds, bool) or not isinstance(seconds, int | float):
+            abort(400, 'send {"seconds": 600}: seconds must be a number')
+        try:
+            result = controller.advance(float(seconds))
+        except ValueError as e:
+            abort(400, str(e))
+        except ControllerStopped as e:
+            abort(503, f"the station is not running: {e}")
+        return jsonify(result)
+
+    @app.get("/sim/badges")
+    def sim_badges() -> Response:
+        def read() -> list[dict[str, Any]]:
+            assert controller.store is not None
+            roster = controller.store.roster()
+            out = []
+            for b in sorted(roster.badges.values(), key=lambda b: b.member_id):
+                m = roster.member(b.member_id)
+                out.append(
+                    {
+                        "uid": b.uid,
+                        "member_id": b.member_id,
+                        "name": m.first_name if m else None,
+                        "role": m.role.value if m else None,
+                        "level": roster.level(b.member_id, controller.config.machine.kind).value,
+                        "active": b.active and bool(m and m.active),
+                    }
+                )
+            return out
+
+        return jsonify(badges=controller.run_in_loop(read))
+
+
+def _tap_on_emulated_reader(controller: Controller, chip: Any, uid: str) -> dict[str, Any]:
+    """Place a card on the emulated MFRC522, wait for the controller's decision, lift the card."""
+    from mocks.mfrc522_chip import VirtualCard
+
+    reply = controller.expect_tap(uid)
+    chip.place(VirtualCard(bytes.fromhex(uid)))
+    try:
+        return reply.result(timeout=5.0)
+    except TimeoutError:
+        controller.forget_tap(uid, reply)
+        raise
+    finally:
+        chip.remove()
+
+
+def _json_body() -> dict[str, Any]:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        abort(400, "send a JSON object with Content-Type: application/json")
+    return body
+
+
+def _sse(event: str, data: Any) -> str:
+    return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
