@@ -65,6 +65,13 @@ class MachineSection:
     needs_check_after_use: bool = _f(
         False, "After each session the machine is `to_check` until a technician or mentor badges."
     )
+    checklist: list[str] = _f(
+        [],
+        "Safety checklist the trainee confirms on the kiosk before the relay closes (empty: none).",
+    )
+    checklist_timeout_s: float = _f(
+        90.0, "How long the kiosk waits for the checklist to be confirmed.", minimum=10
+    )
     heartbeat_s: float = _f(
         30.0,
         "Heartbeat period while a session runs (crash recovery closes at the last one).",
@@ -216,6 +223,12 @@ def _value(value: Any, hint: Any, key: str, f: dataclasses.Field, path: Path) ->
     elif hint is str:
         if not isinstance(value, str):
             raise ConfigError(f"{path}: {key} must be a string in quotes, found {value!r}.")
+    elif hint == list[str]:
+        if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+            raise ConfigError(
+                f'{path}: {key} must be a list of non-empty strings, e.g. ["Lunettes", "Aspiration"].'
+            )
+        value = [v.strip() for v in value]
     if meta.get("choices") and value not in meta["choices"]:
         allowed = ", ".join(f'"{c}"' for c in meta["choices"])
         raise ConfigError(f"{path}: {key} = {value!r} is not allowed; use one of {allowed}.")

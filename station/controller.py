@@ -439,6 +439,17 @@ class Controller:
                 if s.grant
                 else None
             ),
+            "checklist": (
+                {
+                    "items": list(self.config.machine.checklist),
+                    "member_id": s.pending.member_id,
+                    "member_name": self._first_name(s.pending.member_id),
+                    "expires_at": iso(self.clock.now().at_mono(s.pending.expires_mono)),
+                }
+                if s.pending
+                else None
+            ),
+            "check_requested": s.check_requested,
             "last_decision": self._last_decision,
             "last_unknown_uid": self._last_unknown_uid,
             "roster_version": self.roster_version,
@@ -446,6 +457,10 @@ class Controller:
         }
         self._status = status
         self.broadcaster.publish({"kind": "status", "status": self.status()})
+
+    def _first_name(self, member_id: str) -> str | None:
+        m = self._roster.member(member_id)
+        return m.first_name if m else None
 
     def status(self) -> dict[str, Any]:
         """A fresh JSON-able snapshot; times that move (elapsed, remaining) computed now."""

@@ -70,6 +70,16 @@ class GrantStep:
 
 
 @dataclass(frozen=True)
+class PendingStart:
+    """A granted tap waiting for the safety checklist to be confirmed on the kiosk."""
+
+    member_id: str
+    uid: str
+    supervisor_id: str | None
+    expires_mono: float
+
+
+@dataclass(frozen=True)
 class State:
     machine: MachineState = MachineState.AVAILABLE
     reason: str | None = None
@@ -77,6 +87,9 @@ class State:
     session: Session | None = None
     waiting: Waiting | None = None
     grant: GrantStep | None = None
+    pending: PendingStart | None = None
+    check_requested: str | None = None
+    """A problem was reported during the session: the machine goes ``to_check`` after it."""
 
 
 # --- inputs -----------------------------------------------------------------------------------
@@ -102,16 +115,31 @@ class ButtonHold:
     """A long hold of the extend/stop button: stop the session."""
 
 
-COMMANDS = ("out_of_service", "back_in_service", "clear_check", "end_session")
+COMMANDS = (
+    "out_of_service",
+    "back_in_service",
+    "clear_check",
+    "end_session",
+    "confirm_checklist",
+    "cancel_checklist",
+    "report_problem",
+)
+STAFF_COMMANDS = ("out_of_service", "back_in_service", "clear_check", "end_session")
+"""Commands that only a logged-in technician (or the central store) may send."""
 
 
 @dataclass(frozen=True)
 class Command:
-    """A technician's action (from the technician page, the CLI or the central store)."""
+    """An action from the kiosk, the technician page, the CLI or the central store.
+
+    ``by`` names who did it (a member id, ``kiosk`` or ``central``); ``reason`` is the out-of-service
+    reason or the problem reported; ``to_check`` asks a problem report to block the machine.
+    """
 
     action: str
     by: str
     reason: str = ""
+    to_check: bool = False
 
 
 Input = Tap | Tick | ButtonPress | ButtonHold | Command
@@ -184,6 +212,8 @@ def next_due(state: State, ctx: Context) -> float | None:
         times.append(state.waiting.expires_mono)
     if state.grant:
         times.append(state.grant.expires_mono)
+    if state.pending:
+        times.append(state.pending.expires_mono)
     s = state.session
     if s:
         times.append(s.last_heartbeat_mono + ctx.machine.heartbeat_s)
@@ -213,6 +243,16 @@ def _due(state: State, now: Now, ctx: Context, effects: list[Effect]) -> State:
         state = replace(state, waiting=None)
     if state.grant and now.mono >= state.grant.expires_mono:
         state = replace(state, grant=None)
+    if state.pending and now.mono >= state.pending.expires_mono:
+        p = state.pending
+        effects.append(
+            Record(
+                "checklist_expired",
+                {"member_id": p.member_id, "uid": p.uid, "kind": ctx.machine.kind},
+            )
+        )
+        effects.append(Cue("deny"))
+        state = replace(state, pending=None)
     s = state.session
     if s is None:
         return state
@@ -264,12 +304,12 @@ def _tap(state: State, uid: str, now: Now, ctx: Context, effects: list[Effect]) 
         trainee = ctx.roster.member(w.member_id)
         if trainee is not None:
             state = replace(state, waiting=None)
-            return _start(state, trainee, now, ctx, effects, uid=w.uid, supervisor=m)
+            return _start_or_checklist(state, trainee, now, ctx, effects, uid=w.uid, supervisor=m)
     if _roster_expired(ctx, now) and not m.role.is_staff:
         return _deny(state, Denial.ROSTER_EXPIRED, uid, m, ctx, effects)
     level = level_for(ctx.roster, m, kind)
     if level in (Level.AUTONOMOUS, Level.MENTOR):
-        return _start(replace(state, waiting=None), m, now, ctx, effects, uid=uid)
+        return _start_or_checklist(replace(state, waiting=None), m, now, ctx, effects, uid=uid)
     if level is Level.SUPERVISED:
         window = ctx.machine.co_badge_window_s
         effects.append(
@@ -396,6 +436,38 @@ def _extend(
     return Outcome(replace(state, session=s), effects, decision)
 
 
+def _start_or_checklist(
+    state: State,
+    m: Member,
+    now: Now,
+    ctx: Context,
+    effects: list[Effect],
+    *,
+    uid: str,
+    supervisor: Member | None = None,
+) -> Outcome:
+    """With a safety checklist configured, the relay closes only once it is confirmed."""
+    if not ctx.machine.checklist:
+        return _start(state, m, now, ctx, effects, uid=uid, supervisor=supervisor)
+    pending = PendingStart(
+        m.id, uid, supervisor.id if supervisor else None, now.mono + ctx.machine.checklist_timeout_s
+    )
+    effects.append(
+        Record(
+            "checklist_shown",
+            {"member_id": m.id, "uid": uid, "supervisor_id": pending.supervisor_id},
+        )
+    )
+    effects.append(Cue("wait"))
+    decision = _decision(False, "checklist", m, uid)
+    decision.update(
+        checklist=list(ctx.machine.checklist),
+        expires_at=iso(now.at_mono(pending.expires_mono)),
+        supervisor_name=supervisor.first_name if supervisor else None,
+    )
+    return Outcome(replace(state, pending=pending), effects, decision)
+
+
 def _start(
     state: State,
     m: Member,
@@ -437,7 +509,7 @@ def _start(
             },
         )
     )
-    state = replace(state, session=s, grant=None)
+    state = replace(state, session=s, grant=None, pending=None)
     state = _set_machine(state, MachineState.IN_USE, None, now, effects, "session_started", m.id)
     effects.append(Cue("ok"))
     action = "takeover" if takeover else "session_started"
@@ -483,13 +555,20 @@ def _end(
     )
     if reason not in (EndReason.TAKEOVER, EndReason.HANDOVER):
         effects.append(Cue("ok"))
-    check = ctx.machine.needs_check_after_use and reason not in (
-        EndReason.TAKEOVER,
-        EndReason.HANDOVER,
+    check = (ctx.machine.needs_check_after_use or state.check_requested is not None) and (
+        reason not in (EndReason.TAKEOVER, EndReason.HANDOVER)
     )
     target = MachineState.TO_CHECK if check else MachineState.AVAILABLE
+    why = None
+    if check:
+        why = (
+            f"problem_reported:{state.check_requested}"
+            if state.check_requested
+            else "check_after_use"
+        )
     state = replace(state, session=None, grant=None)
-    why = "check_after_use" if check else None
+    if check:
+        state = replace(state, check_requested=None)
     return _set_machine(state, target, why, now, effects, f"session_ended:{reason.value}", by)
 
 
@@ -512,6 +591,34 @@ def _button_hold(state: State, now: Now, ctx: Context, effects: list[Effect]) ->
 def _command(state: State, cmd: Command, now: Now, ctx: Context, effects: list[Effect]) -> Outcome:
     if cmd.action not in COMMANDS:
         return Outcome(state, effects, _refused(cmd, f"unknown action; use one of {COMMANDS}"))
+    if cmd.action == "confirm_checklist":
+        p = state.pending
+        if p is None:
+            return Outcome(state, effects, _refused(cmd, "no checklist is waiting"))
+        member = ctx.roster.member(p.member_id)
+        supervisor = ctx.roster.member(p.supervisor_id) if p.supervisor_id else None
+        if member is None:
+            return Outcome(replace(state, pending=None), effects, _refused(cmd, "unknown member"))
+        effects.append(Record("checklist_confirmed", {"member_id": p.member_id, "by": cmd.by}))
+        return _start(
+            replace(state, pending=None),
+            member,
+            now,
+            ctx,
+            effects,
+            uid=p.uid,
+            supervisor=supervisor,
+        )
+    if cmd.action == "cancel_checklist":
+        if state.pending is None:
+            return Outcome(state, effects, _refused(cmd, "no checklist is waiting"))
+        effects.append(
+            Record("checklist_cancelled", {"member_id": state.pending.member_id, "by": cmd.by})
+        )
+        state = replace(state, pending=None)
+        return Outcome(state, effects, _done(cmd, state))
+    if cmd.action == "report_problem":
+        return _report_problem(state, cmd, now, ctx, effects)
     if cmd.action == "out_of_service":
         if not cmd.reason.strip():
             return Outcome(state, effects, _refused(cmd, "a reason is required"))
@@ -537,6 +644,42 @@ def _command(state: State, cmd: Command, now: Now, ctx: Context, effects: list[E
     if state.session is None:
         return Outcome(state, effects, _refused(cmd, "no session is running"))
     state = _end(state, now, ctx, effects, EndReason.TECHNICIAN, by=cmd.by)
+    return Outcome(state, effects, _done(cmd, state))
+
+
+def _report_problem(
+    state: State, cmd: Command, now: Now, ctx: Context, effects: list[Effect]
+) -> Outcome:
+    problem = cmd.reason.strip()
+    if not problem:
+        return Outcome(state, effects, _refused(cmd, "say which problem (reason)"))
+    s = state.session
+    effects.append(
+        Record(
+            "problem_reported",
+            {
+                "problem": problem,
+                "by": cmd.by,
+                "to_check": cmd.to_check,
+                "session_id": s.id if s else None,
+                "member_id": s.member_id if s else None,
+                "machine_state": state.machine.value,
+            },
+        )
+    )
+    if cmd.to_check:
+        if state.machine is MachineState.AVAILABLE:
+            state = _set_machine(
+                state,
+                MachineState.TO_CHECK,
+                f"problem_reported:{problem}",
+                now,
+                effects,
+                "problem_reported",
+                cmd.by,
+            )
+        elif s is not None:
+            state = replace(state, check_requested=problem)
     return Outcome(state, effects, _done(cmd, state))
 
 
