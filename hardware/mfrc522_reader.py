@@ -365,7 +365,8 @@ class Mfrc522Reader:
 
     A badge held on the reader is one tap; the same badge seen again after ``debounce_s`` without
     being seen is a new tap; another badge is a new tap at once. ``poll_once()`` is the whole
-    poll step, so tests drive it directly with an injected ``clock``.
+    poll step, so tests drive it directly with an injected ``clock``; with ``threaded=False``
+    ``start()`` starts no thread and the owner calls ``poll_once()`` (tests, simulated time).
     """
 
     def __init__(
@@ -378,6 +379,7 @@ class Mfrc522Reader:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
         debounce_s: float = 0.5,
+        threaded: bool = True,
     ) -> None:
         if poll_hz <= 0:
             raise ValueError("poll_hz must be positive")
@@ -388,6 +390,7 @@ class Mfrc522Reader:
         self._clock = clock
         self._period = 1.0 / poll_hz
         self._debounce_s = debounce_s
+        self._threaded = threaded
         self._lock = threading.RLock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -409,7 +412,7 @@ class Mfrc522Reader:
             if self._closed:
                 raise RfidError("reader is closed")
             self._on_tap = on_tap
-            if self._thread is None:
+            if self._threaded and self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="mfrc522-poll", daemon=True)
                 self._thread.start()
 

@@ -45,6 +45,7 @@ import contextlib
 import logging
 import sys
 import threading
+import time
 import types
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from enum import Enum
@@ -1011,3 +1012,31 @@ def stock_mfrc522(chip: Mfrc522Chip) -> Iterator[types.ModuleType]:
             for handler in logger.handlers[:]:
                 if handler not in handlers:
                     logger.removeHandler(handler)
+
+
+def build_emulated_reader(
+    poll_hz: float = 10.0,
+    *,
+    clock: Callable[[], float] | None = None,
+    threaded: bool = True,
+    debounce_s: float = 0.5,
+) -> tuple[Any, Mfrc522Chip]:
+    """The real driver (:class:`hardware.mfrc522_reader.Mfrc522Reader`) on an emulated chip.
+
+    For the mock backend (``[reader] type = "mfrc522-emulated"``): the demo then runs the same
+    driver code as a Pi; badges are tapped with ``chip.place(VirtualCard(...))`` / ``remove()``.
+    """
+    from hardware.mfrc522_reader import Mfrc522Reader
+
+    chip = Mfrc522Chip()
+    spi = FakeSpiDev(chip)
+    spi.open(0, 0)
+    reader = Mfrc522Reader(
+        spi,
+        poll_hz=poll_hz,
+        reset=chip.reset_line,
+        clock=clock or time.monotonic,
+        debounce_s=debounce_s,
+        threaded=threaded,
+    )
+    return reader, chip
