@@ -67,12 +67,15 @@ def cli(*args: str, cwd: Path, timeout: float = 60.0) -> str:
     return done.stdout
 
 
-def prepare_station(workdir: Path, *, port: int | None = None) -> Path:
+def prepare_station(
+    workdir: Path, *, port: int | None = None, simulated_clock: bool = True
+) -> Path:
     """``station init`` (simulated clock, fake reader, 127.0.0.1) and the sample roster."""
     workdir.mkdir(parents=True, exist_ok=True)
     config = workdir / "station.toml"
     port = port or free_port()
-    cli("init", "--config", str(config), "--simulated-clock", "--port", str(port), cwd=workdir)
+    clock = ["--simulated-clock"] if simulated_clock else []
+    cli("init", "--config", str(config), *clock, "--port", str(port), cwd=workdir)
     text = config.read_text(encoding="utf-8")
     text, n = re.subn(r'(?m)^type = "[^"]*"$', 'type = "fake"', text)
     assert n == 1, "the [reader] type line of the sample config changed"
@@ -185,7 +188,7 @@ class StationProcess:
         path = self.workdir / f"run{self.run_no}.err"
         return path.read_text(encoding="utf-8", errors="replace") if path.exists() else ""
 
-    def wait_ready(self, timeout: float = READY_TIMEOUT_S) -> dict[str, Any]:
+    def wait_ready(self, timeout: float = READY_TIMEOUT_S, poll: float = POLL_S) -> dict[str, Any]:
         """Poll GET /api/status until a 200 (or the process exits, or the deadline passes)."""
         assert self.proc is not None
         deadline = time.monotonic() + timeout
@@ -199,7 +202,7 @@ class StationProcess:
                 return self.status(timeout=1.0)
             except (OSError, HttpError) as e:  # URLError, connection refused/reset
                 last = e
-            time.sleep(POLL_S)
+            time.sleep(poll)
         raise AssertionError(f"station not ready after {timeout} s ({last!r}):\n{self.stderr()}")
 
     def start_ready(self, attempts: int = 3) -> dict[str, Any]:

@@ -1,0 +1,95 @@
+"""Shared fixtures: a config on a temp data dir, the sample roster, a simulated clock, and a
+controller running on gpiozero's MockFactory with a fake badge reader."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from station.clock import SimulatedClock
+from station.config import Config, parse_config
+from station.controller import Controller
+from station.machine import Context
+from station.roster import Roster, parse_roster_csv
+from station.store import Store
+
+SOFIANE = "04C0C1C2"  # trainee, autonomous on laser
+LEA = "04B0B1B2"  # trainee, supervised on laser
+MOUSSA = "0411223344AA80"  # trainee, mentor on laser (7-byte UID)
+INES = "04A1B2C3"  # educator
+YANIS = "04D4E5F6"  # technician
+AMINA = "04E0E1E2"  # trainee, nothing on laser
+NOAH = "04F0F1F2"  # trainee, no qualification at all
+UNKNOWN = "DEADBEEF"
+
+
+def sample_roster_text() -> str:
+    return resources.files("station").joinpath("sample_roster.csv").read_text("utf-8")
+
+
+def make_config(tmp_path: Path, **machine: Any) -> Config:
+    raw = {
+        "station": {"id": "laser-1", "data_dir": str(tmp_path / "data")},
+        "machine": {"id": "laser-1", "name": "Découpe laser", "kind": "laser", **machine},
+        "hardware": {"backend": "mock"},
+        "reader": {"type": "fake"},
+        "clock": {"simulated": True},
+        "web": {"port": 0},
+    }
+    return parse_config(raw, tmp_path / "station.toml")
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Config:
+    return make_config(tmp_path)
+
+
+@pytest.fixture
+def roster() -> Roster:
+    parsed = parse_roster_csv(sample_roster_text())
+    return Roster(
+        {m.id: m for m in parsed.members},
+        {b.uid: b for b in parsed.badges},
+        {(q.member_id, q.kind): q for q in parsed.qualifications},
+    )
+
+
+def make_context(config: Config, roster: Roster) -> Context:
+    counter = itertools.count(1)
+    return Context(config.machine, roster, lambda: f"s{next(counter)}")
+
+
+@pytest.fixture
+def clock() -> SimulatedClock:
+    return SimulatedClock(mono=1000.0)
+
+
+def import_sample_roster(config: Config) -> None:
+    store = Store(config.db_path, config.station.id, config.machine.id)
+    try:
+        store.import_roster(parse_roster_csv(sample_roster_text()))
+    finally:
+        store.close()
+
+
+def start_controller(config: Config, clock: SimulatedClock) -> Controller:
+    from station.wiring import build_hardware
+
+    import_sample_roster(config)
+    controller = Controller(config, build_hardware(config), clock)
+    controller.start()
+    return controller
+
+
+@pytest.fixture
+def controller(config: Config, clock: SimulatedClock) -> Iterator[Controller]:
+    c = start_controller(config, clock)
+    try:
+        yield c
+    finally:
+        c.stop()

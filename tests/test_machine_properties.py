@@ -1,0 +1,150 @@
+"""Property tests: random taps, ticks, buttons and commands never break the station's promises.
+
+- the relay is on only in ``in_use`` (or ``finishing``), and a session exists exactly then;
+- every session that starts ends exactly once, none is lost or duplicated;
+- machine state changes chain (each ``from`` is the previous ``to``);
+- stored through the real SQLite store, ``seq`` is gap-free and projections agree with the log.
+"""
+
+from __future__ import annotations
+
+import itertools
+import tempfile
+from pathlib import Path
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from station.clock import SimulatedClock
+from station.machine import (
+    ButtonHold,
+    ButtonPress,
+    Command,
+    Context,
+    State,
+    Tap,
+    Tick,
+    handle,
+)
+from station.model import MachineState
+from station.roster import Roster, parse_roster_csv
+from station.store import Store
+from tests.conftest import (
+    AMINA,
+    INES,
+    LEA,
+    MOUSSA,
+    NOAH,
+    SOFIANE,
+    UNKNOWN,
+    YANIS,
+    make_config,
+    sample_roster_text,
+)
+
+UIDS = [SOFIANE, LEA, MOUSSA, INES, YANIS, AMINA, NOAH, UNKNOWN]
+
+inputs = st.one_of(
+    st.sampled_from(UIDS).map(Tap),
+    st.floats(min_value=0, max_value=4000, allow_nan=False).map(lambda s: ("wait", s)),
+    st.just(ButtonPress()),
+    st.just(ButtonHold()),
+    st.sampled_from(
+        [
+            Command("out_of_service", by="yanis", reason="panne"),
+            Command("back_in_service", by="yanis"),
+            Command("clear_check", by="yanis"),
+            Command("end_session", by="yanis"),
+            Command("confirm_checklist", by="kiosk"),
+            Command("cancel_checklist", by="kiosk"),
+            Command("report_problem", by="kiosk", reason="noise", to_check=True),
+        ]
+    ),
+)
+
+
+def _roster() -> Roster:
+    parsed = parse_roster_csv(sample_roster_text())
+    return Roster(
+        {m.id: m for m in parsed.members},
+        {b.uid: b for b in parsed.badges},
+        {(q.member_id, q.kind): q for q in parsed.qualifications},
+    )
+
+
+ROSTER = _roster()
+
+
+def _check_invariants(state: State) -> None:
+    assert state.machine.relay_on == (state.machine in (MachineState.IN_USE, MachineState.FINISHING))
+    assert (state.session is not None) == (state.machine is MachineState.IN_USE)
+    if state.waiting is not None or state.pending is not None:
+        assert state.machine is MachineState.AVAILABLE
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    steps=st.lists(inputs, max_size=40),
+    check_after_use=st.booleans(),
+    checklist=st.booleans(),
+)
+def test_random_inputs_keep_the_promises(
+    steps: list[object], check_after_use: bool, checklist: bool
+) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        config = make_config(
+            Path(tmp),
+            needs_check_after_use=check_after_use,
+            checklist=["Lunettes"] if checklist else [],
+            max_session_min=30,
+            warn_before_min=5,
+        )
+        counter = itertools.count(1)
+        ctx = Context(config.machine, ROSTER, lambda: f"s{next(counter)}")
+        clock = SimulatedClock(mono=100.0)
+        store = Store(config.db_path, "laser-1", "laser-1")
+        try:
+            state = State()
+            events: list[tuple[str, dict]] = []
+
+            def apply(inp: object) -> None:
+                nonlocal state
+                out = handle(state, inp, clock.now(), ctx)  # type: ignore[arg-type]
+                state = out.state
+                _check_invariants(state)
+                records = [(e.type, e.data) for e in out.events]
+                store.append(records, clock.now(), clock.boot_id)
+                events.extend(records)
+
+            for step in steps:
+                if isinstance(step, tuple):
+                    clock.advance(step[1])
+                    apply(Tick())
+                else:
+                    apply(step)
+
+            started = [d["session_id"] for t, d in events if t == "session_started"]
+            ended = [d["session_id"] for t, d in events if t == "session_ended"]
+            assert len(started) == len(set(started)), "a session id was reused"
+            assert len(ended) == len(set(ended)), "a session ended twice"
+            open_ids = set(started) - set(ended)
+            assert set(ended) <= set(started), "a session ended that never started"
+            assert len(open_ids) == (1 if state.session else 0)
+            if state.session:
+                assert open_ids == {state.session.id}
+
+            previous = "available"
+            for t, d in events:
+                if t == "machine_state_changed":
+                    assert d["from"] == previous
+                    previous = d["to"]
+            assert previous == state.machine.value
+
+            seqs = [e["seq"] for e in store.events()]
+            assert seqs == list(range(1, len(events) + 1))
+            rows = store.sessions(limit=10_000)
+            assert {r["id"] for r in rows} == set(started)
+            assert {r["id"] for r in rows if r["ended_at"] is None} == open_ids
+            assert store.machine_state()[0] is state.machine
+        finally:
+            store.close()
