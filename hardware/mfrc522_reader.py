@@ -523,8 +523,11 @@ class Mfrc522Reader:
             if not self._ready:
                 self.chip.init()
                 self._ready = True
-            found = self.chip.select_card()
+            # A card left READY or ACTIVE by an earlier failure ignores one WUPA: try twice.
+            found = self.chip.select_card() or self.chip.select_card()
             if found is None or uid_hex(found[0]) != uid.upper():
+                if found is not None:
+                    self.chip.halt()
                 raise CardError(f"badge {uid} is not on the reader")
             try:
                 self.chip.authenticate(found[0], block, key, key_type)
