@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# Fabrique station: the one set-up script.
+#
+#   ./deploy.sh demo [--port 8080]   create .venv, install, run the demo on 127.0.0.1
+#   ./deploy.sh test [pytest args]   create .venv, install, lint and run the whole test suite
+#
+# Installation on a Raspberry Pi (systemd, kiosk autostart) is documented in docs/install.md.
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+cd "$here"
+venv="$here/.venv"
+python="${PYTHON:-python3}"
+
+say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+
+ensure_venv() {
+  if [ ! -x "$venv/bin/python" ]; then
+    say "creating $venv"
+    "$python" -m venv "$venv"
+  fi
+  # Reinstall only when the packaging changed: the stamp is the hash of pyproject.toml.
+  local stamp
+  stamp="$venv/.fabrique-$(sha256sum pyproject.toml | cut -c1-16)"
+  if [ ! -e "$stamp" ]; then
+    say "installing fabrique-station and its dev tools into $venv"
+    "$venv/bin/python" -m pip install --quiet --upgrade pip
+    "$venv/bin/python" -m pip install --quiet -e '.[dev]'
+    rm -f "$venv"/.fabrique-*
+    touch "$stamp"
+  fi
+}
+
+ensure_browser() {
+  # Browser tests run in Debian's Chromium; axe-core comes from npm (package-lock.json).
+  if [ ! -x /usr/bin/chromium ]; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+      say "installing Debian's chromium for the browser tests"
+      DEBIAN_FRONTEND=noninteractive apt-get update -qq
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+    else
+      say "no /usr/bin/chromium: browser tests will be skipped (sudo apt-get install chromium)"
+    fi
+  fi
+  if [ -f package-lock.json ] && [ ! -d node_modules/axe-core ]; then
+    if command -v npm >/dev/null; then
+      say "installing axe-core (npm ci)"
+      npm ci --silent --no-audit --no-fund
+    else
+      say "no npm: accessibility checks will be skipped"
+    fi
+  fi
+}
+
+cmd="${1:-help}"
+[ $# -gt 0 ] && shift
+case "$cmd" in
+  demo)
+    ensure_venv
+    exec "$venv/bin/station" demo "$@"
+    ;;
+  test)
+    ensure_venv
+    ensure_browser
+    say "ruff"
+    "$venv/bin/ruff" check .
+    "$venv/bin/ruff" format --check .
+    say "pytest"
+    exec "$venv/bin/python" -m pytest "$@"
+    ;;
+  help|-h|--help)
+    sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'
+    ;;
+  *)
+    echo "deploy.sh: unknown command '$cmd'; use demo or test (see ./deploy.sh help)" >&2
+    exit 2
+    ;;
+esac
