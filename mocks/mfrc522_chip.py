@@ -738,6 +738,11 @@ class Mfrc522Chip:
         else:
             self._pending.append((self._clock() + delay, action))
             self._pending.sort(key=lambda item: item[0])
+            if self.on_irq_pin is not None:
+                # Someone listens to the IRQ pin: make the event happen without an SPI transfer.
+                timer = threading.Timer(delay, self.tick)
+                timer.daemon = True
+                timer.start()
 
     def _advance(self) -> None:
         if self._clock is None:
