@@ -30,11 +30,12 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from station.ports import TapHandler
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # Registers, commands and bits (datasheet names; the values are the stock package's too).
 COMMAND_REG = 0x01
@@ -402,6 +403,7 @@ class Mfrc522Reader:
         self.polls = 0
         self.taps = 0
         self.errors = 0
+        self.card_errors = 0
         self._consecutive_errors = 0
         self.last_error: str | None = None
 
@@ -425,6 +427,7 @@ class Mfrc522Reader:
             "polls": self.polls,
             "taps": self.taps,
             "errors": self.errors,
+            "card_errors": self.card_errors,
             "last_error": self.last_error,
             "card_present": self._present is not None,
         }
@@ -477,7 +480,8 @@ class Mfrc522Reader:
                 self._error(exc, reinit=True)
                 return None
             except CardError as exc:  # a card leaving mid-exchange: not a reader fault
-                self.last_error = str(exc)
+                self.card_errors += 1
+                self.last_error = f"{type(exc).__name__}: {exc}"
                 return None
             except Exception as exc:  # the poll thread must survive anything
                 self._error(exc, reinit=True)
@@ -518,7 +522,9 @@ class Mfrc522Reader:
                 break
 
     # -- MIFARE Classic blocks (for badges that carry data) --
-    def _with_card(self, uid: str, block: int, key: bytes, key_type: str, action: Any) -> Any:
+    def _with_card(
+        self, uid: str, block: int, key: bytes, key_type: str, action: Callable[[], T]
+    ) -> T:
         with self._lock:
             if not self._ready:
                 self.chip.init()

@@ -934,8 +934,8 @@ def fake_gpio_module(chip: Mfrc522Chip | None = None) -> types.ModuleType:
     chip's reset line (the stock package only ever touches its reset pin)."""
     gpio = types.ModuleType("RPi.GPIO")
     state: dict[str, Any] = {"mode": None, "outputs": {}}
-    constants = {"BOARD": 10, "BCM": 11, "OUT": 0, "IN": 1, "HIGH": 1, "LOW": 0}
-    constants.update({"PUD_OFF": 20, "PUD_DOWN": 21, "PUD_UP": 22, "RPI_INFO": {}})
+    constants: dict[str, object] = {"BOARD": 10, "BCM": 11, "OUT": 0, "IN": 1, "HIGH": 1}
+    constants.update({"LOW": 0, "PUD_OFF": 20, "PUD_DOWN": 21, "PUD_UP": 22, "RPI_INFO": {}})
     for name, value in constants.items():
         setattr(gpio, name, value)
 
@@ -1009,7 +1009,13 @@ def stock_mfrc522(chip: Mfrc522Chip) -> Iterator[types.ModuleType]:
     logger = logging.getLogger("mfrc522Logger")
     handlers = list(logger.handlers)
     with fake_pi_modules(chip):
-        import mfrc522  # after the fakes are in place, so it binds to them
+        try:
+            import mfrc522  # after the fakes are in place, so it binds to them
+        except ModuleNotFoundError as exc:
+            raise ModuleNotFoundError(
+                "the stock mfrc522 package is not installed: pip install -e '.[dev]' "
+                "(it pins mfrc522==0.0.7)"
+            ) from exc
 
         try:
             yield mfrc522

@@ -371,3 +371,29 @@ def test_open_pi_reader_uses_spidev_and_gpiozero_only(monkeypatch: pytest.Monkey
     finally:
         Device.pin_factory.close()  # type: ignore[union-attr]
         Device.pin_factory.reset()  # type: ignore[union-attr]
+
+
+class GarbledCard(VirtualCard):
+    """Answers anticollision with a bad BCC while ``garbled`` (a card at the edge of the field)."""
+
+    garbled = True
+
+    def _ready(self, data: bytes) -> tuple[bytes, int] | None:
+        answer = super()._ready(data)
+        if self.garbled and answer is not None and len(answer[0]) == 5:
+            return answer[0][:4] + bytes([answer[0][4] ^ 0xFF]), 0
+        return answer
+
+
+def test_a_garbled_card_answer_is_counted_not_a_reader_fault() -> None:
+    reader, chip, clock, taps = make_reader()
+    badge = GarbledCard(bytes.fromhex(UID4))
+    chip.place(badge)
+    assert reader.poll_once() is None
+    health = reader.health()
+    assert health["card_errors"] == 1 and health["ok"] is True
+    badge.garbled = False
+    for _ in range(2):  # the card was left READY: the next WUPA puts it back to IDLE
+        clock.now += 0.1
+        reader.poll_once()
+    assert taps == [UID4]
