@@ -33,6 +33,12 @@ Clock = Callable[[], float]
 Opener = Callable[[str], Any]
 
 
+def is_io_error(exc: BaseException) -> bool:
+    """Whether ``exc`` means the port is gone: pyserial raises ``SerialException`` (an
+    ``OSError``) for most failures, but lets ``termios.error`` through from some calls."""
+    return isinstance(exc, OSError) or type(exc).__module__ == "termios"
+
+
 class SerialLink:
     """One serial port, reopened with back-off after it is lost.
 
@@ -101,7 +107,7 @@ class SerialLink:
             self.last_error = f"open: {exc}"
             self._schedule_retry()
             return None
-        with contextlib.suppress(OSError, AttributeError):
+        with contextlib.suppress(Exception):
             port.reset_input_buffer()  # bytes queued before we opened are stale
         self.port = port
         self.opens += 1
@@ -123,7 +129,9 @@ class SerialLink:
         try:
             waiting = port.in_waiting
             return bytes(port.read(max(1, min(int(waiting), max_bytes))))
-        except OSError as exc:
+        except Exception as exc:
+            if not is_io_error(exc):
+                raise
             self.lost(exc)
             return b""
 
@@ -230,14 +238,14 @@ class SerialSensor:
                 self._on_open()
             try:
                 readings = self._poll(port)
-            except OSError as exc:
+            except Exception as exc:
+                if not is_io_error(exc):
+                    self.errors["internal"] += 1
+                    log.exception("%s sensor poll failed: %s", self.kind, exc)
+                    return []
                 self.errors["io"] += 1
                 self.link.lost(exc)
                 self._lost()
-                return []
-            except Exception as exc:
-                self.errors["internal"] += 1
-                log.exception("%s sensor poll failed: %s", self.kind, exc)
                 return []
         for reading in readings:
             self._report(reading)

@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 from hardware.line_sensor import LineSensor, format_line
 from hardware.pzem import Pzem004t
 from hardware.sds011 import Sds011, encode_frame
+from hardware.serial_link import SerialSensor
 from station.ports import PowerReading
 
 Clock = Callable[[], float]
@@ -114,6 +115,7 @@ class _PtyDevice:
         self._closed = False
         self.plugged = False
         self.plug_count = 0
+        self.overruns = 0
         self.stream_period_s: float | None = None
         self._next_stream = 0.0
         self._plug()
@@ -128,6 +130,8 @@ class _PtyDevice:
         # Raw on both sides: no echo, no line editing, no CR/LF translation by the line discipline.
         tty.setraw(master)
         tty.setraw(slave)
+        # A UART never blocks the device: bytes nobody reads are lost, not queued forever.
+        os.set_blocking(master, False)
         tmp = self.port + ".new"
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
@@ -187,6 +191,8 @@ class _PtyDevice:
                 return False
             try:
                 os.write(self._master, data)
+            except BlockingIOError:
+                self.overruns += 1  # the driver's buffer is full: the bytes are lost
             except OSError:
                 return False
             return True
@@ -469,6 +475,22 @@ class LineSensorEmulator(_PtyDevice):
     def emit(self) -> None:
         if not self.silent and self.write(self.line()):
             self.lines_sent += 1
+
+
+# -- test helpers ------------------------------------------------------------------------------
+
+
+def collect(sensor: SerialSensor, count: int, timeout: float = 3.0) -> list[object]:
+    """Step ``sensor.poll_once()`` until it has produced ``count`` readings or ``timeout`` passed.
+
+    For tests: each poll blocks in the port's read (up to its timeout) until bytes arrive, so
+    this waits for the pty round trip, not for a fixed time.
+    """
+    readings: list[object] = []
+    deadline = time.monotonic() + timeout
+    while len(readings) < count and time.monotonic() < deadline:
+        readings += sensor.poll_once()
+    return readings
 
 
 # -- the mock backend's entry point ------------------------------------------------------------

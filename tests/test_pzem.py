@@ -79,7 +79,12 @@ def test_minimalmodbus_reads_the_emulator_directly() -> None:
             instrument = minimalmodbus.Instrument(port, 1)
             registers = instrument.read_registers(0, 10, functioncode=4)
             assert decode_registers(registers).watts == 1234.5
-            assert instrument.read_long(3, functioncode=4, byteorder=minimalmodbus.BYTEORDER_LITTLE_SWAP) == 12345
+            assert (
+                instrument.read_long(
+                    3, functioncode=4, byteorder=minimalmodbus.BYTEORDER_LITTLE_SWAP
+                )
+                == 12345
+            )
             with pytest.raises(minimalmodbus.IllegalRequestError):
                 instrument.read_registers(8, 5, functioncode=4)
         finally:

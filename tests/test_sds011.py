@@ -1,4 +1,4 @@
-"""SDS011: the pure frame codec and parser, cross-checked against sds011lib, and the driver on a pty."""
+"""SDS011: frame codec and parser (cross-checked against sds011lib), driver on a pty."""
 
 from __future__ import annotations
 
