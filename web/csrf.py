@@ -1,0 +1,83 @@
+"""Cookies, the secret key and CSRF protection for every state-changing request.
+
+The check runs before *every* request (``before_request``), not per view, so a route added later
+cannot forget it. A POST (PUT, PATCH, DELETE) must carry the session's token in a form field
+``csrf_token`` or a header ``X-CSRF-Token``. The single exception is the simulator's JSON API
+(``/sim/...`` on the mock backend): it only accepts ``application/json`` bodies, which a browser
+cannot send to another site without a CORS preflight that this server never grants.
+"""
+
+from __future__ import annotations
+
+import hmac
+import os
+import secrets
+from pathlib import Path
+
+from flask import Flask, abort, current_app, request, session
+
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+SECRET_FILE = "web-secret-key"
+HEADER = "X-CSRF-Token"
+FIELD = "csrf_token"
+
+
+def secret_key_from(data_path: Path) -> bytes:
+    """The app's secret key, kept in a 0600 file so that a restart does not log everyone out."""
+    data_path.mkdir(parents=True, exist_ok=True)
+    path = data_path / SECRET_FILE
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        if path.stat().st_mode & 0o077:
+            path.chmod(0o600)
+        key = path.read_bytes()
+        if len(key) >= 32:
+            return key
+        path.unlink()
+        return secret_key_from(data_path)
+    key = secrets.token_bytes(48)
+    with os.fdopen(fd, "wb") as f:
+        f.write(key)
+    return key
+
+
+def csrf_token() -> str:
+    """The session's token (made on first use); templates put it in forms and in the kiosk page."""
+    token = session.get(FIELD)
+    if not isinstance(token, str):
+        token = secrets.token_urlsafe(32)
+        session[FIELD] = token
+    return token
+
+
+def init_app(app: Flask, *, simulator: bool) -> None:
+    app.config.update(
+        SESSION_COOKIE_NAME="station_session",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Strict",
+        # The station serves plain HTTP on the fablab's network: a Secure cookie would never be
+        # sent back. Put a TLS proxy in front and set SESSION_COOKIE_SECURE if you have one.
+        SESSION_COOKIE_SECURE=False,
+    )
+    app.extensions["csrf_simulator_exempt"] = simulator
+    app.jinja_env.globals["csrf_token"] = csrf_token
+    app.before_request(check_csrf)
+
+
+def is_exempt() -> bool:
+    """The simulator's JSON API on the mock backend; nothing else."""
+    return (
+        bool(current_app.extensions.get("csrf_simulator_exempt"))
+        and request.path.startswith("/sim/")
+        and request.is_json
+    )
+
+
+def check_csrf() -> None:
+    if request.method not in UNSAFE_METHODS or is_exempt():
+        return
+    sent = request.headers.get(HEADER) or request.form.get(FIELD) or ""
+    expected = session.get(FIELD)
+    if not isinstance(expected, str) or not hmac.compare_digest(sent, expected):
+        abort(400, "missing or wrong CSRF token: reload the page and try again")

@@ -1,0 +1,442 @@
+// The kiosk: draws every screen from the station's status and its last decision.
+// Live over server-sent events; no build step, no CDN. Every visible word comes from the
+// catalogs (t("key")); names are put in with textContent, never as HTML.
+"use strict";
+
+(function () {
+  const boot = JSON.parse(document.getElementById("boot").textContent);
+  const catalogs = boot.catalogs;
+  const DECISION_ACTIONS = new Set([
+    "denied", "session_ended", "qualification_granted", "check_cleared", "already_supervising",
+  ]);
+  const IDLE_LANGUAGE_RESET_MS = 120000;
+
+  const ui = {
+    body: document.body,
+    screen: document.getElementById("screen"),
+    machineName: document.getElementById("machine-name"),
+    pill: document.getElementById("state-pill"),
+    offline: document.getElementById("offline"),
+    sound: document.getElementById("sound-toggle"),
+    lang: document.getElementById("lang-toggle"),
+    problemButton: document.getElementById("problem-button"),
+    dialog: document.getElementById("problem-dialog"),
+    problemResult: document.getElementById("problem-result"),
+    problemBack: document.getElementById("problem-back"),
+  };
+
+  const state = {
+    status: boot.status,
+    receivedAt: performance.now(),
+    lang: boot.language,
+    csrf: boot.csrf,
+    screenKey: null,
+    lastTouch: performance.now(),
+    lastCueKey: null,
+    checked: new Set(),
+    checklistKey: null,
+    sound: localStorage.getItem("kiosk.sound") === "on",
+    source: null,
+  };
+  window.kiosk = state; // for the browser tests and the benchmark
+
+  // --- words --------------------------------------------------------------------------------
+
+  function t(key, values, fallback) {
+    const message = (catalogs[state.lang] || {})[key] ?? catalogs.fr[key] ?? fallback ?? key;
+    return message.replace(/\{(\w+)\}/g, (m, name) =>
+      values && values[name] !== undefined && values[name] !== null ? String(values[name]) : m);
+  }
+
+  function kindName(kind) {
+    return t("kind." + kind, null, kind);
+  }
+
+  function names(list) {
+    return list.join(t("list.sep"));
+  }
+
+  function duration(seconds) {
+    const s = Math.max(0, Math.round(seconds));
+    const h = Math.floor(s / 3600);
+    const m = Math.floor((s % 3600) / 60);
+    const sec = String(s % 60).padStart(2, "0");
+    return h > 0 ? `${h}:${String(m).padStart(2, "0")}:${sec}` : `${m}:${sec}`;
+  }
+
+  // --- time: the station's clock (it may be simulated), extrapolated between updates --------
+
+  function serverNow() {
+    return Date.parse(state.status.now) + (performance.now() - state.receivedAt);
+  }
+
+  function secondsUntil(iso) {
+    return (Date.parse(iso) - serverNow()) / 1000;
+  }
+
+  function secondsSince(iso) {
+    return (serverNow() - Date.parse(iso)) / 1000;
+  }
+
+  // --- choosing the screen ------------------------------------------------------------------
+
+  function recentDecision(s) {
+    const d = s.last_decision;
+    if (!d || !d.at || !d.action) return null;
+    const limit = (boot.display_s[d.action] ?? boot.display_s.default) * 1000;
+    const age = serverNow() - Date.parse(d.at);
+    return age >= 0 && age < limit ? d : null;
+  }
+
+  function chooseScreen(s) {
+    const m = s.machine;
+    const d = recentDecision(s);
+    if (m.state === "fault") return blocked("fault", "kiosk.fault", null);
+    if (m.state === "out_of_service") return blocked("out_of_service", "kiosk.out_of_service", m.reason);
+    if (d && DECISION_ACTIONS.has(d.action)) return decisionScreen(d, s);
+    if (s.checklist) return checklistScreen(s.checklist);
+    if (s.waiting) return waitingScreen(s.waiting, s.last_decision);
+    if (s.grant && s.session) return grantScreen(s.grant, s.session, s.last_decision);
+    if (s.session) return sessionScreen(s, d);
+    if (m.state === "to_check") return blocked("to_check", "kiosk.to_check", null);
+    return { key: "idle", tone: "idle", icon: "card", title: t("kiosk.idle.title"), lines: [t("kiosk.idle.hint")] };
+  }
+
+  function blocked(name, prefix, reason) {
+    const lines = [t(prefix + ".next")];
+    if (reason) lines.push(t("kiosk.out_of_service.reason", { reason }));
+    return { key: name + ":" + (reason || ""), tone: name === "to_check" ? "warn" : "blocked",
+      icon: name === "to_check" ? "tool" : "warn", title: t(prefix + ".title"), lines };
+  }
+
+  function decisionScreen(d, s) {
+    const key = "decision:" + d.at + ":" + d.action;
+    if (d.action === "denied") {
+      const reason = d.reason || "unknown_badge";
+      const lines = [];
+      if (reason === "machine_in_use" && d.in_use_by) lines.push(t("denial.machine_in_use.by", { name: d.in_use_by }));
+      const helpers = d.helpers || [];
+      if (reason === "not_qualified" || reason === "needs_supervisor") {
+        lines.push(helpers.length ? t("helpers.ask", { names: names(helpers) }) : t("denial." + reason + ".next"));
+      } else {
+        lines.push(t("denial." + reason + ".next"));
+      }
+      return { key, tone: "deny", icon: "no", reason,
+        title: t("denial." + reason + ".title", { kind: kindName(s.machine.kind) }), lines };
+    }
+    if (d.action === "session_ended") {
+      return { key, tone: "ok", icon: "ok", title: t("kiosk.ended.title"),
+        lines: [t("kiosk.ended.next", { name: d.member_name })] };
+    }
+    if (d.action === "qualification_granted") {
+      const lines = [t("kiosk.granted.next", { kind: kindName(s.machine.kind) })];
+      if (d.granted_by) lines.push(t("kiosk.granted.by", { name: d.granted_by }));
+      return { key, tone: "grant", icon: "star", title: t("kiosk.granted.title", { name: d.member_name }), lines };
+    }
+    if (d.action === "check_cleared") {
+      return { key, tone: "ok", icon: "ok", title: t("kiosk.check_cleared.title"),
+        lines: [t("kiosk.check_cleared.next", { name: d.member_name })] };
+    }
+    return { key, tone: "info", icon: "ok", title: t("kiosk.already_supervising.title"),
+      lines: [t("kiosk.already_supervising.next")] };
+  }
+
+  function waitingScreen(w, d) {
+    const lines = [t("kiosk.waiting.next")];
+    const helpers = d && d.action === "waiting_for_supervisor" ? d.helpers || [] : [];
+    lines.push(helpers.length ? t("helpers.ask", { names: names(helpers) }) : t("helpers.none"));
+    return { key: "waiting:" + w.expires_at, tone: "wait", icon: "wait",
+      title: t("kiosk.waiting.title", { name: w.member_name }), lines,
+      countdown: { until: w.expires_at, key: "kiosk.waiting.countdown" } };
+  }
+
+  function grantScreen(g, session, d) {
+    const supervisor = (d && d.member_name) || session.supervisor_name || "";
+    const trainee = (d && d.trainee_name) || session.member_name;
+    const values = { supervisor, trainee };
+    const step = g.step >= 2 ? "accept" : "confirm";
+    return { key: "grant:" + g.step + ":" + g.expires_at, tone: "grant", icon: "star",
+      title: t("kiosk.grant." + step + ".title", values), lines: [t("kiosk.grant." + step + ".next", values)],
+      countdown: { until: g.expires_at, key: "kiosk.waiting.countdown" } };
+  }
+
+  function checklistScreen(c) {
+    if (state.checklistKey !== c.expires_at) {
+      state.checklistKey = c.expires_at;
+      state.checked = new Set();
+    }
+    return { key: "checklist:" + c.expires_at, tone: "wait", icon: null,
+      title: t("kiosk.checklist.title"), lines: [t("kiosk.checklist.hello", { name: c.member_name })],
+      checklist: c.items, countdown: { until: c.expires_at, key: "kiosk.waiting.countdown" } };
+  }
+
+  function sessionScreen(s, d) {
+    const session = s.session;
+    const warned = session.warned && s.machine.state === "in_use";
+    const extended = d && d.action === "session_extended";
+    const lines = [];
+    if (session.supervisor_name) lines.push(t("kiosk.session.with", { name: session.supervisor_name }));
+    let banner = null;
+    if (s.machine.state === "finishing") banner = { tone: "info", text: t("kiosk.finishing.hint") };
+    else if (warned) banner = { tone: "warn", countdownKey: "kiosk.warning.title", until: session.ends_at, text: t("kiosk.warning.next") };
+    else if (extended) banner = { tone: "ok", text: t("kiosk.session.extended") };
+    else lines.push(t("kiosk.session.end_hint"));
+    return { key: ["session", session.id, s.machine.state, warned, extended].join(":"),
+      tone: warned ? "warn" : "ok", icon: null, title: session.member_name, lines, session, banner };
+  }
+
+  // --- drawing ------------------------------------------------------------------------------
+
+  function el(tag, attrs, ...children) {
+    const node = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs || {})) {
+      if (k === "text") node.textContent = v;
+      else if (k === "class") node.className = v;
+      else node.setAttribute(k, v);
+    }
+    for (const c of children) if (c) node.append(c);
+    return node;
+  }
+
+  function icon(name) {
+    const ns = "http://www.w3.org/2000/svg";
+    const svg = document.createElementNS(ns, "svg");
+    svg.setAttribute("class", "icon");
+    svg.setAttribute("aria-hidden", "true");
+    const use = document.createElementNS(ns, "use");
+    use.setAttribute("href", "#i-" + name);
+    svg.append(use);
+    return svg;
+  }
+
+  function tile(label, valueNode) {
+    return el("div", { class: "tile" }, el("span", { class: "tile-label", text: label }), valueNode);
+  }
+
+  function draw(view) {
+    const screen = ui.screen;
+    screen.replaceChildren();
+    screen.dataset.screen = view.key.split(":")[0];
+    if (view.reason) screen.dataset.reason = view.reason; else delete screen.dataset.reason;
+    if (view.icon) screen.append(icon(view.icon));
+    screen.append(el("h2", { id: "title", text: view.title }));
+    for (const line of view.lines) screen.append(el("p", { class: "lead", text: line }));
+    if (view.session) {
+      const session = view.session;
+      const stats = el("div", { class: "tiles" },
+        tile(t("kiosk.session.elapsed"), el("span", { class: "tile-value", "data-since": session.started_at, id: "elapsed" })),
+        tile(t("kiosk.session.remaining"), el("span", { class: "tile-value", "data-until": session.ends_at, id: "remaining" })));
+      const power = el("span", { class: "tile-value", id: "power" });
+      const powerTile = tile(t("kiosk.session.power"), power);
+      powerTile.id = "power-tile";
+      stats.append(powerTile);
+      screen.append(stats);
+    }
+    if (view.banner) {
+      const b = el("div", { class: "banner tone-" + view.banner.tone, role: "alert" });
+      if (view.banner.countdownKey) {
+        b.append(el("strong", { "data-until": view.banner.until, "data-template": view.banner.countdownKey, class: "banner-title" }));
+      }
+      b.append(el("span", { text: view.banner.text }));
+      screen.append(b);
+    }
+    if (view.checklist) screen.append(checklistForm(view.checklist));
+    if (view.countdown) {
+      screen.append(el("p", { class: "countdown", "data-until": view.countdown.until, "data-template": view.countdown.key }));
+    }
+  }
+
+  function checklistForm(items) {
+    const list = el("ul", { class: "checklist" });
+    const confirm = el("button", { type: "button", class: "primary", id: "checklist-confirm", text: t("kiosk.checklist.confirm") });
+    const cancel = el("button", { type: "button", class: "secondary", id: "checklist-cancel", text: t("kiosk.checklist.cancel") });
+    const sync = () => { confirm.disabled = state.checked.size < items.length; };
+    items.forEach((item, i) => {
+      const box = el("input", { type: "checkbox", id: "check-" + i });
+      box.checked = state.checked.has(i);
+      box.addEventListener("change", () => {
+        if (box.checked) state.checked.add(i); else state.checked.delete(i);
+        sync();
+      });
+      list.append(el("li", {}, box, el("label", { for: "check-" + i, text: item })));
+    });
+    confirm.addEventListener("click", () => post(boot.urls.checklist, { answer: "confirm" }));
+    cancel.addEventListener("click", () => post(boot.urls.checklist, { answer: "cancel" }));
+    sync();
+    return el("div", { class: "checklist-form" }, list, el("div", { class: "actions" }, cancel, confirm));
+  }
+
+  function tick() {
+    for (const node of ui.screen.querySelectorAll("[data-until]")) {
+      const text = duration(secondsUntil(node.dataset.until));
+      node.textContent = node.dataset.template ? t(node.dataset.template, { time: text }) : text;
+    }
+    for (const node of ui.screen.querySelectorAll("[data-since]")) {
+      node.textContent = duration(secondsSince(node.dataset.since));
+    }
+    const power = document.getElementById("power");
+    if (power) {
+      const watts = powerWatts(state.status);
+      document.getElementById("power-tile").hidden = watts === null;
+      if (watts !== null) power.textContent = t("kiosk.session.power_value", { watts: Math.round(watts) });
+    }
+  }
+
+  function powerWatts(s) {
+    // Filled by the metering side when a power meter is fitted; hidden otherwise.
+    const candidates = [s.power && s.power.watts, s.session && s.session.power_w, s.session && s.session.watts];
+    for (const w of candidates) if (typeof w === "number") return w;
+    return null;
+  }
+
+  function render(force) {
+    const s = state.status;
+    const view = chooseScreen(s);
+    const key = view.key + "|" + state.lang;
+    ui.body.className = "tone-" + view.tone;
+    ui.machineName.textContent = s.station.name;
+    ui.pill.dataset.state = s.machine.state;
+    ui.pill.textContent = t("state." + s.machine.state);
+    if (force || key !== state.screenKey) {
+      state.screenKey = key;
+      draw(view);
+    }
+    tick();
+    if (ui.screen.dataset.screen === "idle" && state.lang !== boot.language &&
+        performance.now() - state.lastTouch > IDLE_LANGUAGE_RESET_MS) {
+      setLanguage(boot.language);
+    }
+  }
+
+  function translateStatic() {
+    document.documentElement.lang = state.lang;
+    document.title = t("kiosk.title", { machine: state.status.station.name });
+    for (const node of document.querySelectorAll("[data-i18n]")) node.textContent = t(node.dataset.i18n);
+    for (const node of document.querySelectorAll("[data-i18n-label]")) node.setAttribute("aria-label", t(node.dataset.i18nLabel));
+    ui.lang.setAttribute("lang", t("language.other_code"));
+  }
+
+  function setLanguage(lang) {
+    state.lang = lang;
+    translateStatic();
+    render(true);
+  }
+
+  // --- sound cues (optional; the Web Audio API, no files) -------------------------------------
+
+  let audio = null;
+  const CUES = { ok: [[660, 0.12], [880, 0.18]], deny: [[220, 0.35]], wait: [[520, 0.15]],
+    warn: [[880, 0.15], [0, 0.1], [880, 0.15]], grant: [[523, 0.12], [659, 0.12], [784, 0.12], [1047, 0.3]] };
+
+  function play(name) {
+    if (!state.sound || !CUES[name]) return;
+    audio = audio || new (window.AudioContext || window.webkitAudioContext)();
+    let at = audio.currentTime;
+    for (const [freq, length] of CUES[name]) {
+      if (freq) {
+        const osc = audio.createOscillator();
+        const gain = audio.createGain();
+        osc.frequency.value = freq;
+        gain.gain.value = 0.2;
+        osc.connect(gain).connect(audio.destination);
+        osc.start(at);
+        osc.stop(at + length);
+      }
+      at += length;
+    }
+  }
+
+  function cueFor(previous, s) {
+    const d = s.last_decision;
+    if (d && d.at && (!previous.last_decision || previous.last_decision.at !== d.at || previous.last_decision.action !== d.action)) {
+      const cue = { denied: "deny", session_started: "ok", takeover: "ok", session_ended: "ok", check_cleared: "ok",
+        session_extended: "ok", qualification_granted: "grant", waiting_for_supervisor: "wait", checklist: "wait",
+        grant_confirm_supervisor: "wait", grant_awaiting_trainee: "wait" }[d.action];
+      if (cue) play(cue);
+    }
+    if (s.session && s.session.warned && !(previous.session && previous.session.warned)) play("warn");
+  }
+
+  // --- talking to the station ---------------------------------------------------------------
+
+  function onStatus(s) {
+    const previous = state.status;
+    state.status = s;
+    state.receivedAt = performance.now();
+    cueFor(previous, s);
+    render(false);
+  }
+
+  function connect() {
+    if (state.source) state.source.close();
+    const source = new EventSource(boot.urls.stream);
+    state.source = source;
+    source.addEventListener("open", () => { ui.offline.hidden = true; });
+    source.addEventListener("status", (e) => { ui.offline.hidden = true; onStatus(JSON.parse(e.data)); });
+    source.addEventListener("error", () => {
+      ui.offline.hidden = false;
+      if (source.readyState === EventSource.CLOSED) setTimeout(connect, 2000);
+    });
+  }
+
+  async function post(url, body, retried) {
+    const response = await fetch(url, {
+      method: "POST",
+      headers: { "Content-Type": "application/json", "X-CSRF-Token": state.csrf },
+      body: JSON.stringify(body),
+      credentials: "same-origin",
+    });
+    if (response.status === 400 && !retried) {
+      const fresh = await fetch(boot.urls.token, { credentials: "same-origin" });
+      if (fresh.ok) {
+        state.csrf = (await fresh.json()).csrf;
+        return post(url, body, true);
+      }
+    }
+    return response;
+  }
+
+  // --- the problem dialog -------------------------------------------------------------------
+
+  function openProblems() {
+    ui.problemResult.textContent = "";
+    ui.dialog.querySelectorAll(".choice").forEach((b) => { b.disabled = false; });
+    ui.dialog.showModal();
+  }
+
+  async function report(code) {
+    ui.dialog.querySelectorAll(".choice").forEach((b) => { b.disabled = true; });
+    let message = t("kiosk.problem.failed");
+    try {
+      const response = await post(boot.urls.problem, { problem: code });
+      if (response.ok) {
+        await response.json();
+        message = t(boot.problems[code] ? "kiosk.problem.thanks_check" : "kiosk.problem.thanks");
+      }
+    } catch (e) {
+      // the message says it did not work
+    }
+    ui.problemResult.textContent = message;
+    setTimeout(() => { if (ui.dialog.open) ui.dialog.close(); }, 5000);
+  }
+
+  // --- start --------------------------------------------------------------------------------
+
+  ui.sound.setAttribute("aria-pressed", String(state.sound));
+  ui.sound.addEventListener("click", () => {
+    state.sound = !state.sound;
+    localStorage.setItem("kiosk.sound", state.sound ? "on" : "off");
+    ui.sound.setAttribute("aria-pressed", String(state.sound));
+    play("ok");
+  });
+  ui.lang.addEventListener("click", () => setLanguage(t("language.other_code")));
+  ui.problemButton.addEventListener("click", openProblems);
+  ui.problemBack.addEventListener("click", () => ui.dialog.close());
+  ui.dialog.querySelectorAll(".choice").forEach((b) => b.addEventListener("click", () => report(b.dataset.problem)));
+  document.addEventListener("pointerdown", () => { state.lastTouch = performance.now(); }, true);
+
+  translateStatic();
+  render(true);
+  setInterval(() => render(false), 500);
+  connect();
+})();

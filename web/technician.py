@@ -1,0 +1,405 @@
+"""The technician page: station health, the current session, the last events, and the actions.
+
+Login required (local accounts from ``station technician add``). Every action is a controller
+command or an enrolment signed with the technician's username, so the event log says who did it.
+Forms post and redirect back (post/redirect/get), with a one-line result flashed on the page.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import shutil
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from sqlite_utils import Database
+
+from station import accounts
+from station.controller import Controller, ControllerStopped
+from station.enrol import EnrolError, enrol_badge
+from station.machine import Command
+from web.i18n import LANGUAGES, gettext
+
+bp = Blueprint("technician", __name__, url_prefix="/tech")
+
+EVENTS_SHOWN = 100
+CPU_TEMP_FILE = Path("/sys/class/thermal/thermal_zone0/temp")
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class LoginLimiter:
+    """At most ``attempts`` failed logins per ``window_s``, counted per address and per username."""
+
+    def __init__(
+        self,
+        attempts: int = 5,
+        window_s: float = 300.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.attempts = attempts
+        self.window_s = window_s
+        self.clock = clock
+        self._failures: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def _recent(self, key: str, now: float) -> deque[float]:
+        q = self._failures.setdefault(key, deque())
+        while q and now - q[0] >= self.window_s:
+            q.popleft()
+        return q
+
+    def blocked(self, *keys: str) -> bool:
+        now = self.clock()
+        with self._lock:
+            return any(len(self._recent(k, now)) >= self.attempts for k in keys)
+
+    def failed(self, *keys: str) -> None:
+        now = self.clock()
+        with self._lock:
+            for k in keys:
+                self._recent(k, now).append(now)
+
+    def succeeded(self, *keys: str) -> None:
+        with self._lock:
+            for k in keys:
+                self._failures.pop(k, None)
+
+
+def init_app(app: Any) -> None:
+    app.extensions.setdefault("login_limiter", LoginLimiter())
+    app.register_blueprint(bp)
+    app.teardown_appcontext(_close_db)
+    app.context_processor(_page_globals)
+
+
+def _page_globals() -> dict[str, Any]:
+    return {"station_name": _controller().config.display_name}
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+
+def _controller() -> Controller:
+    c: Controller = current_app.extensions["controller"]
+    return c
+
+
+def _db() -> Database:
+    """One connection per request: SQLite connections belong to the thread that opened them."""
+    if "accounts_db" not in g:
+        g.accounts_db = accounts.open_accounts(_controller().config.db_path)
+    db: Database = g.accounts_db
+    return db
+
+
+def _close_db(_exc: BaseException | None = None) -> None:
+    db = g.pop("accounts_db", None)
+    if db is not None:
+        db.close()
+
+
+def current_user() -> str | None:
+    user = session.get("technician")
+    return user if isinstance(user, str) else None
+
+
+def login_required(view: F) -> F:
+    @functools.wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        user = current_user()
+        if user is None or not accounts.is_active(_db(), user):
+            session.pop("technician", None)
+            if request.method == "GET":
+                flash(gettext("tech.login.required"), "info")
+                return redirect(url_for("technician.login", next=request.path))
+            abort(401, "log in first")
+        g.technician = user
+        return view(*args, **kwargs)
+
+    return wrapped  # type: ignore[return-value]
+
+
+def _safe_next(target: str | None) -> str:
+    if target and target.startswith("/tech") and not target.startswith("//"):
+        return target
+    return url_for("technician.dashboard")
+
+
+# --- login ------------------------------------------------------------------------------------
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login() -> Any:
+    if request.method == "GET":
+        return render_template("tech_login.html", next=request.args.get("next", ""))
+    limiter: LoginLimiter = current_app.extensions["login_limiter"]
+    username = request.form.get("username", "").strip().lower()
+    password = request.form.get("password", "")
+    keys = (f"ip:{request.remote_addr}", f"user:{username}")
+    if limiter.blocked(*keys):
+        flash(gettext("tech.login.rate_limited"), "error")
+        return render_template("tech_login.html", next=request.form.get("next", "")), 429
+    if not username or not accounts.authenticate(_db(), username, password):
+        limiter.failed(*keys)
+        flash(gettext("tech.login.failed"), "error")
+        return render_template("tech_login.html", next=request.form.get("next", "")), 401
+    limiter.succeeded(*keys)
+    lang = session.get("lang")
+    session.clear()  # a new session (and a new CSRF token) at each login
+    if lang:
+        session["lang"] = lang
+    session["technician"] = username
+    session.permanent = True
+    return redirect(_safe_next(request.form.get("next")))
+
+
+@bp.post("/logout")
+def logout() -> Response:
+    lang = session.get("lang")
+    session.clear()
+    if lang:
+        session["lang"] = lang
+    return redirect(url_for("technician.login"))
+
+
+@bp.post("/language")
+def language() -> Response:
+    lang = request.form.get("lang")
+    if lang not in LANGUAGES:
+        abort(400, f"lang must be one of {LANGUAGES}")
+    session["lang"] = lang
+    return redirect(_safe_next(request.form.get("next")))
+
+
+# --- the page ---------------------------------------------------------------------------------
+
+
+@bp.get("/")
+@login_required
+def dashboard() -> str:
+    controller = _controller()
+    status = controller.status()
+    type_filter = request.args.get("type", "")
+    member_filter = request.args.get("member", "").strip()
+    roster = controller.run_in_loop(lambda: _roster_members(controller))
+    unknown = status.get("last_unknown_uid")
+    if unknown and unknown in roster["badges"]:
+        unknown = None
+    return render_template(
+        "tech.html",
+        status=status,
+        health=health_rows(status, controller),
+        events=recent_events(_db(), type_filter, member_filter),
+        event_types=event_types(_db()),
+        type_filter=type_filter,
+        member_filter=member_filter,
+        members=roster["members"],
+        unknown_uid=unknown,
+        user=g.technician,
+    )
+
+
+def _roster_members(controller: Controller) -> dict[str, Any]:
+    """Runs on the controller thread (it owns the store connection)."""
+    assert controller.store is not None
+    roster = controller.store.roster()
+    members = sorted(
+        ({"id": m.id, "name": m.name} for m in roster.members.values() if m.active),
+        key=lambda m: m["name"].lower(),
+    )
+    badges = {uid for uid, b in roster.badges.items() if b.active}
+    return {"members": members, "badges": badges}
+
+
+def recent_events(db: Database, type_filter: str, member_filter: str) -> list[dict[str, Any]]:
+    where, params = [], []
+    if type_filter:
+        where.append("type = ?")
+        params.append(type_filter)
+    if member_filter:
+        where.append(
+            "(json_extract(data, '$.member_id') = ? OR json_extract(data, '$.supervisor_id') = ?"
+            " OR json_extract(data, '$.by') = ?)"
+        )
+        params += [member_filter] * 3
+    sql = "SELECT seq, at, type, data FROM events"
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    sql += " ORDER BY seq DESC LIMIT ?"
+    params.append(EVENTS_SHOWN)
+    out = []
+    for seq, at, type_, data in db.execute(sql, params).fetchall():
+        d = json.loads(data)
+        who = d.get("by") or d.get("granted_by") or d.get("member_id") or ""
+        details = {k: v for k, v in d.items() if v not in (None, "")}
+        out.append(
+            {
+                "seq": seq,
+                "at": at,
+                "type": type_,
+                "who": who,
+                "details": json.dumps(details, ensure_ascii=False)[:300],
+            }
+        )
+    return out
+
+
+def event_types(db: Database) -> list[str]:
+    return [r[0] for r in db.execute("SELECT DISTINCT type FROM events ORDER BY type").fetchall()]
+
+
+def health_rows(status: dict[str, Any], controller: Controller) -> list[dict[str, Any]]:
+    """(label key, ok?, value) rows for the health table; ok is None when it is only information."""
+    h = status.get("health", {})
+    rows: list[dict[str, Any]] = []
+
+    def add(label: str, ok: bool | None, value: str, detail: Any = None) -> None:
+        rows.append({"label": label, "ok": ok, "value": value, "detail": detail})
+
+    add(
+        "tech.health.controller",
+        h.get("controller") == "running",
+        gettext("tech.health.ok" if h.get("controller") == "running" else "tech.health.problem"),
+        h.get("failure"),
+    )
+    for key in ("reader", "power_meter", "air_sensor"):
+        part = h.get(key)
+        if part is None:
+            add(f"tech.health.{key}", None, gettext("tech.health.sensor_absent"))
+            continue
+        ok = part.get("ok")
+        word = {True: "tech.health.ok", False: "tech.health.problem"}.get(ok, "tech.health.unknown")
+        add(f"tech.health.{key}", ok, gettext(word), _compact(part))
+    relay_on = bool(h.get("relay", {}).get("on"))
+    add(
+        "tech.health.relay",
+        None,
+        gettext("tech.health.relay_on" if relay_on else "tech.health.relay_off"),
+    )
+    sync = status.get("sync") or {}
+    if not sync.get("enabled"):
+        add("tech.health.sync", None, gettext("tech.health.sync_disabled"))
+    else:
+        parts = [gettext("tech.health.sync_enabled")]
+        if sync.get("pending") is not None:
+            parts.append(gettext("tech.health.sync_pending", count=sync["pending"]))
+        if sync.get("last_success_at"):
+            parts.append(gettext("tech.health.sync_last_success", at=sync["last_success_at"]))
+        ok = sync.get("ok")
+        add("tech.health.sync", ok if isinstance(ok, bool) else None, " · ".join(parts))
+    try:
+        usage = shutil.disk_usage(controller.config.data_path)
+        free, total = usage.free / 1e9, usage.total / 1e9
+        add(
+            "tech.health.disk",
+            free / total > 0.05 if total else None,
+            gettext("tech.health.disk_value", free=f"{free:.1f}", total=f"{total:.1f}"),
+        )
+    except OSError:
+        add("tech.health.disk", None, gettext("tech.health.unknown"))
+    celsius = cpu_temperature()
+    add(
+        "tech.health.cpu_temp",
+        None if celsius is None else celsius < 80,
+        gettext("tech.health.unknown")
+        if celsius is None
+        else gettext("tech.health.cpu_temp_value", celsius=f"{celsius:.0f}"),
+    )
+    add("tech.health.uptime", None, _uptime(h.get("uptime_s", 0)))
+    add("tech.health.version", None, status["station"]["version"])
+    return rows
+
+
+def cpu_temperature(path: Path = CPU_TEMP_FILE) -> float | None:
+    """The SoC temperature on a Raspberry Pi (millidegrees in sysfs); None elsewhere."""
+    try:
+        return int(path.read_text().strip()) / 1000
+    except (OSError, ValueError):
+        return None
+
+
+def _uptime(seconds: float) -> str:
+    s = int(seconds)
+    d, s = divmod(s, 86400)
+    h, s = divmod(s, 3600)
+    m, s = divmod(s, 60)
+    return f"{d} j {h:02d}:{m:02d}:{s:02d}" if d else f"{h:02d}:{m:02d}:{s:02d}"
+
+
+def _compact(d: dict[str, Any]) -> str:
+    return ", ".join(f"{k}={v}" for k, v in d.items() if k != "ok")
+
+
+# --- actions ----------------------------------------------------------------------------------
+
+
+def _run_command(action: str, reason: str = "") -> Response:
+    try:
+        result = _controller().call(Command(action, by=g.technician, reason=reason))
+    except (ControllerStopped, TimeoutError) as e:
+        flash(gettext("tech.result.unavailable", error=str(e) or type(e).__name__), "error")
+        return redirect(url_for("technician.dashboard"))
+    if result.get("ok"):
+        flash(gettext("tech.result.ok"), "ok")
+    else:
+        flash(gettext("tech.result.refused", error=result.get("error", "")), "error")
+    return redirect(url_for("technician.dashboard"))
+
+
+@bp.post("/machine/out-of-service")
+@login_required
+def out_of_service() -> Response:
+    return _run_command("out_of_service", request.form.get("reason", "").strip())
+
+
+@bp.post("/machine/back-in-service")
+@login_required
+def back_in_service() -> Response:
+    return _run_command("back_in_service")
+
+
+@bp.post("/machine/clear-check")
+@login_required
+def clear_check() -> Response:
+    return _run_command("clear_check")
+
+
+@bp.post("/session/end")
+@login_required
+def end_session() -> Response:
+    return _run_command("end_session")
+
+
+@bp.post("/enrol")
+@login_required
+def enrol() -> Response:
+    uid = request.form.get("uid", "")
+    member_id = request.form.get("member_id", "")
+    try:
+        event = enrol_badge(_controller(), uid, member_id, by=g.technician)
+    except EnrolError as e:
+        flash(gettext("tech.result.refused", error=str(e)), "error")
+    except (ControllerStopped, TimeoutError) as e:
+        flash(gettext("tech.result.unavailable", error=str(e) or type(e).__name__), "error")
+    else:
+        data = event["data"]
+        flash(gettext("tech.enrol.done", uid=data["uid"], member=data["member_id"]), "ok")
+    return redirect(url_for("technician.dashboard"))
