@@ -10,11 +10,12 @@ import queue
 from collections.abc import Iterator
 from typing import Any
 
-from flask import Flask, Response, abort, jsonify, request
+from flask import Flask, Response, abort, jsonify, redirect, request
 
 from station.controller import Controller, ControllerStopped
 from station.machine import Tap
 from station.roster import normalise_uid
+from web import csrf, i18n, kiosk, sim_panel, technician
 
 KEEPALIVE_S = 15.0
 
@@ -25,8 +26,18 @@ def create_app(controller: Controller, *, simulator: bool | None = None) -> Flas
     app.extensions["controller"] = controller
     if simulator is None:
         simulator = controller.config.hardware.backend == "mock"
+    # The pages: kiosk (public), technician (login), /sim panel (mock backend). See web/csrf.py.
+    app.secret_key = csrf.secret_key_from(controller.config.data_path)
+    app.config["PERMANENT_SESSION_LIFETIME"] = 12 * 3600
+    csrf.init_app(app, simulator=simulator)
+    i18n.init_app(app, controller.config.station.language)
+    app.register_blueprint(kiosk.bp)
+    technician.init_app(app)
+    if simulator:
+        app.register_blueprint(sim_panel.bp)
 
     @app.errorhandler(400)
+    @app.errorhandler(401)
     @app.errorhandler(404)
     @app.errorhandler(405)
     @app.errorhandler(503)
@@ -35,12 +46,20 @@ def create_app(controller: Controller, *, simulator: bool | None = None) -> Flas
 
     @app.get("/")
     def index() -> Response:
-        links = {"status": "/api/status", "stream": "/api/events/stream"}
+        if request.accept_mimetypes.best == "text/html":
+            return redirect("/kiosk/")  # type: ignore[return-value]
+        links = {
+            "status": "/api/status",
+            "stream": "/api/events/stream",
+            "kiosk": "/kiosk/",
+            "technician": "/tech/",
+        }
         if simulator:
             links.update(
                 badge='POST /sim/badge {"uid": "04A1B2C3"}',
                 advance='POST /sim/advance {"seconds": 600}',
                 badges="GET /sim/badges",
+                panel="/sim/",
             )
         return jsonify(station=controller.config.station.id, links=links)
 
