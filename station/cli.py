@@ -88,6 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--port", type=int, default=8080)
     demo.add_argument("--data-dir", default="demo-data")
     demo.set_defaults(func=cmd_demo)
+    add_technician_commands(sub)
     return p
 
 
@@ -201,7 +202,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def run_station(config: Config, *, banner: str | None = None) -> int:
-    """Run until SIGTERM/SIGINT (exit 0) or a controller failure (exit 1). Relay off on every path."""
+    """Run until SIGTERM or SIGINT (exit 0) or a controller failure (exit 1); relay off always."""
     import waitress  # imported here: the domain and the other commands don't need it
 
     from station.controller import Controller
@@ -290,6 +291,59 @@ def _emulated_reader_available() -> bool:
     except ImportError:
         return False
     return True
+
+
+# --- technician accounts (the technician page's logins) ------------------------------------------
+
+
+def add_technician_commands(sub: Any) -> None:
+    tech = sub.add_parser("technician", help="manage technician accounts for the technician page")
+    tsub = tech.add_subparsers(dest="technician_command", required=True)
+    add = tsub.add_parser("add", help="create an account (asks for the password)")
+    add.add_argument("username")
+    add.add_argument("--config", required=True)
+    add.add_argument(
+        "--password-stdin", action="store_true", help="read the password from stdin (scripts)"
+    )
+    add.add_argument("--replace", action="store_true", help="set a new password if it exists")
+    add.set_defaults(func=cmd_technician_add)
+    ls = tsub.add_parser("list", help="list the accounts")
+    ls.add_argument("--config", required=True)
+    ls.set_defaults(func=cmd_technician_list)
+
+
+def cmd_technician_add(args: argparse.Namespace) -> int:
+    import getpass
+
+    from station.accounts import AccountError, add_technician, open_accounts
+
+    config = load_config(args.config)
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = getpass.getpass(f"password for {args.username}: ")
+        if getpass.getpass("again: ") != password:
+            raise AccountError("the two passwords differ")
+    db = open_accounts(config.db_path)
+    try:
+        created = add_technician(db, args.username, password, replace=args.replace)
+    finally:
+        db.close()
+    print(f"technician {args.username} {'created' if created else 'updated'}")
+    return 0
+
+
+def cmd_technician_list(args: argparse.Namespace) -> int:
+    from station.accounts import list_technicians, open_accounts
+
+    db = open_accounts(load_config(args.config).db_path)
+    try:
+        for row in list_technicians(db):
+            state = "active" if row["active"] else "inactive"
+            print(f"{row['username']}\t{state}\tlast login {row['last_login_at'] or '-'}")
+    finally:
+        db.close()
+    return 0
 
 
 if __name__ == "__main__":  # pragma: no cover
