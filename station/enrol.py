@@ -27,10 +27,24 @@ def enrol_badge(controller: Controller, uid: str, member_id: str, *, by: str) ->
         uid = normalise_uid(uid)
     except ValueError as e:
         raise EnrolError(str(e)) from None
-    return controller.run_in_loop(lambda: _enrol_in_loop(controller, uid, member_id, by))
+    result = controller.run_in_loop(lambda: _enrol_in_loop(controller, uid, member_id, by))
+    if isinstance(result, EnrolError):
+        raise result
+    return result
 
 
-def _enrol_in_loop(controller: Controller, uid: str, member_id: str, by: str) -> dict[str, Any]:
+def _enrol_in_loop(
+    controller: Controller, uid: str, member_id: str, by: str
+) -> dict[str, Any] | EnrolError:
+    """On the controller thread. Refusals are returned, not raised: an exception raised on the
+    controller thread stops the controller (and the relay) by design."""
+    try:
+        return _enrol(controller, uid, member_id, by)
+    except EnrolError as e:
+        return e
+
+
+def _enrol(controller: Controller, uid: str, member_id: str, by: str) -> dict[str, Any]:
     store = controller.store
     assert store is not None
     roster = store.roster()

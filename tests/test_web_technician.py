@@ -1,0 +1,237 @@
+"""The technician page through Flask's test client: login, rate limit, health, events, actions."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from station.controller import Controller
+from station.machine import Tap
+from tests.conftest import NOAH, SOFIANE, UNKNOWN
+from tests.test_web_helpers import PASSWORD, add_tech, csrf, login, make_app
+from web.technician import LoginLimiter, cpu_temperature
+
+
+@pytest.fixture
+def app(controller: Controller) -> Flask:
+    add_tech(controller)
+    return make_app(controller)
+
+
+@pytest.fixture
+def client(app: Flask) -> Iterator[FlaskClient]:
+    with app.test_client() as c:
+        yield c
+
+
+@pytest.fixture
+def tech(client: FlaskClient) -> FlaskClient:
+    assert login(client) == 302
+    return client
+
+
+def post(client: FlaskClient, path: str, **form: str):
+    return client.post(path, data={**form, "csrf_token": csrf(client)})
+
+
+def last_events(controller: Controller, n: int = 3) -> list[dict]:
+    return controller.run_in_loop(lambda: controller.store.last_events(n))
+
+
+def test_pages_redirect_to_login(client: FlaskClient) -> None:
+    r = client.get("/tech/")
+    assert r.status_code == 302 and "/tech/login" in r.headers["Location"]
+    page = client.get("/tech/login").get_data(as_text=True)
+    assert "Connexion technicien·ne" in page and 'name="csrf_token"' in page
+
+
+def test_login_and_logout(client: FlaskClient) -> None:
+    client.get("/tech/login")
+    before = csrf(client)
+    r = client.post(
+        "/tech/login",
+        data={"username": "yanis", "password": PASSWORD, "csrf_token": before, "next": "/tech/"},
+    )
+    assert r.status_code == 302 and r.headers["Location"].endswith("/tech/")
+    assert csrf(client) != before, "a new session (and token) after login"
+    page = client.get("/tech/").get_data(as_text=True)
+    assert "Connecté·e : yanis" in page and "Santé de la station" in page
+    assert post(client, "/tech/logout").status_code == 302
+    assert client.get("/tech/").status_code == 302
+
+
+def test_login_never_redirects_off_site(client: FlaskClient) -> None:
+    client.get("/tech/login")
+    r = client.post(
+        "/tech/login",
+        data={
+            "username": "yanis",
+            "password": PASSWORD,
+            "csrf_token": csrf(client),
+            "next": "//evil.example/tech",
+        },
+    )
+    assert r.status_code == 302 and r.headers["Location"] == "/tech/"
+
+
+def test_wrong_password(client: FlaskClient) -> None:
+    assert login(client, password="wrong password!") == 401
+    assert login(client, username="nobody") == 401
+    assert client.get("/tech/").status_code == 302
+
+
+def test_login_attempts_are_rate_limited(app: Flask, client: FlaskClient) -> None:
+    t = [0.0]
+    app.extensions["login_limiter"] = LoginLimiter(attempts=3, window_s=60, clock=lambda: t[0])
+    for _ in range(3):
+        assert login(client, password="not the password") == 401
+    assert login(client) == 429, "even the right password waits once the limit is reached"
+    t[0] += 61
+    assert login(client) == 302
+
+
+def test_limiter_counts_per_key() -> None:
+    t = [0.0]
+    limiter = LoginLimiter(attempts=2, window_s=10, clock=lambda: t[0])
+    limiter.failed("ip:a", "user:x")
+    limiter.failed("ip:a", "user:y")
+    assert limiter.blocked("ip:a", "user:z") and not limiter.blocked("ip:b", "user:z")
+    limiter.succeeded("ip:a")
+    assert not limiter.blocked("ip:a")
+    t[0] = 10.0
+    assert not limiter.blocked("user:x")
+
+
+def test_a_removed_account_is_logged_out(tech: FlaskClient, controller: Controller) -> None:
+    from station.accounts import open_accounts
+
+    db = open_accounts(controller.config.db_path)
+    db.execute("UPDATE technicians SET active = 0")
+    db.close()
+    assert tech.get("/tech/").status_code == 302
+
+
+def test_dashboard_shows_health_session_and_events(
+    tech: FlaskClient, controller: Controller
+) -> None:
+    controller.call(Tap(SOFIANE))
+    page = tech.get("/tech/").get_data(as_text=True)
+    for words in (
+        "Lecteur de badges",
+        "Relais",
+        "Fermé : la machine est alimentée",
+        "Synchronisation",
+        "Disque",
+        "Température du processeur",
+        "Démarrée depuis",
+        "Version",
+        "Sofiane (sofiane)",
+        "Terminer la session",
+        "Début de session",
+    ):
+        assert words in page, words
+
+
+def test_events_filters(tech: FlaskClient, controller: Controller) -> None:
+    controller.call(Tap(NOAH))
+    controller.call(Tap(SOFIANE))
+    page = tech.get("/tech/?type=access_denied").get_data(as_text=True)
+    assert 'data-type="access_denied"' in page and 'data-type="session_started"' not in page
+    page = tech.get("/tech/?member=sofiane").get_data(as_text=True)
+    assert 'data-type="session_started"' in page and 'data-type="access_denied"' not in page
+    page = tech.get("/tech/?type=session_started&member=noah").get_data(as_text=True)
+    assert "Aucun événement." in page
+
+
+def test_out_of_service_and_back(tech: FlaskClient, controller: Controller) -> None:
+    r = post(tech, "/tech/machine/out-of-service", reason="Lentille à nettoyer")
+    assert r.status_code == 302
+    status = controller.status()
+    assert status["machine"]["state"] == "out_of_service"
+    assert status["machine"]["reason"] == "Lentille à nettoyer"
+    event = last_events(controller, 1)[0]
+    assert event["type"] == "machine_state_changed" and event["data"]["by"] == "yanis"
+    page = tech.get("/tech/").get_data(as_text=True)
+    assert "C&#39;est fait." in page or "C'est fait." in page
+    assert post(tech, "/tech/machine/back-in-service").status_code == 302
+    assert controller.status()["machine"]["state"] == "available"
+    assert last_events(controller, 1)[0]["data"]["by"] == "yanis"
+
+
+def test_out_of_service_needs_a_reason(tech: FlaskClient, controller: Controller) -> None:
+    post(tech, "/tech/machine/out-of-service", reason="  ")
+    assert controller.status()["machine"]["state"] == "available"
+    assert "Refusé : a reason is required" in tech.get("/tech/").get_data(as_text=True)
+
+
+def test_end_session_and_clear_check(tech: FlaskClient, controller: Controller) -> None:
+    controller.call(Tap(SOFIANE))
+    assert post(tech, "/tech/session/end").status_code == 302
+    ended = [e for e in last_events(controller, 3) if e["type"] == "session_ended"]
+    assert ended[0]["data"]["end_reason"] == "technician" and ended[0]["data"]["by"] == "yanis"
+    client_token = csrf(tech)
+    tech.post("/kiosk/problem", json={"problem": "broken"}, headers={"X-CSRF-Token": client_token})
+    assert controller.status()["machine"]["state"] == "to_check"
+    assert post(tech, "/tech/machine/clear-check").status_code == 302
+    assert controller.status()["machine"]["state"] == "available"
+    assert last_events(controller, 1)[0]["data"]["by"] == "yanis"
+
+
+def test_enrol_the_last_unknown_badge(tech: FlaskClient, controller: Controller) -> None:
+    assert "Aucun badge inconnu récent" in tech.get("/tech/").get_data(as_text=True)
+    controller.call(Tap(UNKNOWN))
+    page = tech.get("/tech/").get_data(as_text=True)
+    assert f"Dernier badge inconnu présenté : {UNKNOWN}" in page
+    assert '<option value="noah">Noah Petit (noah)</option>' in page
+    r = post(tech, "/tech/enrol", uid=UNKNOWN, member_id="noah")
+    assert r.status_code == 302
+    event = last_events(controller, 1)[0]
+    assert event["type"] == "badge_enrolled"
+    assert event["data"] == {
+        "uid": UNKNOWN,
+        "member_id": "noah",
+        "by": "yanis",
+        "previous_member_id": None,
+    }
+    assert "Badge DEADBEEF enregistré pour noah." in tech.get("/tech/").get_data(as_text=True)
+    assert controller.call(Tap(UNKNOWN))["reason"] == "not_qualified", "the badge is Noah's now"
+    assert "Aucun badge inconnu récent" in tech.get("/tech/").get_data(as_text=True)
+
+
+def test_enrol_refusals(tech: FlaskClient, controller: Controller) -> None:
+    post(tech, "/tech/enrol", uid=SOFIANE, member_id="noah")
+    assert "already belongs to" in tech.get("/tech/").get_data(as_text=True)
+    post(tech, "/tech/enrol", uid=UNKNOWN, member_id="ghost")
+    assert "no member" in tech.get("/tech/").get_data(as_text=True)
+    post(tech, "/tech/enrol", uid="not hex", member_id="noah")
+    assert "Refusé" in tech.get("/tech/").get_data(as_text=True)
+    assert all(e["type"] != "badge_enrolled" for e in last_events(controller, 5))
+
+
+def test_actions_when_the_controller_stopped(tech: FlaskClient, controller: Controller) -> None:
+    token = csrf(tech)
+    controller.stop()
+    r = tech.post("/tech/session/end", data={"csrf_token": token})
+    assert r.status_code == 302
+    r = tech.post("/tech/enrol", data={"csrf_token": token, "uid": UNKNOWN, "member_id": "noah"})
+    assert r.status_code == 302
+
+
+def test_language_switch(tech: FlaskClient) -> None:
+    r = post(tech, "/tech/language", lang="en", next="/tech/?type=heartbeat")
+    assert r.status_code == 302 and r.headers["Location"] == "/tech/?type=heartbeat"
+    page = tech.get("/tech/").get_data(as_text=True)
+    assert '<html lang="en">' in page and "Station health" in page
+    assert post(tech, "/tech/language", lang="de").status_code == 400
+    assert "Santé de la station" in tech.get("/tech/?lang=fr").get_data(as_text=True)
+
+
+def test_cpu_temperature(tmp_path: Path) -> None:
+    f = tmp_path / "temp"
+    f.write_text("48312\n")
+    assert cpu_temperature(f) == pytest.approx(48.312)
+    assert cpu_temperature(tmp_path / "missing") is None
