@@ -11,7 +11,10 @@ while our serial link was down is still counted once the meter answers again. An
 that is negative (register reset, roll-over at 9999.99 kWh, a swapped meter) or larger than
 ``max_watts`` could draw in that time is not trusted: that interval falls back to the power
 estimate below and ``register_resets`` counts it. Without a register (a clamp printing watts),
-energy is the trapezoid integral of power between readings.
+energy is the trapezoid integral of power between readings. Because 1 Wh is a lot for a short
+session, when the trapezoid over the register-counted intervals agrees with the register to
+within its resolution (1 Wh), the finer trapezoid figure is reported; once they disagree by more
+(a long session, a drifting clamp, energy counted across a gap) the register wins.
 
 **Gaps.** A reading stands for the machine's state from when it is taken until the next reading
 or until it goes stale (``stale_after_s``), whichever comes first. So an interval between
@@ -69,6 +72,8 @@ class Interval:
     idle_s: float
     unknown_s: float
     register_reset: bool = False
+    estimate_wh: float | None = None
+    """When ``energy_wh`` came from the register over a fresh interval: the power estimate."""
 
 
 def interval(prev: Sample, cur: Sample, config: MeteringConfig) -> Interval:
@@ -86,7 +91,8 @@ def interval(prev: Sample, cur: Sample, config: MeteringConfig) -> Interval:
     if prev.energy_wh is not None and cur.energy_wh is not None:
         delta = cur.energy_wh - prev.energy_wh
         if 0 <= delta <= config.max_watts * dt / 3600 + 1.0:  # +1: the register counts whole Wh
-            return Interval(delta, active, idle, unknown)
+            fresh = dt <= config.stale_after_s
+            return Interval(delta, active, idle, unknown, estimate_wh=estimate if fresh else None)
         return Interval(estimate, active, idle, unknown, register_reset=True)
     return Interval(estimate, active, idle, unknown)
 
@@ -125,11 +131,11 @@ class SessionMeter:
 
     >>> m = SessionMeter.begin(0.0, MeteringConfig(busy_watts=50))
     >>> m = m.add(0.0, PowerReading(watts=0.0, energy_wh=100.0))
-    >>> m = m.add(1.0, PowerReading(watts=900.0, energy_wh=100.0))
-    >>> m = m.add(3601.0, PowerReading(watts=900.0, energy_wh=1000.0))
+    >>> m = m.add(1.0, PowerReading(watts=0.0, energy_wh=100.0))
+    >>> m = m.add(3601.0, PowerReading(watts=900.0, energy_wh=1000.0))  # after an hour's gap
     >>> t = m.totals(3601.0)
     >>> (t.energy_wh, t.idle_s, t.unknown_s)
-    (900.0, 1.0, 3595.0)
+    (900.0, 6.0, 3595.0)
     """
 
     config: MeteringConfig
@@ -144,6 +150,10 @@ class SessionMeter:
     readings: int = 0
     register_resets: int = 0
     last: Sample | None = None
+    register_wh: float = 0.0
+    """Register increments over fresh intervals..."""
+    register_estimate_wh: float = 0.0
+    """...and the power estimate over the same intervals, to refine short sessions."""
     quiet_since: float | None = None
     """Since when every reading has been at or below ``busy_watts`` (``None`` while busy)."""
     _counted_to: float = field(default=0.0, repr=False)
@@ -204,6 +214,8 @@ class SessionMeter:
             unknown_s=meter.unknown_s + part.unknown_s,
             readings=meter.readings + 1,
             register_resets=meter.register_resets + part.register_reset,
+            register_wh=meter.register_wh + (part.energy_wh if part.estimate_wh is not None else 0),
+            register_estimate_wh=meter.register_estimate_wh + (part.estimate_wh or 0.0),
             last=cur,
             quiet_since=quiet_since,
             _counted_to=mono,
@@ -229,8 +241,11 @@ class SessionMeter:
             part = Interval(0.0, 0.0, 0.0, max(0.0, end - meter._counted_to))
         else:
             part = tail(meter.last, end, meter.config)
+        energy = meter.energy_wh
+        if abs(meter.register_estimate_wh - meter.register_wh) < 1.0:
+            energy += meter.register_estimate_wh - meter.register_wh
         return SessionTotals(
-            energy_wh=meter.energy_wh + part.energy_wh,
+            energy_wh=energy + part.energy_wh,
             active_s=meter.active_s + part.active_s,
             idle_s=meter.idle_s + part.idle_s,
             enabled_s=meter.enabled_s,
