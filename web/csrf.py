@@ -65,17 +65,19 @@ def init_app(app: Flask, *, simulator: bool) -> None:
     app.before_request(check_csrf)
 
 
-def is_exempt() -> bool:
-    """The simulator's JSON API on the mock backend; nothing else."""
-    return (
-        bool(current_app.extensions.get("csrf_simulator_exempt"))
-        and request.path.startswith("/sim/")
-        and request.is_json
+def is_simulator_api() -> bool:
+    """The simulator's JSON API on the mock backend; nothing else is exempt."""
+    return bool(current_app.extensions.get("csrf_simulator_exempt")) and request.path.startswith(
+        "/sim/"
     )
 
 
 def check_csrf() -> None:
-    if request.method not in UNSAFE_METHODS or is_exempt():
+    if request.method not in UNSAFE_METHODS or request.url_rule is None:
+        return  # no route: let the 404 or 405 through
+    if is_simulator_api():
+        if not request.is_json:
+            abort(400, "send a JSON object with Content-Type: application/json")
         return
     sent = request.headers.get(HEADER) or request.form.get(FIELD) or ""
     expected = session.get(FIELD)
