@@ -7,7 +7,7 @@ from station.ports import Hardware
 
 
 def build_hardware(config: Config) -> Hardware:
-    from hardware.gpio import GpioBuzzer, GpioButton, GpioLed, GpioRelay
+    from hardware.gpio import GpioButton, GpioBuzzer, GpioLed, GpioRelay
 
     pins = config.hardware.pins
     relay = GpioRelay(pins.relay, active_high=pins.relay_active_high)

@@ -40,7 +40,8 @@ class GpioRelay:
         self._device = OutputDevice(
             pin, active_high=active_high, initial_value=False, pin_factory=pin_factory
         )
-        self._lock = threading.Lock()
+        # Re-entrant: a signal handler may call off() while the main thread holds the lock.
+        self._lock = threading.RLock()
         self._closed = False
         atexit.register(self.close)
 

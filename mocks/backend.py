@@ -8,7 +8,7 @@ from station.ports import Hardware
 
 
 def build_hardware(config: Config) -> Hardware:
-    from hardware.gpio import GpioBuzzer, GpioButton, GpioLed, GpioRelay
+    from hardware.gpio import GpioButton, GpioBuzzer, GpioLed, GpioRelay
     from mocks.gpio import mock_pin_factory
     from mocks.reader import FakeBadgeReader
 

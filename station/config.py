@@ -65,7 +65,7 @@ class MachineSection:
     needs_check_after_use: bool = _f(
         False, "After each session the machine is `to_check` until a technician or mentor badges."
     )
-    checklist: list[str] = _f(
+    checklist: list[str] = _f(  # noqa: RUF009 - _f builds a field(), not a shared default
         [],
         "Safety checklist the trainee confirms on the kiosk before the relay closes (empty: none).",
     )
@@ -123,7 +123,9 @@ class ClockSection:
 @dataclass(frozen=True)
 class WebSection:
     host: str = _f("127.0.0.1", "Address the station's web server listens on.")
-    port: int = _f(8080, "Port of the station's web server.", minimum=1)
+    port: int = _f(
+        8080, "Port of the station's web server (0: any free port, printed at start).", minimum=0
+    )
     threads: int = _f(8, "waitress threads (each open event stream holds one).", minimum=2)
 
 
@@ -197,7 +199,7 @@ def _section(cls: type, raw: Any, path: Path, prefix: str) -> dict[str, Any]:
     for name, f in fields.items():
         key = _key(prefix, name)
         hint = hints[name]
-        if dataclasses.is_dataclass(hint):
+        if isinstance(hint, type) and dataclasses.is_dataclass(hint):
             out[name] = hint(**_section(hint, raw.get(name, {}), path, key))
             continue
         if name not in raw:
@@ -226,7 +228,8 @@ def _value(value: Any, hint: Any, key: str, f: dataclasses.Field, path: Path) ->
     elif hint == list[str]:
         if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
             raise ConfigError(
-                f'{path}: {key} must be a list of non-empty strings, e.g. ["Lunettes", "Aspiration"].'
+                f"{path}: {key} must be a list of non-empty strings, "
+                'e.g. ["Lunettes", "Aspiration"].'
             )
         value = [v.strip() for v in value]
     if meta.get("choices") and value not in meta["choices"]:

@@ -113,9 +113,7 @@ class Controller:
             raise ControllerStopped(f"the controller did not start: {self.failure!r}")
         self.hardware.reader.start(self.tap)
         if self.hardware.button is not None:
-            self.hardware.button.start(
-                lambda: self.post(ButtonPress()), lambda: self.post(ButtonHold())
-            )
+            self.hardware.button.start(self._button_pressed, self._button_held)
 
     def stop(self, timeout: float = 5.0) -> None:
         """Relay off before anything else, then stop the loop and close the hardware."""
@@ -133,6 +131,12 @@ class Controller:
         return self._stopped.wait(timeout)
 
     # --- inputs (any thread) ------------------------------------------------------------------
+
+    def _button_pressed(self) -> None:
+        self.post(ButtonPress())
+
+    def _button_held(self) -> None:
+        self.post(ButtonHold())
 
     def tap(self, uid: str) -> None:
         """The reader's callback: only posts (it may run on the reader's own thread)."""
@@ -365,7 +369,7 @@ class Controller:
     def _play(self, cue: str) -> None:
         try:
             self.hardware.buzzer.play(cue)
-        except Exception:  # noqa: BLE001 - a buzzer fault never stops the machine logic
+        except Exception:
             log.warning("buzzer failed to play %s", cue, exc_info=True)
 
     def _show(self, state: State) -> None:
@@ -386,7 +390,7 @@ class Controller:
                 red.on()
             else:
                 red.off()
-        except Exception:  # noqa: BLE001 - an LED fault never stops the machine logic
+        except Exception:
             log.warning("LED update failed", exc_info=True)
 
     def _reload_roster(self) -> None:
@@ -499,7 +503,7 @@ class Controller:
 def _safe_health(fn: Callable[[], dict[str, object]]) -> dict[str, object]:
     try:
         return fn()
-    except Exception as e:  # noqa: BLE001 - a status page must render even with a broken driver
+    except Exception as e:
         return {"ok": False, "error": repr(e)}
 
 

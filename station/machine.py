@@ -132,7 +132,8 @@ STAFF_COMMANDS = ("out_of_service", "back_in_service", "clear_check", "end_sessi
 class Command:
     """An action from the kiosk, the technician page, the CLI or the central store.
 
-    ``by`` names who did it (a member id, ``kiosk`` or ``central``); ``reason`` is the out-of-service
+    ``by`` names who did it (a member id, ``kiosk`` or ``central``); ``reason`` is the
+    out-of-service
     reason or the problem reported; ``to_check`` asks a problem report to block the machine.
     """
 
@@ -348,7 +349,7 @@ def _tap_in_use(
     if m.id == s.supervisor_id:
         if ctx.roster.level(s.member_id, kind) is Level.SUPERVISED:
             return _grant_step(state, m, now, ctx, effects)
-        # Already granted (or the trainee is above supervised): the supervisor's tap changes nothing.
+        # Already granted (or the trainee is above supervised): the tap changes nothing.
         return Outcome(state, effects, _decision(False, "already_supervising", m, uid))
     trainee_level = level_for(ctx.roster, m, kind)
     if (

@@ -32,8 +32,12 @@ def test_status(client: FlaskClient) -> None:
     body = r.get_json()
     assert body["station"]["id"] == "laser-1"
     assert body["machine"] == {
-        "id": "laser-1", "name": "Découpe laser", "kind": "laser", "state": "available",
-        "reason": None, "relay_on": False,
+        "id": "laser-1",
+        "name": "Découpe laser",
+        "kind": "laser",
+        "state": "available",
+        "reason": None,
+        "relay_on": False,
     }
     assert body["session"] is None and body["sync"] == {"enabled": False}
     assert body["health"]["controller"] == "running"

@@ -18,7 +18,9 @@ def config_path(tmp_path: Path) -> Path:
     return path
 
 
-def test_init_writes_a_config_and_the_data_dir(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+def test_init_writes_a_config_and_the_data_dir(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
     config_path = tmp_path / "station.toml"
     assert main(["init", "--config", str(config_path), "--simulated-clock"]) == 0
     assert (config_path.parent / "data" / "station.sqlite").exists()
@@ -27,7 +29,9 @@ def test_init_writes_a_config_and_the_data_dir(tmp_path: Path, capsys: pytest.Ca
     assert "exists already; use --force" in capsys.readouterr().err
 
 
-def test_roster_import_export(config_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+def test_roster_import_export(
+    config_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
     csv_path = tmp_path / "roster.csv"
     csv_path.write_text(sample_roster_text(), encoding="utf-8")
     assert main(["roster", "import", str(csv_path), "--config", str(config_path)]) == 0
@@ -38,7 +42,9 @@ def test_roster_import_export(config_path: Path, tmp_path: Path, capsys: pytest.
     assert "lea,Léa Martin,trainee,04B0B1B2," in out
 
 
-def test_a_bad_roster_imports_nothing(config_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+def test_a_bad_roster_imports_nothing(
+    config_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
     csv_path = tmp_path / "roster.csv"
     csv_path.write_text(sample_roster_text() + "zoe,Zoé,pirate,01020304,\n", encoding="utf-8")
     assert main(["roster", "import", str(csv_path), "--config", str(config_path)]) == 2
@@ -48,11 +54,15 @@ def test_a_bad_roster_imports_nothing(config_path: Path, tmp_path: Path, capsys:
     assert capsys.readouterr().out.count("\n") == 1  # header only
 
 
-def test_roster_file_errors(config_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+def test_roster_file_errors(
+    config_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
     assert main(["roster", "import", str(tmp_path / "none.csv"), "--config", str(config_path)]) == 2
     assert "no such file" in capsys.readouterr().err
     latin = tmp_path / "latin.csv"
-    latin.write_bytes("member_id,name,role,badge_uid,qualifications\nlea,Léa,trainee,,\n".encode("latin-1"))
+    latin.write_bytes(
+        "member_id,name,role,badge_uid,qualifications\nlea,Léa,trainee,,\n".encode("latin-1")
+    )
     assert main(["roster", "import", str(latin), "--config", str(config_path)]) == 2
     assert "save it as CSV UTF-8" in capsys.readouterr().err
 
@@ -64,13 +74,25 @@ def test_events_json_lines(config_path: Path, capsys: pytest.CaptureFixture) -> 
 
     config = load_config(config_path)
     store = Store(config.db_path, config.station.id, config.machine.id)
-    store.append([("station_started", {"version": "x"}), ("heartbeat", {})], SimulatedClock().now(), "b")
+    store.append(
+        [("station_started", {"version": "x"}), ("heartbeat", {})], SimulatedClock().now(), "b"
+    )
     store.close()
     capsys.readouterr()
     assert main(["events", "--config", str(config_path), "--json"]) == 0
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [e["seq"] for e in lines] == [1, 2]
-    assert set(lines[0]) >= {"id", "station_id", "seq", "type", "at", "clock_synced", "boot_id", "mono", "data"}
+    assert set(lines[0]) >= {
+        "id",
+        "station_id",
+        "seq",
+        "type",
+        "at",
+        "clock_synced",
+        "boot_id",
+        "mono",
+        "data",
+    }
     assert main(["events", "--config", str(config_path), "--json", "--after", "1"]) == 0
     assert len(capsys.readouterr().out.splitlines()) == 1
 

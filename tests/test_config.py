@@ -36,14 +36,20 @@ def test_sample_config_is_valid_and_complete(tmp_path: Path) -> None:
         (with_("machine", max_session_min="long"), "machine.max_session_min must be a number"),
         (with_("machine", max_session_min=0), "machine.max_session_min = 0.0 is too small"),
         (with_("machine", needs_check_after_use="yes"), "must be true or false"),
-        (with_("station", language="de"), 'station.language = \'de\' is not allowed; use one of "fr", "en"'),
+        (
+            with_("station", language="de"),
+            'station.language = \'de\' is not allowed; use one of "fr", "en"',
+        ),
         (with_("hardware", backend="arduino"), "hardware.backend"),
         (with_("hardware", pins={"relay": 17.5}), "hardware.pins.relay must be a whole number"),
         (with_("hardware", pins={"realy": 17}), "unknown key hardware.pins.realy"),
         (with_("machine", checklist="Lunettes"), "machine.checklist must be a list"),
         (with_("machine", warn_before_min=90), "warn_before_min must be shorter"),
-        (with_("clock", simulated=True) | {"hardware": {"backend": "pi"}, "reader": {"type": "mfrc522"}},
-         "clock.simulated = true needs hardware.backend"),
+        (
+            with_("clock", simulated=True)
+            | {"hardware": {"backend": "pi"}, "reader": {"type": "mfrc522"}},
+            "clock.simulated = true needs hardware.backend",
+        ),
         (with_("reader", type="mfrc522"), 'reader.type = "mfrc522" needs hardware.backend = "pi"'),
         (with_("central", url="http://c"), "central.url and central.token go together"),
         (with_("station", id="Laser 1"), "station.id = 'Laser 1'"),
@@ -59,11 +65,11 @@ def test_errors_say_what_to_fix(raw: dict, message: str) -> None:
 
 
 def test_file_errors(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="no such file. Create one with `station init"):
+    with pytest.raises(ConfigError, match=r"no such file\. Create one with `station init"):
         load_config(tmp_path / "nope.toml")
     bad = tmp_path / "bad.toml"
     bad.write_text("[station\nid = 1")
-    with pytest.raises(ConfigError, match="bad.toml: not valid TOML"):
+    with pytest.raises(ConfigError, match=r"bad\.toml: not valid TOML"):
         load_config(bad)
 
 

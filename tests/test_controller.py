@@ -114,8 +114,12 @@ def test_a_failed_commit_never_switches_the_relay_on(config: Config, clock: Simu
             return super().append(records, now, boot_id)
 
     import_sample_roster(config)
-    c = Controller(config, build_hardware(config), clock,
-                   store_factory=lambda: FailingStore(config.db_path, "laser-1", "laser-1"))
+    c = Controller(
+        config,
+        build_hardware(config),
+        clock,
+        store_factory=lambda: FailingStore(config.db_path, "laser-1", "laser-1"),
+    )
     c.start()
     try:
         with pytest.raises(sqlite3.OperationalError):
@@ -181,7 +185,9 @@ def test_advance_needs_a_simulated_clock(controller: Controller) -> None:
         controller.advance(-1)
 
 
-def test_sd_notify_ready_and_watchdog(config: Config, clock: SimulatedClock, tmp_path: Path) -> None:
+def test_sd_notify_ready_and_watchdog(
+    config: Config, clock: SimulatedClock, tmp_path: Path
+) -> None:
     address = str(tmp_path / "notify.sock")
     server = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     server.bind(address)

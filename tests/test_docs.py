@@ -19,8 +19,8 @@ def test_every_config_key_is_documented() -> None:
 
 def _commands(parser: argparse.ArgumentParser, prefix: str = "station") -> list[str]:
     out = []
-    for action in parser._actions:  # noqa: SLF001 - argparse has no public way to list these
-        if isinstance(action, argparse._SubParsersAction):  # noqa: SLF001
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
             for name, sub in action.choices.items():
                 found = _commands(sub, f"{prefix} {name}")
                 out += found or [f"{prefix} {name}"]

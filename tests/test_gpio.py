@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 from gpiozero.pins.mock import MockFactory
 
-from hardware.gpio import GpioBuzzer, GpioButton, GpioLed, GpioRelay
+from hardware.gpio import GpioButton, GpioBuzzer, GpioLed, GpioRelay
 from mocks.gpio import RecordingMockPin
 
 
@@ -51,9 +51,9 @@ def test_active_low_relay_is_high_when_off(factory: MockFactory) -> None:
 def test_led_blink_is_not_restarted_by_each_update(factory: MockFactory) -> None:
     led = GpioLed(22, pin_factory=factory)
     led.blink(0.01, 0.01)
-    first = led._led._blink_thread  # noqa: SLF001
+    first = led._led._blink_thread
     led.blink(0.01, 0.01)
-    assert led._led._blink_thread is first  # noqa: SLF001
+    assert led._led._blink_thread is first
     led.on()
     assert factory.pin(22).state == 1
     led.close()

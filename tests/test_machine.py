@@ -357,7 +357,9 @@ def test_problem_report_blocks_after_the_session(sim: Sim) -> None:
     assert sim.state.reason == "problem_reported:broke_something"
 
 
-def test_checklist_before_the_relay_closes(tmp_path: Path, roster: Roster, clock: SimulatedClock) -> None:
+def test_checklist_before_the_relay_closes(
+    tmp_path: Path, roster: Roster, clock: SimulatedClock
+) -> None:
     sim = sim_with(tmp_path, roster, clock, checklist=["Lunettes", "Aspiration en marche"])
     d = sim.tap(SOFIANE)
     assert d["action"] == "checklist" and d["checklist"] == ["Lunettes", "Aspiration en marche"]

@@ -76,7 +76,9 @@ ROSTER = _roster()
 
 
 def _check_invariants(state: State) -> None:
-    assert state.machine.relay_on == (state.machine in (MachineState.IN_USE, MachineState.FINISHING))
+    assert state.machine.relay_on == (
+        state.machine in (MachineState.IN_USE, MachineState.FINISHING)
+    )
     assert (state.session is not None) == (state.machine is MachineState.IN_USE)
     if state.waiting is not None or state.pending is not None:
         assert state.machine is MachineState.AVAILABLE

@@ -21,8 +21,10 @@ def test_sample_roster_parses() -> None:
 
 
 def test_several_badges_for_one_member() -> None:
-    text = HEADER + "lea,Léa Martin,trainee,04b0b1b2,laser:supervised\n" + (
-        "lea,Léa Martin,trainee,04:B0:B1:B3,laser:supervised\n"
+    text = (
+        HEADER
+        + "lea,Léa Martin,trainee,04b0b1b2,laser:supervised\n"
+        + ("lea,Léa Martin,trainee,04:B0:B1:B3,laser:supervised\n")
     )
     r = parse_roster_csv(text)
     assert [m.id for m in r.members] == ["lea"]
@@ -79,8 +81,9 @@ def test_uid_normalisation(raw: bytes) -> None:
     assert normalise_uid(":".join(f"{b:02x}" for b in raw)) == raw.hex().upper()
 
 
-names = st.text(alphabet=st.characters(blacklist_categories=("Cs", "Cc")), min_size=1,
-                max_size=20).filter(lambda s: s.strip() == s and s)
+names = st.text(
+    alphabet=st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, max_size=20
+).filter(lambda s: s.strip() == s and s)
 
 
 @given(
@@ -90,8 +93,10 @@ names = st.text(alphabet=st.characters(blacklist_categories=("Cs", "Cc")), min_s
             names,
             st.sampled_from(list(Role)),
             st.binary(min_size=4, max_size=4),
-            st.dictionaries(st.sampled_from(["laser", "cnc", "printer3d"]),
-                            st.sampled_from([Level.SUPERVISED, Level.AUTONOMOUS, Level.MENTOR])),
+            st.dictionaries(
+                st.sampled_from(["laser", "cnc", "printer3d"]),
+                st.sampled_from([Level.SUPERVISED, Level.AUTONOMOUS, Level.MENTOR]),
+            ),
         ),
         max_size=8,
         unique_by=(lambda t: t[0], lambda t: t[3]),

@@ -73,9 +73,12 @@ def test_a_failed_append_writes_nothing(store: Store) -> None:
 def test_session_projection_and_restart_recovery(store: Store) -> None:
     clock = SimulatedClock()
     store.append(
-        [("session_started", {"session_id": "s1", "member_id": "lea", "ends_at": "z"}),
-         ("machine_state_changed", {"from": "available", "to": "in_use"})],
-        clock.now(), "b",
+        [
+            ("session_started", {"session_id": "s1", "member_id": "lea", "ends_at": "z"}),
+            ("machine_state_changed", {"from": "available", "to": "in_use"}),
+        ],
+        clock.now(),
+        "b",
     )
     clock.advance(30)
     store.append([("heartbeat", {"session_id": "s1"})], clock.now(), "b")
@@ -98,9 +101,20 @@ def test_roster_import_and_grant_projection(store: Store) -> None:
     r = store.roster()
     assert r.level("lea", "laser") is Level.SUPERVISED and r.version == 1
     store.append(
-        [("qualification_granted", {"member_id": "lea", "kind": "laser", "level": "autonomous",
-                                    "granted_by": "moussa", "granted_at": "t"})],
-        SimulatedClock().now(), "b",
+        [
+            (
+                "qualification_granted",
+                {
+                    "member_id": "lea",
+                    "kind": "laser",
+                    "level": "autonomous",
+                    "granted_by": "moussa",
+                    "granted_at": "t",
+                },
+            )
+        ],
+        SimulatedClock().now(),
+        "b",
     )
     q = store.roster().qualifications[("lea", "laser")]
     assert q.level is Level.AUTONOMOUS and q.granted_by == "moussa"
@@ -114,5 +128,7 @@ def test_reimport_deactivates_members_missing_from_the_file(store: Store) -> Non
     assert r.members["ines"].active and not r.members["lea"].active
     assert not r.badges["04B0B1B2"].active and r.version == 2
     store.import_roster(parse_roster_csv(smaller), replace_all=True)
-    store.import_roster(parse_roster_csv(sample_roster_text().replace("lea", "lea")), replace_all=False)
+    store.import_roster(
+        parse_roster_csv(sample_roster_text().replace("lea", "lea")), replace_all=False
+    )
     assert store.roster().members["lea"].active
