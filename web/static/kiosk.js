@@ -144,7 +144,7 @@
   function waitingScreen(w, d) {
     const lines = [t("kiosk.waiting.next")];
     const helpers = d && d.action === "waiting_for_supervisor" ? d.helpers || [] : [];
-    lines.push(helpers.length ? t("helpers.ask", { names: names(helpers) }) : t("helpers.none"));
+    if (helpers.length) lines.push(t("kiosk.waiting.helpers", { names: names(helpers) }));
     return { key: "waiting:" + w.expires_at, tone: "wait", icon: "wait",
       title: t("kiosk.waiting.title", { name: w.member_name }), lines,
       countdown: { until: w.expires_at, key: "kiosk.waiting.countdown" } };
@@ -312,7 +312,6 @@
     document.documentElement.lang = state.lang;
     document.title = t("kiosk.title", { machine: state.status.station.name });
     for (const node of document.querySelectorAll("[data-i18n]")) node.textContent = t(node.dataset.i18n);
-    for (const node of document.querySelectorAll("[data-i18n-label]")) node.setAttribute("aria-label", t(node.dataset.i18nLabel));
     ui.lang.setAttribute("lang", t("language.other_code"));
   }
 

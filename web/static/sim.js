@@ -31,7 +31,9 @@
       button.textContent = words.tap + " " + (b.name || b.member_id);
       button.dataset.uid = b.uid;
       button.addEventListener("click", () => send("/sim/badge", { uid: b.uid }));
-      const parts = [words.roles[b.role] || b.role, words.levels[b.level] || b.level, b.uid];
+      const parts = [words.roles[b.role] || b.role];
+      if (b.role === "trainee") parts.push(words.levels[b.level] || b.level);
+      parts.push(b.uid);
       if (!b.active) parts.push(words.inactive);
       row.querySelector(".who").textContent = parts.join(" · ");
       list.append(row);

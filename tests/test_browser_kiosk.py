@@ -1,0 +1,194 @@
+"""The kiosk in headless Chromium (800×480): live over server-sent events, in French and English,
+through a restart; axe-core finds no serious or critical problem. Saves docs/screenshots/."""
+
+from __future__ import annotations
+
+import signal
+from collections.abc import Callable
+from typing import Any
+
+from tests import test_browser_helpers as helpers
+from tests.e2e_helpers import LEA, MOUSSA, SOFIANE, UNKNOWN, StationProcess, http
+from tests.test_browser_helpers import axe_violations, screenshot
+
+helpers.require_browser_tools()
+
+from playwright.sync_api import expect  # noqa: E402 - only once the tools are known present
+
+browser, page = helpers.browser, helpers.page  # fixtures
+station, station_factory = helpers.station, helpers.station_factory
+
+NOAH = "04F0F1F2"  # no laser training
+
+
+def open_kiosk(page: Any, station: StationProcess) -> None:
+    page.goto(station.base + "/kiosk/")
+    expect(page.locator("#title")).to_have_text("Badge ta carte pour commencer")
+    page.evaluate("window.loadedOnce = true")
+
+
+def screen(page: Any) -> Any:
+    return page.locator("main#screen")
+
+
+def test_a_tap_shows_the_session_without_reload(page: Any, station: StationProcess) -> None:
+    open_kiosk(page, station)
+    screenshot(page, "kiosk-idle")
+    assert station.badge(SOFIANE)["action"] == "session_started"
+    expect(screen(page)).to_have_attribute("data-screen", "session")
+    expect(page.locator("#title")).to_have_text("Sofiane")
+    expect(page.locator("#state-pill")).to_have_text("En cours")
+    expect(page.locator("#remaining")).to_have_text("1:00:00")
+    assert page.evaluate("window.loadedOnce") is True, "the page was not reloaded"
+    assert "Kaci" not in page.content(), "first names only on a public screen"
+    screenshot(page, "kiosk-session")
+    station.advance(56 * 60)
+    expect(page.locator(".banner.tone-warn")).to_contain_text("Badge ta carte pour prolonger")
+    expect(page.locator(".banner-title")).to_have_text("Ta session se termine dans 4:00")
+    screenshot(page, "kiosk-warning")
+    assert station.badge(SOFIANE)["action"] == "session_extended"
+    expect(page.locator(".banner.tone-ok")).to_be_visible()
+    assert station.advance(60)["state"] == "in_use"
+    station.badge(SOFIANE)
+    expect(page.locator("#title")).to_have_text("Session terminée")
+    expect(page.locator("main p.lead")).to_contain_text("À bientôt, Sofiane !")
+    screenshot(page, "kiosk-session-ended")
+
+
+def test_a_denial_in_french_then_english(page: Any, station: StationProcess) -> None:
+    open_kiosk(page, station)
+    assert station.badge(NOAH)["reason"] == "not_qualified"
+    expect(screen(page)).to_have_attribute("data-reason", "not_qualified")
+    expect(page.locator("#title")).to_have_text("Tu n'as pas encore la formation laser")
+    expect(page.locator("main p.lead")).to_have_text(
+        "Demande à Moussa, Inès ou à un·e mentor de t'accompagner."
+    )
+    screenshot(page, "kiosk-denied-fr")
+    page.locator("#lang-toggle").click()
+    expect(page.locator("#title")).to_have_text("You don't have the laser training yet")
+    expect(page.locator("main p.lead")).to_have_text("Ask Moussa, Inès or a mentor to join you.")
+    expect(page.locator("#problem-button")).to_have_text("Report a problem")
+    assert page.evaluate("document.documentElement.lang") == "en"
+    screenshot(page, "kiosk-denied-en")
+    page.locator("#lang-toggle").click()
+    expect(page.locator("#problem-button")).to_have_text("Signaler un problème")
+
+
+def test_unknown_badge_and_machine_in_use(page: Any, station: StationProcess) -> None:
+    open_kiosk(page, station)
+    station.badge(UNKNOWN)
+    expect(page.locator("#title")).to_have_text("Je ne connais pas cette carte")
+    station.badge(SOFIANE)
+    station.badge(NOAH)
+    expect(page.locator("#title")).to_have_text("La machine est déjà utilisée")
+    expect(page.locator("main p.lead").first).to_have_text("Sofiane l'utilise en ce moment.")
+
+
+def test_co_badge_and_grant(page: Any, station: StationProcess) -> None:
+    open_kiosk(page, station)
+    assert station.badge(LEA)["action"] == "waiting_for_supervisor"
+    expect(page.locator("#title")).to_have_text("Salut Léa !")
+    expect(screen(page)).to_contain_text("Un·e mentor doit badger pour t'accompagner.")
+    expect(page.locator(".countdown")).to_have_text("Il reste 1:00")
+    screenshot(page, "kiosk-waiting")
+    assert station.badge(MOUSSA)["action"] == "session_started"
+    expect(page.locator("#title")).to_have_text("Léa")
+    expect(screen(page)).to_contain_text("avec Moussa")
+    screenshot(page, "kiosk-session-supervised")
+    assert station.badge(MOUSSA)["action"] == "grant_confirm_supervisor"
+    expect(page.locator("#title")).to_have_text("Moussa, tu valides Léa ?")
+    screenshot(page, "kiosk-grant-confirm")
+    assert station.badge(MOUSSA)["action"] == "grant_awaiting_trainee"
+    expect(page.locator("#title")).to_have_text("À toi, Léa !")
+    screenshot(page, "kiosk-grant-accept")
+    assert station.badge(LEA)["action"] == "qualification_granted"
+    expect(page.locator("#title")).to_have_text("Bravo Léa !")
+    expect(screen(page)).to_contain_text("Tu es maintenant autonome en laser.")
+    screenshot(page, "kiosk-granted")
+
+
+def test_safety_checklist(page: Any, station_factory: Callable[..., StationProcess]) -> None:
+    station = station_factory(checklist=["Lunettes de protection", "Aspiration allumée"])
+    open_kiosk(page, station)
+    assert station.badge(SOFIANE)["action"] == "checklist"
+    expect(screen(page)).to_have_attribute("data-screen", "checklist")
+    confirm = page.locator("#checklist-confirm")
+    expect(confirm).to_be_disabled()
+    screenshot(page, "kiosk-checklist")
+    page.get_by_label("Lunettes de protection").check()
+    expect(confirm).to_be_disabled()
+    page.get_by_label("Aspiration allumée").check()
+    confirm.click()
+    expect(screen(page)).to_have_attribute("data-screen", "session")
+    assert station.status()["machine"]["relay_on"] is True
+
+
+def test_report_a_problem(page: Any, station: StationProcess) -> None:
+    open_kiosk(page, station)
+    page.locator("#problem-button").click()
+    dialog = page.locator("#problem-dialog")
+    expect(dialog).to_be_visible()
+    screenshot(page, "kiosk-problem")
+    dialog.get_by_role("button", name="J'ai cassé quelque chose").click()
+    expect(page.locator("#problem-result")).to_have_text(
+        "Merci, c'est noté ! La machine sera vérifiée avant la prochaine personne."
+    )
+    page.locator("#problem-back").click()
+    expect(page.locator("#title")).to_have_text("La machine doit être vérifiée")
+    screenshot(page, "kiosk-to-check")
+    assert station.status()["machine"]["state"] == "to_check"
+    events = [e for e in station.events() if e["type"] == "problem_reported"]
+    assert events[-1]["data"]["problem"] == "broken" and events[-1]["data"]["by"] == "kiosk"
+
+
+def test_the_kiosk_recovers_after_a_restart(page: Any, station: StationProcess) -> None:
+    open_kiosk(page, station)
+    station.signal(signal.SIGTERM)
+    assert station.wait_exit() == 0
+    expect(page.locator("#offline")).to_be_visible(timeout=10_000)
+    screenshot(page, "kiosk-offline")
+    station.start_ready()
+    expect(page.locator("#offline")).to_be_hidden(timeout=15_000)
+    station.badge(SOFIANE)
+    expect(page.locator("#title")).to_have_text("Sofiane")
+    assert page.evaluate("window.loadedOnce") is True, "recovered without a reload"
+    # The kiosk's CSRF token still works: the secret key survived the restart.
+    page.locator("#problem-button").click()
+    page.get_by_role("button", name="Il manque du matériel").click()
+    expect(page.locator("#problem-result")).to_have_text(
+        "Merci, c'est noté ! Un·e technicien·ne va regarder."
+    )
+
+
+def test_kiosk_accessibility(page: Any, station: StationProcess) -> None:
+    open_kiosk(page, station)
+    problems = {"idle": axe_violations(page)}
+    station.badge(NOAH)
+    expect(screen(page)).to_have_attribute("data-reason", "not_qualified")
+    problems["denied"] = axe_violations(page)
+    station.badge(SOFIANE)
+    expect(screen(page)).to_have_attribute("data-screen", "session")
+    problems["session"] = axe_violations(page)
+    station.advance(56 * 60)
+    expect(page.locator(".banner.tone-warn")).to_be_visible()
+    problems["warning"] = axe_violations(page)
+    page.locator("#problem-button").click()
+    problems["problem dialog"] = axe_violations(page)
+    assert not any(problems.values()), problems
+
+
+def test_kiosk_accessibility_of_the_checklist_and_grant(
+    page: Any, station_factory: Callable[..., StationProcess]
+) -> None:
+    station = station_factory(checklist=["Lunettes de protection"])
+    open_kiosk(page, station)
+    station.badge(SOFIANE)
+    expect(screen(page)).to_have_attribute("data-screen", "checklist")
+    problems = {"checklist": axe_violations(page)}
+    page.locator("#checklist-cancel").click()
+    expect(screen(page)).to_have_attribute("data-screen", "idle")
+    http("POST", station.base + "/sim/advance", {"seconds": 1})
+    station.badge(LEA)
+    expect(screen(page)).to_have_attribute("data-screen", "waiting")
+    problems["waiting"] = axe_violations(page)
+    assert not any(problems.values()), problems
