@@ -135,6 +135,14 @@ class CentralSection:
     token: str = _f(
         "", "This station's bearer token, printed once by `station-central station add`."
     )
+    sync_interval_s: float = _f(10.0, "Seconds between two syncs while all is well.", minimum=1)
+    batch_size: int = _f(500, "Most events pushed in one request.", minimum=1)
+    timeout_s: float = _f(5.0, "Timeout of every request to the central store.", minimum=0.5)
+    roster_max_age_h: float = _f(
+        72.0,
+        "Without contact for this long, the cached roster expires and only staff are admitted.",
+        minimum=0.1,
+    )
 
 
 @dataclass(frozen=True)

@@ -95,6 +95,7 @@ class Controller:
         self._started_mono = time.monotonic()
         self._last_decision: dict[str, Any] | None = None
         self._last_unknown_uid: str | None = None
+        self._sync: dict[str, Any] = {"enabled": bool(config.central.url)}
         self.state = State()
         self._roster = Roster()
         self._tap_waiters: dict[str, list[Future[Any]]] = {}
@@ -402,8 +403,32 @@ class Controller:
         self.roster_version = roster.version
 
     def reload_roster(self) -> None:
-        """Pick up a roster imported by another process (``station roster import``)."""
+        """Pick up a roster written by another connection (``station roster import``, sync)."""
         self.run_in_loop(self._reload_roster)
+
+    def record(self, type_: str, data: dict[str, Any], timeout: float = 5.0) -> dict[str, Any]:
+        """Append one event from outside the state machine (sync acks, enrolment) and publish it."""
+
+        def append() -> dict[str, Any]:
+            assert self.store is not None
+            (event,) = self.store.append([(type_, data)], self.clock.now(), self.clock.boot_id)
+            self.broadcaster.publish({"kind": "event", "event": event})
+            return event
+
+        return self.run_in_loop(append, timeout)
+
+    def set_roster_expiry(self, expires_mono: float | None) -> None:
+        """After ``expires_mono`` (this clock's monotonic time) only staff are admitted."""
+
+        def apply() -> None:
+            self._roster = replace(self._roster, expires_mono=expires_mono)
+            self._publish_status()
+
+        self.run_in_loop(apply)
+
+    def set_sync_status(self, sync: dict[str, Any]) -> None:
+        """The sync client's view (queue, last success, errors) for ``/api/status``."""
+        self._sync = {"enabled": bool(self.config.central.url), **sync}
 
     # --- status (any thread) ------------------------------------------------------------------
 
@@ -457,7 +482,6 @@ class Controller:
             "last_decision": self._last_decision,
             "last_unknown_uid": self._last_unknown_uid,
             "roster_version": self.roster_version,
-            "sync": {"enabled": bool(self.config.central.url)},
         }
         self._status = status
         self.broadcaster.publish({"kind": "status", "status": self.status()})
@@ -480,6 +504,9 @@ class Controller:
             status["session"] = session
         status["now"] = now.iso()
         status["health"] = self.health()
+        status["sync"] = self._sync
+        exp = self._roster.expires_mono
+        status["roster_expired"] = exp is not None and now.mono >= exp
         return status
 
     def health(self) -> dict[str, Any]:
