@@ -19,7 +19,6 @@ from typing import Any, TypeVar
 
 from flask import (
     Blueprint,
-    Response,
     abort,
     current_app,
     flash,
@@ -30,6 +29,7 @@ from flask import (
     session,
     url_for,
 )
+from flask.typing import ResponseReturnValue
 from sqlite_utils import Database
 
 from station import accounts
@@ -172,7 +172,7 @@ def login() -> Any:
 
 
 @bp.post("/logout")
-def logout() -> Response:
+def logout() -> ResponseReturnValue:
     lang = session.get("lang")
     session.clear()
     if lang:
@@ -181,7 +181,7 @@ def logout() -> Response:
 
 
 @bp.post("/language")
-def language() -> Response:
+def language() -> ResponseReturnValue:
     lang = request.form.get("lang")
     if lang not in LANGUAGES:
         abort(400, f"lang must be one of {LANGUAGES}")
@@ -230,7 +230,8 @@ def _roster_members(controller: Controller) -> dict[str, Any]:
 
 
 def recent_events(db: Database, type_filter: str, member_filter: str) -> list[dict[str, Any]]:
-    where, params = [], []
+    where: list[str] = []
+    params: list[Any] = []
     if type_filter:
         where.append("type = ?")
         params.append(type_filter)
@@ -351,7 +352,7 @@ def _compact(d: dict[str, Any]) -> str:
 # --- actions ----------------------------------------------------------------------------------
 
 
-def _run_command(action: str, reason: str = "") -> Response:
+def _run_command(action: str, reason: str = "") -> ResponseReturnValue:
     try:
         result = _controller().call(Command(action, by=g.technician, reason=reason))
     except (ControllerStopped, TimeoutError) as e:
@@ -366,31 +367,31 @@ def _run_command(action: str, reason: str = "") -> Response:
 
 @bp.post("/machine/out-of-service")
 @login_required
-def out_of_service() -> Response:
+def out_of_service() -> ResponseReturnValue:
     return _run_command("out_of_service", request.form.get("reason", "").strip())
 
 
 @bp.post("/machine/back-in-service")
 @login_required
-def back_in_service() -> Response:
+def back_in_service() -> ResponseReturnValue:
     return _run_command("back_in_service")
 
 
 @bp.post("/machine/clear-check")
 @login_required
-def clear_check() -> Response:
+def clear_check() -> ResponseReturnValue:
     return _run_command("clear_check")
 
 
 @bp.post("/session/end")
 @login_required
-def end_session() -> Response:
+def end_session() -> ResponseReturnValue:
     return _run_command("end_session")
 
 
 @bp.post("/enrol")
 @login_required
-def enrol() -> Response:
+def enrol() -> ResponseReturnValue:
     uid = request.form.get("uid", "")
     member_id = request.form.get("member_id", "")
     try:
