@@ -72,6 +72,40 @@ class MachineSection:
     checklist_timeout_s: float = _f(
         90.0, "How long the kiosk waits for the checklist to be confirmed.", minimum=10
     )
+    busy_watts: float = _f(
+        20.0, "Above this power the machine is working (active); at or below, idle.", minimum=0
+    )
+    idle_off_min: float = _f(
+        0.0, "End the session (reason `idle`) after this long idle; 0 turns it off.", minimum=0
+    )
+    idle_warn_min: float = _f(
+        2.0, "Warn (buzzer, kiosk) this long before an idle session ends.", minimum=0
+    )
+    keep_on_while_busy: bool = _f(
+        False,
+        "When a session ends while the machine is busy, keep the relay on (`finishing`) until "
+        "it is idle: never cut a print or a cut mid-way.",
+    )
+    finish_idle_s: float = _f(
+        120.0, "`finishing` ends once power stays at or below busy_watts this long.", minimum=1
+    )
+    finish_max_min: float = _f(
+        240.0, "`finishing` never lasts longer than this (then the relay opens).", minimum=1
+    )
+    pm25_alarm: float = _f(
+        0.0,
+        "PM2.5 (µg/m³) at or above which the air alarm sounds and new sessions are refused "
+        "(`fault`); 0 turns it off.",
+        minimum=0,
+    )
+    air_alarm_cuts_power: bool = _f(
+        False, "With the air alarm, also end the running session (reason `fault`)."
+    )
+    air_lost_s: float = _f(
+        30.0,
+        "With pm25_alarm set, no air reading for this long is a `fault` (sensor lost).",
+        minimum=5,
+    )
     heartbeat_s: float = _f(
         30.0,
         "Heartbeat period while a session runs (crash recovery closes at the last one).",
@@ -113,6 +147,29 @@ class ReaderSection:
     reset_pin: int = _f(25, "BCM pin wired to the MFRC522's RST.", minimum=0)
 
 
+POWER_METERS = ("none", "pzem", "line", "pzem-emulated", "line-emulated")
+AIR_SENSORS = ("none", "sds011", "sds011-emulated")
+
+
+@dataclass(frozen=True)
+class SensorsSection:
+    power_meter: str = _f(
+        "none",
+        "`pzem` (PZEM-004T v3, Modbus), `line` (a serial `W:123.4` line sensor), their "
+        "`-emulated` twins on the mock backend, or `none`.",
+        choices=POWER_METERS,
+    )
+    power_port: str = _f(
+        "", "Serial port of the power meter, e.g. `/dev/serial/by-id/usb-1a86_USB_Serial-if00`."
+    )
+    power_address: int = _f(248, "Modbus address of the PZEM (248 = 0xF8, any lone meter).")
+    air_sensor: str = _f(
+        "none", "`sds011`, `sds011-emulated` (mock backend) or `none`.", choices=AIR_SENSORS
+    )
+    air_port: str = _f("", "Serial port of the SDS011.")
+    stale_after_s: float = _f(5.0, "A reading older than this counts as unknown.", minimum=1)
+
+
 @dataclass(frozen=True)
 class ClockSection:
     simulated: bool = _f(
@@ -151,6 +208,7 @@ class Config:
     machine: MachineSection
     hardware: HardwareSection = field(default_factory=HardwareSection)
     reader: ReaderSection = field(default_factory=ReaderSection)
+    sensors: SensorsSection = field(default_factory=SensorsSection)
     clock: ClockSection = field(default_factory=ClockSection)
     web: WebSection = field(default_factory=WebSection)
     central: CentralSection = field(default_factory=CentralSection)
@@ -276,6 +334,29 @@ def _check_together(config: Config) -> None:
         raise ConfigError(
             f'{path}: reader.type = "mfrc522" needs hardware.backend = "pi"; '
             'on the mock backend use "mfrc522-emulated" or "fake".'
+        )
+    s = config.sensors
+    for key, value in (("power_meter", s.power_meter), ("air_sensor", s.air_sensor)):
+        if value.endswith("-emulated") and not mock:
+            raise ConfigError(f'{path}: sensors.{key} = "{value}" needs hardware.backend = "mock".')
+        if value in ("pzem", "line", "sds011") and mock:
+            raise ConfigError(
+                f'{path}: sensors.{key} = "{value}" needs hardware.backend = "pi"; '
+                f'on the mock backend use "{value}-emulated".'
+            )
+    if s.power_meter in ("pzem", "line") and not s.power_port:
+        raise ConfigError(f"{path}: sensors.power_port is required with a {s.power_meter} meter.")
+    if s.air_sensor == "sds011" and not s.air_port:
+        raise ConfigError(f"{path}: sensors.air_port is required with an sds011.")
+    if config.machine.pm25_alarm > 0 and s.air_sensor == "none":
+        raise ConfigError(
+            f"{path}: machine.pm25_alarm needs an air sensor: set sensors.air_sensor."
+        )
+    needs_power = config.machine.idle_off_min > 0 or config.machine.keep_on_while_busy
+    if needs_power and s.power_meter == "none":
+        raise ConfigError(
+            f"{path}: machine.idle_off_min and machine.keep_on_while_busy need a power meter: "
+            "set sensors.power_meter."
         )
     if bool(config.central.url) != bool(config.central.token):
         raise ConfigError(f"{path}: central.url and central.token go together: set both or none.")

@@ -28,7 +28,9 @@ from station.access import (
 )
 from station.clock import Now, iso
 from station.config import MachineSection
+from station.metering import MeteringConfig, SessionMeter
 from station.model import Denial, EndReason, Level, MachineState, Member
+from station.ports import AirReading, PowerReading
 from station.roster import Roster
 
 # --- state ------------------------------------------------------------------------------------
@@ -49,6 +51,24 @@ class Session:
     extensions: int = 0
     by_supervisor_capable: bool = False
     """The session's member could supervise this kind (a supervised trainee may take it over)."""
+    meter: SessionMeter | None = None
+    """Energy and active/idle time, when the station has a power meter."""
+    idle_warned: bool = False
+    idle_reset_mono: float = 0.0
+    """A tap during the idle warning restarts the idle count from here."""
+
+
+@dataclass(frozen=True)
+class Finishing:
+    """A session ended while the machine was busy: the relay stays on until the job is done."""
+
+    session_id: str
+    member_id: str
+    member_name: str
+    started_mono: float
+    meter: SessionMeter | None
+    then_check: str | None
+    """The ``to_check`` reason to apply once finished, if the machine needs a check."""
 
 
 @dataclass(frozen=True)
@@ -90,6 +110,16 @@ class State:
     pending: PendingStart | None = None
     check_requested: str | None = None
     """A problem was reported during the session: the machine goes ``to_check`` after it."""
+    finishing: Finishing | None = None
+    power: tuple[float, float] | None = None
+    """The latest power reading: (monotonic time, watts)."""
+    quiet_since: float | None = None
+    """Since when every power reading has been at or below ``busy_watts`` (None while busy)."""
+    air: tuple[float, float] | None = None
+    """The latest air reading: (monotonic time, PM2.5 µg/m³)."""
+    air_watch_since: float | None = None
+    air_alarm: str | None = None
+    """``pm25`` (too many particulates) or ``sensor_lost``; new sessions are refused meanwhile."""
 
 
 # --- inputs -----------------------------------------------------------------------------------
@@ -143,7 +173,21 @@ class Command:
     to_check: bool = False
 
 
-Input = Tap | Tick | ButtonPress | ButtonHold | Command
+@dataclass(frozen=True)
+class PowerSample:
+    """A reading of the machine's energy meter, taken now."""
+
+    reading: PowerReading
+
+
+@dataclass(frozen=True)
+class AirSample:
+    """A reading of the particulate sensor, taken now."""
+
+    reading: AirReading
+
+
+Input = Tap | Tick | ButtonPress | ButtonHold | Command | PowerSample | AirSample
 
 # --- outputs ----------------------------------------------------------------------------------
 
@@ -185,6 +229,8 @@ class Context:
     machine: MachineSection
     roster: Roster
     new_id: Callable[[], str]
+    metering: MeteringConfig | None = None
+    """Set when the station has a power meter; sessions are then metered."""
 
 
 # --- handling ---------------------------------------------------------------------------------
@@ -196,6 +242,12 @@ def handle(state: State, inp: Input, now: Now, ctx: Context) -> Outcome:
     if not isinstance(inp, Tick):
         state = _due(state, now, ctx, effects)
     if isinstance(inp, Tick):
+        return Outcome(_due(state, now, ctx, effects), effects)
+    if isinstance(inp, PowerSample):
+        state = _power(state, inp.reading, now, ctx)
+        return Outcome(_due(state, now, ctx, effects), effects)
+    if isinstance(inp, AirSample):
+        state = _air(state, inp.reading, now, ctx, effects)
         return Outcome(_due(state, now, ctx, effects), effects)
     if isinstance(inp, Tap):
         return _tap(state, inp.uid, now, ctx, effects)
@@ -215,7 +267,23 @@ def next_due(state: State, ctx: Context) -> float | None:
         times.append(state.grant.expires_mono)
     if state.pending:
         times.append(state.pending.expires_mono)
+    m = ctx.machine
+    if m.pm25_alarm > 0 and state.air_alarm is None:
+        last = state.air[0] if state.air else state.air_watch_since
+        if last is not None:
+            times.append(last + m.air_lost_s)
+    base = _quiet_base(state, ctx)
+    f = state.finishing
+    if f is not None:
+        times.append(f.started_mono + m.finish_max_min * 60)
+        if base is not None:
+            times.append(max(base, f.started_mono) + m.finish_idle_s)
     s = state.session
+    if s and base is not None and m.idle_off_min > 0:
+        start = max(base, s.started_mono, s.idle_reset_mono)
+        times.append(start + m.idle_off_min * 60)
+        if not s.idle_warned and m.idle_warn_min > 0:
+            times.append(start + (m.idle_off_min - m.idle_warn_min) * 60)
     if s:
         times.append(s.last_heartbeat_mono + ctx.machine.heartbeat_s)
         times.append(s.ends_mono)
@@ -254,6 +322,12 @@ def _due(state: State, now: Now, ctx: Context, effects: list[Effect]) -> State:
         )
         effects.append(Cue("deny"))
         state = replace(state, pending=None)
+    state = _air_watch(state, now, ctx, effects)
+    state = _finishing_due(state, now, ctx, effects)
+    s = state.session
+    if s is None:
+        return state
+    state = _idle_due(state, now, ctx, effects)
     s = state.session
     if s is None:
         return state
@@ -299,6 +373,14 @@ def _tap(state: State, uid: str, now: Now, ctx: Context, effects: list[Effect]) 
         return Outcome(new, effects, _decision(True, "check_cleared", m, uid))
     if state.session is not None:
         return _tap_in_use(state, who, now, ctx, effects)
+    if state.finishing is not None:
+        if m.role.is_staff:
+            state = _end_finishing(state, now, ctx, effects, "takeover", by=m.id)
+            return _start(state, m, now, ctx, effects, uid=uid, takeover=True)
+        outcome = _deny(state, Denial.MACHINE_IN_USE, uid, m, ctx, effects)
+        assert outcome.decision is not None
+        outcome.decision.update(in_use_by=state.finishing.member_name, finishing=True)
+        return outcome
     # The machine is available.
     w = state.waiting
     if w is not None and w.member_id != m.id and can_supervise(ctx.roster, m, kind):
@@ -344,6 +426,24 @@ def _tap_in_use(
     if m.id == s.member_id:
         if s.warned:
             return _extend(state, m, now, ctx, effects, by=m.id)
+        if s.idle_warned:
+            s = replace(s, idle_warned=False, idle_reset_mono=now.mono)
+            effects.append(
+                Record(
+                    "session_extended",
+                    {
+                        "session_id": s.id,
+                        "member_id": s.member_id,
+                        "by": m.id,
+                        "idle": True,
+                        "ends_at": iso(now.at_mono(s.ends_mono)),
+                        "extensions": s.extensions,
+                    },
+                )
+            )
+            effects.append(Cue("ok"))
+            decision = _decision(True, "idle_extended", m, uid)
+            return Outcome(replace(state, session=s), effects, decision)
         new = _end(state, now, ctx, effects, EndReason.BADGE_OUT, by=m.id)
         return Outcome(new, effects, _decision(True, "session_ended", m, uid))
     if m.id == s.supervisor_id:
@@ -481,6 +581,20 @@ def _start(
     takeover: bool = False,
 ) -> Outcome:
     max_s = ctx.machine.max_session_min * 60
+    watts = _current_watts(state, now, ctx)
+    if watts is not None and watts > ctx.machine.busy_watts and not state.machine.relay_on:
+        # The machine draws power before its relay closes: a bypassed relay or a stuck contact.
+        effects.append(
+            Record(
+                "power_before_start",
+                {"watts": watts, "busy_watts": ctx.machine.busy_watts, "member_id": m.id},
+            )
+        )
+        effects.append(Cue("warn"))
+    meter = None
+    if ctx.metering is not None:
+        last = (state.power[0], PowerReading(watts=state.power[1])) if state.power else None
+        meter = SessionMeter.begin(now.mono, ctx.metering, last=last)
     s = Session(
         id=ctx.new_id(),
         member_id=m.id,
@@ -492,6 +606,8 @@ def _start(
         supervisor_id=supervisor.id if supervisor else None,
         supervisor_name=supervisor.first_name if supervisor else None,
         by_supervisor_capable=supervisor is None and can_supervise(ctx.roster, m, ctx.machine.kind),
+        meter=meter,
+        idle_reset_mono=now.mono,
     )
     effects.append(
         Record(
@@ -537,40 +653,263 @@ def _end(
     assert s is not None
     end_mono = now.mono if at_mono is None else min(at_mono, now.mono)
     duration = max(0.0, end_mono - s.started_mono)
+    busy = (_current_watts(state, now, ctx) or 0.0) > ctx.machine.busy_watts
+    finish = (
+        ctx.machine.keep_on_while_busy
+        and busy
+        and reason in (EndReason.BADGE_OUT, EndReason.TIMEOUT)
+        and not (state.air_alarm and ctx.machine.air_alarm_cuts_power)
+    )
+    data: dict[str, Any] = {
+        "session_id": s.id,
+        "member_id": s.member_id,
+        "supervisor_id": s.supervisor_id,
+        "end_reason": reason.value,
+        "by": by,
+        "started_at": s.started_at,
+        "ended_at": iso(now.at_mono(end_mono)),
+        "duration_s": round(duration, 3),
+        "enabled_s": round(duration, 3),
+        "extensions": s.extensions,
+    }
+    if s.meter is not None:
+        totals = s.meter.totals(end_mono).as_event_data()
+        data.update({k: v for k, v in totals.items() if k != "enabled_s"})
+    if finish:
+        data["finishing"] = True
+    effects.append(Record("session_ended", data))
+    if reason not in (EndReason.TAKEOVER, EndReason.HANDOVER):
+        # A timeout while the machine is busy warns instead of cutting.
+        effects.append(Cue("warn" if finish and reason is EndReason.TIMEOUT else "ok"))
+    check = None
+    if reason not in (EndReason.TAKEOVER, EndReason.HANDOVER):
+        if state.check_requested:
+            check = f"problem_reported:{state.check_requested}"
+        elif ctx.machine.needs_check_after_use:
+            check = "check_after_use"
+    state = replace(state, session=None, grant=None, check_requested=None)
+    why = f"session_ended:{reason.value}"
+    if finish:
+        meter = None
+        if ctx.metering is not None:
+            last = (state.power[0], PowerReading(watts=state.power[1])) if state.power else None
+            meter = SessionMeter.begin(now.mono, ctx.metering, last=last)
+        state = replace(
+            state,
+            finishing=Finishing(s.id, s.member_id, s.member_name, now.mono, meter, check),
+        )
+        return _set_machine(state, MachineState.FINISHING, None, now, effects, why, by)
+    return _after_use(state, check, now, effects, why, by)
+
+
+def _after_use(
+    state: State, check: str | None, now: Now, effects: list[Effect], why: str, by: str | None
+) -> State:
+    """Where the machine goes once it stops: fault (air alarm), to_check, or available."""
+    if state.air_alarm is not None:
+        state = replace(state, check_requested=_strip_problem(check))
+        return _set_machine(
+            state, MachineState.FAULT, f"air_{state.air_alarm}", now, effects, why, by
+        )
+    if check is not None:
+        return _set_machine(state, MachineState.TO_CHECK, check, now, effects, why, by)
+    return _set_machine(state, MachineState.AVAILABLE, None, now, effects, why, by)
+
+
+def _strip_problem(check: str | None) -> str | None:
+    """``check_requested`` keeps the problem alone; _end adds the ``problem_reported:`` prefix."""
+    if check is None:
+        return None
+    return check.removeprefix("problem_reported:")
+
+
+def _end_finishing(
+    state: State, now: Now, ctx: Context, effects: list[Effect], reason: str, by: str | None = None
+) -> State:
+    f = state.finishing
+    assert f is not None
+    data: dict[str, Any] = {
+        "session_id": f.session_id,
+        "member_id": f.member_id,
+        "reason": reason,
+        "by": by,
+        "duration_s": round(now.mono - f.started_mono, 3),
+    }
+    if f.meter is not None:
+        data.update(f.meter.totals(now.mono).as_event_data())
+    effects.append(Record("finishing_ended", data))
+    state = replace(state, finishing=None)
+    check = f.then_check if reason != "takeover" else None
+    return _after_use(state, check, now, effects, f"finishing_ended:{reason}", by)
+
+
+def _current_watts(state: State, now: Now, ctx: Context) -> float | None:
+    if state.power is None or ctx.metering is None:
+        return None
+    if now.mono - state.power[0] > ctx.metering.stale_after_s:
+        return None
+    return state.power[1]
+
+
+def _quiet_base(state: State, ctx: Context) -> float | None:
+    """Since when the machine has been idle, if the latest reading says so."""
+    if state.power is None or ctx.metering is None or state.quiet_since is None:
+        return None
+    return state.quiet_since
+
+
+def _quiet_for(state: State, now: Now, ctx: Context, since: float) -> float | None:
+    """Seconds idle, counted from ``since`` at the earliest; None when busy or unknown."""
+    if _current_watts(state, now, ctx) is None or state.quiet_since is None:
+        return None
+    return now.mono - max(state.quiet_since, since)
+
+
+def _power(state: State, reading: PowerReading, now: Now, ctx: Context) -> State:
+    busy_watts = ctx.machine.busy_watts
+    quiet = state.quiet_since
+    if reading.watts > busy_watts:
+        quiet = None
+    elif quiet is None:
+        quiet = now.mono
+    state = replace(state, power=(now.mono, reading.watts), quiet_since=quiet)
+    s = state.session
+    if s is not None and s.meter is not None:
+        state = replace(state, session=replace(s, meter=s.meter.add(now.mono, reading)))
+    f = state.finishing
+    if f is not None and f.meter is not None:
+        state = replace(state, finishing=replace(f, meter=f.meter.add(now.mono, reading)))
+    return state
+
+
+def _idle_due(state: State, now: Now, ctx: Context, effects: list[Effect]) -> State:
+    s = state.session
+    m = ctx.machine
+    if s is None or m.idle_off_min <= 0:
+        return state
+    quiet = _quiet_for(state, now, ctx, max(s.started_mono, s.idle_reset_mono))
+    if quiet is None:
+        if s.idle_warned:
+            state = replace(state, session=replace(s, idle_warned=False))
+        return state
+    if quiet >= m.idle_off_min * 60:
+        return _end(state, now, ctx, effects, EndReason.IDLE)
+    if (
+        not s.idle_warned
+        and m.idle_warn_min > 0
+        and quiet >= (m.idle_off_min - m.idle_warn_min) * 60
+    ):
+        effects.append(
+            Record(
+                "session_idle_warned",
+                {
+                    "session_id": s.id,
+                    "member_id": s.member_id,
+                    "idle_s": round(quiet, 3),
+                    "ends_in_s": round(m.idle_off_min * 60 - quiet, 3),
+                },
+            )
+        )
+        effects.append(Cue("warn"))
+        state = replace(state, session=replace(s, idle_warned=True))
+    return state
+
+
+def _finishing_due(state: State, now: Now, ctx: Context, effects: list[Effect]) -> State:
+    f = state.finishing
+    if f is None:
+        return state
+    quiet = _quiet_for(state, now, ctx, f.started_mono)
+    if quiet is not None and quiet >= ctx.machine.finish_idle_s:
+        return _end_finishing(state, now, ctx, effects, "idle")
+    if now.mono >= f.started_mono + ctx.machine.finish_max_min * 60:
+        return _end_finishing(state, now, ctx, effects, "max_time")
+    return state
+
+
+def _air(state: State, reading: AirReading, now: Now, ctx: Context, effects: list[Effect]) -> State:
+    state = replace(state, air=(now.mono, reading.pm25))
+    alarm_at = ctx.machine.pm25_alarm
+    if alarm_at <= 0:
+        return state
+    if reading.pm25 >= alarm_at and state.air_alarm != "pm25":
+        return _raise_air_alarm(state, "pm25", now, ctx, effects)
+    if state.air_alarm == "sensor_lost" or (
+        state.air_alarm == "pm25" and reading.pm25 < alarm_at * 0.8
+    ):
+        return _clear_air_alarm(state, now, ctx, effects)
+    return state
+
+
+def _air_watch(state: State, now: Now, ctx: Context, effects: list[Effect]) -> State:
+    """With an air alarm configured, a silent sensor is a fault: nobody watches the fumes."""
+    if ctx.machine.pm25_alarm <= 0:
+        return state
+    if state.air_watch_since is None:
+        state = replace(state, air_watch_since=now.mono)
+    last = state.air[0] if state.air else state.air_watch_since
+    assert last is not None
+    if state.air_alarm is None and now.mono - last >= ctx.machine.air_lost_s:
+        return _raise_air_alarm(state, "sensor_lost", now, ctx, effects)
+    return state
+
+
+def _raise_air_alarm(
+    state: State, cause: str, now: Now, ctx: Context, effects: list[Effect]
+) -> State:
     effects.append(
         Record(
-            "session_ended",
+            "air_alarm",
             {
-                "session_id": s.id,
-                "member_id": s.member_id,
-                "supervisor_id": s.supervisor_id,
-                "end_reason": reason.value,
-                "by": by,
-                "started_at": s.started_at,
-                "ended_at": iso(now.at_mono(end_mono)),
-                "duration_s": round(duration, 3),
-                "enabled_s": round(duration, 3),
-                "extensions": s.extensions,
+                "cause": cause,
+                "pm25": state.air[1] if state.air else None,
+                "threshold": ctx.machine.pm25_alarm,
+                "cuts_power": ctx.machine.air_alarm_cuts_power,
             },
         )
     )
-    if reason not in (EndReason.TAKEOVER, EndReason.HANDOVER):
-        effects.append(Cue("ok"))
-    check = (ctx.machine.needs_check_after_use or state.check_requested is not None) and (
-        reason not in (EndReason.TAKEOVER, EndReason.HANDOVER)
-    )
-    target = MachineState.TO_CHECK if check else MachineState.AVAILABLE
-    why = None
-    if check:
-        why = (
-            f"problem_reported:{state.check_requested}"
-            if state.check_requested
-            else "check_after_use"
+    effects.append(Cue("alarm"))
+    state = replace(state, air_alarm=cause)
+    cuts = ctx.machine.air_alarm_cuts_power
+    if state.session is not None:
+        return _end(state, now, ctx, effects, EndReason.FAULT) if cuts else state
+    if state.finishing is not None:
+        return _end_finishing(state, now, ctx, effects, "fault") if cuts else state
+    if state.machine in (MachineState.AVAILABLE, MachineState.TO_CHECK):
+        pending = state.reason if state.machine is MachineState.TO_CHECK else None
+        state = replace(
+            state,
+            waiting=None,
+            pending=None,
+            check_requested=_strip_problem(pending) or state.check_requested,
         )
-    state = replace(state, session=None, grant=None)
-    if check:
-        state = replace(state, check_requested=None)
-    return _set_machine(state, target, why, now, effects, f"session_ended:{reason.value}", by)
+        return _set_machine(
+            state, MachineState.FAULT, f"air_{cause}", now, effects, "air_alarm", None
+        )
+    return state
+
+
+def _clear_air_alarm(state: State, now: Now, ctx: Context, effects: list[Effect]) -> State:
+    effects.append(
+        Record(
+            "air_alarm_cleared",
+            {"cause": state.air_alarm, "pm25": state.air[1] if state.air else None},
+        )
+    )
+    was_fault = state.machine is MachineState.FAULT and (state.reason or "").startswith("air_")
+    state = replace(state, air_alarm=None)
+    if not was_fault:
+        return state
+    check = state.check_requested
+    state = replace(state, check_requested=None)
+    if check is not None:
+        reason = check if check == "check_after_use" else f"problem_reported:{check}"
+        return _set_machine(
+            state, MachineState.TO_CHECK, reason, now, effects, "air_alarm_cleared", None
+        )
+    return _set_machine(
+        state, MachineState.AVAILABLE, None, now, effects, "air_alarm_cleared", None
+    )
 
 
 def _button_press(state: State, now: Now, ctx: Context, effects: list[Effect]) -> Outcome:
@@ -625,10 +964,12 @@ def _command(state: State, cmd: Command, now: Now, ctx: Context, effects: list[E
             return Outcome(state, effects, _refused(cmd, "a reason is required"))
         if state.session is not None:
             state = _end(state, now, ctx, effects, EndReason.TECHNICIAN, by=cmd.by)
+        if state.finishing is not None:
+            state = _end_finishing(state, now, ctx, effects, "technician", by=cmd.by)
         state = _set_machine(
             state, MachineState.OUT_OF_SERVICE, cmd.reason.strip(), now, effects, cmd.action, cmd.by
         )
-        return Outcome(replace(state, waiting=None), effects, _done(cmd, state))
+        return Outcome(replace(state, waiting=None, pending=None), effects, _done(cmd, state))
     if cmd.action == "back_in_service":
         if state.machine is not MachineState.OUT_OF_SERVICE:
             return Outcome(state, effects, _refused(cmd, "the machine is not out of service"))
@@ -642,6 +983,9 @@ def _command(state: State, cmd: Command, now: Now, ctx: Context, effects: list[E
         )
         return Outcome(state, effects, _done(cmd, state))
     # end_session
+    if state.session is None and state.finishing is not None:
+        state = _end_finishing(state, now, ctx, effects, "technician", by=cmd.by)
+        return Outcome(state, effects, _done(cmd, state))
     if state.session is None:
         return Outcome(state, effects, _refused(cmd, "no session is running"))
     state = _end(state, now, ctx, effects, EndReason.TECHNICIAN, by=cmd.by)
@@ -695,6 +1039,9 @@ def _set_machine(
 ) -> State:
     if state.machine is target and state.reason == reason:
         return state
+    if target is not MachineState.AVAILABLE:
+        # Co-badge waits and checklists belong to an available machine only.
+        state = replace(state, waiting=None, pending=None)
     effects.append(
         Record(
             "machine_state_changed",

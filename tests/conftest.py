@@ -32,13 +32,14 @@ def sample_roster_text() -> str:
     return resources.files("station").joinpath("sample_roster.csv").read_text("utf-8")
 
 
-def make_config(tmp_path: Path, **machine: Any) -> Config:
+def make_config(tmp_path: Path, sensors: dict[str, Any] | None = None, **machine: Any) -> Config:
     raw = {
         "station": {"id": "laser-1", "data_dir": str(tmp_path / "data")},
         "machine": {"id": "laser-1", "name": "Découpe laser", "kind": "laser", **machine},
         "hardware": {"backend": "mock"},
         "reader": {"type": "fake"},
         "clock": {"simulated": True},
+        "sensors": sensors or {},
         "web": {"port": 0},
     }
     return parse_config(raw, tmp_path / "station.toml")

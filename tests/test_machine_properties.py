@@ -17,16 +17,20 @@ from hypothesis import strategies as st
 
 from station.clock import SimulatedClock
 from station.machine import (
+    AirSample,
     ButtonHold,
     ButtonPress,
     Command,
     Context,
+    PowerSample,
     State,
     Tap,
     Tick,
     handle,
 )
+from station.metering import MeteringConfig
 from station.model import MachineState
+from station.ports import AirReading, PowerReading
 from station.roster import Roster, parse_roster_csv
 from station.store import Store
 from tests.conftest import (
@@ -48,6 +52,8 @@ inputs = st.one_of(
     st.sampled_from(UIDS).map(Tap),
     st.floats(min_value=0, max_value=4000, allow_nan=False).map(lambda s: ("wait", s)),
     st.just(ButtonPress()),
+    st.floats(min_value=0, max_value=500).map(lambda w: PowerSample(PowerReading(watts=w))),
+    st.floats(min_value=0, max_value=120).map(lambda p: AirSample(AirReading(pm25=p))),
     st.just(ButtonHold()),
     st.sampled_from(
         [
@@ -80,6 +86,7 @@ def _check_invariants(state: State) -> None:
         state.machine in (MachineState.IN_USE, MachineState.FINISHING)
     )
     assert (state.session is not None) == (state.machine is MachineState.IN_USE)
+    assert (state.finishing is not None) == (state.machine is MachineState.FINISHING)
     if state.waiting is not None or state.pending is not None:
         assert state.machine is MachineState.AVAILABLE
 
@@ -89,9 +96,11 @@ def _check_invariants(state: State) -> None:
     steps=st.lists(inputs, max_size=40),
     check_after_use=st.booleans(),
     checklist=st.booleans(),
+    sensors=st.booleans(),
+    cuts=st.booleans(),
 )
 def test_random_inputs_keep_the_promises(
-    steps: list[object], check_after_use: bool, checklist: bool
+    steps: list[object], check_after_use: bool, checklist: bool, sensors: bool, cuts: bool
 ) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         config = make_config(
@@ -100,9 +109,25 @@ def test_random_inputs_keep_the_promises(
             checklist=["Lunettes"] if checklist else [],
             max_session_min=30,
             warn_before_min=5,
+            sensors=(
+                {"power_meter": "pzem-emulated", "air_sensor": "sds011-emulated"}
+                if sensors
+                else None
+            ),
+            **(
+                {
+                    "idle_off_min": 10,
+                    "keep_on_while_busy": True,
+                    "pm25_alarm": 50.0,
+                    "air_alarm_cuts_power": cuts,
+                }
+                if sensors
+                else {}
+            ),
         )
         counter = itertools.count(1)
-        ctx = Context(config.machine, ROSTER, lambda: f"s{next(counter)}")
+        metering = MeteringConfig(busy_watts=config.machine.busy_watts) if sensors else None
+        ctx = Context(config.machine, ROSTER, lambda: f"s{next(counter)}", metering)
         clock = SimulatedClock(mono=100.0)
         store = Store(config.db_path, "laser-1", "laser-1")
         try:
@@ -134,6 +159,13 @@ def test_random_inputs_keep_the_promises(
             assert len(open_ids) == (1 if state.session else 0)
             if state.session:
                 assert open_ids == {state.session.id}
+
+            finishing = {
+                d["session_id"] for t, d in events if t == "session_ended" and d.get("finishing")
+            }
+            finished = [d["session_id"] for t, d in events if t == "finishing_ended"]
+            assert len(finished) == len(set(finished)) and set(finished) <= finishing
+            assert len(finishing - set(finished)) == (1 if state.finishing else 0)
 
             previous = "available"
             for t, d in events:

@@ -1,0 +1,236 @@
+"""The sensor rules of the pure state machine: metering, idle auto-off, finishing, air alarm."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from station.clock import SimulatedClock
+from station.machine import AirSample, Command, Context, PowerSample
+from station.metering import MeteringConfig
+from station.model import MachineState
+from station.ports import AirReading, PowerReading
+from station.roster import Roster
+from tests.conftest import SOFIANE, YANIS, make_config
+from tests.test_machine import Sim
+
+SENSORS = {"power_meter": "pzem-emulated", "air_sensor": "sds011-emulated"}
+
+
+class SensorSim(Sim):
+    watts: float = 0.0
+    pm25: float | None = None
+
+    def run(self, seconds: float, step: float = 2.0) -> None:
+        """Time passes with a reading every ``step`` seconds, as the meter would send them."""
+        end = self.clock.now().mono + seconds
+        while self.clock.now().mono < end - 1e-9:
+            self.wait(min(step, end - self.clock.now().mono))
+            self.send(PowerSample(PowerReading(watts=self.watts)))
+            if self.pm25 is not None:
+                self.send(AirSample(AirReading(pm25=self.pm25)))
+
+
+def make_sim(tmp_path: Path, roster: Roster, clock: SimulatedClock, **machine: Any) -> SensorSim:
+    config = make_config(tmp_path, sensors=SENSORS, **machine)
+    counter = itertools.count(1)
+    ctx = Context(
+        config.machine,
+        roster,
+        lambda: f"s{next(counter)}",
+        MeteringConfig(busy_watts=config.machine.busy_watts),
+    )
+    return SensorSim(ctx, clock)
+
+
+@pytest.fixture
+def printer(tmp_path: Path, roster: Roster, clock: SimulatedClock) -> SensorSim:
+    return make_sim(
+        tmp_path,
+        roster,
+        clock,
+        keep_on_while_busy=True,
+        finish_idle_s=120,
+        finish_max_min=60,
+        idle_off_min=10,
+        idle_warn_min=2,
+    )
+
+
+def test_session_energy_and_active_time(printer: SensorSim) -> None:
+    printer.run(10)
+    printer.tap(SOFIANE)
+    printer.watts = 600.0
+    printer.run(600)
+    printer.watts = 5.0
+    printer.run(60)
+    printer.tap(SOFIANE)
+    ended = printer.last("session_ended")
+    assert ended["energy_wh"] == pytest.approx(600 * 600 / 3600, rel=0.01)
+    assert ended["active_s"] == pytest.approx(600, abs=2)
+    assert ended["idle_s"] == pytest.approx(60, abs=2)
+    assert "finishing" not in ended  # idle at badge-out: the relay opens at once
+    assert printer.state.machine is MachineState.AVAILABLE
+
+
+def test_idle_session_is_warned_then_ended(printer: SensorSim) -> None:
+    printer.tap(SOFIANE)
+    printer.run(7 * 60)
+    assert "session_idle_warned" not in printer.types()
+    printer.run(63)  # idle is counted from the first reading (2 s after the tap)
+    assert printer.last("session_idle_warned")["ends_in_s"] <= 120
+    d = printer.tap(SOFIANE)  # a tap during the idle warning keeps the session
+    assert d["action"] == "idle_extended" and printer.state.session is not None
+    printer.run(9 * 60)
+    assert printer.state.session is not None
+    printer.run(62)
+    assert printer.last("session_ended")["end_reason"] == "idle"
+    assert not printer.state.machine.relay_on
+
+
+def test_busy_machine_is_never_idle(printer: SensorSim) -> None:
+    printer.tap(SOFIANE)
+    printer.watts = 150.0
+    printer.run(30 * 60)
+    assert printer.state.session is not None and "session_idle_warned" not in printer.types()
+
+
+def test_badge_out_while_busy_keeps_the_relay_on_until_the_job_ends(printer: SensorSim) -> None:
+    printer.tap(SOFIANE)
+    printer.watts = 180.0
+    printer.run(300)
+    printer.tap(SOFIANE)
+    ended = printer.last("session_ended")
+    assert ended["end_reason"] == "badge_out" and ended["finishing"] is True
+    assert printer.state.machine is MachineState.FINISHING and printer.state.machine.relay_on
+    printer.run(40 * 60)  # a long print: still running
+    assert printer.state.machine is MachineState.FINISHING
+    printer.watts = 3.0
+    printer.run(118)
+    assert printer.state.machine is MachineState.FINISHING  # not idle long enough yet
+    printer.run(6)
+    done = printer.last("finishing_ended")
+    assert done["reason"] == "idle" and done["session_id"] == ended["session_id"]
+    assert done["energy_wh"] == pytest.approx(180 * 40 / 60, rel=0.02)
+    assert printer.state.machine is MachineState.AVAILABLE and not printer.state.machine.relay_on
+
+
+def test_timeout_while_busy_warns_instead_of_cutting(printer: SensorSim) -> None:
+    printer.tap(SOFIANE)
+    printer.watts = 200.0
+    printer.cues.clear()
+    printer.run(60 * 60 + 4)
+    assert printer.last("session_ended")["end_reason"] == "timeout"
+    assert printer.state.machine is MachineState.FINISHING and printer.state.machine.relay_on
+    assert printer.cues[-1] == "warn"
+
+
+def test_finishing_is_capped(printer: SensorSim) -> None:
+    printer.tap(SOFIANE)
+    printer.watts = 200.0
+    printer.run(10)
+    printer.tap(SOFIANE)
+    printer.run(60 * 60 + 4)
+    assert printer.last("finishing_ended")["reason"] == "max_time"
+    assert not printer.state.machine.relay_on
+
+
+def test_finishing_refuses_trainees_and_yields_to_staff(printer: SensorSim) -> None:
+    printer.tap(SOFIANE)
+    printer.watts = 200.0
+    printer.run(10)
+    printer.tap(SOFIANE)
+    d = printer.tap(SOFIANE)
+    assert d["reason"] == "machine_in_use" and d["finishing"] is True
+    assert printer.tap(YANIS)["action"] == "takeover"
+    assert printer.last("finishing_ended")["reason"] == "takeover"
+    assert printer.state.machine is MachineState.IN_USE
+
+
+def test_end_session_command_ends_finishing(printer: SensorSim) -> None:
+    printer.tap(SOFIANE)
+    printer.watts = 200.0
+    printer.run(10)
+    printer.tap(SOFIANE)
+    out = printer.send(Command("end_session", by="yanis"))
+    assert out.decision is not None and out.decision["ok"]
+    assert printer.last("finishing_ended")["by"] == "yanis"
+    assert not printer.state.machine.relay_on
+
+
+def test_power_before_the_relay_closes_is_recorded(printer: SensorSim) -> None:
+    printer.watts = 90.0
+    printer.run(4)
+    printer.cues.clear()
+    printer.tap(SOFIANE)
+    assert printer.last("power_before_start")["watts"] == 90.0
+    assert "warn" in printer.cues and printer.state.machine.relay_on
+
+
+@pytest.fixture
+def laser(tmp_path: Path, roster: Roster, clock: SimulatedClock) -> SensorSim:
+    sim = make_sim(tmp_path, roster, clock, pm25_alarm=50.0, air_lost_s=30)
+    sim.pm25 = 5.0
+    return sim
+
+
+def test_air_alarm_without_cutting(laser: SensorSim) -> None:
+    laser.tap(SOFIANE)
+    laser.pm25 = 80.0
+    laser.run(4)
+    assert laser.last("air_alarm")["cause"] == "pm25"
+    assert laser.state.machine is MachineState.IN_USE and laser.state.machine.relay_on
+    laser.tap(SOFIANE)
+    assert laser.state.machine is MachineState.FAULT
+    assert laser.tap(SOFIANE)["reason"] == "fault"
+    laser.pm25 = 45.0  # below the alarm but above the 80 % hysteresis
+    laser.run(4)
+    assert laser.state.machine is MachineState.FAULT
+    laser.pm25 = 12.0
+    laser.run(4)
+    assert "air_alarm_cleared" in laser.types()
+    assert laser.state.machine is MachineState.AVAILABLE
+    assert laser.tap(SOFIANE)["granted"] is True
+
+
+def test_air_alarm_cuts_power_when_configured(
+    tmp_path: Path, roster: Roster, clock: SimulatedClock
+) -> None:
+    sim = make_sim(tmp_path, roster, clock, pm25_alarm=50.0, air_alarm_cuts_power=True)
+    sim.pm25 = 5.0
+    sim.tap(SOFIANE)
+    sim.pm25 = 120.0
+    sim.run(2)
+    assert sim.last("session_ended")["end_reason"] == "fault"
+    assert sim.state.machine is MachineState.FAULT and not sim.state.machine.relay_on
+    assert sim.cues.count("alarm") == 1
+
+
+def test_a_silent_air_sensor_is_a_fault(laser: SensorSim) -> None:
+    laser.run(10)
+    laser.pm25 = None  # the sensor stops answering
+    laser.run(32)
+    assert laser.last("air_alarm")["cause"] == "sensor_lost"
+    assert laser.tap(SOFIANE)["reason"] == "fault"
+    laser.pm25 = 4.0
+    laser.run(2)
+    assert laser.state.machine is MachineState.AVAILABLE
+
+
+def test_air_alarm_keeps_a_pending_check(
+    tmp_path: Path, roster: Roster, clock: SimulatedClock
+) -> None:
+    sim = make_sim(tmp_path, roster, clock, pm25_alarm=50.0, needs_check_after_use=True)
+    sim.pm25 = 5.0
+    sim.tap(SOFIANE)
+    sim.tap(SOFIANE)
+    assert sim.state.machine is MachineState.TO_CHECK
+    sim.pm25 = 90.0
+    sim.run(2)
+    assert sim.state.machine is MachineState.FAULT
+    sim.pm25 = 3.0
+    sim.run(2)
+    assert sim.state.machine is MachineState.TO_CHECK and sim.state.reason == "check_after_use"
