@@ -235,3 +235,17 @@ def test_cpu_temperature(tmp_path: Path) -> None:
     f.write_text("48312\n")
     assert cpu_temperature(f) == pytest.approx(48.312)
     assert cpu_temperature(tmp_path / "missing") is None
+
+
+def test_health_shows_the_sync_clients_view(tech: FlaskClient, controller: Controller) -> None:
+    controller.set_sync_status(
+        {
+            "enabled": True,
+            "pending": 3,
+            "last_success_at": "2026-11-25T10:00:00Z",
+            "last_error": "timed out",
+        }
+    )
+    page = tech.get("/tech/").get_data(as_text=True)
+    assert "3 événements en attente" in page
+    assert "Dernier succès : 2026-11-25T10:00:00Z" in page and "timed out" in page

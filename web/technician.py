@@ -299,13 +299,23 @@ def health_rows(status: dict[str, Any], controller: Controller) -> list[dict[str
     if not sync.get("enabled"):
         add("tech.health.sync", None, gettext("tech.health.sync_disabled"))
     else:
+        # The sync client's keys (``Controller.set_sync_status``); shown when present.
         parts = [gettext("tech.health.sync_enabled")]
-        if sync.get("pending") is not None:
-            parts.append(gettext("tech.health.sync_pending", count=sync["pending"]))
-        if sync.get("last_success_at"):
-            parts.append(gettext("tech.health.sync_last_success", at=sync["last_success_at"]))
+        pending = _first(sync, "pending", "queued", "queue")
+        if pending is not None:
+            parts.append(gettext("tech.health.sync_pending", count=pending))
+        last = _first(sync, "last_success_at", "last_success")
+        if last:
+            parts.append(gettext("tech.health.sync_last_success", at=last))
+        error = _first(sync, "last_error", "error")
         ok = sync.get("ok")
-        add("tech.health.sync", ok if isinstance(ok, bool) else None, " · ".join(parts))
+        ok = (not error) if not isinstance(ok, bool) and "last_error" in sync else ok
+        add(
+            "tech.health.sync",
+            ok if isinstance(ok, bool) else None,
+            " · ".join(parts),
+            error or None,
+        )
     try:
         usage = shutil.disk_usage(controller.config.data_path)
         free, total = usage.free / 1e9, usage.total / 1e9
@@ -327,6 +337,10 @@ def health_rows(status: dict[str, Any], controller: Controller) -> list[dict[str
     add("tech.health.uptime", None, _uptime(h.get("uptime_s", 0)))
     add("tech.health.version", None, status["station"]["version"])
     return rows
+
+
+def _first(d: dict[str, Any], *keys: str) -> Any:
+    return next((d[k] for k in keys if d.get(k) is not None), None)
 
 
 def cpu_temperature(path: Path = CPU_TEMP_FILE) -> float | None:
