@@ -3,6 +3,7 @@ through a restart; axe-core finds no serious or critical problem. Saves docs/scr
 
 from __future__ import annotations
 
+import re
 import signal
 from collections.abc import Callable
 from typing import Any
@@ -192,3 +193,18 @@ def test_kiosk_accessibility_of_the_checklist_and_grant(
     expect(screen(page)).to_have_attribute("data-screen", "waiting")
     problems["waiting"] = axe_violations(page)
     assert not any(problems.values()), problems
+
+
+def test_screens_follow_the_station_clock(page: Any, station: StationProcess) -> None:
+    """Decision screens and waits end by the station's (simulated) time, not the browser's."""
+    open_kiosk(page, station)
+    station.badge(LEA)
+    expect(screen(page)).to_have_attribute("data-screen", "waiting")
+    station.advance(61)  # the co-badge window passes: the wait ends, back to idle
+    expect(screen(page)).to_have_attribute("data-screen", "idle")
+    station.badge(SOFIANE)
+    station.badge(NOAH)
+    expect(page.locator("#title")).to_have_text("La machine est déjà utilisée")
+    station.advance(30)  # a heartbeat publishes the new time: the denial is 30 s old
+    expect(screen(page)).to_have_attribute("data-screen", "session")
+    expect(page.locator("#elapsed")).to_have_text(re.compile(r"^0:3\d$"))  # then it runs on

@@ -98,6 +98,10 @@
     if (s.waiting) return waitingScreen(s.waiting, s.last_decision);
     if (s.grant && s.session) return grantScreen(s.grant, s.session, s.last_decision);
     if (s.session) return sessionScreen(s, d);
+    if (m.state === "finishing") {
+      return { key: "finishing", tone: "info", icon: "wait", title: t("state.finishing"),
+        lines: [t("kiosk.finishing.hint")] };
+    }
     if (m.state === "to_check") return blocked("to_check", "kiosk.to_check", null);
     return { key: "idle", tone: "idle", icon: "card", title: t("kiosk.idle.title"), lines: [t("kiosk.idle.hint")] };
   }
