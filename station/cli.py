@@ -220,8 +220,10 @@ def run_station(config: Config, *, banner: str | None = None) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     controller = Controller(config, hardware, build_clock(config))
+    sync = None
     try:
         controller.start()
+        sync = _start_sync(config, controller)
         app = create_app(controller)
         server = waitress.create_server(
             app,
@@ -243,7 +245,18 @@ def run_station(config: Config, *, banner: str | None = None) -> int:
     finally:
         hardware.relay.off()
         controller.notifier.stopping()
+        if sync is not None:
+            sync.stop()
         controller.stop()
+
+
+# --- sync with the central store (station/sync.py): started only when [central] url is set ---
+
+
+def _start_sync(config: Config, controller: Any) -> Any:
+    from station.sync import start_sync
+
+    return start_sync(config, controller)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

@@ -1,0 +1,369 @@
+"""The ``station-central`` command: a thin layer over :mod:`central.store`.
+
+Like ``station``: library errors become one clear message and exit status 2 (bad input) or 1
+(the server failed). Until the console script is installed: ``python -m central.cli``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+from central.config import CentralConfig, load_config, write_config
+from central.ingest import COMMAND_ACTIONS, parse_command
+from central.store import ROLES, SqliteCentralStore
+from station import __version__
+from station.errors import StationError
+from station.model import Badge, Level, Member, Qualification, Role
+from station.roster import parse_roster_csv, roster_to_csv
+
+log = logging.getLogger("central")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if getattr(args, "verbose", False) else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return int(args.func(args) or 0)
+    except StationError as e:
+        print(f"station-central: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="station-central", description="Fabrique station: the central store."
+    )
+    p.add_argument("--version", action="version", version=f"fabrique-station {__version__}")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    init = sub.add_parser("init", help="write a commented sample config")
+    init.add_argument("--config", required=True)
+    init.add_argument("--port", type=int, default=8000)
+    init.add_argument("--host", default="127.0.0.1")
+    init.add_argument("--data-dir", default="central-data")
+    init.add_argument("--force", action="store_true", help="overwrite an existing file")
+    init.set_defaults(func=cmd_init)
+
+    run = sub.add_parser("run", help="serve the sync API and the web pages (waitress)")
+    run.add_argument("--config", required=True)
+    run.add_argument("--verbose", action="store_true")
+    run.set_defaults(func=cmd_run)
+
+    st = sub.add_parser("station", help="register stations and manage their tokens")
+    ssub = st.add_subparsers(dest="station_command", required=True)
+    add = ssub.add_parser("add", help="register a station and print its token once")
+    add.add_argument("id")
+    add.add_argument("--config", required=True)
+    add.add_argument("--name", default="")
+    add.add_argument("--machine", default="", help="machine id (default: the station id)")
+    add.add_argument("--kind", default="", help="machine kind, e.g. laser")
+    add.set_defaults(func=cmd_station_add)
+    tok = ssub.add_parser("token", help="give a station a new token (the old one stops working)")
+    tok.add_argument("id")
+    tok.add_argument("--config", required=True)
+    tok.set_defaults(func=cmd_station_token)
+    rev = ssub.add_parser("revoke", help="revoke a station's token")
+    rev.add_argument("id")
+    rev.add_argument("--config", required=True)
+    rev.set_defaults(func=cmd_station_revoke)
+    ls = ssub.add_parser("list", help="list the stations, their high-water mark and last contact")
+    ls.add_argument("--config", required=True)
+    ls.add_argument("--json", action="store_true")
+    ls.set_defaults(func=cmd_station_list)
+
+    ev = sub.add_parser("events", help="print the stored events")
+    ev.add_argument("--config", required=True)
+    ev.add_argument("--json", action="store_true", help="one JSON object per line")
+    ev.add_argument("--station", help="only this station's events")
+    ev.add_argument("--after", type=int, default=0, help="with --station: only after this seq")
+    ev.set_defaults(func=cmd_events)
+
+    roster = sub.add_parser("roster", help="import or export the roster (the stations' CSV)")
+    rsub = roster.add_subparsers(dest="roster_command", required=True)
+    imp = rsub.add_parser("import", help="import a roster CSV (all rows or none)")
+    imp.add_argument("csv")
+    imp.add_argument("--config", required=True)
+    imp.add_argument("--merge", action="store_true", help="add and update only")
+    imp.set_defaults(func=cmd_roster_import)
+    exp = rsub.add_parser("export", help="print the active roster as CSV")
+    exp.add_argument("--config", required=True)
+    exp.set_defaults(func=cmd_roster_export)
+
+    user = sub.add_parser("user", help="accounts of the web pages")
+    usub = user.add_subparsers(dest="user_command", required=True)
+    uadd = usub.add_parser("add", help="create an account (asks for the password)")
+    uadd.add_argument("username")
+    uadd.add_argument("--role", choices=ROLES, required=True)
+    uadd.add_argument("--config", required=True)
+    uadd.add_argument("--password-stdin", action="store_true")
+    uadd.add_argument("--replace", action="store_true")
+    uadd.set_defaults(func=cmd_user_add)
+    ulist = usub.add_parser("list", help="list the accounts")
+    ulist.add_argument("--config", required=True)
+    ulist.set_defaults(func=cmd_user_list)
+
+    cmd = sub.add_parser("command", help="send a command to a station (its next sync gets it)")
+    csub = cmd.add_subparsers(dest="command_command", required=True)
+    send = csub.add_parser("send")
+    send.add_argument("station")
+    send.add_argument("action", choices=COMMAND_ACTIONS)
+    send.add_argument("--reason", default="")
+    send.add_argument("--uid", help="the badge, for revoke_badge")
+    send.add_argument("--config", required=True)
+    send.set_defaults(func=cmd_command_send)
+    clist = csub.add_parser("list")
+    clist.add_argument("--config", required=True)
+    clist.add_argument("--station")
+    clist.set_defaults(func=cmd_command_list)
+    return p
+
+
+def open_store(config: CentralConfig) -> SqliteCentralStore:
+    return SqliteCentralStore(config.db_path)
+
+
+# --- commands ------------------------------------------------------------------------------------
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    path = Path(args.config)
+    if path.exists() and not args.force:
+        raise StationError(f"{path} exists already; use --force to overwrite it")
+    write_config(path, host=args.host, port=args.port, data_dir=args.data_dir)
+    config = load_config(path)
+    open_store(config).close()
+    print(f"wrote {path}; data in {config.data_path}")
+    print(f"next: station-central station add laser-1 --kind laser --config {path}")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    return run_central(load_config(args.config))
+
+
+def run_central(config: CentralConfig, *, ready: threading.Event | None = None) -> int:
+    """Serve until SIGTERM or SIGINT. Prints ``central store ready on URL`` once listening."""
+    import waitress
+
+    from web.central_app import create_central_app
+
+    store = open_store(config)
+    app = create_central_app(store, config)
+    server = waitress.create_server(
+        app,
+        host=config.server.host,
+        port=config.server.port,
+        threads=config.server.threads,
+        ident="fabrique-central",
+        max_request_body_size=config.server.max_request_kb * 1024 + 1024,
+    )
+    stop = threading.Event()
+
+    def on_signal(signum: int, _frame: Any) -> None:
+        stop.set()
+        server.close()
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, on_signal)
+        signal.signal(signal.SIGINT, on_signal)
+    url = f"http://{config.server.host}:{server.effective_port}"  # type: ignore[union-attr]
+    print(f"central store ready on {url}", flush=True)
+    if ready is not None:
+        ready.set()
+    try:
+        server.run()
+    except OSError:
+        if not stop.is_set():
+            raise
+    finally:
+        store.close()
+    return 0
+
+
+def cmd_station_add(args: argparse.Namespace) -> int:
+    store = open_store(load_config(args.config))
+    try:
+        token = store.add_station(args.id, name=args.name, machine_id=args.machine, kind=args.kind)
+    finally:
+        store.close()
+    print(f"station {args.id} added. Its token (shown once; put it in the station's [central]):")
+    print(token)
+    return 0
+
+
+def cmd_station_token(args: argparse.Namespace) -> int:
+    store = open_store(load_config(args.config))
+    try:
+        token = store.rotate_token(args.id)
+    finally:
+        store.close()
+    print(f"new token for {args.id} (the old one no longer works):")
+    print(token)
+    return 0
+
+
+def cmd_station_revoke(args: argparse.Namespace) -> int:
+    store = open_store(load_config(args.config))
+    try:
+        store.revoke_station(args.id)
+    finally:
+        store.close()
+    print(f"station {args.id}: token revoked; its events are kept")
+    return 0
+
+
+def cmd_station_list(args: argparse.Namespace) -> int:
+    store = open_store(load_config(args.config))
+    try:
+        for s in store.stations():
+            if args.json:
+                print(json.dumps(s, ensure_ascii=False))
+            else:
+                state = "active" if s["active"] else "revoked"
+                print(
+                    f"{s['id']}\t{state}\t{s['kind'] or '-'}\tacked {s['high_water']}\t"
+                    f"held {s['held']}\tlast contact {s['last_contact_at'] or '-'}"
+                )
+    finally:
+        store.close()
+    return 0
+
+
+def cmd_events(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    if not config.db_path.exists():
+        raise StationError(f"no central store at {config.db_path}: run `station-central init`")
+    store = open_store(config)
+    try:
+        for e in store.events(station_id=args.station, after_seq=args.after):
+            if args.json:
+                print(json.dumps(e, ensure_ascii=False))
+            else:
+                print(
+                    f"{e['station_id']:<12} {e['seq']:>7} {e['at']} {e['type']:<24} "
+                    f"{json.dumps(e['data'], ensure_ascii=False)}"
+                )
+    finally:
+        store.close()
+    return 0
+
+
+def cmd_roster_import(args: argparse.Namespace) -> int:
+    path = Path(args.csv)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise StationError(f"{path}: no such file") from None
+    except UnicodeDecodeError as e:
+        raise StationError(f"{path}: not UTF-8 text ({e}); save it as CSV UTF-8") from None
+    parsed = parse_roster_csv(text, str(path))
+    store = open_store(load_config(args.config))
+    try:
+        counts = store.import_roster(parsed, replace_all=not args.merge)
+        version = store.roster_version()
+    finally:
+        store.close()
+    print(
+        f"imported {counts['members']} members, {counts['badges']} badges, "
+        f"{counts['qualifications']} qualifications from {path}: {counts['changed']} changes, "
+        f"roster version {version}"
+    )
+    return 0
+
+
+def roster_csv(store: SqliteCentralStore) -> str:
+    """The active roster in the stations' CSV format (full names: this is the master)."""
+    rows = store.roster_rows()
+    members = [
+        Member(r["id"], r["name"], Role(r["role"]), True) for r in rows["members"] if r["active"]
+    ]
+    active = {m.id for m in members}
+    badges = [
+        Badge(r["uid"], r["member_id"], True)
+        for r in rows["badges"]
+        if r["active"] and r["member_id"] in active
+    ]
+    quals = [
+        Qualification(r["member_id"], r["kind"], Level(r["level"]))
+        for r in rows["qualifications"]
+        if r["level"] != "none" and r["member_id"] in active
+    ]
+    return roster_to_csv(members, badges, quals)
+
+
+def cmd_roster_export(args: argparse.Namespace) -> int:
+    store = open_store(load_config(args.config))
+    try:
+        sys.stdout.write(roster_csv(store))
+    finally:
+        store.close()
+    return 0
+
+
+def cmd_user_add(args: argparse.Namespace) -> int:
+    import getpass
+
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = getpass.getpass(f"password for {args.username}: ")
+        if getpass.getpass("again: ") != password:
+            raise StationError("the two passwords differ")
+    store = open_store(load_config(args.config))
+    try:
+        created = store.add_user(args.username, password, args.role, replace=args.replace)
+    finally:
+        store.close()
+    print(f"{args.role} {args.username} {'created' if created else 'updated'}")
+    return 0
+
+
+def cmd_user_list(args: argparse.Namespace) -> int:
+    store = open_store(load_config(args.config))
+    try:
+        for u in store.users():
+            state = "active" if u["active"] else "inactive"
+            print(f"{u['username']}\t{u['role']}\t{state}\tlast login {u['last_login_at'] or '-'}")
+    finally:
+        store.close()
+    return 0
+
+
+def cmd_command_send(args: argparse.Namespace) -> int:
+    body: dict[str, Any] = {"action": args.action, "reason": args.reason}
+    if args.uid:
+        body["uid"] = args.uid
+    command = parse_command(body)
+    store = open_store(load_config(args.config))
+    try:
+        sent = store.add_command(args.station, command, by="cli")
+    finally:
+        store.close()
+    print(f"command {sent['id']} ({args.action}) queued for {args.station}")
+    return 0
+
+
+def cmd_command_list(args: argparse.Namespace) -> int:
+    store = open_store(load_config(args.config))
+    try:
+        for c in store.commands(args.station):
+            print(json.dumps(c, ensure_ascii=False))
+    finally:
+        store.close()
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

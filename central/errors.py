@@ -1,0 +1,29 @@
+"""The central store's errors, under the project's one root (StationError)."""
+
+from __future__ import annotations
+
+from station.errors import StationError
+
+
+class CentralError(StationError):
+    """Root of the central store's own errors."""
+
+
+class CentralConfigError(CentralError, ValueError):
+    """The config file is wrong; the message names the file and the key."""
+
+
+class BadRequest(CentralError, ValueError):
+    """A sync or admin payload is wrong; ``field`` names what to fix (HTTP 400)."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class Conflict(CentralError, ValueError):
+    """The payload contradicts what is stored (HTTP 409), e.g. a seq held with another id."""
+
+
+class NotFound(CentralError, LookupError):
+    """No such station, member, command… (HTTP 404)."""

@@ -1,0 +1,1062 @@
+"""The central store's storage: a narrow interface and its SQLite implementation.
+
+:class:`CentralStore` is everything the HTTP face, the CLI and the reports need, in the users'
+words, so that a PostgreSQL backend can follow by implementing the same methods. Events are keyed
+on ``(station_id, seq)``: a retried or duplicated batch is harmless, and each station's
+*high-water mark* (the highest seq up to which every event is held) is what a sync acknowledges.
+Projections (sessions, grants, the roster's qualifications, command acknowledgements) are updated
+in the same transaction as the events they come from.
+
+:class:`SqliteCentralStore` is shared by every thread and opens one connection per thread
+(SQLite connections are not shared across threads).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+import sqlite3
+import threading
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, Protocol
+
+from sqlite_utils import Database
+from sqlite_utils.migrations import Migrations
+
+from central.errors import BadRequest, CentralError, Conflict, NotFound
+from central.ingest import Event, boot_offset, contiguous_high_water, iso, parse_at, repaired_at
+from station.config import ID_PATTERN
+from station.model import Level, Role
+from station.roster import RosterImport
+
+ROLES = ("educator", "technician", "admin")
+"""Web roles. A technician sees the fleet; an educator manages the roster and reports; an admin
+does both and manages accounts and stations."""
+TOKEN_PREFIX = "fst_"
+
+
+def now_iso() -> str:
+    return iso(datetime.now(UTC))
+
+
+def hash_token(token: str) -> str:
+    """Tokens are 256 random bits: a plain SHA-256 is enough (no dictionary to guess from)."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+class CentralStore(Protocol):
+    """What the central store keeps. Every method is safe to call from any thread."""
+
+    # stations and tokens
+    def add_station(
+        self, station_id: str, *, name: str = "", machine_id: str = "", kind: str = ""
+    ) -> str: ...
+    def rotate_token(self, station_id: str) -> str: ...
+    def revoke_station(self, station_id: str) -> None: ...
+    def stations(self) -> list[dict[str, Any]]: ...
+    def station(self, station_id: str) -> dict[str, Any]: ...
+    def station_for_token(self, token: str) -> str | None: ...
+
+    # events
+    def ingest(
+        self,
+        station_id: str,
+        events: list[Event],
+        *,
+        status: dict[str, Any] | None = None,
+        backlog: int = 0,
+    ) -> dict[str, int]: ...
+    def high_water(self, station_id: str) -> int: ...
+    def events(
+        self, station_id: str | None = None, after_seq: int = 0, limit: int | None = None
+    ) -> Iterator[dict[str, Any]]: ...
+    def count_events(self, station_id: str | None = None) -> int: ...
+
+    # roster
+    def roster_version(self) -> int: ...
+    def roster_changes(self, since: int) -> dict[str, Any] | None: ...
+    def import_roster(
+        self, roster: RosterImport, *, replace_all: bool = True
+    ) -> dict[str, int]: ...
+    def roster_rows(self) -> dict[str, list[dict[str, Any]]]: ...
+    def set_badge_active(self, uid: str, active: bool) -> None: ...
+
+    # commands
+    def add_command(self, station_id: str, command: dict[str, Any], by: str) -> dict[str, Any]: ...
+    def pending_commands(self, station_id: str) -> list[dict[str, Any]]: ...
+    def commands(self, station_id: str | None = None, limit: int = 50) -> list[dict[str, Any]]: ...
+
+    # accounts of the web pages
+    def add_user(
+        self, username: str, password: str, role: str, *, replace: bool = False
+    ) -> bool: ...
+    def authenticate(self, username: str, password: str) -> dict[str, Any] | None: ...
+
+    def close(self) -> None: ...
+
+
+migrations = Migrations("fabrique-central")
+
+
+@migrations()
+def m001_stations_events(db: Database) -> None:
+    db.execute(
+        """
+        CREATE TABLE stations (
+            id TEXT PRIMARY KEY,
+            name TEXT NOT NULL DEFAULT '',
+            machine_id TEXT NOT NULL DEFAULT '',
+            kind TEXT NOT NULL DEFAULT '',
+            token_hash TEXT UNIQUE,
+            active INTEGER NOT NULL DEFAULT 1,
+            created_at TEXT NOT NULL,
+            revoked_at TEXT,
+            high_water INTEGER NOT NULL DEFAULT 0,
+            held INTEGER NOT NULL DEFAULT 0,
+            syncs INTEGER NOT NULL DEFAULT 0,
+            last_contact_at TEXT,
+            last_status TEXT,
+            backlog INTEGER NOT NULL DEFAULT 0
+        )"""
+    )
+    db.execute(
+        """
+        CREATE TABLE events (
+            station_id TEXT NOT NULL,
+            seq INTEGER NOT NULL,
+            id TEXT NOT NULL,
+            type TEXT NOT NULL,
+            at TEXT NOT NULL,
+            at_repaired TEXT,
+            clock_synced INTEGER NOT NULL,
+            boot_id TEXT NOT NULL,
+            mono REAL NOT NULL,
+            data TEXT NOT NULL,
+            received_at TEXT NOT NULL,
+            PRIMARY KEY (station_id, seq)
+        ) WITHOUT ROWID"""
+    )
+    db.execute("CREATE INDEX events_type ON events(type, station_id)")
+    db.execute("CREATE INDEX events_unsynced ON events(station_id, boot_id) WHERE clock_synced = 0")
+    db.execute(
+        """
+        CREATE TABLE boots (
+            station_id TEXT NOT NULL,
+            boot_id TEXT NOT NULL,
+            offset_s REAL NOT NULL,
+            PRIMARY KEY (station_id, boot_id)
+        )"""
+    )
+    db.execute(
+        """
+        CREATE TABLE sessions (
+            id TEXT PRIMARY KEY,
+            station_id TEXT NOT NULL,
+            machine_id TEXT,
+            kind TEXT,
+            member_id TEXT NOT NULL,
+            supervisor_id TEXT,
+            started_at TEXT NOT NULL,
+            ended_at TEXT,
+            end_reason TEXT,
+            duration_s REAL,
+            active_s REAL,
+            idle_s REAL,
+            energy_wh REAL,
+            started_seq INTEGER NOT NULL
+        )"""
+    )
+    db.execute("CREATE INDEX sessions_started ON sessions(started_at)")
+    db.execute("CREATE INDEX sessions_member ON sessions(member_id)")
+    db.execute(
+        """
+        CREATE TABLE grants (
+            station_id TEXT NOT NULL,
+            seq INTEGER NOT NULL,
+            member_id TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            level TEXT NOT NULL,
+            previous_level TEXT,
+            granted_by TEXT,
+            granted_at TEXT NOT NULL,
+            PRIMARY KEY (station_id, seq)
+        )"""
+    )
+
+
+@migrations()
+def m002_roster(db: Database) -> None:
+    db.execute(
+        """
+        CREATE TABLE members (
+            id TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            role TEXT NOT NULL,
+            active INTEGER NOT NULL DEFAULT 1,
+            version INTEGER NOT NULL,
+            updated_at TEXT NOT NULL,
+            erased_at TEXT
+        )"""
+    )
+    db.execute(
+        """
+        CREATE TABLE badges (
+            uid TEXT PRIMARY KEY,
+            member_id TEXT NOT NULL,
+            active INTEGER NOT NULL DEFAULT 1,
+            version INTEGER NOT NULL
+        )"""
+    )
+    # level 'none' is a tombstone: a withdrawn qualification must reach the stations too.
+    db.execute(
+        """
+        CREATE TABLE qualifications (
+            member_id TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            level TEXT NOT NULL,
+            granted_by TEXT,
+            granted_at TEXT,
+            version INTEGER NOT NULL,
+            PRIMARY KEY (member_id, kind)
+        )"""
+    )
+    for t in ("members", "badges", "qualifications"):
+        db.execute(f"CREATE INDEX {t}_version ON {t}(version)")
+    db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+    db.execute(
+        """
+        CREATE TABLE commands (
+            id TEXT PRIMARY KEY,
+            station_id TEXT NOT NULL,
+            action TEXT NOT NULL,
+            reason TEXT NOT NULL DEFAULT '',
+            uid TEXT,
+            created_at TEXT NOT NULL,
+            created_by TEXT NOT NULL,
+            status TEXT NOT NULL DEFAULT 'pending',
+            applied_at TEXT,
+            result TEXT
+        )"""
+    )
+    db.execute("CREATE INDEX commands_pending ON commands(station_id, status)")
+    db.execute(
+        """
+        CREATE TABLE users (
+            username TEXT PRIMARY KEY,
+            password_hash TEXT NOT NULL,
+            role TEXT NOT NULL,
+            active INTEGER NOT NULL DEFAULT 1,
+            created_at TEXT NOT NULL,
+            last_login_at TEXT
+        )"""
+    )
+
+
+def open_central_database(path: Path) -> Database:
+    """One connection with the settings every connection needs, schema migrated."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=True, timeout=30)
+    except (OSError, sqlite3.Error) as e:
+        raise CentralError(f"cannot open the central store {path}: {e}") from e
+    db = Database(conn)
+    db.enable_wal()
+    conn.execute("PRAGMA synchronous=FULL")
+    conn.execute("PRAGMA busy_timeout=30000")
+    migrations.apply(db)
+    return db
+
+
+class SqliteCentralStore:
+    """The default backend: one SQLite file, one connection per thread."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._local = threading.local()
+        self._all: list[Database] = []
+        self._lock = threading.Lock()
+        self._write_lock = threading.Lock()
+        self.db  # open (and migrate) now, so that errors show at start  # noqa: B018
+
+    @property
+    def db(self) -> Database:
+        db = getattr(self._local, "db", None)
+        if db is None:
+            db = open_central_database(self.path)
+            self._local.db = db
+            with self._lock:
+                self._all.append(db)
+        return db
+
+    def close(self) -> None:
+        with self._lock:
+            for db in self._all:
+                try:
+                    db.close()
+                except sqlite3.ProgrammingError:
+                    pass  # closed from another thread than its own: nothing left to do
+            self._all.clear()
+        self._local = threading.local()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """One writer at a time in this process (cheaper than SQLite's busy retries)."""
+        conn = self.db.conn
+        with self._write_lock:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
+    def _one(self, sql: str, params: Any = ()) -> Any:
+        row = self.db.conn.execute(sql, params).fetchone()
+        return row[0] if row else None
+
+    def _rows(self, sql: str, params: Any = ()) -> list[dict[str, Any]]:
+        cur = self.db.conn.execute(sql, params)
+        names = [d[0] for d in cur.description]
+        return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+
+    # --- stations -----------------------------------------------------------------------------
+
+    def add_station(
+        self, station_id: str, *, name: str = "", machine_id: str = "", kind: str = ""
+    ) -> str:
+        """Register a station; return its token (only its hash is stored: print it once)."""
+        if not ID_PATTERN.match(station_id):
+            raise BadRequest(
+                f"station id {station_id!r}: use lower-case letters, digits, - and _ (max 63)",
+                "id",
+            )
+        token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+        with self._transaction() as conn:
+            if conn.execute("SELECT 1 FROM stations WHERE id = ?", (station_id,)).fetchone():
+                raise Conflict(
+                    f"station {station_id} exists already; `station token {station_id}` gives it "
+                    "a new token"
+                )
+            conn.execute(
+                "INSERT INTO stations (id, name, machine_id, kind, token_hash, created_at) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (station_id, name, machine_id or station_id, kind, hash_token(token), now_iso()),
+            )
+        return token
+
+    def rotate_token(self, station_id: str) -> str:
+        """A new token for a station (the old one stops working); re-activates a revoked one."""
+        token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+        with self._transaction() as conn:
+            cur = conn.execute(
+                "UPDATE stations SET token_hash = ?, active = 1, revoked_at = NULL WHERE id = ?",
+                (hash_token(token), station_id),
+            )
+            if cur.rowcount == 0:
+                raise NotFound(f"no station {station_id}; add it with `station add {station_id}`")
+        return token
+
+    def revoke_station(self, station_id: str) -> None:
+        """Its token stops working at once; its events stay."""
+        with self._transaction() as conn:
+            cur = conn.execute(
+                "UPDATE stations SET token_hash = NULL, active = 0, revoked_at = ? WHERE id = ?",
+                (now_iso(), station_id),
+            )
+            if cur.rowcount == 0:
+                raise NotFound(f"no station {station_id}")
+
+    def stations(self) -> list[dict[str, Any]]:
+        rows = self._rows(
+            "SELECT id, name, machine_id, kind, active, created_at, revoked_at, high_water, held,"
+            " syncs, last_contact_at, last_status, backlog FROM stations ORDER BY id"
+        )
+        for r in rows:
+            r["active"] = bool(r["active"])
+            r["last_status"] = json.loads(r["last_status"]) if r["last_status"] else None
+        return rows
+
+    def station(self, station_id: str) -> dict[str, Any]:
+        for s in self.stations():
+            if s["id"] == station_id:
+                return s
+        raise NotFound(f"no station {station_id}")
+
+    def station_for_token(self, token: str) -> str | None:
+        if not token.startswith(TOKEN_PREFIX) or len(token) > 200:
+            return None
+        row = self.db.conn.execute(
+            "SELECT id FROM stations WHERE token_hash = ? AND active = 1", (hash_token(token),)
+        ).fetchone()
+        return row[0] if row else None
+
+    # --- ingest -------------------------------------------------------------------------------
+
+    def ingest(
+        self,
+        station_id: str,
+        events: list[Event],
+        *,
+        status: dict[str, Any] | None = None,
+        backlog: int = 0,
+    ) -> dict[str, int]:
+        """Store the events not held yet, update projections and the high-water mark.
+
+        Returns ``{"stored", "duplicates", "high_water"}``. A seq already held under another
+        event id is a :class:`Conflict` (the station's store was reset), and nothing is stored.
+        """
+        received = now_iso()
+        with self._transaction() as conn:
+            row = conn.execute(
+                "SELECT high_water FROM stations WHERE id = ?", (station_id,)
+            ).fetchone()
+            if row is None:
+                raise NotFound(f"no station {station_id}")
+            hwm = int(row[0])
+            new: list[Event] = []
+            held: dict[int, str] = {}
+            if events:
+                lo = min(e.seq for e in events)
+                hi = max(e.seq for e in events)
+                if lo <= hwm or self._any_above(conn, station_id, hwm, lo, hi):
+                    held = dict(
+                        conn.execute(
+                            "SELECT seq, id FROM events WHERE station_id = ? AND seq BETWEEN ? "
+                            "AND ?",
+                            (station_id, lo, hi),
+                        ).fetchall()
+                    )
+            for e in events:
+                known = held.get(e.seq)
+                if known is None:
+                    new.append(e)
+                elif known != e.id:
+                    raise Conflict(
+                        f"seq {e.seq} of {station_id} is held already with another event id "
+                        f"({known}, not {e.id}): was the station's store reset? Give the station "
+                        "a new id, or move its old data aside."
+                    )
+            if new:
+                self._insert(conn, station_id, new, received)
+            new_hwm = contiguous_high_water(
+                hwm,
+                (
+                    r[0]
+                    for r in conn.execute(
+                        "SELECT seq FROM events WHERE station_id = ? AND seq > ? ORDER BY seq",
+                        (station_id, hwm),
+                    )
+                ),
+            )
+            conn.execute(
+                "UPDATE stations SET high_water = ?, held = held + ?, syncs = syncs + 1, "
+                "last_contact_at = ?, last_status = COALESCE(?, last_status), backlog = ? "
+                "WHERE id = ?",
+                (
+                    new_hwm,
+                    len(new),
+                    received,
+                    json.dumps(status, ensure_ascii=False) if status else None,
+                    backlog,
+                    station_id,
+                ),
+            )
+        return {"stored": len(new), "duplicates": len(events) - len(new), "high_water": new_hwm}
+
+    @staticmethod
+    def _any_above(conn: sqlite3.Connection, station_id: str, hwm: int, lo: int, hi: int) -> bool:
+        return (
+            conn.execute(
+                "SELECT 1 FROM events WHERE station_id = ? AND seq > ? AND seq BETWEEN ? AND ? "
+                "LIMIT 1",
+                (station_id, hwm, lo, hi),
+            ).fetchone()
+            is not None
+        )
+
+    def _insert(
+        self, conn: sqlite3.Connection, station_id: str, events: list[Event], received: str
+    ) -> None:
+        offsets = self._boot_offsets(conn, station_id, events)
+        conn.executemany(
+            "INSERT INTO events (station_id, seq, id, type, at, at_repaired, clock_synced, "
+            "boot_id, mono, data, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (
+                    station_id,
+                    e.seq,
+                    e.id,
+                    e.type,
+                    e.at,
+                    repaired_at(e, offsets.get(e.boot_id)),
+                    int(e.clock_synced),
+                    e.boot_id,
+                    e.mono,
+                    e.data_json(),
+                    received,
+                )
+                for e in events
+            ],
+        )
+        for e in events:
+            if e.type in PROJECTED:
+                self._project(conn, station_id, e, offsets.get(e.boot_id))
+
+    def _boot_offsets(
+        self, conn: sqlite3.Connection, station_id: str, events: list[Event]
+    ) -> dict[str, float]:
+        """Each boot's wall-minus-monotonic offset; a boot seen synced for the first time also
+        repairs the unsynced events of that boot stored before."""
+        boots = {e.boot_id for e in events}
+        offsets: dict[str, float] = {}
+        for boot in boots:
+            row = conn.execute(
+                "SELECT offset_s FROM boots WHERE station_id = ? AND boot_id = ?",
+                (station_id, boot),
+            ).fetchone()
+            if row is not None:
+                offsets[boot] = row[0]
+        for e in events:
+            if e.boot_id in offsets or not e.clock_synced:
+                continue
+            offset = boot_offset(e)
+            assert offset is not None
+            offsets[e.boot_id] = offset
+            conn.execute(
+                "INSERT INTO boots (station_id, boot_id, offset_s) VALUES (?, ?, ?)",
+                (station_id, e.boot_id, offset),
+            )
+            self._repair_stored(conn, station_id, e.boot_id, offset)
+        return offsets
+
+    def _repair_stored(
+        self, conn: sqlite3.Connection, station_id: str, boot_id: str, offset: float
+    ) -> None:
+        rows = conn.execute(
+            "SELECT seq, id, type, at, mono, data FROM events WHERE station_id = ? AND "
+            "boot_id = ? AND clock_synced = 0",
+            (station_id, boot_id),
+        ).fetchall()
+        for seq, eid, type_, at, mono, data in rows:
+            e = Event(eid, station_id, seq, type_, at, False, boot_id, mono, json.loads(data))
+            conn.execute(
+                "UPDATE events SET at_repaired = ? WHERE station_id = ? AND seq = ?",
+                (repaired_at(e, offset), station_id, seq),
+            )
+            if type_ in ("session_started", "session_ended"):
+                self._project(conn, station_id, e, offset)
+
+    def _project(
+        self, conn: sqlite3.Connection, station_id: str, e: Event, offset: float | None
+    ) -> None:
+        d = e.data
+        shift = _shift(e, offset)
+        at = e.at if shift is None else _shifted(e.at, shift)
+        if e.type == "session_started" and isinstance(d.get("session_id"), str):
+            st = conn.execute(
+                "SELECT machine_id, kind FROM stations WHERE id = ?", (station_id,)
+            ).fetchone()
+            conn.execute(
+                "INSERT INTO sessions (id, station_id, machine_id, kind, member_id, "
+                "supervisor_id, started_at, started_seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT(id) DO UPDATE SET started_at = excluded.started_at",
+                (
+                    d["session_id"],
+                    station_id,
+                    _s(d.get("machine_id")) or (st[0] if st else None),
+                    _s(d.get("kind")) or (st[1] if st else None),
+                    _s(d.get("member_id")) or "?",
+                    _s(d.get("supervisor_id")),
+                    at,
+                    e.seq,
+                ),
+            )
+        elif e.type == "session_ended" and isinstance(d.get("session_id"), str):
+            ended = _s(d.get("ended_at")) or e.at
+            if shift is not None:
+                ended = _shifted(ended, shift)
+            conn.execute(
+                "UPDATE sessions SET ended_at = ?, end_reason = ?, duration_s = ?, active_s = ?,"
+                " idle_s = ?, energy_wh = ? WHERE id = ?",
+                (
+                    ended,
+                    _s(d.get("end_reason")),
+                    _n(d.get("duration_s")),
+                    _n(d.get("active_s")),
+                    _n(d.get("idle_s")),
+                    _n(d.get("energy_wh")),
+                    d["session_id"],
+                ),
+            )
+        elif e.type == "qualification_granted":
+            member, kind, level = _s(d.get("member_id")), _s(d.get("kind")), _s(d.get("level"))
+            if not (member and kind and level in LEVELS):
+                return
+            granted_at = _s(d.get("granted_at")) or at
+            conn.execute(
+                "INSERT OR IGNORE INTO grants (station_id, seq, member_id, kind, level, "
+                "previous_level, granted_by, granted_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    station_id,
+                    e.seq,
+                    member,
+                    kind,
+                    level,
+                    _s(d.get("previous_level")),
+                    _s(d.get("granted_by")),
+                    granted_at,
+                ),
+            )
+            if conn.execute("SELECT 1 FROM members WHERE id = ?", (member,)).fetchone():
+                version = self._bump(conn)
+                conn.execute(
+                    "INSERT INTO qualifications (member_id, kind, level, granted_by, granted_at,"
+                    " version) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(member_id, kind) DO UPDATE"
+                    " SET level = excluded.level, granted_by = excluded.granted_by,"
+                    " granted_at = excluded.granted_at, version = excluded.version",
+                    (member, kind, level, _s(d.get("granted_by")), granted_at, version),
+                )
+        elif e.type == "command_applied" and isinstance(d.get("command_id"), str):
+            conn.execute(
+                "UPDATE commands SET status = ?, applied_at = ?, result = ? WHERE id = ? AND "
+                "station_id = ?",
+                (
+                    "applied" if d.get("ok") else "failed",
+                    at,
+                    json.dumps(d.get("result"), ensure_ascii=False),
+                    d["command_id"],
+                    station_id,
+                ),
+            )
+
+    def high_water(self, station_id: str) -> int:
+        value = self._one("SELECT high_water FROM stations WHERE id = ?", (station_id,))
+        if value is None:
+            raise NotFound(f"no station {station_id}")
+        return int(value)
+
+    def events(
+        self, station_id: str | None = None, after_seq: int = 0, limit: int | None = None
+    ) -> Iterator[dict[str, Any]]:
+        sql = (
+            "SELECT station_id, seq, id, type, at, at_repaired, clock_synced, boot_id, mono, "
+            "data, received_at FROM events"
+        )
+        params: list[Any] = []
+        if station_id is not None:
+            sql += " WHERE station_id = ? AND seq > ?"
+            params += [station_id, after_seq]
+        sql += " ORDER BY station_id, seq"
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(limit)
+        for r in self.db.conn.execute(sql, params):
+            yield {
+                "id": r[2],
+                "station_id": r[0],
+                "seq": r[1],
+                "type": r[3],
+                "at": r[4],
+                "at_repaired": r[5],
+                "clock_synced": bool(r[6]),
+                "boot_id": r[7],
+                "mono": r[8],
+                "data": json.loads(r[9]),
+                "received_at": r[10],
+            }
+
+    def count_events(self, station_id: str | None = None) -> int:
+        if station_id is None:
+            return int(self._one("SELECT COUNT(*) FROM events"))
+        return int(self._one("SELECT COUNT(*) FROM events WHERE station_id = ?", (station_id,)))
+
+    # --- roster -------------------------------------------------------------------------------
+
+    @staticmethod
+    def _bump(conn: sqlite3.Connection) -> int:
+        """The roster's next version (one per transaction that changes it)."""
+        row = conn.execute("SELECT value FROM meta WHERE key = 'roster_version'").fetchone()
+        version = (int(row[0]) if row else 0) + 1
+        conn.execute(
+            "INSERT INTO meta (key, value) VALUES ('roster_version', ?) "
+            "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            (str(version),),
+        )
+        return version
+
+    def roster_version(self) -> int:
+        value = self._one("SELECT value FROM meta WHERE key = 'roster_version'")
+        return int(value) if value else 0
+
+    def roster_changes(self, since: int) -> dict[str, Any] | None:
+        """What a station at roster version ``since`` lacks; None when it is up to date.
+
+        A station at version 0 (never synced) or ahead of this store (the store was reset) gets
+        the whole roster (``full``). Stations get first names only: they need no more.
+        """
+        with self._read() as conn:
+            row = conn.execute("SELECT value FROM meta WHERE key = 'roster_version'").fetchone()
+            current = int(row[0]) if row else 0
+            if current == 0 or since == current:
+                return None
+            full = since == 0 or since > current
+            after = 0 if full else since
+            members = [
+                {"id": r[0], "name": _first_name(r[1], r[0]), "role": r[2], "active": bool(r[3])}
+                for r in conn.execute(
+                    "SELECT id, name, role, active FROM members WHERE version > ? ORDER BY id",
+                    (after,),
+                )
+            ]
+            badges = [
+                {"uid": r[0], "member_id": r[1], "active": bool(r[2])}
+                for r in conn.execute(
+                    "SELECT uid, member_id, active FROM badges WHERE version > ? ORDER BY uid",
+                    (after,),
+                )
+            ]
+            quals = [
+                {
+                    "member_id": r[0],
+                    "kind": r[1],
+                    "level": r[2],
+                    "granted_by": r[3],
+                    "granted_at": r[4],
+                }
+                for r in conn.execute(
+                    "SELECT member_id, kind, level, granted_by, granted_at FROM qualifications "
+                    "WHERE version > ? AND NOT (? AND level = 'none') ORDER BY member_id, kind",
+                    (after, full),
+                )
+            ]
+        return {
+            "version": current,
+            "full": full,
+            "members": members,
+            "badges": badges,
+            "qualifications": quals,
+        }
+
+    @contextmanager
+    def _read(self) -> Iterator[sqlite3.Connection]:
+        """A consistent snapshot across several SELECTs."""
+        conn = self.db.conn
+        conn.execute("BEGIN")
+        try:
+            yield conn
+        finally:
+            conn.execute("COMMIT")
+
+    def import_roster(self, roster: RosterImport, *, replace_all: bool = True) -> dict[str, int]:
+        """Store a parsed roster CSV (the stations' format) in one transaction, as one version.
+
+        With ``replace_all`` the file is the whole roster: members missing from it become
+        inactive (their history refers to them), their badges too, and qualifications of the
+        file's members that the file leaves out are withdrawn.
+        """
+        try:
+            changed = self._import_roster(roster, replace_all)
+        except _NothingChanged:
+            changed = 0
+        return {
+            "members": len(roster.members),
+            "badges": len(roster.badges),
+            "qualifications": len(roster.qualifications),
+            "changed": changed,
+        }
+
+    def _import_roster(self, roster: RosterImport, replace_all: bool) -> int:
+        changed = 0
+        with self._transaction() as conn:
+            version = self._bump(conn)
+            stamp = now_iso()
+            ids = {m.id for m in roster.members}
+            uids = {b.uid for b in roster.badges}
+            for m in roster.members:
+                old = conn.execute(
+                    "SELECT name, role, active FROM members WHERE id = ?", (m.id,)
+                ).fetchone()
+                if old != (m.name, m.role.value, int(m.active)):
+                    conn.execute(
+                        "INSERT INTO members (id, name, role, active, version, updated_at) "
+                        "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET "
+                        "name = excluded.name, role = excluded.role, active = excluded.active, "
+                        "version = excluded.version, updated_at = excluded.updated_at",
+                        (m.id, m.name, m.role.value, int(m.active), version, stamp),
+                    )
+                    changed += 1
+            for b in roster.badges:
+                old = conn.execute(
+                    "SELECT member_id, active FROM badges WHERE uid = ?", (b.uid,)
+                ).fetchone()
+                if old != (b.member_id, int(b.active)):
+                    conn.execute(
+                        "INSERT INTO badges (uid, member_id, active, version) VALUES (?, ?, ?, ?)"
+                        " ON CONFLICT(uid) DO UPDATE SET member_id = excluded.member_id, "
+                        "active = excluded.active, version = excluded.version",
+                        (b.uid, b.member_id, int(b.active), version),
+                    )
+                    changed += 1
+            wanted = {(q.member_id, q.kind): q for q in roster.qualifications}
+            for q in roster.qualifications:
+                old = conn.execute(
+                    "SELECT level FROM qualifications WHERE member_id = ? AND kind = ?",
+                    (q.member_id, q.kind),
+                ).fetchone()
+                if old is None or old[0] != q.level.value:
+                    conn.execute(
+                        "INSERT INTO qualifications (member_id, kind, level, granted_by, "
+                        "granted_at, version) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(member_id, "
+                        "kind) DO UPDATE SET level = excluded.level, granted_by = "
+                        "excluded.granted_by, granted_at = excluded.granted_at, "
+                        "version = excluded.version",
+                        (
+                            q.member_id,
+                            q.kind,
+                            q.level.value,
+                            q.granted_by or "import",
+                            stamp,
+                            version,
+                        ),
+                    )
+                    changed += 1
+            if replace_all:
+                for (mid,) in conn.execute("SELECT id FROM members WHERE active = 1").fetchall():
+                    if mid not in ids:
+                        conn.execute(
+                            "UPDATE members SET active = 0, version = ?, updated_at = ? "
+                            "WHERE id = ?",
+                            (version, stamp, mid),
+                        )
+                        changed += 1
+                for (uid,) in conn.execute("SELECT uid FROM badges WHERE active = 1").fetchall():
+                    if uid not in uids:
+                        conn.execute(
+                            "UPDATE badges SET active = 0, version = ? WHERE uid = ?",
+                            (version, uid),
+                        )
+                        changed += 1
+                for mid, kind in conn.execute(
+                    "SELECT member_id, kind FROM qualifications WHERE level != 'none'"
+                ).fetchall():
+                    if mid in ids and (mid, kind) not in wanted:
+                        conn.execute(
+                            "UPDATE qualifications SET level = 'none', version = ? "
+                            "WHERE member_id = ? AND kind = ?",
+                            (version, mid, kind),
+                        )
+                        changed += 1
+            if changed == 0:
+                raise _NothingChanged  # roll back the version bump: stations have nothing to do
+        return changed
+
+    def roster_rows(self) -> dict[str, list[dict[str, Any]]]:
+        with self._read() as conn:
+            out = {}
+            for table, cols in (
+                ("members", "id, name, role, active, version, erased_at"),
+                ("badges", "uid, member_id, active, version"),
+                ("qualifications", "member_id, kind, level, granted_by, granted_at, version"),
+            ):
+                cur = conn.execute(f"SELECT {cols} FROM {table} ORDER BY 1, 2")
+                names = [d[0] for d in cur.description]
+                out[table] = [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+        return out
+
+    def set_badge_active(self, uid: str, active: bool) -> None:
+        """Revoke (or restore) a badge: a roster change every station gets at its next sync."""
+        with self._transaction() as conn:
+            if not conn.execute("SELECT 1 FROM badges WHERE uid = ?", (uid,)).fetchone():
+                raise NotFound(f"no badge {uid}")
+            version = self._bump(conn)
+            conn.execute(
+                "UPDATE badges SET active = ?, version = ? WHERE uid = ?",
+                (int(active), version, uid),
+            )
+
+    def set_qualification(self, member_id: str, kind: str, level: Level, by: str) -> None:
+        """An educator sets a level (``none`` withdraws it); recorded with who granted it."""
+        with self._transaction() as conn:
+            if not conn.execute("SELECT 1 FROM members WHERE id = ?", (member_id,)).fetchone():
+                raise NotFound(f"no member {member_id}")
+            version = self._bump(conn)
+            conn.execute(
+                "INSERT INTO qualifications (member_id, kind, level, granted_by, granted_at, "
+                "version) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(member_id, kind) DO UPDATE SET "
+                "level = excluded.level, granted_by = excluded.granted_by, "
+                "granted_at = excluded.granted_at, version = excluded.version",
+                (member_id, kind, level.value, by, now_iso(), version),
+            )
+
+    def upsert_member(self, member_id: str, name: str, role: Role, active: bool = True) -> None:
+        with self._transaction() as conn:
+            version = self._bump(conn)
+            conn.execute(
+                "INSERT INTO members (id, name, role, active, version, updated_at) "
+                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET name = excluded.name, "
+                "role = excluded.role, active = excluded.active, version = excluded.version, "
+                "updated_at = excluded.updated_at",
+                (member_id, name, role.value, int(active), version, now_iso()),
+            )
+
+    def add_badge(self, uid: str, member_id: str) -> None:
+        with self._transaction() as conn:
+            if not conn.execute("SELECT 1 FROM members WHERE id = ?", (member_id,)).fetchone():
+                raise NotFound(f"no member {member_id}")
+            version = self._bump(conn)
+            conn.execute(
+                "INSERT INTO badges (uid, member_id, active, version) VALUES (?, ?, 1, ?) "
+                "ON CONFLICT(uid) DO UPDATE SET member_id = excluded.member_id, active = 1, "
+                "version = excluded.version",
+                (uid, member_id, version),
+            )
+
+    # --- commands -----------------------------------------------------------------------------
+
+    def add_command(self, station_id: str, command: dict[str, Any], by: str) -> dict[str, Any]:
+        """Queue a command for a station; it gets it in its next sync reply.
+
+        ``revoke_badge`` also deactivates the badge in the roster, so that every station stops
+        admitting it (the roster change), not only the one the command is sent to.
+        """
+        cid = str(uuid.uuid4())
+        with self._transaction() as conn:
+            if not conn.execute(
+                "SELECT 1 FROM stations WHERE id = ? AND active = 1", (station_id,)
+            ).fetchone():
+                raise NotFound(f"no active station {station_id}")
+            if (
+                command["action"] == "revoke_badge"
+                and conn.execute("SELECT 1 FROM badges WHERE uid = ?", (command["uid"],)).fetchone()
+            ):
+                version = self._bump(conn)
+                conn.execute(
+                    "UPDATE badges SET active = 0, version = ? WHERE uid = ?",
+                    (version, command["uid"]),
+                )
+            conn.execute(
+                "INSERT INTO commands (id, station_id, action, reason, uid, created_at, "
+                "created_by) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    cid,
+                    station_id,
+                    command["action"],
+                    command.get("reason", ""),
+                    command.get("uid"),
+                    now_iso(),
+                    by,
+                ),
+            )
+        return {"id": cid, "station_id": station_id, **command, "status": "pending"}
+
+    def pending_commands(self, station_id: str) -> list[dict[str, Any]]:
+        rows = self._rows(
+            "SELECT id, action, reason, uid, created_at, created_by FROM commands "
+            "WHERE station_id = ? AND status = 'pending' ORDER BY created_at, id",
+            (station_id,),
+        )
+        return [{k: v for k, v in r.items() if v is not None} for r in rows]
+
+    def commands(self, station_id: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
+        where, params = ("WHERE station_id = ?", [station_id]) if station_id else ("", [])
+        return self._rows(
+            f"SELECT id, station_id, action, reason, uid, created_at, created_by, status, "
+            f"applied_at, result FROM commands {where} ORDER BY created_at DESC LIMIT ?",
+            [*params, limit],
+        )
+
+    # --- web accounts -------------------------------------------------------------------------
+
+    def add_user(self, username: str, password: str, role: str, *, replace: bool = False) -> bool:
+        from station.accounts import (
+            MIN_PASSWORD_LENGTH,
+            USERNAME_PATTERN,
+            hash_password,
+        )
+
+        if not USERNAME_PATTERN.match(username):
+            raise BadRequest(
+                "a username is 2-32 lower-case letters, digits, '.', '_' or '-'", "username"
+            )
+        if role not in ROLES:
+            raise BadRequest(f"role must be one of {', '.join(ROLES)}", "role")
+        if len(password) < MIN_PASSWORD_LENGTH:
+            raise BadRequest(
+                f"a password has at least {MIN_PASSWORD_LENGTH} characters", "password"
+            )
+        hashed = hash_password(password)
+        with self._transaction() as conn:
+            exists = conn.execute("SELECT 1 FROM users WHERE username = ?", (username,)).fetchone()
+            if exists and not replace:
+                raise Conflict(f"user {username} exists already; use --replace")
+            conn.execute(
+                "INSERT INTO users (username, password_hash, role, created_at) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT(username) DO UPDATE SET password_hash = excluded.password_hash, "
+                "role = excluded.role, active = 1",
+                (username, hashed, role, now_iso()),
+            )
+        return not exists
+
+    def authenticate(self, username: str, password: str) -> dict[str, Any] | None:
+        from station.accounts import check_password
+
+        row = self.db.conn.execute(
+            "SELECT password_hash, role FROM users WHERE username = ? AND active = 1",
+            (username,),
+        ).fetchone()
+        if row is None or not check_password(row[0], password):
+            return None
+        with self._transaction() as conn:
+            conn.execute(
+                "UPDATE users SET last_login_at = ? WHERE username = ?", (now_iso(), username)
+            )
+        return {"username": username, "role": row[1]}
+
+    def users(self) -> list[dict[str, Any]]:
+        return self._rows(
+            "SELECT username, role, active, created_at, last_login_at FROM users ORDER BY username"
+        )
+
+
+class _NothingChanged(Exception):
+    """Raised inside import_roster's transaction to roll back the version bump."""
+
+
+LEVELS = {lv.value for lv in Level if lv is not Level.NONE}
+PROJECTED = frozenset(
+    {"session_started", "session_ended", "qualification_granted", "command_applied"}
+)
+
+
+def _first_name(name: str, fallback: str) -> str:
+    return name.split()[0] if name.strip() else fallback
+
+
+def _s(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _n(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value)
+
+
+def _shift(e: Event, offset: float | None) -> timedelta | None:
+    fixed = repaired_at(e, offset)
+    if fixed is None:
+        return None
+    return parse_at(fixed) - parse_at(e.at)
+
+
+def _shifted(text: str, shift: timedelta) -> str:
+    try:
+        return iso(parse_at(text) + shift)
+    except BadRequest:
+        return text

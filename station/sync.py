@@ -1,0 +1,517 @@
+"""The station's sync client: push events to the central store, apply what it sends back.
+
+It runs in its own thread with its own SQLite connection, so a slow or absent central store never
+delays a tap: the controller only ever gets short messages (reload the roster, a command, an
+acknowledgement to record). The protocol is docs/sync.md:
+
+1. read up to ``batch_size`` events after the acknowledged seq and POST them, with this station's
+   bearer token and its roster version, to ``/api/v1/sync``;
+2. store the ``acked_seq`` the reply carries (the highest contiguous seq the central store holds),
+   so a lost reply only means the same events are sent again (the central store keeps each once);
+3. once every event is pushed, apply the roster changes (written through this thread's connection,
+   then ``controller.reload_roster()``) — not before, so a grant made here and not yet pushed is
+   never overwritten by an older roster;
+4. apply pending commands with ``controller.call(Command(..., by="central"))`` and acknowledge each
+   with a ``command_applied`` event (applied once: the event log is checked first);
+5. push the roster's expiry forward (last contact + ``roster_max_age_h``).
+
+Every request has a timeout; failures back off exponentially with jitter.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from sqlite_utils import Database
+from sqlite_utils.migrations import Migrations
+
+from station.clock import Clock, iso
+from station.config import Config
+from station.machine import Command
+from station.store import Store
+
+log = logging.getLogger(__name__)
+
+PROTOCOL = 1
+SYNC_PATH = "/api/v1/sync"
+COMMAND_ACTIONS = {
+    "lock": "out_of_service",
+    "unlock": "back_in_service",
+    "clear_check": "clear_check",
+    "end_session": "end_session",
+}
+"""Central commands that are machine commands; ``revoke_badge`` is applied to the roster."""
+
+migrations = Migrations("fabrique-station-sync")
+
+
+@migrations()
+def m001_sync_state(db: Database) -> None:
+    db.execute("CREATE TABLE sync_state (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+
+
+class SyncTarget(Protocol):
+    """What the client needs from the controller (a fake in some tests)."""
+
+    clock: Clock
+
+    def call(self, inp: Any, timeout: float = ...) -> Any: ...
+    def record(self, type_: str, data: dict[str, Any], timeout: float = ...) -> dict[str, Any]: ...
+    def set_roster_expiry(self, expires_mono: float | None) -> None: ...
+    def set_sync_status(self, sync: dict[str, Any]) -> None: ...
+    def reload_roster(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class Reply:
+    status: int
+    body: dict[str, Any]
+
+
+Transport = Callable[[str, bytes, dict[str, str], float], Reply]
+
+
+class SyncError(Exception):
+    """One sync attempt failed; ``kind`` is ``offline``, ``unauthorized`` or ``rejected``."""
+
+    def __init__(self, kind: str, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.status = status
+
+
+def urllib_transport(url: str, body: bytes, headers: dict[str, str], timeout: float) -> Reply:
+    """POST with the standard library; the timeout bounds the connect and every read."""
+    req = urllib.request.Request(url, data=body, headers=headers, method="POST")
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            return Reply(resp.status, _json(resp.read()))
+    except urllib.error.HTTPError as e:
+        try:
+            payload = _json(e.read())
+        except (OSError, ValueError):
+            payload = {}
+        finally:
+            e.close()
+        return Reply(e.code, payload)
+    except (OSError, ValueError) as e:  # URLError, timeouts, resets, a half-sent reply
+        raise SyncError("offline", f"{type(e).__name__}: {e}") from None
+
+
+def _json(raw: bytes) -> dict[str, Any]:
+    body = json.loads(raw.decode("utf-8")) if raw else {}
+    if not isinstance(body, dict):
+        raise ValueError("the reply is not a JSON object")
+    return body
+
+
+class SyncClient:
+    """The sync thread. ``start()``/``stop()``; ``wake()`` asks for a sync now."""
+
+    def __init__(
+        self,
+        config: Config,
+        target: SyncTarget,
+        *,
+        transport: Transport = urllib_transport,
+        store_factory: Callable[[], Store] | None = None,
+        rng: random.Random | None = None,
+        max_backoff_s: float = 120.0,
+    ) -> None:
+        if not config.central.url:
+            raise ValueError("no [central] url: nothing to sync with")
+        self.config = config
+        self.central = config.central
+        self.target = target
+        self.transport = transport
+        self._store_factory = store_factory or (
+            lambda: Store(config.db_path, config.station.id, config.machine.id)
+        )
+        self.rng = rng or random.Random()
+        self.max_backoff_s = max(max_backoff_s, 1.0)
+        self.url = config.central.url.rstrip("/") + SYNC_PATH
+        self.batch_size = config.central.batch_size
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.store: Store | None = None
+        self.failures = 0
+        self.syncs = 0
+        self.status: dict[str, Any] = {"state": "starting"}
+
+    # --- life cycle ---------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="sync", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def _run(self) -> None:
+        try:
+            self.store = self._store_factory()
+            migrations.apply(self.store.db)
+            self._restore_expiry()
+            while not self._stop.is_set():
+                delay = self._attempt()
+                if delay > 0:
+                    self._wake.wait(delay)
+                    self._wake.clear()
+        except Exception:
+            log.exception("the sync thread stopped")
+            self._publish(state="stopped", last_error="the sync thread failed (see the log)")
+        finally:
+            if self.store is not None:
+                self.store.close()
+
+    def _attempt(self) -> float:
+        """One sync; returns how long to wait before the next one (0: more to push now)."""
+        try:
+            more = self.sync_once()
+        except SyncError as e:
+            self.failures += 1
+            delay = self.backoff(self.failures)
+            if e.kind == "unauthorized":
+                delay = max(delay, min(self.max_backoff_s, 60.0))
+            log.log(
+                logging.INFO if self.failures == 1 else logging.DEBUG,
+                "sync failed (%s): %s; next try in %.1f s",
+                e.kind,
+                e,
+                delay,
+            )
+            self._publish(
+                state=e.kind,
+                last_error=str(e),
+                failures=self.failures,
+                next_attempt_in_s=round(delay, 1),
+            )
+            return delay
+        self.failures = 0
+        return 0.0 if more else self.central.sync_interval_s
+
+    def backoff(self, failures: int) -> float:
+        """Exponential from the sync interval, capped, with ±50 % jitter so stations spread."""
+        base = min(self.max_backoff_s, self.central.sync_interval_s * 2 ** min(failures - 1, 16))
+        return base * self.rng.uniform(0.5, 1.5)
+
+    # --- one sync -----------------------------------------------------------------------------
+
+    def sync_once(self) -> bool:
+        """Push one batch and apply the reply; True when more events wait to be pushed."""
+        store = self.store
+        assert store is not None, "sync_once runs on the sync thread (start())"
+        acked = self._get_int("acked_seq")
+        batch = list(store.events(after_seq=acked, limit=self.batch_size))
+        last = store.last_seq()
+        backlog = max(0, last - acked)
+        body = {
+            "protocol": PROTOCOL,
+            "station_id": self.config.station.id,
+            "events": batch,
+            "roster_version": self._get_int("roster_version"),
+            "backlog": max(0, backlog - len(batch)),
+            "status": self._station_status(backlog),
+        }
+        data = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        headers = {
+            "Content-Type": "application/json",
+            "Authorization": f"Bearer {self.central.token}",
+            "User-Agent": "fabrique-station-sync/1",
+        }
+        reply = self.transport(self.url, data, headers, self.central.timeout_s)
+        if reply.status in (401, 403):
+            raise SyncError("unauthorized", _error(reply), reply.status)
+        if reply.status == 413 and self.batch_size > 1:
+            self.batch_size = max(1, self.batch_size // 2)
+            raise SyncError("rejected", f"{_error(reply)} (batch now {self.batch_size})", 413)
+        if reply.status != 200:
+            kind = "offline" if reply.status >= 500 else "rejected"
+            raise SyncError(kind, _error(reply), reply.status)
+        new_acked = reply.body.get("acked_seq")
+        if isinstance(new_acked, bool) or not isinstance(new_acked, int):
+            raise SyncError("rejected", "the reply has no acked_seq")
+        if new_acked > last:
+            raise SyncError(
+                "rejected",
+                f"the central store holds seq {new_acked} but this station's last is {last}: "
+                "was the station's store reset?",
+            )
+        if new_acked != acked:
+            self._set("acked_seq", new_acked)
+        self._contact()
+        self.syncs += 1
+        if isinstance(reply.body.get("roster"), dict):
+            self._apply_roster(reply.body["roster"], new_acked)
+        commands = reply.body.get("commands")
+        if isinstance(commands, list):
+            for c in commands:
+                if isinstance(c, dict):
+                    self._apply_command(c)
+        remaining = max(0, store.last_seq() - new_acked)
+        self._publish(
+            state="ok",
+            last_error=None,
+            failures=0,
+            acked_seq=new_acked,
+            backlog=remaining,
+            next_attempt_in_s=None,
+        )
+        # More to push now only if this batch made progress (a gap the central store keeps
+        # refusing must not turn into a busy loop).
+        return remaining > 0 and new_acked > acked
+
+    def _station_status(self, backlog: int) -> dict[str, Any]:
+        status_fn = getattr(self.target, "status", None)
+        out: dict[str, Any] = {"backlog": backlog}
+        if callable(status_fn):
+            try:
+                s = status_fn()
+            except Exception:
+                return out
+            for key in ("machine", "session", "health", "roster_expired", "now", "station"):
+                if key in s:
+                    out[key] = s[key]
+        return out
+
+    # --- the roster ---------------------------------------------------------------------------
+
+    def _apply_roster(self, roster: dict[str, Any], acked: int) -> None:
+        """Write the changes in one transaction, only if every local event is pushed."""
+        store = self.store
+        assert store is not None
+        version = roster.get("version")
+        if isinstance(version, bool) or not isinstance(version, int):
+            return
+        conn = store.db.conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            (last,) = conn.execute("SELECT COALESCE(MAX(seq), 0) FROM events").fetchone()
+            if last > acked:
+                conn.execute("ROLLBACK")
+                return  # a local event (maybe a grant) is not at the central store yet
+            _write_roster(conn, roster)
+            (local,) = conn.execute(
+                "SELECT COALESCE(MAX(CAST(value AS INTEGER)), 0) FROM roster_meta "
+                "WHERE key = 'version'"
+            ).fetchone()
+            conn.execute(
+                "INSERT INTO roster_meta (key, value) VALUES ('version', ?) "
+                "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                (str(local + 1),),
+            )
+            conn.execute(
+                "INSERT INTO sync_state (key, value) VALUES ('roster_version', ?) "
+                "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                (str(version),),
+            )
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+        self.target.reload_roster()
+
+    # --- commands -----------------------------------------------------------------------------
+
+    def _apply_command(self, c: dict[str, Any]) -> None:
+        store = self.store
+        assert store is not None
+        cid, action = c.get("id"), c.get("action")
+        if not isinstance(cid, str) or not isinstance(action, str):
+            return
+        done = store.db.execute(
+            "SELECT 1 FROM events WHERE type = 'command_applied' AND "
+            "json_extract(data, '$.command_id') = ?",
+            [cid],
+        ).fetchone()
+        if done:
+            return  # applied already; the acknowledgement is on its way
+        reason = c.get("reason") if isinstance(c.get("reason"), str) else ""
+        result: dict[str, Any]
+        if action in COMMAND_ACTIONS:
+            if action == "lock" and not reason:
+                reason = "locked from the central store"
+            result = self.target.call(
+                Command(COMMAND_ACTIONS[action], by="central", reason=reason or "")
+            )
+        elif action == "revoke_badge" and isinstance(c.get("uid"), str):
+            with store.db.conn:
+                n = store.db.conn.execute(
+                    "UPDATE badges SET active = 0 WHERE uid = ?", (c["uid"],)
+                ).rowcount
+            self.target.reload_roster()
+            result = {"ok": True, "action": action, "badges": n}
+        else:
+            result = {"ok": False, "action": action, "error": "unknown action"}
+        self.target.record(
+            "command_applied",
+            {
+                "command_id": cid,
+                "action": action,
+                "ok": bool(result.get("ok")) if isinstance(result, dict) else False,
+                "result": result,
+            },
+        )
+
+    # --- contact and expiry -------------------------------------------------------------------
+
+    def _contact(self) -> None:
+        now = self.target.clock.now()
+        self._set("last_contact_at", now.iso())
+        self.target.set_roster_expiry(now.mono + self.central.roster_max_age_h * 3600)
+        self.status["last_success_at"] = now.iso()
+
+    def _restore_expiry(self) -> None:
+        """After a restart, the time since the last contact (by the wall clock) still counts."""
+        now = self.target.clock.now()
+        max_age = self.central.roster_max_age_h * 3600
+        last = self._get("last_contact_at")
+        remaining = max_age
+        if last and now.synced:
+            try:
+                elapsed = (now.at - datetime.fromisoformat(last)).total_seconds()
+            except ValueError:
+                elapsed = 0.0
+            remaining = max_age - max(0.0, elapsed)
+        self.target.set_roster_expiry(now.mono + remaining)
+        self._publish(state="starting", last_success_at=last)
+
+    # --- small helpers ------------------------------------------------------------------------
+
+    def _get(self, key: str) -> str | None:
+        assert self.store is not None
+        row = self.store.db.execute("SELECT value FROM sync_state WHERE key = ?", [key]).fetchone()
+        return row[0] if row else None
+
+    def _get_int(self, key: str) -> int:
+        value = self._get(key)
+        return int(value) if value else 0
+
+    def _set(self, key: str, value: Any) -> None:
+        assert self.store is not None
+        with self.store.db.conn:
+            self.store.db.conn.execute(
+                "INSERT INTO sync_state (key, value) VALUES (?, ?) "
+                "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                (key, str(value)),
+            )
+
+    def _publish(self, **changes: Any) -> None:
+        self.status.update(changes)
+        self.status["last_attempt_at"] = iso(self.target.clock.now().at)
+        self.status["syncs"] = self.syncs
+        self.status["checked_mono"] = time.monotonic()
+        try:
+            self.target.set_sync_status(dict(self.status))
+        except Exception:
+            log.warning("could not publish the sync status", exc_info=True)
+
+
+def _write_roster(conn: Any, roster: dict[str, Any]) -> None:
+    """Apply a roster reply to the station's roster tables (inside the caller's transaction)."""
+    full = bool(roster.get("full"))
+    members = [m for m in roster.get("members", []) if _valid_member(m)]
+    badges = [b for b in roster.get("badges", []) if _valid_badge(b)]
+    quals = [q for q in roster.get("qualifications", []) if _valid_qual(q)]
+    if full:
+        ids = [m["id"] for m in members]
+        uids = [b["uid"] for b in badges]
+        conn.execute(f"UPDATE members SET active = 0 WHERE id NOT IN ({_marks(ids)})", ids)
+        conn.execute(f"UPDATE badges SET active = 0 WHERE uid NOT IN ({_marks(uids)})", uids)
+        conn.execute("DELETE FROM qualifications")
+    for m in members:
+        conn.execute(
+            "INSERT INTO members (id, name, role, active) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT(id) DO UPDATE SET name = excluded.name, role = excluded.role, "
+            "active = excluded.active",
+            (m["id"], m["name"], m["role"], int(bool(m.get("active", True)))),
+        )
+    known = {r[0] for r in conn.execute("SELECT id FROM members")}
+    for b in badges:
+        if b["member_id"] not in known:
+            continue
+        conn.execute(
+            "INSERT INTO badges (uid, member_id, active) VALUES (?, ?, ?) "
+            "ON CONFLICT(uid) DO UPDATE SET member_id = excluded.member_id, "
+            "active = excluded.active",
+            (b["uid"], b["member_id"], int(bool(b.get("active", True)))),
+        )
+    for q in quals:
+        if q["level"] == "none":
+            conn.execute(
+                "DELETE FROM qualifications WHERE member_id = ? AND kind = ?",
+                (q["member_id"], q["kind"]),
+            )
+        elif q["member_id"] in known:
+            conn.execute(
+                "INSERT INTO qualifications (member_id, kind, level, granted_by, granted_at) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT(member_id, kind) DO UPDATE SET "
+                "level = excluded.level, granted_by = excluded.granted_by, "
+                "granted_at = excluded.granted_at",
+                (q["member_id"], q["kind"], q["level"], q.get("granted_by"), q.get("granted_at")),
+            )
+
+
+ROLES = ("trainee", "educator", "technician")
+LEVELS = ("none", "supervised", "autonomous", "mentor")
+
+
+def _valid_member(m: Any) -> bool:
+    return (
+        isinstance(m, dict)
+        and isinstance(m.get("id"), str)
+        and isinstance(m.get("name"), str)
+        and m.get("role") in ROLES
+    )
+
+
+def _valid_badge(b: Any) -> bool:
+    return (
+        isinstance(b, dict)
+        and isinstance(b.get("uid"), str)
+        and isinstance(b.get("member_id"), str)
+    )
+
+
+def _valid_qual(q: Any) -> bool:
+    return (
+        isinstance(q, dict)
+        and isinstance(q.get("member_id"), str)
+        and isinstance(q.get("kind"), str)
+        and q.get("level") in LEVELS
+    )
+
+
+def _marks(values: list[str]) -> str:
+    return ",".join("?" * len(values)) or "NULL"
+
+
+def _error(reply: Reply) -> str:
+    message = reply.body.get("error") if isinstance(reply.body, dict) else None
+    return f"HTTP {reply.status}: {message or 'no message'}"
+
+
+def start_sync(config: Config, controller: SyncTarget) -> SyncClient | None:
+    """The hook ``station run`` calls: a running client when ``[central] url`` is set."""
+    if not config.central.url:
+        return None
+    client = SyncClient(config, controller)
+    client.start()
+    return client
