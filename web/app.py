@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import queue
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -134,6 +135,22 @@ def _simulator_routes(app: Flask, controller: Controller) -> None:
             abort(503, f"the station is not running: {e}")
         return jsonify(result)
 
+    @app.post("/sim/power")
+    def sim_power() -> Response:
+        sensors = _emulated_sensors(controller, "power_device", "power_meter")
+        watts = _number(_json_body(), "watts", 0, 26_000, '{"watts": 850}')
+        sensors.set_load(watts)
+        return jsonify(_after_sensor_change(controller, "power"))
+
+    @app.post("/sim/air")
+    def sim_air() -> Response:
+        sensors = _emulated_sensors(controller, "air_device", "air_sensor")
+        body = _json_body()
+        pm25 = _number(body, "pm25", 0, 999.9, '{"pm25": 80}')
+        pm10 = _number(body, "pm10", 0, 999.9, '{"pm25": 80, "pm10": 120}', required=False)
+        sensors.set_pm(pm25, pm10)
+        return jsonify(_after_sensor_change(controller, "air"))
+
     @app.get("/sim/badges")
     def sim_badges() -> Response:
         def read() -> list[dict[str, Any]]:
@@ -158,9 +175,16 @@ def _simulator_routes(app: Flask, controller: Controller) -> None:
 
 
 def _tap_on_emulated_reader(controller: Controller, chip: Any, uid: str) -> dict[str, Any]:
-    """Place a card on the emulated MFRC522, wait for the controller's decision, lift the card."""
+    """Place a card on the emulated MFRC522, wait for the controller's decision, lift the card.
+
+    The real driver debounces a card that comes back within a few polls (a hand hesitating over
+    the reader): like a person, wait that long before tapping the same card again.
+    """
     from mocks.mfrc522_chip import VirtualCard
 
+    ready_in = getattr(controller.hardware.reader, "ready_in", None)
+    if ready_in is not None:
+        time.sleep(min(1.0, ready_in(uid)))
     reply = controller.expect_tap(uid)
     chip.place(VirtualCard(bytes.fromhex(uid)))
     try:
@@ -170,6 +194,40 @@ def _tap_on_emulated_reader(controller: Controller, chip: Any, uid: str) -> dict
         raise
     finally:
         chip.remove()
+
+
+def _emulated_sensors(controller: Controller, device: str, sensor: str) -> Any:
+    sensors = controller.hardware.extras.get("sensors")
+    if sensors is None or getattr(sensors, device, None) is None:
+        abort(
+            404,
+            f"this station has no emulated {sensor.replace('_', ' ')}: set [sensors] {sensor} "
+            'to an "-emulated" type in its config',
+        )
+    return sensors
+
+
+def _after_sensor_change(controller: Controller, key: str) -> Any:
+    """On a simulated clock nothing reads the sensor until time moves: read it now."""
+    try:
+        if controller.config.clock.simulated:
+            controller.poll_sensors()
+    except ControllerStopped as e:
+        abort(503, f"the station is not running: {e}")
+    return {key: controller.status().get(key)}
+
+
+def _number(
+    body: dict[str, Any], key: str, low: float, high: float, example: str, *, required: bool = True
+) -> Any:
+    value = body.get(key)
+    if value is None and not required:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        abort(400, f"send {example}: {key} must be a number")
+    if not low <= value <= high:
+        abort(400, f"{key} must be between {low} and {high}, got {value}")
+    return float(value)
 
 
 def _json_body() -> dict[str, Any]:

@@ -48,6 +48,7 @@ def init_app(app: Flask, default_language: str) -> Translator:
     translator = Translator(load_catalogs(), default_language)
     app.extensions["i18n"] = translator
     app.jinja_env.globals["_"] = gettext
+    app.jinja_env.globals["label"] = label
     app.jinja_env.globals["current_language"] = current_language
     return translator
 
@@ -73,3 +74,11 @@ def gettext(key: str, **values: Any) -> str:
 
 def other_language(lang: str) -> str:
     return next(code for code in LANGUAGES if code != lang)
+
+
+def label(prefix: str, code: str) -> str:
+    """The message for a code that the catalogs may not know yet (an event type): else the code."""
+    t = translator()
+    key = prefix + code
+    catalog = t.catalogs.get(current_language()) or {}
+    return fill(catalog[key], {}) if key in catalog else code

@@ -99,7 +99,8 @@
     if (s.grant && s.session) return grantScreen(s.grant, s.session, s.last_decision);
     if (s.session) return sessionScreen(s, d);
     if (m.state === "finishing") {
-      return { key: "finishing", tone: "info", icon: "wait", title: t("state.finishing"),
+      const f = s.finishing;
+      return { key: "finishing", tone: "info", icon: "wait", title: f && f.member_name ? f.member_name : t("state.finishing"),
         lines: [t("kiosk.finishing.hint")] };
     }
     if (m.state === "to_check") return blocked("to_check", "kiosk.to_check", null);
@@ -177,16 +178,18 @@
   function sessionScreen(s, d) {
     const session = s.session;
     const warned = session.warned && s.machine.state === "in_use";
-    const extended = d && d.action === "session_extended";
+    const extended = d && (d.action === "session_extended" || d.action === "idle_extended");
+    const idle = session.idle_warned && s.machine.state === "in_use";
     const lines = [];
     if (session.supervisor_name) lines.push(t("kiosk.session.with", { name: session.supervisor_name }));
     let banner = null;
     if (s.machine.state === "finishing") banner = { tone: "info", text: t("kiosk.finishing.hint") };
     else if (warned) banner = { tone: "warn", countdownKey: "kiosk.warning.title", until: session.ends_at, text: t("kiosk.warning.next") };
+    else if (idle) banner = { tone: "warn", title: t("kiosk.idle_warning.title"), text: t("kiosk.idle_warning.next") };
     else if (extended) banner = { tone: "ok", text: t("kiosk.session.extended") };
     else lines.push(t("kiosk.session.end_hint"));
-    return { key: ["session", session.id, s.machine.state, warned, extended].join(":"),
-      tone: warned ? "warn" : "ok", icon: null, title: session.member_name, lines, session, banner };
+    return { key: ["session", session.id, s.machine.state, warned, idle, extended].join(":"),
+      tone: warned || idle ? "warn" : "ok", icon: null, title: session.member_name, lines, session, banner };
   }
 
   // --- drawing ------------------------------------------------------------------------------
@@ -238,6 +241,7 @@
     }
     if (view.banner) {
       const b = el("div", { class: "banner tone-" + view.banner.tone, role: "alert" });
+      if (view.banner.title) b.append(el("strong", { class: "banner-title", text: view.banner.title }));
       if (view.banner.countdownKey) {
         b.append(el("strong", { "data-until": view.banner.until, "data-template": view.banner.countdownKey, class: "banner-title" }));
       }
@@ -353,7 +357,7 @@
     const d = s.last_decision;
     if (d && d.at && (!previous.last_decision || previous.last_decision.at !== d.at || previous.last_decision.action !== d.action)) {
       const cue = { denied: "deny", session_started: "ok", takeover: "ok", session_ended: "ok", check_cleared: "ok",
-        session_extended: "ok", qualification_granted: "grant", waiting_for_supervisor: "wait", checklist: "wait",
+        session_extended: "ok", idle_extended: "ok", qualification_granted: "grant", waiting_for_supervisor: "wait", checklist: "wait",
         grant_confirm_supervisor: "wait", grant_awaiting_trainee: "wait" }[d.action];
       if (cue) play(cue);
     }
