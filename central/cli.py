@@ -171,9 +171,14 @@ def run_central(config: CentralConfig, *, ready: threading.Event | None = None) 
     )
     stop = threading.Event()
 
+    def close_all() -> None:
+        for channel in list(server._map.values()):  # type: ignore[union-attr]
+            channel.close()
+
     def on_signal(signum: int, _frame: Any) -> None:
+        # Close from the server's own loop; the loop ends when no socket is left.
         stop.set()
-        server.close()
+        server.trigger.pull_trigger(close_all)  # type: ignore[union-attr]
 
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, on_signal)
@@ -184,10 +189,8 @@ def run_central(config: CentralConfig, *, ready: threading.Event | None = None) 
         ready.set()
     try:
         server.run()
-    except OSError:
-        if not stop.is_set():
-            raise
     finally:
+        server.task_dispatcher.shutdown()  # type: ignore[union-attr]
         store.close()
     return 0
 

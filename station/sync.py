@@ -272,6 +272,7 @@ class SyncClient:
             failures=0,
             acked_seq=new_acked,
             backlog=remaining,
+            roster_version=self._get_int("roster_version"),
             next_attempt_in_s=None,
         )
         # More to push now only if this batch made progress (a gap the central store keeps

@@ -73,9 +73,20 @@ class CentralServer:
         self.thread.start()
 
     def stop(self) -> None:
-        self.server.close()
-        self.thread.join(5)
+        stop_waitress(self.server, self.thread)
         self.store.close()
+
+
+def stop_waitress(server: Any, thread: threading.Thread) -> None:
+    """Close every socket from the server's own loop thread; the loop ends when none is left."""
+
+    def close_all() -> None:
+        for channel in list(server._map.values()):
+            channel.close()
+
+    server.trigger.pull_trigger(close_all)
+    thread.join(10)
+    server.task_dispatcher.shutdown()
 
 
 class CentralProcess:

@@ -1,0 +1,265 @@
+"""A real station (controller on mocks) syncing with a real central store over loopback HTTP:
+roster changes and revocations within one sync interval, commands, grants flowing to every
+station, offline expiry, and kill -9 of a station in the middle of a push."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from station.clock import SimulatedClock
+from station.config import Config
+from station.controller import Controller
+from station.machine import Tap
+from station.roster import parse_roster_csv
+from station.sync import SyncClient
+from tests.conftest import INES, LEA, MOUSSA, SOFIANE, sample_roster_text, start_controller
+from tests.test_central_helpers import (
+    REPO,
+    CentralServer,
+    FaultProxy,
+    central_config,
+    fill_events,
+    station_config,
+    station_events,
+    wait_for,
+)
+
+INTERVAL_S = 1.0
+
+
+@pytest.fixture
+def central(tmp_path: Path) -> Iterator[CentralServer]:
+    server = CentralServer(central_config(tmp_path))
+    server.store.import_roster(parse_roster_csv(sample_roster_text()))
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+class Station:
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.clock = SimulatedClock(mono=1000.0)
+        self.controller: Controller = start_controller(config, self.clock)
+        self.sync = SyncClient(config, self.controller, max_backoff_s=1.0)
+        self.sync.start()
+
+    def tap(self, uid: str) -> dict[str, Any]:
+        return self.controller.call(Tap(uid))  # type: ignore[no-any-return]
+
+    def roster_version(self) -> int | None:
+        """The central roster version this station has applied (and reloaded)."""
+        return self.controller.status()["sync"].get("roster_version")  # type: ignore[no-any-return]
+
+    def synced(self) -> bool:
+        return self.controller.status()["sync"].get("state") == "ok"
+
+    def stop(self) -> None:
+        self.sync.stop()
+        self.controller.stop()
+
+
+@pytest.fixture
+def stations(tmp_path: Path, central: CentralServer) -> Iterator[dict[str, Station]]:
+    out: dict[str, Station] = {}
+
+    def make(sid: str, url: str | None = None, **kw: Any) -> Station:
+        token = central.store.add_station(sid, kind="laser")
+        cfg = station_config(tmp_path, sid, url or central.url, token, interval=INTERVAL_S, **kw)
+        out[sid] = Station(cfg)
+        return out[sid]
+
+    out_make: Any = make
+    try:
+        yield out_make
+    finally:
+        for s in out.values():
+            s.stop()
+
+
+def test_a_revocation_reaches_the_station_within_one_sync_interval(
+    central: CentralServer, stations: Any
+) -> None:
+    st: Station = stations("laser-1")
+    wait_for(st.synced, 10, "a first sync")
+    assert st.tap(LEA)["granted"] is False  # supervised: waits for a mentor (no session yet)
+    changed_at = time.monotonic()
+    central.store.set_badge_active(LEA, False)
+    wait_for(lambda: st.roster_version() == central.store.roster_version(), 10, "the change")
+    elapsed = time.monotonic() - changed_at
+    # One interval, plus the request itself.
+    assert elapsed < INTERVAL_S + 1.0, f"took {elapsed:.2f} s"
+    assert st.tap(LEA)["reason"] == "badge_inactive"
+
+
+def test_commands_are_applied_and_acknowledged(central: CentralServer, stations: Any) -> None:
+    st: Station = stations("laser-1")
+    wait_for(st.synced, 10, "a first sync")
+    assert st.tap(SOFIANE)["granted"]
+    central.store.add_command("laser-1", {"action": "end_session", "reason": ""}, "yanis")
+    lock = central.store.add_command("laser-1", {"action": "lock", "reason": "tube HS"}, "yanis")
+    wait_for(
+        lambda: all(c["status"] == "applied" for c in central.store.commands("laser-1")),
+        10,
+        "both commands acknowledged",
+    )
+    status = st.controller.status()
+    assert status["machine"]["state"] == "out_of_service"
+    assert status["machine"]["reason"] == "tube HS"
+    assert status["session"] is None
+    acks = [e for e in station_events(st.config) if e["type"] == "command_applied"]
+    assert [a["data"]["action"] for a in acks] == ["end_session", "lock"]
+    assert acks[1]["data"]["command_id"] == lock["id"]
+    central.store.add_command("laser-1", {"action": "unlock", "reason": ""}, "yanis")
+    wait_for(lambda: st.controller.status()["machine"]["state"] == "available", 10, "the unlock")
+    # Applied once, even though replies may list a command until its ack is ingested.
+    wait_for(lambda: all(c["status"] == "applied" for c in central.store.commands("laser-1")))
+    acks = [e for e in station_events(st.config) if e["type"] == "command_applied"]
+    assert len(acks) == 3
+
+
+def test_a_grant_at_one_station_reaches_the_others(central: CentralServer, stations: Any) -> None:
+    one: Station = stations("laser-1")
+    two: Station = stations("laser-2")
+    wait_for(lambda: one.synced() and two.synced(), 10, "first syncs")
+    assert two.tap(LEA)["granted"] is False
+    two.controller.advance(120)  # the co-badge window closes
+    # Léa (supervised) and Moussa (mentor) at laser-1, then the grant gesture.
+    one.tap(LEA)
+    assert one.tap(MOUSSA)["granted"]
+    one.tap(MOUSSA)
+    one.tap(MOUSSA)
+    assert one.tap(LEA)["action"] == "qualification_granted"
+
+    def autonomous_at_central() -> bool:
+        rows = central.store.roster_rows()["qualifications"]
+        return any(
+            r["member_id"] == "lea" and r["kind"] == "laser" and r["level"] == "autonomous"
+            for r in rows
+        )
+
+    wait_for(autonomous_at_central, 10, "the grant at the central store")
+    grant = next(
+        r
+        for r in central.store.roster_rows()["qualifications"]
+        if r["member_id"] == "lea" and r["kind"] == "laser"
+    )
+    assert grant["granted_by"] == "moussa"
+    wait_for(lambda: two.roster_version() == central.store.roster_version(), 10, "laser-2")
+    decision = two.tap(LEA)
+    assert decision["granted"] and decision["action"] == "session_started"
+
+
+def test_without_contact_the_roster_expires_and_only_staff_get_in(
+    tmp_path: Path, central: CentralServer, stations: Any
+) -> None:
+    proxy = FaultProxy(central.url)
+    try:
+        st: Station = stations("laser-1", proxy.url, max_age_h=0.1)  # 6 minutes
+        wait_for(st.synced, 10, "a first sync")
+        proxy.upstream = ""  # the central store is unreachable from now on
+        wait_for(lambda: st.controller.status()["sync"].get("state") == "offline", 10, "offline")
+        st.controller.advance(5 * 60)
+        assert st.tap(SOFIANE)["granted"]  # still within the 6 minutes
+        st.tap(SOFIANE)
+        st.controller.advance(2 * 60)
+        assert st.controller.status()["roster_expired"] is True
+        assert st.tap(SOFIANE)["reason"] == "roster_expired"
+        assert st.tap(INES)["granted"]  # staff
+        st.tap(INES)
+        proxy.upstream = central.url  # contact again: trainees are back
+        wait_for(lambda: not st.controller.status()["roster_expired"], 10, "contact")
+        assert st.tap(SOFIANE)["granted"]
+    finally:
+        proxy.stop()
+
+
+# --- kill -9 of a station in the middle of a push ------------------------------------------------
+
+
+def _write_station_toml(path: Path, sid: str, url: str, token: str) -> None:
+    path.write_text(
+        f"""
+[station]
+id = "{sid}"
+data_dir = "{sid}-data"
+[machine]
+id = "{sid}"
+name = "Imprimante"
+kind = "printer3d"
+[hardware]
+backend = "mock"
+[reader]
+type = "fake"
+[clock]
+simulated = true
+[web]
+port = 0
+[central]
+url = "{url}"
+token = "{token}"
+sync_interval_s = 1
+batch_size = 40
+timeout_s = 2
+""",
+        encoding="utf-8",
+    )
+
+
+def _run_station(config_path: Path) -> subprocess.Popen[str]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "station.cli", "run", "--config", str(config_path)],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    assert "ready" in line, line
+    return proc
+
+
+@pytest.mark.e2e
+def test_kill_9_of_a_station_mid_push(tmp_path: Path, central: CentralServer) -> None:
+    from station.config import load_config
+
+    proxy = FaultProxy(central.url, delay=1.0, max_delay_s=0.05)  # slow pushes: easy to catch
+    token = central.store.add_station("printer-1", kind="printer3d")
+    path = tmp_path / "printer-1.toml"
+    _write_station_toml(path, "printer-1", proxy.url, token)
+    config = load_config(path)
+    fill_events(config, 3000)
+    proc = _run_station(path)
+    try:
+        wait_for(lambda: 0 < central.store.high_water("printer-1") < 2000, 30, "a push under way")
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+        assert proc.stdout is not None
+        proc.stdout.close()
+        assert central.store.high_water("printer-1") < 3000
+        proc = _run_station(path)
+        wait_for(lambda: central.store.high_water("printer-1") > 3000, 60, "the rest")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(20)
+        if proc.stdout is not None:
+            proc.stdout.close()
+    # The central store holds a prefix of the log (a clean stop may leave its own last events
+    # for the next run), each event once, with the same ids.
+    local = [(e["seq"], e["id"]) for e in station_events(config)]
+    held = [(e["seq"], e["id"]) for e in central.store.events("printer-1")]
+    assert held == local[: len(held)]
+    assert len(held) >= 3000 and central.store.station("printer-1")["held"] == len(held)
+    proxy.stop()
