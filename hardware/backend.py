@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from station.clock import Clock
 from station.config import Config
 from station.ports import Hardware
 
 
-def build_hardware(config: Config) -> Hardware:
+def build_hardware(config: Config, clock: Clock | None = None) -> Hardware:
     from hardware.gpio import GpioButton, GpioBuzzer, GpioLed, GpioRelay
 
     pins = config.hardware.pins
@@ -20,7 +21,7 @@ def build_hardware(config: Config) -> Hardware:
             reset_pin=config.reader.reset_pin,
             poll_hz=config.reader.poll_hz,
         )
-        return Hardware(
+        hw = Hardware(
             reader=reader,
             relay=relay,
             green=GpioLed(pins.green_led),
@@ -28,6 +29,22 @@ def build_hardware(config: Config) -> Hardware:
             buzzer=GpioBuzzer(pins.buzzer),
             button=GpioButton(pins.button) if pins.button >= 0 else None,
         )
+        s = config.sensors
+        if s.power_meter == "pzem":
+            from hardware.pzem import Pzem004t
+
+            hw.power_meter = Pzem004t(
+                s.power_port, address=s.power_address, stale_after_s=s.stale_after_s
+            )
+        elif s.power_meter == "line":
+            from hardware.line_sensor import LineSensor
+
+            hw.power_meter = LineSensor(s.power_port, stale_after_s=s.stale_after_s)
+        if s.air_sensor == "sds011":
+            from hardware.sds011 import Sds011
+
+            hw.air_sensor = Sds011(s.air_port, stale_after_s=s.stale_after_s)
+        return hw
     except BaseException:
         relay.close()
         raise

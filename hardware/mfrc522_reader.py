@@ -458,6 +458,13 @@ class Mfrc522Reader:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def ready_in(self, uid: str) -> float:
+        """Seconds until ``uid``, placed again, counts as a new tap (0 when it already would)."""
+        with self._lock:
+            if uid != self._present:
+                return 0.0
+            return max(0.0, self._debounce_s - (self._clock() - self._last_seen))
+
     # -- polling --
     def poll_once(self) -> str | None:
         """One poll: (re)initialise if needed, look for a card, report a new tap.

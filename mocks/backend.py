@@ -1,13 +1,18 @@
 """The ``mock`` backend: the real gpiozero device code on MockFactory pins, a fake or emulated
-badge reader and, when configured, emulated serial sensors. Built by name from config."""
+badge reader and, when configured, emulated serial sensors on ptys. Built by name from config."""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+from typing import Any
+
+from station.clock import Clock, SimulatedClock
 from station.config import Config
 from station.ports import Hardware
 
 
-def build_hardware(config: Config) -> Hardware:
+def build_hardware(config: Config, clock: Clock | None = None) -> Hardware:
     from hardware.gpio import GpioButton, GpioBuzzer, GpioLed, GpioRelay
     from mocks.gpio import mock_pin_factory
     from mocks.reader import FakeBadgeReader
@@ -24,9 +29,104 @@ def build_hardware(config: Config) -> Hardware:
         button=GpioButton(pins.button, pin_factory=factory) if pins.button >= 0 else None,
         extras={"pin_factory": factory},
     )
-    if config.reader.type == "mfrc522-emulated":
-        from mocks.mfrc522_chip import build_emulated_reader
+    try:
+        if config.reader.type == "mfrc522-emulated":
+            from mocks.mfrc522_chip import build_emulated_reader
 
-        hw.reader, chip = build_emulated_reader(poll_hz=config.reader.poll_hz)
-        hw.extras["chip"] = chip
+            # Debounce of two poll periods: /sim/badge waits that long between two taps.
+            debounce = 2.0 / config.reader.poll_hz
+            hw.reader, chip = build_emulated_reader(
+                poll_hz=config.reader.poll_hz, debounce_s=debounce
+            )
+            hw.extras["chip"] = chip
+        _add_sensors(hw, config, clock)
+    except BaseException:
+        hw.close()
+        raise
     return hw
+
+
+def _add_sensors(hw: Hardware, config: Config, clock: Clock | None) -> None:
+    s = config.sensors
+    if s.power_meter == "none" and s.air_sensor == "none":
+        return
+    from hardware.line_sensor import LineSensor
+    from hardware.pzem import Pzem004t
+    from hardware.sds011 import Sds011
+    from hardware.serial_link import SerialLink
+    from mocks.serial_devices import (
+        EmulatedSensors,
+        LineSensorEmulator,
+        PzemEmulator,
+        Sds011Emulator,
+    )
+
+    mono: Callable[[], float] = time.monotonic
+    if clock is not None:
+        mono = lambda: clock.now().mono  # noqa: E731 - the devices take a plain callable
+    stepped = isinstance(clock, SimulatedClock)
+    sensors = EmulatedSensors()
+    hw.extras["sensors"] = sensors
+    stale = s.stale_after_s
+
+    def link(port: str, timeout: float) -> SerialLink:
+        # The reconnect back-off follows the same clock as the readings (simulated or not).
+        return SerialLink(port, baudrate=9600, timeout=timeout, clock=mono)
+
+    if s.power_meter == "pzem-emulated":
+        pzem = PzemEmulator(clock=mono)
+        sensors.power_device = pzem
+        sensors.power_meter = Pzem004t(
+            pzem.port, address=0xF8, clock=mono, stale_after_s=stale, link=link(pzem.port, 0.5)
+        )
+        hw.power_meter = sensors.power_meter
+    elif s.power_meter == "line-emulated":
+        line = LineSensorEmulator()
+        sensors.power_device = line
+        sensors.power_meter = LineSensor(
+            line.port, clock=mono, stale_after_s=stale, link=link(line.port, 0.2)
+        )
+        hw.power_meter = (
+            SteppedSensor(sensors.power_meter, line.emit) if stepped else (sensors.power_meter)
+        )
+        if not stepped:
+            line.start_streaming(1.0)
+    if s.air_sensor == "sds011-emulated":
+        sds = Sds011Emulator()
+        sensors.air_device = sds
+        sensors.air_sensor = Sds011(
+            sds.port, clock=mono, stale_after_s=stale, link=link(sds.port, 0.2)
+        )
+        hw.air_sensor = (
+            SteppedSensor(sensors.air_sensor, sds.emit) if stepped else (sensors.air_sensor)
+        )
+        if not stepped:
+            sds.start_streaming(1.0)
+
+
+class SteppedSensor:
+    """A streaming emulator stepped by the controller: each poll first makes the device send.
+
+    Under a simulated clock the controller polls sensors as it advances time; a device that
+    streamed on its own in real time would send one frame per real second, whatever the
+    simulated clock did.
+    """
+
+    def __init__(self, driver: Any, emit: Callable[[], None]) -> None:
+        self.driver = driver
+        self._emit = emit
+
+    def start(self, on_reading: Callable[[object], None]) -> None:
+        self.driver.start(on_reading)
+
+    def poll_once(self) -> list[object]:
+        self._emit()
+        readings: list[object] = self.driver.poll_once()
+        return readings
+
+    def health(self) -> dict[str, object]:
+        health: dict[str, object] = self.driver.health()
+        return health
+
+    def close(self) -> None:
+        self.driver.close()

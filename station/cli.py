@@ -209,7 +209,8 @@ def run_station(config: Config, *, banner: str | None = None) -> int:
     from station.wiring import build_clock, build_hardware
     from web.app import create_app
 
-    hardware = build_hardware(config)
+    clock = build_clock(config)
+    hardware = build_hardware(config, clock)
     atexit.register(hardware.relay.off)
     stop = threading.Event()
 
@@ -219,7 +220,7 @@ def run_station(config: Config, *, banner: str | None = None) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    controller = Controller(config, hardware, build_clock(config))
+    controller = Controller(config, hardware, clock)
     sync = None
     try:
         controller.start()

@@ -26,6 +26,7 @@ from station.broadcast import Broadcaster
 from station.clock import Clock, Now, SimulatedClock, iso
 from station.config import Config
 from station.machine import (
+    AirSample,
     ButtonHold,
     ButtonPress,
     Command,
@@ -33,6 +34,7 @@ from station.machine import (
     Cue,
     Input,
     Outcome,
+    PowerSample,
     Session,
     State,
     Tap,
@@ -40,8 +42,9 @@ from station.machine import (
     handle,
     next_due,
 )
+from station.metering import MeteringConfig, MinuteAggregator
 from station.model import EndReason, MachineState
-from station.ports import Hardware
+from station.ports import AirReading, Hardware, PowerReading
 from station.roster import Roster
 from station.sdnotify import Notifier, watchdog_interval_s
 from station.store import Store
@@ -50,6 +53,8 @@ log = logging.getLogger(__name__)
 
 MAX_WAIT_S = 1.0
 """The loop wakes at least this often: real-clock ticks and watchdog pings."""
+SAMPLE_BATCH = 5
+"""Per-minute sensor rows are written this many at a time (SD cards wear with small writes)."""
 
 
 @dataclass
@@ -96,6 +101,15 @@ class Controller:
         self._last_decision: dict[str, Any] | None = None
         self._last_unknown_uid: str | None = None
         self._sync: dict[str, Any] = {"enabled": bool(config.central.url)}
+        sensors = config.sensors
+        metering = MeteringConfig(
+            busy_watts=config.machine.busy_watts, stale_after_s=sensors.stale_after_s
+        )
+        self.metering = metering if hardware.power_meter is not None else None
+        self._minutes = MinuteAggregator(metering)
+        self._sample_rows: list[dict[str, Any]] = []
+        self.sensor_step_s = min(2.0, sensors.stale_after_s / 2)
+        """Under a simulated clock, sensors are polled at least this often while time advances."""
         self.state = State()
         self._roster = Roster()
         self._tap_waiters: dict[str, list[Future[Any]]] = {}
@@ -113,6 +127,12 @@ class Controller:
             self.hardware.relay.off()
             raise ControllerStopped(f"the controller did not start: {self.failure!r}")
         self.hardware.reader.start(self.tap)
+        if not isinstance(self.clock, SimulatedClock):
+            # Real time: the sensors' own threads report readings. Simulated time: the controller
+            # polls them as it advances the clock (see _advance), so readings follow that clock.
+            for sensor in (self.hardware.power_meter, self.hardware.air_sensor):
+                if sensor is not None:
+                    sensor.start(self.reading)
         if self.hardware.button is not None:
             self.hardware.button.start(self._button_pressed, self._button_held)
 
@@ -138,6 +158,17 @@ class Controller:
 
     def _button_held(self) -> None:
         self.post(ButtonHold())
+
+    def reading(self, reading: object) -> None:
+        """The sensors' callback: only posts (it runs on the sensor's own thread)."""
+        if isinstance(reading, PowerReading):
+            self.post(PowerSample(reading))
+        elif isinstance(reading, AirReading):
+            self.post(AirSample(reading))
+
+    def poll_sensors(self, timeout: float = 10.0) -> None:
+        """Read the sensors now, on the controller thread (``/sim/power`` on a simulated clock)."""
+        self.run_in_loop(self._poll_sensors, timeout)
 
     def tap(self, uid: str) -> None:
         """The reader's callback: only posts (it may run on the reader's own thread)."""
@@ -271,6 +302,7 @@ class Controller:
                 continue
             if msg.stop:
                 self.hardware.relay.off()
+                self._flush_samples(final=True)
                 return
             try:
                 result = self._message(msg)
@@ -290,32 +322,62 @@ class Controller:
         return self._step(msg.inp).decision
 
     def _advance(self, seconds: float) -> dict[str, Any]:
+        """Step a simulated clock to each due time (and, with sensors, every sensor step)."""
         clock = self.clock
         assert isinstance(clock, SimulatedClock)
         target = clock.now().mono + seconds
+        polled = self._polled_sensors()
         steps = 0
-        while steps < 1_000_000:
+        while True:
             steps += 1
             mono = clock.now().mono
             due = next_due(self.state, self._context())
-            if due is not None and due <= target:
-                clock.advance(max(0.0, due - mono))
-                self._step(Tick())
-                if due <= mono and next_due(self.state, self._context()) == due:
-                    raise RuntimeError(f"a due time ({due}) does not move after a tick")
-                continue
-            clock.advance(max(0.0, target - mono))
+            nxt = target
+            if due is not None and due < nxt:
+                nxt = due
+            if polled:
+                nxt = min(nxt, mono + self.sensor_step_s)
+            clock.advance(max(0.0, nxt - mono))
+            self._poll_sensors()
             self._step(Tick())
-            break
+            if clock.now().mono >= target:
+                break
+            if due is not None and due <= mono and next_due(self.state, self._context()) == due:
+                raise RuntimeError(f"a due time ({due}) does not move after a tick")
+            if steps >= 10_000_000:
+                raise RuntimeError("too many steps while advancing the clock")
         return {"now": clock.now().iso(), "state": self.state.machine.value, "ticks": steps}
 
+    def _polled_sensors(self) -> list[Any]:
+        return [
+            s
+            for s in (self.hardware.power_meter, self.hardware.air_sensor)
+            if s is not None and hasattr(s, "poll_once")
+        ]
+
+    def _poll_sensors(self) -> None:
+        for sensor in self._polled_sensors():
+            for reading in sensor.poll_once():
+                if isinstance(reading, PowerReading):
+                    self._step(PowerSample(reading))
+                elif isinstance(reading, AirReading):
+                    self._step(AirSample(reading))
+
     def _context(self) -> Context:
-        return Context(self.config.machine, self._roster, self.new_id)
+        return Context(self.config.machine, self._roster, self.new_id, self.metering)
 
     def _step(self, inp: Input) -> Outcome:
         now = self.clock.now()
         outcome = handle(self.state, inp, now, self._context())
-        self._apply(outcome, now)
+        self._apply(outcome, now, inp)
+        if isinstance(inp, PowerSample):
+            self._sample_rows += [
+                r.as_dict() for r in self._minutes.add_power(now.at, now.mono, inp.reading)
+            ]
+            self._flush_samples()
+        elif isinstance(inp, AirSample):
+            self._sample_rows += [r.as_dict() for r in self._minutes.add_air(now.at, inp.reading)]
+            self._flush_samples()
         if isinstance(inp, Tap):
             with self._waiters_lock:
                 waiters = self._tap_waiters.pop(inp.uid, [])
@@ -323,6 +385,14 @@ class Controller:
                 if not w.done():
                     w.set_result(outcome.decision)
         return outcome
+
+    def _flush_samples(self, final: bool = False) -> None:
+        if final:
+            self._sample_rows += [r.as_dict() for r in self._minutes.flush()]
+        if self._sample_rows and (final or len(self._sample_rows) >= SAMPLE_BATCH):
+            assert self.store is not None
+            self.store.write_samples(self._sample_rows)
+            self._sample_rows = []
 
     def expect_tap(self, uid: str) -> Future[Any]:
         """A future resolved with the decision of the next tap of ``uid`` that gets handled.
@@ -340,7 +410,7 @@ class Controller:
             if reply in waiters:
                 waiters.remove(reply)
 
-    def _apply(self, outcome: Outcome, now: Now) -> None:
+    def _apply(self, outcome: Outcome, now: Now, inp: Input) -> None:
         relay = self.hardware.relay
         want_on = outcome.state.machine.relay_on
         if not want_on and relay.is_on:
@@ -364,8 +434,8 @@ class Controller:
         self._show(outcome.state)
         for event in stored:
             self.broadcaster.publish({"kind": "event", "event": event})
-        if stored or outcome.decision is not None:
-            self._publish_status()
+        if stored or outcome.decision is not None or isinstance(inp, PowerSample | AirSample):
+            self._publish_status()  # samples too: the kiosk shows live power
 
     def _play(self, cue: str) -> None:
         try:
@@ -479,12 +549,41 @@ class Controller:
                 else None
             ),
             "check_requested": s.check_requested,
+            "finishing": (
+                {
+                    "session_id": s.finishing.session_id,
+                    "member_name": s.finishing.member_name,
+                    "since": iso(self.clock.now().at_mono(s.finishing.started_mono)),
+                }
+                if s.finishing
+                else None
+            ),
+            "power": self._power_json(s) if self.metering is not None else None,
+            "air": (
+                {
+                    "pm25": s.air[1] if s.air else None,
+                    "alarm": s.air_alarm,
+                    "threshold": self.config.machine.pm25_alarm or None,
+                }
+                if self.hardware.air_sensor is not None
+                else None
+            ),
             "last_decision": self._last_decision,
             "last_unknown_uid": self._last_unknown_uid,
             "roster_version": self.roster_version,
         }
         self._status = status
         self.broadcaster.publish({"kind": "status", "status": self.status()})
+
+    def _power_json(self, s: State) -> dict[str, Any]:
+        now = self.clock.now().mono
+        assert self.metering is not None
+        fresh = s.power is not None and now - s.power[0] <= self.metering.stale_after_s
+        return {
+            "watts": s.power[1] if s.power and fresh else None,
+            "busy": bool(fresh and s.power and s.power[1] > self.config.machine.busy_watts),
+            "busy_watts": self.config.machine.busy_watts,
+        }
 
     def _first_name(self, member_id: str) -> str | None:
         m = self._roster.member(member_id)
@@ -535,7 +634,11 @@ def _safe_health(fn: Callable[[], dict[str, object]]) -> dict[str, object]:
 
 
 def _session_json(s: Session, now: Now) -> dict[str, Any]:
+    energy = None
+    if s.meter is not None:
+        energy = round(s.meter.totals(now.mono).energy_wh, 3)
     return {
+        "energy_wh": energy,
         "id": s.id,
         "member_id": s.member_id,
         "member_name": s.member_name,

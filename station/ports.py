@@ -146,5 +146,12 @@ class Hardware:
                     continue
                 try:
                     part.close()
-                except Exception:
+                except Exception:  # closing must go on for the other parts
                     pass
+            for extra in self.extras.values():  # emulated devices, a mock pin factory
+                closer = getattr(extra, "close", None)
+                if callable(closer):
+                    try:
+                        closer()
+                    except Exception:
+                        pass

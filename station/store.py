@@ -126,6 +126,30 @@ def m003_roster(db: Database) -> None:
     db.execute("CREATE TABLE roster_meta (key TEXT PRIMARY KEY, value TEXT)")
 
 
+@migrations()
+def m004_sensors(db: Database) -> None:
+    db.execute("ALTER TABLE sessions ADD COLUMN unknown_s REAL")
+    db.execute("ALTER TABLE sessions ADD COLUMN finishing_s REAL")
+    db.execute("ALTER TABLE sessions ADD COLUMN finishing_energy_wh REAL")
+    # Per-minute aggregates: raw samples are never written (SD cards wear out).
+    db.execute(
+        """
+        CREATE TABLE samples (
+            minute TEXT PRIMARY KEY,
+            power_samples INTEGER NOT NULL,
+            watts_min REAL,
+            watts_mean REAL,
+            watts_max REAL,
+            energy_wh REAL,
+            air_samples INTEGER NOT NULL,
+            pm25_mean REAL,
+            pm25_max REAL,
+            pm10_mean REAL,
+            pm10_max REAL
+        )"""
+    )
+
+
 def open_database(path: Path) -> Database:
     """Open (creating if needed) with the per-connection settings every connection needs."""
     try:
@@ -240,7 +264,8 @@ class Store:
         elif t == "session_ended":
             conn.execute(
                 "UPDATE sessions SET ended_at = ?, end_reason = ?, duration_s = ?, enabled_s = ?,"
-                " active_s = ?, idle_s = ?, energy_wh = ?, ended_seq = ? WHERE id = ?",
+                " active_s = ?, idle_s = ?, energy_wh = ?, unknown_s = ?, ended_seq = ? "
+                "WHERE id = ?",
                 (
                     d.get("ended_at", at),
                     d["end_reason"],
@@ -249,7 +274,22 @@ class Store:
                     d.get("active_s"),
                     d.get("idle_s"),
                     d.get("energy_wh"),
+                    d.get("unknown_s"),
                     e["seq"],
+                    d["session_id"],
+                ),
+            )
+        elif t == "finishing_ended":
+            # The job that ran on after badge-out belongs to the session that started it.
+            conn.execute(
+                "UPDATE sessions SET finishing_s = ?, finishing_energy_wh = ?, "
+                "energy_wh = COALESCE(energy_wh, 0) + COALESCE(?, 0), "
+                "active_s = COALESCE(active_s, 0) + COALESCE(?, 0) WHERE id = ?",
+                (
+                    d.get("duration_s"),
+                    d.get("energy_wh"),
+                    d.get("energy_wh"),
+                    d.get("active_s"),
                     d["session_id"],
                 ),
             )
@@ -289,6 +329,21 @@ class Store:
             [count],
         ).fetchall()
         return [_event_row(r) for r in reversed(rows)]
+
+    def write_samples(self, rows: list[dict[str, Any]]) -> None:
+        """Per-minute rows in one transaction; a minute written again replaces the older row."""
+        if not rows:
+            return
+        columns = list(rows[0])
+        sql = (
+            f"INSERT OR REPLACE INTO samples ({', '.join(columns)}) "
+            f"VALUES ({', '.join('?' * len(columns))})"
+        )
+        with self._transaction() as conn:
+            conn.executemany(sql, [[row[c] for c in columns] for row in rows])
+
+    def samples(self, limit: int = 60) -> list[dict[str, Any]]:
+        return list(self.db["samples"].rows_where(order_by="minute DESC", limit=limit))
 
     def last_seq(self) -> int:
         return int(self.db.execute("SELECT COALESCE(MAX(seq), 0) FROM events").fetchone()[0])

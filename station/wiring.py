@@ -16,9 +16,10 @@ from station.ports import Hardware
 BACKENDS = {"mock": "mocks.backend", "pi": "hardware.backend"}
 
 
-def build_hardware(config: Config) -> Hardware:
+def build_hardware(config: Config, clock: Clock | None = None) -> Hardware:
+    """The backend named in config; ``clock`` drives emulated devices on the mock backend."""
     module = importlib.import_module(BACKENDS[config.hardware.backend])
-    hardware: Hardware = module.build_hardware(config)
+    hardware: Hardware = module.build_hardware(config, clock)
     hardware.relay.off()
     return hardware
 

@@ -82,7 +82,7 @@ def start_controller(config: Config, clock: SimulatedClock) -> Controller:
     from station.wiring import build_hardware
 
     import_sample_roster(config)
-    controller = Controller(config, build_hardware(config), clock)
+    controller = Controller(config, build_hardware(config, clock), clock)
     controller.start()
     return controller
 
