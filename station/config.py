@@ -145,6 +145,16 @@ class ReaderSection:
     spi_bus: int = _f(0, "SPI bus of the MFRC522.", minimum=0)
     spi_device: int = _f(0, "SPI chip select of the MFRC522.", minimum=0)
     reset_pin: int = _f(25, "BCM pin wired to the MFRC522's RST.", minimum=0)
+    verify_badges: bool = _f(
+        False,
+        "Admit only cards prepared with `station badge write` (HMAC of the UID in a sector).",
+    )
+    badge_secret_file: str = _f(
+        "",
+        "File holding the site secret for verify_badges (0600); empty: `badge_secret` in the "
+        "data dir.",
+    )
+    badge_sector: int = _f(1, "MIFARE Classic sector holding the anti-clone value.", minimum=1)
 
 
 POWER_METERS = ("none", "pzem", "line", "pzem-emulated", "line-emulated")

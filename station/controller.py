@@ -170,9 +170,9 @@ class Controller:
         """Read the sensors now, on the controller thread (``/sim/power`` on a simulated clock)."""
         self.run_in_loop(self._poll_sensors, timeout)
 
-    def tap(self, uid: str) -> None:
+    def tap(self, uid: str, verified: bool | None = None) -> None:
         """The reader's callback: only posts (it may run on the reader's own thread)."""
-        self.post(Tap(uid))
+        self.post(Tap(uid, verified))
 
     def post(self, inp: Input) -> Future[Any]:
         reply: Future[Any] = Future()
@@ -364,7 +364,13 @@ class Controller:
                     self._step(AirSample(reading))
 
     def _context(self) -> Context:
-        return Context(self.config.machine, self._roster, self.new_id, self.metering)
+        return Context(
+            self.config.machine,
+            self._roster,
+            self.new_id,
+            self.metering,
+            self.config.reader.verify_badges,
+        )
 
     def _step(self, inp: Input) -> Outcome:
         now = self.clock.now()

@@ -128,6 +128,8 @@ class State:
 @dataclass(frozen=True)
 class Tap:
     uid: str
+    verified: bool | None = None
+    """The reader's anti-clone check: True passed, False failed, None not checked."""
 
 
 @dataclass(frozen=True)
@@ -231,6 +233,8 @@ class Context:
     new_id: Callable[[], str]
     metering: MeteringConfig | None = None
     """Set when the station has a power meter; sessions are then metered."""
+    verify_badges: bool = False
+    """Only badges that passed the reader's anti-clone check are admitted."""
 
 
 # --- handling ---------------------------------------------------------------------------------
@@ -250,6 +254,10 @@ def handle(state: State, inp: Input, now: Now, ctx: Context) -> Outcome:
         state = _air(state, inp.reading, now, ctx, effects)
         return Outcome(_due(state, now, ctx, effects), effects)
     if isinstance(inp, Tap):
+        if ctx.verify_badges and inp.verified is not True:
+            who = identify(ctx.roster, inp.uid)
+            member = who.member if isinstance(who, Identity) else None
+            return _deny(state, Denial.BADGE_INVALID, inp.uid, member, ctx, effects)
         return _tap(state, inp.uid, now, ctx, effects)
     if isinstance(inp, ButtonPress):
         return _button_press(state, now, ctx, effects)

@@ -59,6 +59,8 @@ class Denial(StrEnum):
     TO_CHECK = "to_check"
     FAULT = "fault"
     ROSTER_EXPIRED = "roster_expired"
+    BADGE_INVALID = "badge_invalid"
+    """The card failed the anti-clone check (see docs/hardware.md, "Against cloned badges")."""
 
 
 class EndReason(StrEnum):

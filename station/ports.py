@@ -12,8 +12,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
-TapHandler = Callable[[str], None]
-"""Called with a badge UID: upper-case hex of the real UID bytes (8 or 14 characters)."""
+TapHandler = Callable[..., None]
+"""Called as ``on_tap(uid)`` or ``on_tap(uid, verified)``: the UID is upper-case hex of the
+real UID bytes (8 or 14 characters); ``verified`` is the anti-clone check's result when the
+reader performs it (True, False), absent when it does not."""
 
 
 @runtime_checkable

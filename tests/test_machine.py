@@ -377,3 +377,13 @@ def test_unknown_member_behind_a_badge_is_unknown(tmp_path: Path, clock: Simulat
     r = Roster({"a": Member("a", "A", Role.TRAINEE)}, {"01020304": Badge("01020304", "ghost")})
     sim = Sim(make_context(make_config(tmp_path), r), clock)
     assert sim.tap("01020304")["reason"] == "unknown_badge"
+
+
+def test_badge_check_when_configured(sim: Sim) -> None:
+    sim.ctx = replace(sim.ctx, verify_badges=True)
+    d = sim.send(Tap(SOFIANE, verified=False)).decision
+    assert d is not None and d["reason"] == "badge_invalid" and d["member_id"] == "sofiane"
+    d = sim.send(Tap(SOFIANE)).decision  # a reader that did not check: not admitted either
+    assert d is not None and d["reason"] == "badge_invalid"
+    d = sim.send(Tap(SOFIANE, verified=True)).decision
+    assert d is not None and d["granted"] is True
