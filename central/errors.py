@@ -21,6 +21,10 @@ class BadRequest(CentralError, ValueError):
         self.field = field
 
 
+class TooLarge(BadRequest):
+    """More events than one request may carry (HTTP 413: the station halves its batch)."""
+
+
 class Conflict(CentralError, ValueError):
     """The payload contradicts what is stored (HTTP 409), e.g. a seq held with another id."""
 

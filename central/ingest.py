@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from central.errors import BadRequest
+from central.errors import BadRequest, TooLarge
 
 PROTOCOL = 1
 """The sync protocol version (docs/sync.md). A station sending another one gets 400."""
@@ -85,7 +85,7 @@ def parse_sync_request(body: Any, station_id: str, max_batch: int) -> SyncReques
     if not isinstance(raw_events, list):
         raise BadRequest("events must be a list", "events")
     if len(raw_events) > max_batch:
-        raise BadRequest(
+        raise TooLarge(
             f"events holds {len(raw_events)} events; send at most {max_batch} per request",
             "events",
         )

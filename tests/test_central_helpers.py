@@ -84,9 +84,9 @@ def stop_waitress(server: Any, thread: threading.Thread) -> None:
         for channel in list(server._map.values()):
             channel.close()
 
+    server.task_dispatcher.shutdown()  # first: a finishing task still pulls the trigger
     server.trigger.pull_trigger(close_all)
     thread.join(10)
-    server.task_dispatcher.shutdown()
 
 
 class CentralProcess:

@@ -15,7 +15,7 @@ from flask import Flask, Response, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from central.config import CentralConfig
-from central.errors import BadRequest, Conflict, NotFound
+from central.errors import BadRequest, Conflict, NotFound, TooLarge
 from central.ingest import PROTOCOL, parse_sync_request
 from central.store import CentralStore
 
@@ -41,7 +41,7 @@ def create_central_app(store: CentralStore, config: CentralConfig) -> Flask:
 
     @app.errorhandler(BadRequest)
     def bad_request(e: BadRequest) -> tuple[Response, int]:
-        return jsonify(error=str(e), field=e.field), 400
+        return jsonify(error=str(e), field=e.field), 413 if isinstance(e, TooLarge) else 400
 
     @app.errorhandler(Conflict)
     def conflict(e: Conflict) -> tuple[Response, int]:
