@@ -84,7 +84,9 @@ def build_parser() -> argparse.ArgumentParser:
     events.add_argument("--after", type=int, default=0, help="only events after this seq")
     events.set_defaults(func=cmd_events)
 
-    demo = sub.add_parser("demo", help="run a simulated station with a sample roster")
+    demo = sub.add_parser(
+        "demo", help="run a central store and three simulated stations with a sample roster"
+    )
     demo.add_argument("--port", type=int, default=8080)
     demo.add_argument("--data-dir", default="demo-data")
     demo.set_defaults(func=cmd_demo)
@@ -261,42 +263,10 @@ def _start_sync(config: Config, controller: Any) -> Any:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    data = Path(args.data_dir).resolve()
-    config_path = data / "station.toml"
-    write_config(
-        config_path,
-        station_id="laser-1",
-        machine_name="Découpe laser",
-        kind="laser",
-        backend="mock",
-        reader_type="mfrc522-emulated" if _emulated_reader_available() else "fake",
-        simulated=True,
-        port=args.port,
-        data_dir="laser-1",
-    )
-    config = load_config(config_path)
-    sample = resources.files("station").joinpath("sample_roster.csv").read_text("utf-8")
-    store = Store(config.db_path, config.station.id, config.machine.id)
-    try:
-        store.import_roster(parse_roster_csv(sample, "sample_roster.csv"))
-    finally:
-        store.close()
-    url = f"http://{config.web.host}:{config.web.port}"
-    banner = "\n".join(
-        [
-            f"Fabrique station demo: {config.display_name} ({config.machine.kind}), simulated.",
-            f"  status     {url}/api/status",
-            f"  stream     {url}/api/events/stream",
-            f"  badges     {url}/sim/badges",
-            f"  tap        curl -s -XPOST {url}/sim/badge -H 'Content-Type: application/json' "
-            '-d \'{"uid": "04C0C1C2"}\'',
-            f"  advance    curl -s -XPOST {url}/sim/advance -H 'Content-Type: application/json' "
-            "-d '{\"seconds\": 600}'",
-            f"  events     station events --config {config_path} --json",
-            "Ctrl-C stops it.",
-        ]
-    )
-    return run_station(config, banner=banner)
+    """A central store and three simulated stations, each its own process (central/demo.py)."""
+    from central.demo import run_demo
+
+    return run_demo(Path(args.data_dir), args.port)
 
 
 def _emulated_reader_available() -> bool:
