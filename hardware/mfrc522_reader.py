@@ -12,7 +12,11 @@ changed, and why:
 - the UID is the card's real bytes as upper-case hex (no BCC checksum byte, no cascade tag);
 - every poll wakes the card with WUPA and puts it back to HALT, so a card held on the reader is
   seen at every poll (the stock REQA-only poll sees it every other time) and is one tap;
-- CRC_A is computed on the host (no coprocessor round trips).
+- CRC_A is computed on the host (no coprocessor round trips);
+- optionally (``secret=``, ``[reader] verify_badges``), the anti-clone check of
+  :mod:`station.badge_check` runs right after select on each new tap: authenticate the badge
+  sector with the card's own key A, read the value block, compare it with the HMAC of the UID;
+  the tap is then reported as ``on_tap(uid, verified)``.
 
 Wiring (SPI0, 3.3 V only): SDA/CS → GPIO8 (pin 24), SCK → GPIO11 (23), MOSI → GPIO10 (19),
 MISO → GPIO9 (21), RST → GPIO25 (22), IRQ → optional, e.g. GPIO24 (18), GND, 3V3. Example::
@@ -32,6 +36,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol, TypeVar
 
+from station import badge_check
 from station.ports import TapHandler
 
 log = logging.getLogger(__name__)
@@ -381,14 +386,20 @@ class Mfrc522Reader:
         sleep: Callable[[float], None] = time.sleep,
         debounce_s: float = 0.5,
         threaded: bool = True,
+        secret: bytes | None = None,
+        sector: int = 1,
     ) -> None:
         if poll_hz <= 0:
             raise ValueError("poll_hz must be positive")
+        badge_check.value_block(sector)  # 1-15, or ValueError
         self.chip = Mfrc522(spi, reset=reset, irq=irq, clock=clock, sleep=sleep)
         self._spi = spi
         self._reset = reset
         self._irq = irq
         self._clock = clock
+        self._sleep = sleep
+        self._secret = secret
+        self._sector = sector
         self._period = 1.0 / poll_hz
         self._debounce_s = debounce_s
         self._threaded = threaded
@@ -404,6 +415,9 @@ class Mfrc522Reader:
         self.taps = 0
         self.errors = 0
         self.card_errors = 0
+        self.verified = 0
+        self.rejected = 0
+        self.inconclusive = 0
         self._consecutive_errors = 0
         self.last_error: str | None = None
 
@@ -430,6 +444,10 @@ class Mfrc522Reader:
             "card_errors": self.card_errors,
             "last_error": self.last_error,
             "card_present": self._present is not None,
+            "verify_badges": self._secret is not None,
+            "verified": self.verified,
+            "rejected": self.rejected,
+            "inconclusive": self.inconclusive,
         }
 
     def close(self) -> None:
@@ -471,18 +489,32 @@ class Mfrc522Reader:
 
         Returns the UID if this poll reported a tap. Never raises: errors are counted for
         ``health()`` and the chip is re-initialised at the next poll.
+
+        With a ``secret``, a new tap is reported only once the anti-clone check has reached an
+        answer: ``on_tap(uid, True)`` or ``on_tap(uid, False)`` (refused key, refused read, wrong
+        value). A card that leaves during the check is not reported at all (``inconclusive`` in
+        ``health()``): it is a new tap when it comes back, so a hasty hand is asked to tap again
+        rather than being denied. A badge held on the reader is checked once, not at every poll.
         """
         with self._lock:
             if self._closed:
                 return None
             self.polls += 1
+            verified: bool | None = None
             try:
                 if not self._ready:
                     self.chip.init()
                     self._ready = True
                 found = self.chip.select_card()
                 if found is not None:
-                    self.chip.halt()
+                    if self._secret is not None and self._is_new_tap(uid_hex(found[0])):
+                        verified = self._check(found[0], self._secret)
+                        if verified is None:
+                            self.inconclusive += 1
+                            self._consecutive_errors = 0
+                            return None
+                    else:
+                        self.chip.halt()
             except ReaderNotResponding as exc:
                 self._error(exc, reinit=True)
                 return None
@@ -503,13 +535,52 @@ class Mfrc522Reader:
             if same_tap:
                 return None
             self.taps += 1
+            if verified is True:
+                self.verified += 1
+            elif verified is False:
+                self.rejected += 1
             handler = self._on_tap
         if handler is not None:
             try:
-                handler(uid)
+                if verified is None:
+                    handler(uid)
+                else:
+                    handler(uid, verified)
             except Exception:
                 log.exception("tap handler failed")
         return uid
+
+    def _is_new_tap(self, uid: str) -> bool:
+        return uid != self._present or self._clock() - self._last_seen >= self._debounce_s
+
+    def _check(self, uid: bytes, secret: bytes) -> bool | None:
+        """The anti-clone check on the selected card; leaves it halted (or gone).
+
+        True: the value block read with the card's own key A is the HMAC of its UID. False: the
+        card stayed on the reader but refused the key, refused the read (twice, to ride out one
+        bad frame) or holds another value. None: the card left during the check.
+        """
+        sector = self._sector
+        block = badge_check.value_block(sector)
+        key = badge_check.sector_key(secret, uid, sector, "A")
+        for _attempt in range(2):
+            try:
+                self.chip.authenticate(uid, block, key, "A")
+                data = self.chip.read_block(block)
+                self.chip.halt()  # encrypted HLTA, before Crypto1 is switched off
+                return badge_check.verify(secret, uid, data)
+            except CardError:
+                pass
+            finally:
+                self.chip.stop_crypto()
+            # Refused, or gone? A refused card falls back to IDLE/HALT and answers WUPA again.
+            again = self.chip.select_card() or self.chip.select_card()
+            if again is None or again[0] != uid:
+                if again is not None:
+                    self.chip.halt()
+                return None
+        self.chip.halt()
+        return False
 
     def _error(self, exc: Exception, *, reinit: bool) -> None:
         self.errors += 1
@@ -550,6 +621,79 @@ class Mfrc522Reader:
                 self.chip.stop_crypto()
             return result
 
+    def wait_for_card(self, timeout_s: float, interval_s: float = 0.1) -> str:
+        """The UID of the card on the reader, polling until ``timeout_s``; :class:`CardError`
+        if none came. Reports no tap (for ``station badge``, with the reader not started)."""
+        deadline = self._clock() + timeout_s
+        while True:
+            with self._lock:
+                if not self._ready:
+                    self.chip.init()
+                    self._ready = True
+                try:
+                    found = self.chip.select_card()
+                except CardError:
+                    found = None
+                if found is not None:
+                    self.chip.halt()
+                    return uid_hex(found[0])
+            if self._clock() >= deadline:
+                raise CardError(f"no badge on the reader within {timeout_s:g} s")
+            self._sleep(interval_s)
+
+    def check_badge(self, uid: str, secret: bytes, sector: int) -> bool:
+        """Run the anti-clone check on badge ``uid`` (on the reader); :class:`CardError` if it
+        is not there or leaves during the check."""
+        badge_check.value_block(sector)
+        with self._lock:
+            if not self._ready:
+                self.chip.init()
+                self._ready = True
+            found = self.chip.select_card() or self.chip.select_card()
+            if found is None or uid_hex(found[0]) != uid.upper():
+                if found is not None:
+                    self.chip.halt()
+                raise CardError(f"badge {uid} is not on the reader")
+            saved, self._sector = self._sector, sector
+            try:
+                result = self._check(found[0], secret)
+            finally:
+                self._sector = saved
+        if result is None:
+            raise CardError(f"badge {uid} left the reader during the check")
+        return result
+
+    def prepare_badge(
+        self, uid: str, secret: bytes, sector: int, transport_key: bytes = DEFAULT_KEY
+    ) -> str:
+        """Write the anti-clone value and the sector trailer (keys derived from ``secret``) on
+        badge ``uid``, then read it back. Returns ``"prepared"`` for a blank card (sector
+        opened with ``transport_key``) or ``"rewritten"`` for a card already prepared with this
+        secret. :class:`CardError` if the sector refuses both, or the read-back fails."""
+        block = badge_check.value_block(sector)
+        tblock = badge_check.trailer_block(sector)
+        value = badge_check.card_value(secret, uid)
+        new_trailer = badge_check.card_trailer(secret, uid, sector)
+        outcome = "prepared"
+        try:
+            self.write_block(uid, block, value, transport_key, "A")
+            self.write_block(uid, tblock, new_trailer, transport_key, "A")
+        except CardError as first:
+            key_b = badge_check.sector_key(secret, uid, sector, "B")
+            try:
+                self.write_block(uid, block, value, key_b, "B")
+                self.write_block(uid, tblock, new_trailer, key_b, "B")
+            except CardError:
+                raise CardError(
+                    f"sector {sector} of badge {uid} refuses the transport key and this site's "
+                    "key: the card was prepared with another secret or other keys, or it left "
+                    "the reader"
+                ) from first
+            outcome = "rewritten"
+        if not self.check_badge(uid, secret, sector):
+            raise CardError(f"badge {uid} does not verify after writing: try again")
+        return outcome
+
     def read_block(
         self, uid: str, block: int, key: bytes = DEFAULT_KEY, key_type: str = "A"
     ) -> bytes:
@@ -571,12 +715,16 @@ def open_pi_reader(
     *,
     irq_pin: int | None = None,
     speed_hz: int = 1_000_000,
+    secret: bytes | None = None,
+    sector: int = 1,
 ) -> Mfrc522Reader:
     """Build the reader on a Raspberry Pi (any model, Pi 5 included: no RPi.GPIO needed).
 
     Pins are BCM numbers. ``irq_pin`` makes each wait block on the IRQ line instead of reading
-    the chip. Imports spidev and gpiozero here, so the rest of the project imports anywhere.
+    the chip. ``secret`` turns the anti-clone check on (taps become ``on_tap(uid, verified)``).
+    Imports spidev and gpiozero here, so the rest of the project imports anywhere.
     """
+    badge_check.value_block(sector)  # a bad sector fails before any device is opened
     import spidev  # vendor imports only when the driver is built
     from gpiozero import DigitalInputDevice, DigitalOutputDevice
 
@@ -586,4 +734,4 @@ def open_pi_reader(
     spi.mode = 0
     reset = DigitalOutputDevice(reset_pin, initial_value=True) if reset_pin is not None else None
     irq = DigitalInputDevice(irq_pin, pull_up=True) if irq_pin is not None else None
-    return Mfrc522Reader(spi, poll_hz=poll_hz, reset=reset, irq=irq)
+    return Mfrc522Reader(spi, poll_hz=poll_hz, reset=reset, irq=irq, secret=secret, sector=sector)

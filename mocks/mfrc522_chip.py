@@ -1025,17 +1025,58 @@ def stock_mfrc522(chip: Mfrc522Chip) -> Iterator[types.ModuleType]:
                     logger.removeHandler(handler)
 
 
+# --- badges for the anti-clone check -------------------------------------------------------------
+def prepared_card(uid: bytes, secret: bytes, sector: int = 1) -> VirtualCard:
+    """A card as ``station badge write`` leaves it: the HMAC value in the sector's first block
+    and the trailer with the card's own keys (key A reads, key B writes)."""
+    from station import badge_check
+
+    block = badge_check.value_block(sector)
+    return VirtualCard(
+        uid,
+        blocks={
+            block: badge_check.card_value(secret, uid),
+            block + 3: badge_check.card_trailer(secret, uid, sector),
+        },
+    )
+
+
+class EmulatedBadges:
+    """Makes the cards ``/sim/badge`` puts on the emulated chip.
+
+    Without a secret (``verify_badges`` off) every card is blank. With one, a card is prepared
+    (:func:`prepared_card`), and ``cloned=True`` gives what a cloner makes from a UID alone: a
+    blank card with the same UID, its sector still on the transport keys.
+    """
+
+    def __init__(self, secret: bytes | None = None, sector: int = 1) -> None:
+        self._secret = secret
+        self.sector = sector
+
+    @property
+    def verifying(self) -> bool:
+        return self._secret is not None
+
+    def card(self, uid: bytes, *, cloned: bool = False) -> VirtualCard:
+        if self._secret is None or cloned:
+            return VirtualCard(uid)
+        return prepared_card(uid, self._secret, self.sector)
+
+
 def build_emulated_reader(
     poll_hz: float = 10.0,
     *,
     clock: Callable[[], float] | None = None,
     threaded: bool = True,
     debounce_s: float = 0.5,
+    secret: bytes | None = None,
+    sector: int = 1,
 ) -> tuple[Any, Mfrc522Chip]:
     """The real driver (:class:`hardware.mfrc522_reader.Mfrc522Reader`) on an emulated chip.
 
     For the mock backend (``[reader] type = "mfrc522-emulated"``): the demo then runs the same
     driver code as a Pi; badges are tapped with ``chip.place(VirtualCard(...))`` / ``remove()``.
+    ``secret`` turns the driver's anti-clone check on (cards from :class:`EmulatedBadges`).
     """
     from hardware.mfrc522_reader import Mfrc522Reader
 
@@ -1049,5 +1090,7 @@ def build_emulated_reader(
         clock=clock or time.monotonic,
         debounce_s=debounce_s,
         threaded=threaded,
+        secret=secret,
+        sector=sector,
     )
     return reader, chip
