@@ -4,7 +4,15 @@
 #   ./deploy.sh demo [--port 8080]   create .venv, install, run the demo on 127.0.0.1
 #   ./deploy.sh test [pytest args]   create .venv, install, lint and run the whole test suite
 #
-# Installation on a Raspberry Pi (systemd, kiosk autostart) is documented in docs/install.md.
+# On a Raspberry Pi (Raspberry Pi OS Bookworm) or the central store's Debian server:
+#   sudo ./deploy.sh install [--station-id ID] [--machine-name NAME] [--kind KIND] [--port N]
+#                            [--kiosk-user USER | --no-kiosk] [--no-self-test] [--force]
+#   sudo ./deploy.sh upgrade          new code, same config and data; backs up and migrates the store
+#   sudo ./deploy.sh self-test        hardware found, service ready, page served
+#   sudo ./deploy.sh uninstall [--purge]   keeps /etc and /var/lib data unless --purge
+#   sudo ./deploy.sh install-central  the central store on a Debian server
+# Every one of them takes --dry-run: print each change, make none. A second run changes
+# nothing. FABRIQUE_ROOT=DIR writes every file under DIR instead of / (tests). docs/install.md.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -68,11 +76,26 @@ case "$cmd" in
     say "pytest"
     exec "$venv/bin/python" -m pytest "$@"
     ;;
+  install | upgrade | uninstall | install-central | self-test)
+    # shellcheck source=deploy/lib.sh
+    . "$here/deploy/lib.sh"
+    # shellcheck source=deploy/install.sh
+    . "$here/deploy/install.sh"
+    parse_install_options "$@"
+    case "$cmd" in
+      install) cmd_install ;;
+      upgrade) cmd_upgrade ;;
+      uninstall) cmd_uninstall ;;
+      install-central) cmd_install_central ;;
+      self-test) self_test_station ;;
+    esac
+    ;;
   help|-h|--help)
-    sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'
     ;;
   *)
-    echo "deploy.sh: unknown command '$cmd'; use demo or test (see ./deploy.sh help)" >&2
+    echo "deploy.sh: unknown command '$cmd'; use demo, test, install, upgrade, uninstall," \
+      "install-central or self-test (see ./deploy.sh help)" >&2
     exit 2
     ;;
 esac
