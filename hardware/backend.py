@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from station.badge_check import badge_settings
 from station.clock import Clock
 from station.config import Config
 from station.ports import Hardware
@@ -15,11 +16,16 @@ def build_hardware(config: Config, clock: Clock | None = None) -> Hardware:
     try:
         from hardware.mfrc522_reader import open_pi_reader
 
+        # [reader] verify_badges: the site secret (a clear ConfigError if it is missing).
+        settings = badge_settings(config)
+        secret, sector = settings if settings is not None else (None, 1)
         reader = open_pi_reader(
             bus=config.reader.spi_bus,
             device=config.reader.spi_device,
             reset_pin=config.reader.reset_pin,
             poll_hz=config.reader.poll_hz,
+            secret=secret,
+            sector=sector,
         )
         hw = Hardware(
             reader=reader,

@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from station.badge_check import badge_settings
 from station.clock import Clock, SimulatedClock
 from station.config import Config
 from station.ports import Hardware
@@ -30,15 +31,20 @@ def build_hardware(config: Config, clock: Clock | None = None) -> Hardware:
         extras={"pin_factory": factory},
     )
     try:
+        # [reader] verify_badges: the site secret (a clear ConfigError if it is missing).
+        settings = badge_settings(config)
+        secret, sector = settings if settings is not None else (None, 1)
         if config.reader.type == "mfrc522-emulated":
-            from mocks.mfrc522_chip import build_emulated_reader
+            from mocks.mfrc522_chip import EmulatedBadges, build_emulated_reader
 
             # Debounce of two poll periods: /sim/badge waits that long between two taps.
             debounce = 2.0 / config.reader.poll_hz
             hw.reader, chip = build_emulated_reader(
-                poll_hz=config.reader.poll_hz, debounce_s=debounce
+                poll_hz=config.reader.poll_hz, debounce_s=debounce, secret=secret, sector=sector
             )
             hw.extras["chip"] = chip
+            # /sim/badge takes its cards here: prepared ones when the check is on, or clones.
+            hw.extras["badges"] = EmulatedBadges(secret, sector)
         _add_sensors(hw, config, clock)
     except BaseException:
         hw.close()

@@ -25,6 +25,7 @@ import hmac
 import os
 import secrets
 from pathlib import Path
+from typing import Any
 
 from station.errors import ConfigError
 
@@ -172,3 +173,22 @@ def load_secret(path: Path, config_path: Path | None = None) -> bytes:
             "depends on it)."
         )
     return secret
+
+
+def badge_settings(config: Any) -> tuple[bytes, int] | None:
+    """``(secret, sector)`` when ``[reader] verify_badges`` is on, else None.
+
+    ``config`` is a :class:`station.config.Config` (duck-typed: this module stays free of the
+    config classes). Raises :class:`ConfigError` naming the file when the secret is missing or
+    unreadable, or the sector does not exist on a MIFARE Classic 1K card.
+    """
+    reader = config.reader
+    if not reader.verify_badges:
+        return None
+    if not 1 <= reader.badge_sector <= 15:
+        raise ConfigError(
+            f"{config.path}: reader.badge_sector = {reader.badge_sector}: use 1-15 (sector 0 "
+            "holds the manufacturer block; a MIFARE Classic 1K card has 16 sectors)."
+        )
+    path = secret_path(reader.badge_secret_file, config.data_path, config.path)
+    return load_secret(path, config.path), reader.badge_sector

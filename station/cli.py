@@ -91,6 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--data-dir", default="demo-data")
     demo.set_defaults(func=cmd_demo)
     add_technician_commands(sub)
+    add_badge_commands(sub)
     return p
 
 
@@ -328,6 +329,146 @@ def cmd_technician_list(args: argparse.Namespace) -> int:
     finally:
         db.close()
     return 0
+
+
+# --- badges for the anti-clone check ([reader] verify_badges; station/badge_check.py) -----------
+
+
+def add_badge_commands(sub: Any) -> None:
+    badge = sub.add_parser("badge", help="prepare badges for the anti-clone check")
+    bsub = badge.add_subparsers(dest="badge_command", required=True)
+    secret = bsub.add_parser("secret", help="create the site's badge secret (0600) if missing")
+    secret.add_argument("--config", required=True)
+    secret.set_defaults(func=cmd_badge_secret)
+    for name, func, text in (
+        ("write", cmd_badge_write, "write the anti-clone value and keys on a badge"),
+        ("check", cmd_badge_check, "tell whether the badge on the reader passes the check"),
+    ):
+        cmd = bsub.add_parser(name, help=text)
+        cmd.add_argument("--config", required=True)
+        cmd.add_argument(
+            "--uid",
+            help="the badge expected on the reader; on the mock backend, the emulated card's UID",
+        )
+        cmd.add_argument(
+            "--timeout", type=float, default=30.0, help="seconds to wait for a badge (30)"
+        )
+        if name == "check":
+            cmd.add_argument(
+                "--cloned",
+                action="store_true",
+                help="mock backend: the emulated card is a UID-only clone, not a prepared card",
+            )
+        cmd.set_defaults(func=func)
+
+
+def _badge_secret_path(config: Config) -> Path:
+    from station.badge_check import secret_path
+
+    r = config.reader
+    return secret_path(r.badge_secret_file, config.data_path, config.path)
+
+
+def cmd_badge_secret(args: argparse.Namespace) -> int:
+    from station.badge_check import create_secret
+
+    config = load_config(args.config)
+    path = _badge_secret_path(config)
+    if create_secret(path):
+        print(f"created the badge secret {path} (0600)")
+        print("copy this same file (mode 0600) to every station that verifies badges; keep a")
+        print("backup: every prepared card depends on it")
+    else:
+        print(f"{path} exists already; it is kept (prepared cards depend on it)")
+    return 0
+
+
+def _badge_setup(args: argparse.Namespace) -> tuple[Config, bytes, int, str | None]:
+    from station.badge_check import load_secret, value_block
+
+    config = load_config(args.config)
+    try:
+        value_block(config.reader.badge_sector)
+    except ValueError as e:
+        raise StationError(f"{config.path}: reader.badge_sector: {e}") from None
+    secret = load_secret(_badge_secret_path(config), config.path)
+    uid = None
+    if args.uid is not None:
+        from station.roster import normalise_uid
+
+        try:
+            uid = normalise_uid(args.uid)
+        except ValueError as e:
+            raise StationError(f"--uid: {e}") from None
+    return config, secret, config.reader.badge_sector, uid
+
+
+def _open_badge_reader(config: Config, uid: str | None, secret: bytes, prepared: bool) -> Any:
+    """The real driver, not started (no taps): on the Pi the reader on SPI (stop the station
+    service first: both cannot use it); on the mock backend an emulated chip holding one card,
+    blank (to write) or prepared / cloned (to check)."""
+    if config.hardware.backend == "pi":
+        from hardware.mfrc522_reader import open_pi_reader
+
+        r = config.reader
+        return open_pi_reader(
+            bus=r.spi_bus, device=r.spi_device, reset_pin=r.reset_pin, poll_hz=r.poll_hz
+        )
+    if uid is None:
+        raise StationError(
+            "on the mock backend give --uid: the emulated card to put on the emulated reader"
+        )
+    from mocks.mfrc522_chip import EmulatedBadges, build_emulated_reader
+
+    reader, chip = build_emulated_reader(threaded=False)
+    badges = EmulatedBadges(secret, config.reader.badge_sector)
+    chip.place(badges.card(bytes.fromhex(uid), cloned=not prepared))
+    return reader
+
+
+def _card_on_reader(reader: Any, uid: str | None, timeout: float) -> str:
+    print(f"put the badge on the reader (waiting up to {timeout:g} s)…", flush=True)
+    found = reader.wait_for_card(timeout)
+    if uid is not None and found != uid:
+        raise StationError(f"the badge on the reader is {found}, not {uid}")
+    return str(found)
+
+
+def cmd_badge_write(args: argparse.Namespace) -> int:
+    from hardware.mfrc522_reader import RfidError
+
+    config, secret, sector, uid = _badge_setup(args)
+    reader = _open_badge_reader(config, uid, secret, prepared=False)
+    try:
+        found = _card_on_reader(reader, uid, args.timeout)
+        outcome = reader.prepare_badge(found, secret, sector)
+    except RfidError as e:
+        print(f"station: {e}", file=sys.stderr)
+        return 1
+    finally:
+        reader.close()
+    print(f"{found} {outcome}: sector {sector} holds its value and keys; it passes the check")
+    return 0
+
+
+def cmd_badge_check(args: argparse.Namespace) -> int:
+    from hardware.mfrc522_reader import RfidError
+
+    config, secret, sector, uid = _badge_setup(args)
+    reader = _open_badge_reader(config, uid, secret, prepared=not args.cloned)
+    try:
+        found = _card_on_reader(reader, uid, args.timeout)
+        ok = reader.check_badge(found, secret, sector)
+    except RfidError as e:
+        print(f"station: {e}", file=sys.stderr)
+        return 1
+    finally:
+        reader.close()
+    if ok:
+        print(f"{found} valid: prepared for this site")
+        return 0
+    print(f"{found} invalid: not prepared for this site (blank, a clone, or another secret)")
+    return 3
 
 
 if __name__ == "__main__":  # pragma: no cover

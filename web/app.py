@@ -110,10 +110,17 @@ def _simulator_routes(app: Flask, controller: Controller) -> None:
             uid = normalise_uid(raw)
         except ValueError as e:
             abort(400, str(e))
+        cloned = body.get("cloned", False)
+        if not isinstance(cloned, bool):
+            abort(400, 'cloned must be true or false: {"uid": "04A1B2C3", "cloned": true}')
         chip = controller.hardware.extras.get("chip")
         try:
             if chip is not None:
-                decision = _tap_on_emulated_reader(controller, chip, uid)
+                decision = _tap_on_emulated_reader(controller, chip, uid, cloned=cloned)
+            elif controller.config.reader.verify_badges:
+                # The fake reader has no card to check: the simulated check passes unless the
+                # tap is a clone's.
+                decision = controller.call(Tap(uid, verified=not cloned))
             else:
                 decision = controller.call(Tap(uid))
         except ControllerStopped as e:
@@ -174,19 +181,26 @@ def _simulator_routes(app: Flask, controller: Controller) -> None:
         return jsonify(badges=controller.run_in_loop(read))
 
 
-def _tap_on_emulated_reader(controller: Controller, chip: Any, uid: str) -> dict[str, Any]:
+def _tap_on_emulated_reader(
+    controller: Controller, chip: Any, uid: str, *, cloned: bool = False
+) -> dict[str, Any]:
     """Place a card on the emulated MFRC522, wait for the controller's decision, lift the card.
 
     The real driver debounces a card that comes back within a few polls (a hand hesitating over
-    the reader): like a person, wait that long before tapping the same card again.
+    the reader): like a person, wait that long before tapping the same card again. With
+    ``[reader] verify_badges`` the card is a prepared one (the HMAC value and the card's keys in
+    its sector), or with ``cloned`` a blank card carrying the same UID, as a cloner makes.
     """
-    from mocks.mfrc522_chip import VirtualCard
+    from mocks.mfrc522_chip import EmulatedBadges
 
     ready_in = getattr(controller.hardware.reader, "ready_in", None)
     if ready_in is not None:
         time.sleep(min(1.0, ready_in(uid)))
     reply = controller.expect_tap(uid)
-    chip.place(VirtualCard(bytes.fromhex(uid)))
+    badges = controller.hardware.extras.get("badges")
+    if not isinstance(badges, EmulatedBadges):
+        badges = EmulatedBadges()
+    chip.place(badges.card(bytes.fromhex(uid), cloned=cloned))
     try:
         return reply.result(timeout=5.0)
     except TimeoutError:
