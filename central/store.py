@@ -1060,3 +1060,48 @@ def _shifted(text: str, shift: timedelta) -> str:
         return iso(parse_at(text) + shift)
     except BadRequest:
         return text
+
+
+# --- queries for the pages (kept here so that another backend implements them too) -------------
+
+
+def recent_events(
+    store: SqliteCentralStore, types: tuple[str, ...], limit: int = 20
+) -> list[dict[str, Any]]:
+    """The latest events of some types across stations (problems, faults), newest first."""
+    marks = ",".join("?" * len(types))
+    rows = store.db.conn.execute(
+        f"SELECT station_id, seq, type, COALESCE(at_repaired, at), data FROM events "
+        f"WHERE type IN ({marks}) ORDER BY 4 DESC LIMIT ?",
+        [*types, limit],
+    ).fetchall()
+    return [
+        {"station_id": r[0], "seq": r[1], "type": r[2], "at": r[3], "data": json.loads(r[4])}
+        for r in rows
+    ]
+
+
+def member_detail(store: SqliteCentralStore, member_id: str) -> dict[str, Any]:
+    """One member with badges, qualifications (who granted them) and grants they gave."""
+    rows = store._rows(
+        "SELECT id, name, role, active, version, updated_at, erased_at FROM members WHERE id = ?",
+        (member_id,),
+    )
+    if not rows:
+        raise NotFound(f"no member {member_id}")
+    member = rows[0]
+    member["active"] = bool(member["active"])
+    member["badges"] = store._rows(
+        "SELECT uid, active FROM badges WHERE member_id = ? ORDER BY uid", (member_id,)
+    )
+    member["qualifications"] = store._rows(
+        "SELECT kind, level, granted_by, granted_at FROM qualifications "
+        "WHERE member_id = ? AND level != 'none' ORDER BY kind",
+        (member_id,),
+    )
+    member["grants_given"] = store._rows(
+        "SELECT member_id, kind, level, granted_at, station_id FROM grants "
+        "WHERE granted_by = ? ORDER BY granted_at DESC LIMIT 50",
+        (member_id,),
+    )
+    return member

@@ -91,6 +91,7 @@ def create_central_app(store: CentralStore, config: CentralConfig) -> Flask:
         return jsonify(spec(app))
 
     _register_pages(app)
+    app.jinja_env.globals["url_rules"] = {r.endpoint for r in app.url_map.iter_rules()}
     return app
 
 

@@ -1,0 +1,177 @@
+"""The central store's pages: login and roles, CSRF, the URL map check, dashboard, roster admin."""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from central.store import SqliteCentralStore
+from station.roster import parse_roster_csv
+from tests.conftest import sample_roster_text
+from tests.test_central_helpers import central_config
+from web.central_app import create_central_app
+
+PASSWORD = "a long passphrase"
+PUBLIC = {"static", "central_auth.login", "central_auth.home", "central_auth.logout"}
+"""Endpoints open without a login. Everything else must refuse an anonymous request."""
+BEARER = {"health", "sync", "openapi"}
+"""The API: the sync endpoint checks its own bearer token; health and the description are open."""
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[SqliteCentralStore]:
+    s = SqliteCentralStore(tmp_path / "central" / "central.sqlite")
+    s.import_roster(parse_roster_csv(sample_roster_text()))
+    for user, role in (("admin", "admin"), ("ines", "educator"), ("yanis", "technician")):
+        s.add_user(user, PASSWORD, role)
+    s.add_station("laser-1", name="Découpe laser", kind="laser")
+    try:
+        yield s
+    finally:
+        s.close()
+
+
+@pytest.fixture
+def app(tmp_path: Path, store: SqliteCentralStore) -> Flask:
+    app = create_central_app(store, central_config(tmp_path))
+    app.config["TESTING"] = True
+    return app
+
+
+def csrf_of(client: FlaskClient) -> str:
+    html = client.get("/login").get_data(as_text=True)
+    m = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert m, "no CSRF token in the login page"
+    return m.group(1)
+
+
+def login(client: FlaskClient, user: str) -> str:
+    token = csrf_of(client)
+    r = client.post("/login", data={"username": user, "password": PASSWORD, "csrf_token": token})
+    assert r.status_code == 302, r.get_data(as_text=True)
+    return csrf_of(client)  # a login starts a new session, with a new token
+
+
+def test_login_wrong_password_and_logout(app: Flask) -> None:
+    client = app.test_client()
+    token = csrf_of(client)
+    r = client.post("/login", data={"username": "ines", "password": "nope", "csrf_token": token})
+    assert r.status_code == 401 and "incorrect" in r.get_data(as_text=True)
+    token = login(client, "ines")
+    assert client.get("/admin/").status_code == 200
+    client.post("/logout", data={"csrf_token": token})
+    assert client.get("/admin/").status_code == 302
+
+
+def test_every_page_rejects_anonymous_requests(app: Flask) -> None:
+    client = app.test_client()
+    token = csrf_of(client)  # a session with a CSRF token, but nobody logged in
+    checked = 0
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint in PUBLIC or rule.endpoint in BEARER:
+            continue
+        url = re.sub(
+            r"<[^>]*?([a-z_]+)>", lambda m: "revoke" if m.group(1) == "what" else "x", rule.rule
+        )
+        for method in sorted((rule.methods or set()) & {"GET", "POST"}):
+            if method == "GET":
+                r = client.get(url)
+                assert r.status_code == 302 and "/login" in r.headers["Location"], (url, method)
+            else:
+                r = client.post(url, data={"csrf_token": token})
+                assert r.status_code == 401, (url, method, r.status_code)
+            checked += 1
+    assert checked >= 15
+    # And the sync API refuses a request without a token.
+    assert client.post("/api/v1/sync", json={}).status_code == 401
+
+
+def test_posts_need_the_csrf_token(app: Flask) -> None:
+    client = app.test_client()
+    login(client, "admin")
+    r = client.post("/admin/members", data={"id": "zoe", "name": "Zoé", "role": "trainee"})
+    assert r.status_code == 400 and "CSRF" in r.get_data(as_text=True)
+
+
+def test_roles(app: Flask) -> None:
+    tech = app.test_client()
+    login(tech, "yanis")
+    assert tech.get("/dash/").status_code == 200
+    assert tech.get("/admin/").status_code == 403
+    edu = app.test_client()
+    login(edu, "ines")
+    assert edu.get("/dash/").status_code == 403
+    assert edu.get("/admin/stations").status_code == 403
+    boss = app.test_client()
+    login(boss, "admin")
+    for url in ("/dash/", "/admin/", "/admin/stations"):
+        assert boss.get(url).status_code == 200
+
+
+def test_dashboard_shows_the_fleet_and_sends_commands(
+    app: Flask, store: SqliteCentralStore
+) -> None:
+    client = app.test_client()
+    token = login(client, "yanis")
+    html = client.get("/dash/").get_data(as_text=True)
+    assert "Découpe laser" in html and "hors ligne" in html
+    r = client.post(
+        "/dash/stations/laser-1/commands",
+        data={"action": "lock", "reason": "tube HS", "csrf_token": token},
+    )
+    assert r.status_code == 302
+    assert store.pending_commands("laser-1")[0]["action"] == "lock"
+    r = client.post("/dash/stations/laser-1/commands", data={"action": "lock", "csrf_token": token})
+    assert "needs a reason" in client.get("/dash/").get_data(as_text=True)
+    stream = client.get("/dash/stream", buffered=False)
+    assert stream.mimetype == "text/event-stream"
+    first = next(iter(stream.response))
+    stream.close()
+    text = first.decode() if isinstance(first, bytes) else first
+    assert text.startswith("event: fleet") and "laser-1" in text
+
+
+def test_roster_admin(app: Flask, store: SqliteCentralStore) -> None:
+    client = app.test_client()
+    token = login(client, "ines")
+    version = store.roster_version()
+    client.post(
+        "/admin/members",
+        data={"id": "zoe", "name": "Zoé Leroy", "role": "trainee", "csrf_token": token},
+    )
+    client.post("/admin/members/zoe/badges", data={"uid": "04:aa:bb:cc", "csrf_token": token})
+    client.post(
+        "/admin/members/zoe/qualifications",
+        data={"kind": "laser", "level": "supervised", "csrf_token": token},
+    )
+    detail = client.get("/admin/members/zoe").get_data(as_text=True)
+    assert "04AABBCC" in detail and "laser : supervised" in detail and "par ines" in detail
+    client.post("/admin/badges/04AABBCC/revoke", data={"csrf_token": token})
+    assert store.roster_version() == version + 4
+    changes = store.roster_changes(version)
+    assert changes is not None and changes["badges"][0]["active"] is False
+    csv_text = client.get("/admin/roster/export.csv").get_data(as_text=True)
+    assert "zoe,Zoé Leroy,trainee,,laser:supervised" in csv_text
+    bad = io.BytesIO(b"member_id,name,role,badge_uid,qualifications\nx,,trainee,,\n")
+    r = client.post(
+        "/admin/roster/import",
+        data={"csv": (bad, "bad.csv"), "csrf_token": token},
+        content_type="multipart/form-data",
+        follow_redirects=True,
+    )
+    assert "line 2: name is empty" in r.get_data(as_text=True)
+
+
+def test_a_new_station_shows_its_token_once(app: Flask, store: SqliteCentralStore) -> None:
+    client = app.test_client()
+    token = login(client, "admin")
+    r = client.post("/admin/stations", data={"id": "cnc-1", "kind": "cnc", "csrf_token": token})
+    m = re.search(r"(fst_[A-Za-z0-9_-]+)", r.get_data(as_text=True))
+    assert m and store.station_for_token(m.group(1)) == "cnc-1"
+    assert m.group(1) not in client.get("/admin/stations").get_data(as_text=True)

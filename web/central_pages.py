@@ -1,0 +1,440 @@
+"""The central store's web pages: login, fleet dashboard, roster admin (and reports, privacy).
+
+One blueprint per audience: ``/dash`` for technicians, ``/admin`` for educators (roster) and
+admins (stations, accounts), ``/reports`` for educators. Every page needs a login with the right
+role; the check is a decorator on each view *and* a test that walks the URL map. Every POST carries
+the session's CSRF token (checked before every request, so a new route cannot forget it); the
+sync API is exempt because it is authenticated by a bearer token, never by a cookie.
+"""
+
+from __future__ import annotations
+
+import functools
+import hmac
+import json
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+
+from central.config import CentralConfig
+from central.errors import BadRequest, CentralError, Conflict, NotFound
+from central.fleet import fleet, utcnow
+from central.ingest import COMMAND_ACTIONS, parse_command
+from central.store import ROLES, SqliteCentralStore, member_detail, recent_events
+from station.errors import RosterError
+from station.model import Level, Role
+from station.roster import KIND_PATTERN, MEMBER_ID_PATTERN, normalise_uid, parse_roster_csv
+from web import csrf
+
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+BEARER_API = ("/api/v1/sync",)
+KEEPALIVE_S = 15.0
+FLEET_POLL_S = 1.0
+
+auth = Blueprint("central_auth", __name__)
+dash = Blueprint("central_dash", __name__, url_prefix="/dash")
+admin = Blueprint("central_admin", __name__, url_prefix="/admin")
+
+
+def init_app(app: Flask) -> None:
+    config: CentralConfig = app.extensions["central_config"]
+    app.secret_key = csrf.secret_key_from(config.data_path)
+    app.config.update(
+        SESSION_COOKIE_NAME="central_session",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Strict",
+        PERMANENT_SESSION_LIFETIME=12 * 3600,
+    )
+    app.jinja_env.globals["csrf_token"] = csrf.csrf_token
+    app.jinja_env.globals["current_user"] = current_user
+    app.before_request(check_csrf)
+    app.register_blueprint(auth)
+    app.register_blueprint(dash)
+    app.register_blueprint(admin)
+    import importlib
+
+    for name in ("web.central_reports", "web.central_privacy"):
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as e:
+            if e.name != name:
+                raise
+            continue
+        module.init_app(app)
+
+
+def store() -> SqliteCentralStore:
+    return current_app.extensions["central_store"]  # type: ignore[no-any-return]
+
+
+def config() -> CentralConfig:
+    return current_app.extensions["central_config"]  # type: ignore[no-any-return]
+
+
+def check_csrf() -> None:
+    if request.method not in UNSAFE_METHODS or request.url_rule is None:
+        return
+    if request.path in BEARER_API:
+        return  # a bearer token, not a cookie: no cross-site request can carry it
+    sent = request.headers.get(csrf.HEADER) or request.form.get(csrf.FIELD) or ""
+    expected = session.get(csrf.FIELD)
+    if not isinstance(expected, str) or not hmac.compare_digest(sent, expected):
+        abort(400, "missing or wrong CSRF token: reload the page and try again")
+
+
+def current_user() -> dict[str, Any] | None:
+    user = session.get("user")
+    return user if isinstance(user, dict) else None
+
+
+def requires(*roles: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Login with one of ``roles`` (``admin`` may do everything)."""
+
+    def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(view)
+        def wrapped(*args: Any, **kwargs: Any) -> Any:
+            user = current_user()
+            if user is None:
+                if request.method == "GET":
+                    return redirect(url_for("central_auth.login", next=request.full_path))
+                abort(401, "log in first")
+            if user["role"] != "admin" and user["role"] not in roles:
+                abort(403, f"this page is for {' or '.join(roles)} accounts")
+            return view(*args, **kwargs)
+
+        wrapped.required_roles = roles  # type: ignore[attr-defined]
+        return wrapped
+
+    return decorate
+
+
+# --- login ---------------------------------------------------------------------------------------
+
+
+@auth.get("/")
+def home() -> Any:
+    user = current_user()
+    if user is None:
+        return redirect(url_for("central_auth.login"))
+    if user["role"] == "educator":
+        return redirect(url_for("central_admin.members"))
+    return redirect(url_for("central_dash.index"))
+
+
+@auth.route("/login", methods=["GET", "POST"])
+def login() -> Any:
+    error = None
+    if request.method == "POST":
+        username = request.form.get("username", "").strip().lower()
+        password = request.form.get("password", "")
+        user = store().authenticate(username, password) if username and password else None
+        if user is None:
+            error = "Identifiant ou mot de passe incorrect."
+        else:
+            session.clear()
+            session["user"] = user
+            session.permanent = True
+            target = request.args.get("next", "")
+            if not target.startswith("/") or target.startswith("//"):
+                target = url_for("central_auth.home")
+            return redirect(target)
+    return render_template("central_login.html", error=error), 401 if error else 200
+
+
+@auth.post("/logout")
+def logout() -> Any:
+    session.clear()
+    return redirect(url_for("central_auth.login"))
+
+
+# --- fleet dashboard ---------------------------------------------------------------------------
+
+
+def fleet_now() -> list[dict[str, Any]]:
+    problems = recent_events(store(), ("problem_reported",), 50)
+    return fleet(store().stations(), problems, utcnow(), config().offline_after_s)
+
+
+@dash.get("/")
+@requires("technician")
+def index() -> str:
+    return render_template(
+        "central_dash.html",
+        stations=fleet_now(),
+        commands=store().commands(limit=20),
+        actions=COMMAND_ACTIONS,
+        faults=recent_events(store(), ("machine_state_changed",), 200),
+    )
+
+
+@dash.get("/fleet.json")
+@requires("technician")
+def fleet_json() -> Response:
+    return Response(
+        json.dumps({"stations": fleet_now()}, ensure_ascii=False), mimetype="application/json"
+    )
+
+
+@dash.get("/stream")
+@requires("technician")
+def stream() -> Response:
+    """Server-sent events: the fleet whenever it changes, a comment every 15 s otherwise."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+
+    def generate() -> Iterator[str]:
+        last, quiet = None, 0.0
+        with app.app_context():
+            while True:  # ends when the viewer goes away (the write fails: GeneratorExit)
+                payload = json.dumps({"stations": fleet_now()}, ensure_ascii=False)
+                if payload != last:
+                    last, quiet = payload, 0.0
+                    yield f"event: fleet\ndata: {payload}\n\n"
+                elif quiet >= KEEPALIVE_S:
+                    quiet = 0.0
+                    yield ": keep-alive\n\n"
+                time.sleep(FLEET_POLL_S)
+                quiet += FLEET_POLL_S
+
+    return Response(
+        generate(),
+        mimetype="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+@dash.post("/stations/<station_id>/commands")
+@requires("technician")
+def send_command(station_id: str) -> Any:
+    body = {k: request.form.get(k, "") for k in ("action", "reason", "uid")}
+    if not body["uid"]:
+        body.pop("uid")
+    try:
+        command = parse_command(body)
+        store().add_command(station_id, command, by=current_user()["username"])  # type: ignore[index]
+    except (BadRequest, NotFound) as e:
+        flash(str(e), "error")
+    else:
+        flash(f"{command['action']} envoyé à {station_id} (appliqué à sa prochaine synchro).", "ok")
+    return redirect(url_for("central_dash.index"))
+
+
+# --- roster admin --------------------------------------------------------------------------------
+
+
+@admin.get("/")
+@requires("educator")
+def members() -> str:
+    rows = store().roster_rows()
+    q = request.args.get("q", "").strip().lower()
+    badges: dict[str, list[dict[str, Any]]] = {}
+    for b in rows["badges"]:
+        badges.setdefault(b["member_id"], []).append(b)
+    quals: dict[str, list[dict[str, Any]]] = {}
+    for r in rows["qualifications"]:
+        if r["level"] != "none":
+            quals.setdefault(r["member_id"], []).append(r)
+    people = [m for m in rows["members"] if not q or q in m["id"].lower() or q in m["name"].lower()]
+    return render_template(
+        "central_admin.html",
+        members=people,
+        badges=badges,
+        quals=quals,
+        q=q,
+        roles=[r.value for r in Role],
+        version=store().roster_version(),
+    )
+
+
+@admin.post("/members")
+@requires("educator")
+def save_member() -> Any:
+    member_id = request.form.get("id", "").strip()
+    name = request.form.get("name", "").strip()
+    role = request.form.get("role", "trainee")
+    if not MEMBER_ID_PATTERN.match(member_id):
+        flash("Identifiant : lettres, chiffres, '.', '_' ou '-' (64 max).", "error")
+    elif not name or len(name) > 120:
+        flash("Le nom est obligatoire (120 caractères max).", "error")
+    elif role not in [r.value for r in Role]:
+        flash("Rôle inconnu.", "error")
+    else:
+        store().upsert_member(member_id, name, Role(role), request.form.get("active", "1") == "1")
+        flash(f"{name} enregistré·e.", "ok")
+        return redirect(url_for("central_admin.member", member_id=member_id))
+    return redirect(url_for("central_admin.members"))
+
+
+@admin.get("/members/<member_id>")
+@requires("educator")
+def member(member_id: str) -> str:
+    try:
+        detail = member_detail(store(), member_id)
+    except NotFound as e:
+        abort(404, str(e))
+    return render_template(
+        "central_member.html",
+        m=detail,
+        levels=[lv.value for lv in Level],
+        kinds=sorted({s["kind"] for s in store().stations() if s["kind"]} | {"laser", "cnc"}),
+    )
+
+
+@admin.post("/members/<member_id>/badges")
+@requires("educator")
+def add_badge(member_id: str) -> Any:
+    try:
+        store().add_badge(normalise_uid(request.form.get("uid", "")), member_id)
+        flash("Badge ajouté.", "ok")
+    except ValueError as e:
+        flash(str(e), "error")
+    except NotFound as e:
+        abort(404, str(e))
+    return redirect(url_for("central_admin.member", member_id=member_id))
+
+
+@admin.post("/badges/<uid>/<any(revoke, restore):what>")
+@requires("educator")
+def badge_active(uid: str, what: str) -> Any:
+    try:
+        store().set_badge_active(uid, what == "restore")
+    except NotFound as e:
+        abort(404, str(e))
+    flash(
+        "Badge révoqué : les stations le refusent dès leur prochaine synchro."
+        if what == "revoke"
+        else "Badge réactivé.",
+        "ok",
+    )
+    return redirect(request.form.get("next") or url_for("central_admin.members"))
+
+
+@admin.post("/members/<member_id>/qualifications")
+@requires("educator")
+def set_qualification(member_id: str) -> Any:
+    kind = request.form.get("kind", "").strip().lower()
+    level = request.form.get("level", "")
+    if not KIND_PATTERN.match(kind) or level not in [lv.value for lv in Level]:
+        flash("Type de machine ou niveau invalide.", "error")
+    else:
+        try:
+            store().set_qualification(
+                member_id,
+                kind,
+                Level(level),
+                by=current_user()["username"],  # type: ignore[index]
+            )
+        except NotFound as e:
+            abort(404, str(e))
+        flash(f"{kind} : {level}.", "ok")
+    return redirect(url_for("central_admin.member", member_id=member_id))
+
+
+@admin.post("/roster/import")
+@requires("educator")
+def import_roster() -> Any:
+    upload = request.files.get("csv")
+    if upload is None or not upload.filename:
+        flash("Choisis un fichier CSV.", "error")
+        return redirect(url_for("central_admin.members"))
+    try:
+        text = upload.read().decode("utf-8")
+        counts = store().import_roster(
+            parse_roster_csv(text, upload.filename), replace_all=not request.form.get("merge")
+        )
+    except UnicodeDecodeError:
+        flash("Le fichier n'est pas en UTF-8 : enregistre-le en « CSV UTF-8 ».", "error")
+    except RosterError as e:
+        flash(str(e), "error")
+    else:
+        flash(f"Importé : {counts['members']} membres, {counts['changed']} changements.", "ok")
+    return redirect(url_for("central_admin.members"))
+
+
+@admin.get("/roster/export.csv")
+@requires("educator")
+def export_roster() -> Response:
+    from central.cli import roster_csv
+
+    return Response(
+        roster_csv(store()),
+        mimetype="text/csv",
+        headers={"Content-Disposition": "attachment; filename=roster.csv"},
+    )
+
+
+@admin.get("/stations")
+@requires("admin")
+def stations() -> str:
+    return render_template(
+        "central_stations.html", stations=store().stations(), users=store().users(), roles=ROLES
+    )
+
+
+@admin.post("/stations")
+@requires("admin")
+def add_station() -> Any:
+    sid = request.form.get("id", "").strip()
+    kind = request.form.get("kind", "").strip().lower()
+    if kind and not KIND_PATTERN.match(kind):
+        flash("Type de machine : lettres minuscules, chiffres, _.", "error")
+        return redirect(url_for("central_admin.stations"))
+    try:
+        token = store().add_station(
+            sid,
+            name=request.form.get("name", "").strip()[:120],
+            machine_id=request.form.get("machine", "").strip()[:63],
+            kind=kind,
+        )
+    except (BadRequest, Conflict) as e:
+        flash(str(e), "error")
+        return redirect(url_for("central_admin.stations"))
+    return render_template("central_token.html", station_id=sid, token=token)
+
+
+@admin.post("/stations/<station_id>/<any(revoke, token):what>")
+@requires("admin")
+def station_token(station_id: str, what: str) -> Any:
+    try:
+        if what == "revoke":
+            store().revoke_station(station_id)
+            flash(f"Jeton de {station_id} révoqué.", "ok")
+            return redirect(url_for("central_admin.stations"))
+        token = store().rotate_token(station_id)
+    except NotFound as e:
+        abort(404, str(e))
+    return render_template("central_token.html", station_id=station_id, token=token)
+
+
+@admin.post("/users")
+@requires("admin")
+def add_user() -> Any:
+    try:
+        store().add_user(
+            request.form.get("username", "").strip().lower(),
+            request.form.get("password", ""),
+            request.form.get("role", ""),
+            replace=bool(request.form.get("replace")),
+        )
+        flash("Compte enregistré.", "ok")
+    except (BadRequest, Conflict) as e:
+        flash(str(e), "error")
+    return redirect(url_for("central_admin.stations"))
+
+
+@admin.errorhandler(CentralError)
+def central_error(e: CentralError) -> tuple[str, int]:
+    return str(e), 400
