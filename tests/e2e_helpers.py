@@ -68,20 +68,35 @@ def cli(*args: str, cwd: Path, timeout: float = 60.0) -> str:
 
 
 def prepare_station(
-    workdir: Path, *, port: int | None = None, simulated_clock: bool = True
+    workdir: Path,
+    *,
+    port: int | None = None,
+    simulated_clock: bool = True,
+    reader: str = "fake",
+    verify_badges: bool = False,
 ) -> Path:
-    """``station init`` (simulated clock, fake reader, 127.0.0.1) and the sample roster."""
+    """``station init`` (simulated clock, 127.0.0.1) and the sample roster.
+
+    ``reader``: ``"fake"`` (taps posted directly) or ``"mfrc522-emulated"`` (the real driver on
+    the emulated chip: ``/sim/badge`` places a card on it). ``verify_badges`` turns the
+    anti-clone check on and creates the site secret with ``station badge secret``.
+    """
     workdir.mkdir(parents=True, exist_ok=True)
     config = workdir / "station.toml"
     port = port or free_port()
     clock = ["--simulated-clock"] if simulated_clock else []
     cli("init", "--config", str(config), *clock, "--port", str(port), cwd=workdir)
     text = config.read_text(encoding="utf-8")
-    text, n = re.subn(r'(?m)^type = "[^"]*"$', 'type = "fake"', text)
+    text, n = re.subn(r'(?m)^type = "[^"]*"$', f'type = "{reader}"', text)
     assert n == 1, "the [reader] type line of the sample config changed"
+    if verify_badges:
+        text, n = re.subn(r"(?m)^verify_badges = false$", "verify_badges = true", text)
+        assert n == 1, "the [reader] verify_badges line of the sample config changed"
     assert re.search(r'(?m)^host = "127\.0\.0\.1"$', text), "the station must listen on loopback"
     config.write_text(text, encoding="utf-8")
     cli("roster", "import", str(SAMPLE_ROSTER), "--config", str(config), cwd=workdir)
+    if verify_badges:
+        cli("badge", "secret", "--config", str(config), cwd=workdir)
     return config
 
 
@@ -224,8 +239,11 @@ class StationProcess:
     def status(self, timeout: float = HTTP_TIMEOUT_S) -> dict[str, Any]:
         return http("GET", self.base + "/api/status", timeout=timeout)
 
-    def badge(self, uid: str) -> dict[str, Any]:
-        return http("POST", self.base + "/sim/badge", {"uid": uid})
+    def badge(self, uid: str, *, cloned: bool = False) -> dict[str, Any]:
+        body: dict[str, Any] = {"uid": uid}
+        if cloned:
+            body["cloned"] = True
+        return http("POST", self.base + "/sim/badge", body)
 
     def advance(self, seconds: float) -> dict[str, Any]:
         return http("POST", self.base + "/sim/advance", {"seconds": seconds})
