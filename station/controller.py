@@ -53,6 +53,8 @@ log = logging.getLogger(__name__)
 
 MAX_WAIT_S = 1.0
 """The loop wakes at least this often: real-clock ticks and watchdog pings."""
+ROSTER_EVENTS = frozenset({"qualification_granted", "badge_enrolled"})
+"""Events whose projection changes the roster: the controller reloads it after them."""
 SAMPLE_BATCH = 5
 """Per-minute sensor rows are written this many at a time (SD cards wear with small writes)."""
 
@@ -306,6 +308,15 @@ class Controller:
                 return
             try:
                 result = self._message(msg)
+            except Exception as e:
+                if msg.reply is not None and not msg.reply.done():
+                    msg.reply.set_exception(e)
+                if msg.call is not None:
+                    # A read or a small write asked by another thread (its transaction rolled
+                    # back): the caller gets the error, the machine logic goes on.
+                    log.warning("a call on the controller thread failed: %r", e)
+                    continue
+                raise  # a failed decision or commit: stop, relay off (see _run)
             except BaseException as e:
                 if msg.reply is not None and not msg.reply.done():
                     msg.reply.set_exception(e)
@@ -431,7 +442,7 @@ class Controller:
         for effect in outcome.effects:
             if isinstance(effect, Cue):
                 self._play(effect.name)
-        if any(e["type"] == "qualification_granted" for e in stored):
+        if any(e["type"] in ROSTER_EVENTS for e in stored):
             self._reload_roster()
         if outcome.decision is not None:
             self._last_decision = {**outcome.decision, "at": now.iso()}
@@ -485,13 +496,17 @@ class Controller:
     def record(self, type_: str, data: dict[str, Any], timeout: float = 5.0) -> dict[str, Any]:
         """Append one event from outside the state machine (sync acks, enrolment) and publish it."""
 
-        def append() -> dict[str, Any]:
-            assert self.store is not None
-            (event,) = self.store.append([(type_, data)], self.clock.now(), self.clock.boot_id)
-            self.broadcaster.publish({"kind": "event", "event": event})
-            return event
+        return self.run_in_loop(lambda: self.record_in_loop(type_, data), timeout)
 
-        return self.run_in_loop(append, timeout)
+    def record_in_loop(self, type_: str, data: dict[str, Any]) -> dict[str, Any]:
+        """:meth:`record` for code already running on the controller thread (``run_in_loop``)."""
+        assert self.store is not None and threading.current_thread() is self._thread
+        (event,) = self.store.append([(type_, data)], self.clock.now(), self.clock.boot_id)
+        if type_ in ROSTER_EVENTS:
+            self._reload_roster()
+        self.broadcaster.publish({"kind": "event", "event": event})
+        self._publish_status()
+        return event
 
     def set_roster_expiry(self, expires_mono: float | None) -> None:
         """After ``expires_mono`` (this clock's monotonic time) only staff are admitted."""
@@ -653,6 +668,7 @@ def _session_json(s: Session, now: Now) -> dict[str, Any]:
         "started_at": s.started_at,
         "ends_at": iso(now.at_mono(s.ends_mono)),
         "warned": s.warned,
+        "idle_warned": s.idle_warned,
         "extensions": s.extensions,
     }
 

@@ -4,8 +4,9 @@ It runs on the controller thread, which owns the store connection and the roster
 
     enrol_badge(controller, "DEADBEEF", "noah", by="yanis")
 
-The event ``badge_enrolled`` is appended first (the log is the evidence the central store syncs),
-then the badge row is written and the controller's roster reloaded, so the next tap is granted.
+The event ``badge_enrolled`` and its projection (the badge row) are written in one transaction,
+then the controller's roster is reloaded, so the next tap is granted. A refusal raised on the
+controller thread comes back to the caller; the controller goes on.
 """
 
 from __future__ import annotations
@@ -27,21 +28,7 @@ def enrol_badge(controller: Controller, uid: str, member_id: str, *, by: str) ->
         uid = normalise_uid(uid)
     except ValueError as e:
         raise EnrolError(str(e)) from None
-    result = controller.run_in_loop(lambda: _enrol_in_loop(controller, uid, member_id, by))
-    if isinstance(result, EnrolError):
-        raise result
-    return result
-
-
-def _enrol_in_loop(
-    controller: Controller, uid: str, member_id: str, by: str
-) -> dict[str, Any] | EnrolError:
-    """On the controller thread. Refusals are returned, not raised: an exception raised on the
-    controller thread stops the controller (and the relay) by design."""
-    try:
-        return _enrol(controller, uid, member_id, by)
-    except EnrolError as e:
-        return e
+    return controller.run_in_loop(lambda: _enrol(controller, uid, member_id, by))
 
 
 def _enrol(controller: Controller, uid: str, member_id: str, by: str) -> dict[str, Any]:
@@ -62,13 +49,5 @@ def _enrol(controller: Controller, uid: str, member_id: str, by: str) -> dict[st
         "by": by,
         "previous_member_id": existing.member_id if existing else None,
     }
-    now = controller.clock.now()
-    [event] = store.append([("badge_enrolled", data)], now, controller.clock.boot_id)
-    store.db.execute(
-        "INSERT INTO badges (uid, member_id, active) VALUES (?, ?, 1) ON CONFLICT(uid) DO UPDATE "
-        "SET member_id = excluded.member_id, active = 1",
-        [uid, member_id],
-    )
-    controller._reload_roster()
-    controller.broadcaster.publish({"kind": "event", "event": event})
-    return event
+    # The event's projection writes the badge in the same transaction, and the roster reloads.
+    return controller.record_in_loop("badge_enrolled", data)

@@ -301,6 +301,12 @@ class Store:
                 "changed_by = excluded.changed_by",
                 (self.machine_id, d["to"], d.get("reason"), at, d.get("by")),
             )
+        elif t == "badge_enrolled":
+            conn.execute(
+                "INSERT INTO badges (uid, member_id, active) VALUES (?, ?, 1) "
+                "ON CONFLICT(uid) DO UPDATE SET member_id = excluded.member_id, active = 1",
+                (d["uid"], d["member_id"]),
+            )
         elif t == "qualification_granted":
             conn.execute(
                 "INSERT INTO qualifications (member_id, kind, level, granted_by, granted_at) "

@@ -21,7 +21,13 @@ from tests.e2e_helpers import REPO, StationProcess, prepare_station
 
 CHROMIUM = Path("/usr/bin/chromium")
 AXE = REPO / "node_modules" / "axe-core" / "axe.min.js"
-SCREENSHOTS = REPO / "docs" / "screenshots"
+# Every run saves the screens under tests/screenshots/ (not committed); with
+# FABRIQUE_UPDATE_SCREENSHOTS=1 it refreshes the ones the README shows, in docs/screenshots/.
+SCREENSHOTS = REPO / (
+    "docs/screenshots"
+    if os.environ.get("FABRIQUE_UPDATE_SCREENSHOTS") == "1"
+    else "tests/screenshots"
+)
 KIOSK_VIEWPORT = {"width": 800, "height": 480}
 CHROMIUM_ARGS = [
     "--no-sandbox",

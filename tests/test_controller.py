@@ -214,3 +214,27 @@ def test_status_has_the_documented_fields(controller: Controller) -> None:
         assert key in session
     assert session["elapsed_s"] == 90 and session["remaining_s"] == 3510
     assert s["last_decision"]["granted"] is True
+
+
+def test_a_failed_call_comes_back_to_the_caller_and_the_controller_goes_on(
+    controller: Controller,
+) -> None:
+    def broken() -> None:
+        raise KeyError("nope")
+
+    with pytest.raises(KeyError):
+        controller.run_in_loop(broken)
+    assert controller.running
+    assert controller.call(Tap(SOFIANE))["action"] == "session_started"
+
+
+def test_enrolled_badge_is_admitted_at_once(controller: Controller) -> None:
+    from station.enrol import EnrolError, enrol_badge
+
+    assert controller.call(Tap("CAFEF00D"))["reason"] == "unknown_badge"
+    event = enrol_badge(controller, "cafef00d", "sofiane", by="yanis")
+    assert event["type"] == "badge_enrolled" and event["data"]["uid"] == "CAFEF00D"
+    assert controller.call(Tap("CAFEF00D"))["action"] == "session_started"
+    with pytest.raises(EnrolError, match="already belongs"):
+        enrol_badge(controller, "CAFEF00D", "lea", by="yanis")
+    assert controller.running
