@@ -1,0 +1,240 @@
+"""Reports for educators and funders, from the projections ingest keeps (sessions, grants).
+
+Hours of practice per trainee, per machine kind and per period; qualifications earned and who
+trained whom (peer-teaching credit); energy and occupancy per machine; a trainee's progress. Each
+report is a list of plain rows (the page draws a chart from them, the CSV export writes them).
+
+The queries read the ``sessions`` and ``grants`` tables, never the raw events, so they stay fast
+over millions of events (docs/benchmarks.md, "Central store"). Times are the repaired ones.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from central.errors import BadRequest
+from central.store import SqliteCentralStore
+from station.model import LEVEL_ORDER, Level
+
+PERIODS = {"day": 10, "month": 7, "year": 4}
+"""Period → length of the ISO date prefix that names it (``2026-03-02``, ``2026-03``, ``2026``)."""
+
+NEXT_LEVEL = {
+    Level.NONE: (0.0, "a first session with an educator, who records the level"),
+    Level.SUPERVISED: (
+        5.0,
+        "practice under supervision, then a mentor or educator grants it at the machine",
+    ),
+    Level.AUTONOMOUS: (20.0, "practice on your own; an educator decides when you can teach"),
+    Level.MENTOR: (0.0, "the top level: teach others and grant them at the machine"),
+}
+"""What each level needs for the next one: hours of practice at the current level (a guide the
+educators can change here) and what happens then."""
+
+
+@dataclass(frozen=True)
+class Filters:
+    since: str | None = None
+    until: str | None = None
+    kind: str | None = None
+    period: str = "month"
+
+    @classmethod
+    def parse(cls, args: Any) -> Filters:
+        """From query arguments; a bad one is :class:`BadRequest` naming it."""
+        since, until = args.get("since") or None, args.get("until") or None
+        for name, value in (("since", since), ("until", until)):
+            if value is not None:
+                try:
+                    date.fromisoformat(value)
+                except ValueError:
+                    raise BadRequest(f"{name} must be a date, e.g. 2026-03-01", name) from None
+        period = args.get("period") or "month"
+        if period not in PERIODS:
+            raise BadRequest(f"period must be one of {', '.join(PERIODS)}", "period")
+        kind = args.get("kind") or None
+        if kind is not None and (len(kind) > 40 or not kind.replace("_", "").isalnum()):
+            raise BadRequest("kind must be a machine kind such as laser", "kind")
+        return cls(since, until, kind, period)
+
+    def where(self, column: str = "s.started_at") -> tuple[str, list[Any]]:
+        clauses, params = ["1 = 1"], []
+        if self.since:
+            clauses.append(f"{column} >= ?")
+            params.append(self.since)
+        if self.until:
+            clauses.append(f"{column} < ?")
+            params.append((date.fromisoformat(self.until) + timedelta(days=1)).isoformat())
+        if self.kind:
+            clauses.append("s.kind = ?")
+            params.append(self.kind)
+        return " AND ".join(clauses), params
+
+
+def _rows(store: SqliteCentralStore, sql: str, params: list[Any]) -> list[dict[str, Any]]:
+    cur = store.db.conn.execute(sql, params)
+    names = [d[0] for d in cur.description]
+    return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+
+
+def hours(store: SqliteCentralStore, f: Filters) -> list[dict[str, Any]]:
+    """Hours of practice per trainee, kind and period (supervised sessions count for the
+    trainee; the supervisor's credit is in :func:`mentors`)."""
+    where, params = f.where()
+    n = PERIODS[f.period]
+    return _rows(
+        store,
+        f"""SELECT substr(s.started_at, 1, {n}) AS period, s.member_id,
+                   COALESCE(m.name, s.member_id) AS name, s.kind,
+                   COUNT(*) AS sessions, ROUND(SUM(COALESCE(s.duration_s, 0)) / 3600.0, 2) AS hours,
+                   SUM(s.supervisor_id IS NOT NULL) AS supervised_sessions
+            FROM sessions s LEFT JOIN members m ON m.id = s.member_id
+            WHERE {where} AND COALESCE(m.role, 'trainee') = 'trainee'
+            GROUP BY 1, 2, 4 ORDER BY 1, 3, 4""",
+        params,
+    )
+
+
+def mentors(store: SqliteCentralStore, f: Filters) -> list[dict[str, Any]]:
+    """Peer-teaching credit: per mentor, sessions supervised (and their hours) and grants given."""
+    where, params = f.where()
+    gwhere, gparams = f.where("g.granted_at")
+    gwhere = gwhere.replace("s.kind", "g.kind")
+    return _rows(
+        store,
+        f"""WITH sup AS (
+                SELECT s.supervisor_id AS mentor, COUNT(*) AS sessions_supervised,
+                       ROUND(SUM(COALESCE(s.duration_s, 0)) / 3600.0, 2) AS hours_supervised
+                FROM sessions s WHERE {where} AND s.supervisor_id IS NOT NULL GROUP BY 1),
+            gr AS (
+                SELECT g.granted_by AS mentor, COUNT(*) AS grants_given
+                FROM grants g WHERE {gwhere} AND g.granted_by IS NOT NULL GROUP BY 1),
+            who AS (SELECT mentor FROM sup UNION SELECT mentor FROM gr)
+            SELECT who.mentor AS member_id, COALESCE(m.name, who.mentor) AS name,
+                   COALESCE(sup.sessions_supervised, 0) AS sessions_supervised,
+                   COALESCE(sup.hours_supervised, 0) AS hours_supervised,
+                   COALESCE(gr.grants_given, 0) AS grants_given
+            FROM who LEFT JOIN sup ON sup.mentor = who.mentor
+                     LEFT JOIN gr ON gr.mentor = who.mentor
+                     LEFT JOIN members m ON m.id = who.mentor
+            ORDER BY grants_given DESC, sessions_supervised DESC, name""",
+        [*params, *gparams],
+    )
+
+
+def grants(store: SqliteCentralStore, f: Filters) -> list[dict[str, Any]]:
+    """Qualifications earned at the machines: who, which kind and level, granted by whom."""
+    where, params = f.where("g.granted_at")
+    where = where.replace("s.kind", "g.kind")
+    return _rows(
+        store,
+        f"""SELECT g.granted_at, g.member_id, COALESCE(m.name, g.member_id) AS name, g.kind,
+                   g.previous_level, g.level, g.granted_by,
+                   COALESCE(b.name, g.granted_by) AS granted_by_name, g.station_id
+            FROM grants g LEFT JOIN members m ON m.id = g.member_id
+                          LEFT JOIN members b ON b.id = g.granted_by
+            WHERE {where} ORDER BY g.granted_at DESC LIMIT 5000""",
+        params,
+    )
+
+
+def machines(store: SqliteCentralStore, f: Filters) -> list[dict[str, Any]]:
+    """Energy and occupancy per machine and period. Occupancy is the share of the period's
+    hours the machine was in a session (24 h a day: the fablab's own opening hours vary)."""
+    where, params = f.where()
+    n = PERIODS[f.period]
+    rows = _rows(
+        store,
+        f"""SELECT substr(s.started_at, 1, {n}) AS period, s.station_id,
+                   COALESCE(s.machine_id, s.station_id) AS machine_id, s.kind,
+                   COUNT(*) AS sessions,
+                   ROUND(SUM(COALESCE(s.duration_s, 0)) / 3600.0, 2) AS hours,
+                   ROUND(SUM(COALESCE(s.energy_wh, 0)) / 1000.0, 3) AS energy_kwh
+            FROM sessions s WHERE {where} GROUP BY 1, 2 ORDER BY 1, 2""",
+        params,
+    )
+    for r in rows:
+        r["occupancy_pct"] = round(100.0 * r["hours"] / _period_hours(r["period"]), 2)
+    return rows
+
+
+def _period_hours(period: str) -> float:
+    try:
+        if len(period) == 10:
+            return 24.0
+        if len(period) == 7:
+            first = datetime.strptime(period + "-01", "%Y-%m-%d")
+            nxt = (first + timedelta(days=32)).replace(day=1)
+            return (nxt - first).days * 24.0
+        if len(period) == 4:
+            year = int(period)
+            return (date(year + 1, 1, 1) - date(year, 1, 1)).days * 24.0
+    except ValueError:
+        pass
+    return 24.0
+
+
+def progress(store: SqliteCentralStore, member_id: str) -> dict[str, Any]:
+    """A trainee's own page: per kind, the level, hours practised, and what the next level needs."""
+    from central.store import member_detail
+
+    member = member_detail(store, member_id)
+    practised = {
+        r["kind"]: r
+        for r in _rows(
+            store,
+            """SELECT kind, COUNT(*) AS sessions,
+                      ROUND(SUM(COALESCE(duration_s, 0)) / 3600.0, 2) AS hours,
+                      ROUND(SUM(CASE WHEN supervisor_id IS NULL THEN 0 ELSE
+                            COALESCE(duration_s, 0) END) / 3600.0, 2) AS supervised_hours,
+                      MAX(started_at) AS last_session
+               FROM sessions WHERE member_id = ? GROUP BY kind""",
+            [member_id],
+        )
+        if r["kind"]
+    }
+    levels = {q["kind"]: q for q in member["qualifications"]}
+    kinds = sorted(set(practised) | set(levels))
+    out = []
+    for kind in kinds:
+        q = levels.get(kind)
+        level = Level(q["level"]) if q else Level.NONE
+        p = practised.get(kind, {"sessions": 0, "hours": 0.0, "supervised_hours": 0.0})
+        need_h, then = NEXT_LEVEL[level]
+        at_level = p["supervised_hours"] if level is Level.SUPERVISED else p["hours"]
+        nxt = LEVEL_ORDER[level.rank + 1].value if level is not Level.MENTOR else None
+        out.append(
+            {
+                "kind": kind,
+                "level": level.value,
+                "granted_by": q["granted_by"] if q else None,
+                "sessions": p["sessions"],
+                "hours": p["hours"],
+                "next_level": nxt,
+                "hours_needed": max(0.0, round(need_h - (at_level or 0.0), 2)),
+                "then": then,
+            }
+        )
+    return {
+        "member": {"id": member["id"], "name": member["name"], "role": member["role"]},
+        "kinds": out,
+        "grants_given": len(member["grants_given"]),
+    }
+
+
+def to_csv(rows: list[dict[str, Any]]) -> str:
+    out = io.StringIO()
+    if not rows:
+        return ""
+    w = csv.DictWriter(out, fieldnames=list(rows[0]), lineterminator="\n")
+    w.writeheader()
+    w.writerows(rows)
+    return out.getvalue()
+
+
+def today() -> date:
+    return datetime.now(UTC).date()

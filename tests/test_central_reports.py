@@ -1,0 +1,212 @@
+"""Reports: hours, peer-teaching credit, energy and occupancy, progress; pages with SVG and CSV."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+
+from central import reports
+from central.ingest import parse_event
+from central.store import SqliteCentralStore
+from station.roster import parse_roster_csv
+from tests.conftest import sample_roster_text
+from tests.test_central_helpers import central_config
+from tests.test_central_web import PASSWORD, login
+from web.central_app import create_central_app
+
+
+class Log:
+    """Builds a station's events: sessions (with supervisor and energy) and grants."""
+
+    def __init__(self, store: SqliteCentralStore, station_id: str, kind: str) -> None:
+        self.store, self.station_id, self.kind, self.seq = store, station_id, kind, 0
+
+    def _event(self, type_: str, at: str, data: dict[str, Any]) -> Any:
+        self.seq += 1
+        raw = {
+            "id": f"{self.station_id}-{self.seq}",
+            "seq": self.seq,
+            "type": type_,
+            "at": at,
+            "clock_synced": True,
+            "boot_id": "b",
+            "mono": float(self.seq),
+            "data": data,
+        }
+        return parse_event(raw, 0, self.station_id)
+
+    def session(
+        self,
+        member: str,
+        start: str,
+        end: str,
+        seconds: float,
+        *,
+        sup: str | None = None,
+        wh: float = 0.0,
+    ) -> None:
+        sid = f"{self.station_id}-s{self.seq}"
+        self.store.ingest(
+            self.station_id,
+            [
+                self._event(
+                    "session_started",
+                    start,
+                    {
+                        "session_id": sid,
+                        "member_id": member,
+                        "supervisor_id": sup,
+                        "kind": self.kind,
+                        "machine_id": self.station_id,
+                    },
+                ),
+                self._event(
+                    "session_ended",
+                    end,
+                    {
+                        "session_id": sid,
+                        "member_id": member,
+                        "end_reason": "badge_out",
+                        "ended_at": end,
+                        "duration_s": seconds,
+                        "energy_wh": wh,
+                    },
+                ),
+            ],
+        )
+
+    def grant(self, member: str, by: str, at: str) -> None:
+        self.store.ingest(
+            self.station_id,
+            [
+                self._event(
+                    "qualification_granted",
+                    at,
+                    {
+                        "member_id": member,
+                        "kind": self.kind,
+                        "level": "autonomous",
+                        "previous_level": "supervised",
+                        "granted_by": by,
+                        "granted_at": at,
+                    },
+                )
+            ],
+        )
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[SqliteCentralStore]:
+    s = SqliteCentralStore(tmp_path / "central" / "central.sqlite")
+    s.import_roster(parse_roster_csv(sample_roster_text()))
+    s.add_user("ines", PASSWORD, "educator")
+    s.add_station("laser-1", kind="laser")
+    s.add_station("printer-1", kind="printer3d")
+    laser, printer = Log(s, "laser-1", "laser"), Log(s, "printer-1", "printer3d")
+    laser.session(
+        "lea", "2026-03-02T10:00:00.000Z", "2026-03-02T11:00:00.000Z", 3600, sup="moussa", wh=800
+    )
+    laser.session(
+        "lea", "2026-03-09T10:00:00.000Z", "2026-03-09T10:30:00.000Z", 1800, sup="moussa", wh=400
+    )
+    laser.grant("lea", "moussa", "2026-03-09T10:30:00.000Z")
+    laser.session("sofiane", "2026-04-01T14:00:00.000Z", "2026-04-01T16:00:00.000Z", 7200, wh=1500)
+    printer.session(
+        "amina", "2026-04-02T09:00:00.000Z", "2026-04-02T15:00:00.000Z", 21600, sup="ines", wh=600
+    )
+    try:
+        yield s
+    finally:
+        s.close()
+
+
+def test_hours_per_trainee_kind_and_period(store: SqliteCentralStore) -> None:
+    rows = reports.hours(store, reports.Filters(period="month"))
+    got = {(r["period"], r["member_id"], r["kind"]): r["hours"] for r in rows}
+    assert got == {
+        ("2026-03", "lea", "laser"): 1.5,
+        ("2026-04", "sofiane", "laser"): 2.0,
+        ("2026-04", "amina", "printer3d"): 6.0,
+    }
+    only = reports.hours(store, reports.Filters(kind="laser", since="2026-04-01"))
+    assert [r["member_id"] for r in only] == ["sofiane"]
+    until = reports.hours(store, reports.Filters(until="2026-03-02"))
+    assert [r["hours"] for r in until] == [1.0]  # the end day is included
+
+
+def test_peer_teaching_credit(store: SqliteCentralStore) -> None:
+    rows = {r["member_id"]: r for r in reports.mentors(store, reports.Filters())}
+    assert rows["moussa"]["sessions_supervised"] == 2
+    assert rows["moussa"]["hours_supervised"] == 1.5
+    assert rows["moussa"]["grants_given"] == 1
+    assert rows["ines"]["sessions_supervised"] == 1 and rows["ines"]["grants_given"] == 0
+    (grant,) = reports.grants(store, reports.Filters())
+    assert (grant["member_id"], grant["granted_by"], grant["level"]) == (
+        "lea",
+        "moussa",
+        "autonomous",
+    )
+
+
+def test_energy_and_occupancy(store: SqliteCentralStore) -> None:
+    rows = {(r["period"], r["station_id"]): r for r in reports.machines(store, reports.Filters())}
+    assert rows[("2026-03", "laser-1")]["energy_kwh"] == 1.2
+    assert rows[("2026-04", "printer-1")]["occupancy_pct"] == round(100 * 6 / (30 * 24), 2)
+    day = reports.machines(store, reports.Filters(period="day", kind="printer3d"))
+    assert day[0]["occupancy_pct"] == 25.0
+
+
+def test_progress_says_what_the_next_level_needs(store: SqliteCentralStore) -> None:
+    p = reports.progress(store, "lea")
+    laser = next(k for k in p["kinds"] if k["kind"] == "laser")
+    assert laser["level"] == "autonomous" and laser["granted_by"] == "moussa"
+    assert laser["next_level"] == "mentor" and laser["hours_needed"] == 18.5
+    cnc = next(k for k in p["kinds"] if k["kind"] == "cnc")
+    assert cnc["level"] == "supervised" and cnc["hours_needed"] == 5.0
+
+
+def test_filters_are_checked() -> None:
+    with pytest.raises(reports.BadRequest) as e:
+        reports.Filters.parse({"since": "March"})
+    assert e.value.field == "since"
+    with pytest.raises(reports.BadRequest):
+        reports.Filters.parse({"period": "fortnight"})
+
+
+@pytest.fixture
+def app(tmp_path: Path, store: SqliteCentralStore) -> Flask:
+    app = create_central_app(store, central_config(tmp_path))
+    app.config["TESTING"] = True
+    return app
+
+
+@pytest.mark.parametrize("name", ["hours", "mentors", "machines"])
+def test_report_pages_have_svg_charts_and_csv(app: Flask, name: str) -> None:
+    client = app.test_client()
+    login(client, "ines")
+    html = client.get(f"/reports/{name}").get_data(as_text=True)
+    assert html.count("<svg") == 2 and "<title>" in html
+    assert (
+        "http://" not in html.replace('xmlns="http://www.w3.org/2000/svg"', "").split("<main>")[1]
+    ), "no external resource"
+    r = client.get(f"/reports/{name}?format=csv")
+    assert r.mimetype == "text/csv" and r.get_data(as_text=True).count("\n") >= 2
+    assert client.get(f"/reports/{name}?since=nope").status_code == 400
+
+
+def test_a_trainee_sees_their_own_progress_by_their_link(app: Flask) -> None:
+    client = app.test_client()
+    login(client, "ines")
+    html = client.get("/reports/progress/lea").get_data(as_text=True)
+    link = re.search(r"(/progress/[A-Za-z0-9_.-]+)</code>", html)
+    assert link
+    anonymous = app.test_client()
+    page = anonymous.get(link.group(1)).get_data(as_text=True)
+    assert "Progression de Léa" in page and "mentor" in page and "Martin" not in page
+    assert anonymous.get("/progress/forged.token").status_code == 404
+    assert anonymous.get("/reports/progress/lea").status_code == 302
