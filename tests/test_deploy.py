@@ -966,3 +966,60 @@ def test_help_and_unknown_command() -> None:
     )
     assert p.returncode == 2
     assert "unknown command" in p.stderr
+
+
+# --- docs that cannot drift ----------------------------------------------------------------------
+
+DOCS = REPO / "docs"
+# BCM GPIO -> physical pin on the 40-pin header.
+PHYSICAL = {8: 24, 9: 21, 10: 19, 11: 23, 13: 33, 17: 11, 22: 15, 24: 18, 25: 22, 26: 37, 27: 13}
+
+
+def test_wiring_docs_match_the_config_defaults() -> None:
+    from station.config import PinsSection, ReaderSection
+
+    pins, reader = PinsSection(), ReaderSection()
+    defaults = {
+        "hardware.pins.relay": pins.relay,
+        "hardware.pins.green_led": pins.green_led,
+        "hardware.pins.red_led": pins.red_led,
+        "hardware.pins.buzzer": pins.buzzer,
+        "hardware.pins.button": pins.button,
+        "reader.reset_pin": reader.reset_pin,
+    }
+    md = (DOCS / "wiring.md").read_text(encoding="utf-8")
+    svg = (DOCS / "wiring.svg").read_text(encoding="utf-8")
+    for key, gpio in defaults.items():
+        row = next((line for line in md.splitlines() if f"`{key}`" in line), None)
+        assert row is not None, f"wiring.md has no row for {key}"
+        assert f"| GPIO{gpio} | {PHYSICAL[gpio]} |" in row, row
+        assert f"pin {PHYSICAL[gpio]}</tspan> · GPIO{gpio} " in svg, f"wiring.svg: GPIO{gpio}"
+    assert (reader.spi_bus, reader.spi_device) == (0, 0)
+    for gpio in (8, 9, 10, 11):
+        assert f"pin {PHYSICAL[gpio]}</tspan> · GPIO{gpio} · SPI0" in svg
+
+
+def test_wiring_svg_is_well_formed() -> None:
+    import xml.etree.ElementTree as ET
+
+    root = ET.parse(DOCS / "wiring.svg").getroot()
+    assert root.tag == "{http://www.w3.org/2000/svg}svg"
+    assert root.find("{http://www.w3.org/2000/svg}title") is not None
+
+
+def test_operations_explains_every_buzzer_cue() -> None:
+    from hardware.gpio import CUES
+
+    text = (DOCS / "operations.md").read_text(encoding="utf-8")
+    missing = [cue for cue in CUES if f"| `{cue}` |" not in text]
+    assert not missing, f"explain these cues in docs/operations.md: {missing}"
+
+
+@pytest.mark.parametrize(
+    "doc", ["install.md", "wiring.md", "buying.md", "operations.md", "troubleshooting.md"]
+)
+def test_doc_links_resolve(doc: str) -> None:
+    text = (DOCS / doc).read_text(encoding="utf-8")
+    links = re.findall(r"\]\(([^)#]+?)(?:#[^)]*)?\)", text)
+    broken = [link for link in links if "://" not in link and not (DOCS / link).exists()]
+    assert not broken, f"{doc}: broken links {broken}"
