@@ -127,6 +127,21 @@ def build_parser() -> argparse.ArgumentParser:
     clist.add_argument("--config", required=True)
     clist.add_argument("--station")
     clist.set_defaults(func=cmd_command_list)
+    priv = sub.add_parser("privacy", help="a member's data: export, erasure, retention")
+    psub = priv.add_subparsers(dest="privacy_command", required=True)
+    pexp = psub.add_parser("export", help="print everything held about a member, as JSON")
+    pexp.add_argument("member")
+    pexp.add_argument("--config", required=True)
+    pexp.set_defaults(func=cmd_privacy_export)
+    perase = psub.add_parser("erase", help="pseudonymise a member everywhere (events are kept)")
+    perase.add_argument("member")
+    perase.add_argument("--config", required=True)
+    perase.add_argument("--yes", action="store_true", help="do it (without: say what it would do)")
+    perase.set_defaults(func=cmd_privacy_erase)
+    pret = psub.add_parser("retention", help="erase members inactive for [privacy] retention_days")
+    pret.add_argument("--config", required=True)
+    pret.add_argument("--dry-run", action="store_true")
+    pret.set_defaults(func=cmd_privacy_retention)
     return p
 
 
@@ -365,6 +380,57 @@ def cmd_command_list(args: argparse.Namespace) -> int:
             print(json.dumps(c, ensure_ascii=False))
     finally:
         store.close()
+    return 0
+
+
+def cmd_privacy_export(args: argparse.Namespace) -> int:
+    from central.privacy import export_member
+
+    store = open_store(load_config(args.config))
+    try:
+        print(json.dumps(export_member(store, args.member), ensure_ascii=False, indent=2))
+    finally:
+        store.close()
+    return 0
+
+
+def cmd_privacy_erase(args: argparse.Namespace) -> int:
+    from central.privacy import erase_member, export_member
+
+    store = open_store(load_config(args.config))
+    try:
+        if not args.yes:
+            data = export_member(store, args.member)
+            print(
+                f"would pseudonymise {args.member}: {len(data['events'])} events, "
+                f"{len(data['sessions'])} sessions; run again with --yes to do it"
+            )
+            return 0
+        result = erase_member(store, args.member)
+    finally:
+        store.close()
+    print(
+        f"{args.member} erased: now {result['pseudonym']} in {result['events']} events and "
+        f"{result['sessions']} sessions; stations forget the name at their next sync"
+    )
+    return 0
+
+
+def cmd_privacy_retention(args: argparse.Namespace) -> int:
+    from central.privacy import apply_retention
+
+    config = load_config(args.config)
+    days = config.privacy.retention_days
+    if days == 0:
+        print("privacy.retention_days is 0: nothing is erased by retention")
+        return 0
+    store = open_store(config)
+    try:
+        ids = apply_retention(store, days, dry_run=args.dry_run)
+    finally:
+        store.close()
+    verb = "would erase" if args.dry_run else "erased"
+    print(f"{verb} {len(ids)} member(s) inactive for {days} days: {', '.join(ids) or '-'}")
     return 0
 
 

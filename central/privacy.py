@@ -1,0 +1,158 @@
+"""Privacy for minors: a member's data exported as JSON, erased on request or after retention.
+
+Erasure keeps the events (hours, energy and peer-teaching credit still add up in the reports) but
+pseudonymises them: the member's id is replaced everywhere by ``anon-…`` (an HMAC of the id with a
+key kept in the store, so one member stays one pseudonym) and names are dropped. The member's row
+stays as a tombstone under its old id, without a name, inactive, with its badges deactivated and its
+qualifications withdrawn: that is how every station learns, at its next sync, to forget the name it
+cached. Stations only ever cache first names (docs/sync.md).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import secrets
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from central.errors import NotFound
+from central.store import SqliteCentralStore, member_detail, now_iso
+
+ERASED_NAME = "(effacé)"
+ID_FIELDS = ("member_id", "supervisor_id", "granted_by", "by")
+NAME_FIELDS = {"member_id": "member_name", "supervisor_id": "supervisor_name"}
+
+
+def pseudonym(store: SqliteCentralStore, member_id: str) -> str:
+    with store._transaction() as conn:
+        row = conn.execute("SELECT value FROM meta WHERE key = 'pseudonym_key'").fetchone()
+        if row is None:
+            key = secrets.token_hex(32)
+            conn.execute("INSERT INTO meta (key, value) VALUES ('pseudonym_key', ?)", (key,))
+        else:
+            key = row[0]
+    digest = hmac.new(bytes.fromhex(key), member_id.encode("utf-8"), hashlib.sha256).hexdigest()
+    return f"anon-{digest[:12]}"
+
+
+def _mentions(store: SqliteCentralStore, member_id: str) -> list[tuple[Any, ...]]:
+    """Events whose data names the member (a cheap text filter, then an exact check)."""
+    needle = json.dumps(member_id, ensure_ascii=False)
+    rows = store.db.conn.execute(
+        "SELECT station_id, seq, type, at, at_repaired, data FROM events WHERE instr(data, ?) > 0",
+        (needle,),
+    ).fetchall()
+    out = []
+    for r in rows:
+        data = json.loads(r[5])
+        if any(data.get(f) == member_id for f in ID_FIELDS):
+            out.append((*r[:5], data))
+    return out
+
+
+def export_member(store: SqliteCentralStore, member_id: str) -> dict[str, Any]:
+    """Everything the central store holds about a member (the right of access), as JSON."""
+    detail = member_detail(store, member_id)
+    sessions = store._rows(
+        "SELECT id, station_id, machine_id, kind, member_id, supervisor_id, started_at, ended_at,"
+        " end_reason, duration_s, energy_wh FROM sessions WHERE member_id = ? OR "
+        "supervisor_id = ? ORDER BY started_at",
+        (member_id, member_id),
+    )
+    grants = store._rows(
+        "SELECT station_id, member_id, kind, level, previous_level, granted_by, granted_at "
+        "FROM grants WHERE member_id = ? OR granted_by = ? ORDER BY granted_at",
+        (member_id, member_id),
+    )
+    events = [
+        {"station_id": r[0], "seq": r[1], "type": r[2], "at": r[4] or r[3], "data": r[5]}
+        for r in _mentions(store, member_id)
+    ]
+    return {
+        "exported_at": now_iso(),
+        "member": {k: detail[k] for k in ("id", "name", "role", "active", "erased_at")},
+        "badges": detail["badges"],
+        "qualifications": detail["qualifications"],
+        "sessions": sessions,
+        "grants": grants,
+        "events": events,
+    }
+
+
+def erase_member(store: SqliteCentralStore, member_id: str) -> dict[str, Any]:
+    """Pseudonymise a member everywhere; idempotent. Returns the pseudonym and what changed."""
+    member_detail(store, member_id)  # NotFound if there is no such member
+    anon = pseudonym(store, member_id)
+    mentions = _mentions(store, member_id)
+    with store._transaction() as conn:
+        version = store._bump(conn)
+        conn.execute(
+            "UPDATE members SET name = ?, active = 0, erased_at = COALESCE(erased_at, ?), "
+            "version = ?, updated_at = ? WHERE id = ?",
+            (ERASED_NAME, now_iso(), version, now_iso(), member_id),
+        )
+        conn.execute(
+            "UPDATE badges SET active = 0, version = ? WHERE member_id = ?", (version, member_id)
+        )
+        conn.execute(
+            "UPDATE qualifications SET level = 'none', granted_by = NULL, version = ? "
+            "WHERE member_id = ?",
+            (version, member_id),
+        )
+        conn.execute(
+            "UPDATE qualifications SET granted_by = ? WHERE granted_by = ?", (anon, member_id)
+        )
+        sessions = conn.execute(
+            "UPDATE sessions SET member_id = ? WHERE member_id = ?", (anon, member_id)
+        ).rowcount
+        sessions += conn.execute(
+            "UPDATE sessions SET supervisor_id = ? WHERE supervisor_id = ?", (anon, member_id)
+        ).rowcount
+        conn.execute("UPDATE grants SET member_id = ? WHERE member_id = ?", (anon, member_id))
+        conn.execute("UPDATE grants SET granted_by = ? WHERE granted_by = ?", (anon, member_id))
+        for station_id, seq, _type, _at, _fixed, data in mentions:
+            for f in ID_FIELDS:
+                if data.get(f) == member_id:
+                    data[f] = anon
+                    if f in NAME_FIELDS and NAME_FIELDS[f] in data:
+                        data[NAME_FIELDS[f]] = None
+            conn.execute(
+                "UPDATE events SET data = ? WHERE station_id = ? AND seq = ?",
+                (json.dumps(data, ensure_ascii=False, separators=(",", ":")), station_id, seq),
+            )
+    return {
+        "member_id": member_id,
+        "pseudonym": anon,
+        "events": len(mentions),
+        "sessions": sessions,
+    }
+
+
+def retention_candidates(
+    store: SqliteCentralStore, days: int, now: datetime | None = None
+) -> list[str]:
+    """Inactive members, not erased yet, unchanged and without a session for ``days``."""
+    if days <= 0:
+        return []
+    cutoff = ((now or datetime.now(UTC)) - timedelta(days=days)).isoformat()
+    rows = store.db.conn.execute(
+        """SELECT m.id FROM members m WHERE m.active = 0 AND m.erased_at IS NULL
+           AND m.updated_at < ? AND NOT EXISTS (
+               SELECT 1 FROM sessions s WHERE s.member_id = m.id AND s.started_at >= ?)
+           ORDER BY m.id""",
+        (cutoff, cutoff),
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+def apply_retention(store: SqliteCentralStore, days: int, *, dry_run: bool = False) -> list[str]:
+    ids = retention_candidates(store, days)
+    if not dry_run:
+        for member_id in ids:
+            try:
+                erase_member(store, member_id)
+            except NotFound:
+                continue
+    return ids
