@@ -17,8 +17,10 @@ KIOSK_BIN=$OPT/bin/fabrique-kiosk
 KIOSK_MARK="# fabrique-station kiosk"
 
 # Raspberry Pi OS ships lgpio and spidev built for its kernel: the venv sees them
-# (--system-site-packages), so `pip install .[pi]` finds them installed and compiles nothing.
-STATION_PACKAGES=(python3 python3-venv python3-pip python3-lgpio python3-spidev sqlite3 curl)
+# (--system-site-packages), so `pip install .[pi]` normally finds them installed. python3-dev
+# and gcc are there in case pip still has to build one of them from source.
+STATION_PACKAGES=(python3 python3-venv python3-pip python3-dev gcc python3-lgpio python3-spidev
+  sqlite3 curl)
 KIOSK_PACKAGES=(chromium-browser)
 CENTRAL_PACKAGES=(python3 python3-venv python3-pip sqlite3 curl)
 
