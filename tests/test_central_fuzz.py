@@ -1,0 +1,83 @@
+"""Fuzzing the sync and admin APIs from their OpenAPI description (schemathesis): no 500.
+
+The sync endpoint is called with a valid station token, the admin endpoints with an admin's
+session and CSRF token, so the fuzzer reaches the code behind the checks.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+schemathesis = pytest.importorskip("schemathesis")
+
+from hypothesis import HealthCheck, settings  # noqa: E402
+from schemathesis.checks import not_a_server_error  # noqa: E402
+
+from central.store import SqliteCentralStore  # noqa: E402
+from station.roster import parse_roster_csv  # noqa: E402
+from tests.conftest import sample_roster_text  # noqa: E402
+from tests.test_central_helpers import central_config  # noqa: E402
+from web.central_app import create_central_app  # noqa: E402
+
+PASSWORD = "a long passphrase"
+
+
+def _app(tmp: Path):  # type: ignore[no-untyped-def]
+    store = SqliteCentralStore(tmp / "central" / "central.sqlite")
+    store.import_roster(parse_roster_csv(sample_roster_text()))
+    store.add_user("admin", PASSWORD, "admin")
+    token = store.add_station("laser-1", kind="laser")
+    app = create_central_app(store, central_config(tmp, max_batch=50))
+    client = app.test_client()
+    html = client.get("/login").get_data(as_text=True)
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)  # type: ignore[union-attr]
+    client.post("/login", data={"username": "admin", "password": PASSWORD, "csrf_token": csrf})
+    html = client.get("/admin/").get_data(as_text=True)
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)  # type: ignore[union-attr]
+    cookie = client.get_cookie("central_session")
+    assert cookie is not None
+    return app, store, token, csrf, cookie.value
+
+
+@pytest.fixture(scope="module")
+def fuzz_target(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    app, store, token, csrf, session = _app(tmp_path_factory.mktemp("fuzz"))
+    yield app, token, csrf, session
+    store.close()
+
+
+def _schema():  # type: ignore[no-untyped-def]
+    from web.central_openapi import spec
+
+    return schemathesis.openapi.from_dict(spec())
+
+
+schema = _schema()
+
+
+@schema.parametrize()
+@settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=list(HealthCheck),
+)
+def test_no_request_ends_in_a_server_error(case, fuzz_target) -> None:  # type: ignore[no-untyped-def]
+    app, token, csrf, session = fuzz_target
+    headers = {"X-CSRF-Token": csrf}
+    if case.path == "/api/v1/sync":
+        headers["Authorization"] = f"Bearer {token}"
+    case.call_and_validate(
+        app=app,
+        headers=headers,
+        cookies={"central_session": session},
+        checks=[not_a_server_error],
+    )
+
+
+def test_the_description_is_served(fuzz_target) -> None:  # type: ignore[no-untyped-def]
+    app = fuzz_target[0]
+    spec = app.test_client().get("/api/v1/openapi.json").json
+    assert "/api/v1/sync" in spec["paths"] and spec["openapi"].startswith("3.")
