@@ -477,6 +477,10 @@ cmd_install() {
 }
 
 cmd_upgrade() {
+  if [ -e "$ROOT$CENTRAL_UNIT" ] && [ ! -e "$ROOT$STATION_UNIT" ]; then
+    cmd_install_central
+    return
+  fi
   installed_station || die "no station installed here: use ./deploy.sh install"
   cmd_install
 }

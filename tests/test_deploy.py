@@ -1023,3 +1023,11 @@ def test_doc_links_resolve(doc: str) -> None:
     links = re.findall(r"\]\(([^)#]+?)(?:#[^)]*)?\)", text)
     broken = [link for link in links if "://" not in link and not (DOCS / link).exists()]
     assert not broken, f"{doc}: broken links {broken}"
+
+
+def test_upgrade_on_the_central_server(pi: Target) -> None:
+    pi.run("install-central")
+    pi.path("/etc/fabrique-station/central.toml").write_text("# written by station-central init\n")
+    again = pi.run("upgrade")
+    assert again.changes == [], again.stdout
+    assert "fabrique-station.service" not in " ".join(again.calls)
