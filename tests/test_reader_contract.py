@@ -34,7 +34,7 @@ class Harness(Protocol):
 
 class FakeHarness:
     def __init__(self) -> None:
-        self.reader = FakeBadgeReader()
+        self.reader: BadgeReader = FakeBadgeReader()
 
     def present(self, uid: str) -> None:
         self.reader.tap(uid)
@@ -74,7 +74,7 @@ class HardwareHarness:
     def __init__(self) -> None:
         from hardware.mfrc522_reader import open_pi_reader
 
-        self.reader = open_pi_reader()
+        self.reader: BadgeReader = open_pi_reader()
 
     def present(self, uid: str) -> None:
         pytest.skip("tapping a real badge needs a person")
