@@ -34,10 +34,11 @@ class Harness(Protocol):
 
 class FakeHarness:
     def __init__(self) -> None:
-        self.reader: BadgeReader = FakeBadgeReader()
+        self.fake = FakeBadgeReader()
+        self.reader: BadgeReader = self.fake
 
     def present(self, uid: str) -> None:
-        self.reader.tap(uid)
+        self.fake.tap(uid)
 
     def lift(self) -> None:
         pass
