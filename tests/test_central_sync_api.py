@@ -82,6 +82,7 @@ def test_high_water_is_contiguous() -> None:
         ({"type": "Bad Type"}, "events[0].type"),
         ({"at": "yesterday"}, "events[0].at"),
         ({"at": "2026-03-02T10:00:00"}, "events[0].at"),
+        ({"at": "2026-13-45T10:00:00Z"}, "events[0].at"),
         ({"clock_synced": 1}, "events[0].clock_synced"),
         ({"mono": float("inf")}, "events[0].mono"),
         ({"data": []}, "events[0].data"),
