@@ -21,7 +21,9 @@ from tests.e2e_helpers import (
     RELAY_PIN,
     SOFIANE,
     UNKNOWN,
+    HttpError,
     StationProcess,
+    http,
     prepare_station,
     read_pin_log,
 )
@@ -129,6 +131,9 @@ def test_verify_badges_on_the_fake_reader_simulates_the_check(station: Factory) 
     s.start_ready()
     assert s.badge(SOFIANE, cloned=True)["reason"] == "badge_invalid"
     assert s.badge(SOFIANE)["granted"] is True
+    with pytest.raises(HttpError) as bad:
+        http("POST", s.base + "/sim/badge", {"uid": SOFIANE, "cloned": "yes"})
+    assert bad.value.status == 400 and "cloned must be true or false" in bad.value.body
 
 
 def test_verify_badges_without_a_secret_refuses_to_start(station: Factory) -> None:

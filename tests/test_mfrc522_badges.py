@@ -307,3 +307,27 @@ def test_emulated_badges_prepared_and_cloned() -> None:
     assert not EmulatedBadges().verifying
     assert EmulatedBadges().card(bytes.fromhex(UID4)).block(4) == bytes(16)
     reader.close()
+
+
+def test_open_pi_reader_passes_the_secret_to_the_driver(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The Pi builder (hardware/backend.py's path), on fake spidev and gpiozero mock pins."""
+    from gpiozero import Device
+    from gpiozero.pins.mock import MockFactory
+
+    from hardware.mfrc522_reader import open_pi_reader
+    from mocks.mfrc522_chip import fake_pi_modules
+
+    chip = Mfrc522Chip()
+    chip.place(prepared(UID7, sector=3))
+    monkeypatch.setattr(Device, "pin_factory", MockFactory())
+    try:
+        with fake_pi_modules(chip):
+            with pytest.raises(ValueError, match="1-15"):
+                open_pi_reader(secret=SECRET, sector=16)
+            reader = open_pi_reader(secret=SECRET, sector=3)  # not started: no thread
+            assert reader.poll_once() == UID7
+            assert reader.health()["verified"] == 1
+            reader.close()
+    finally:
+        Device.pin_factory.close()  # type: ignore[union-attr]
+        Device.pin_factory.reset()  # type: ignore[union-attr]
