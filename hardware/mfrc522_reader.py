@@ -508,7 +508,7 @@ class Mfrc522Reader:
                 found = self.chip.select_card()
                 if found is not None:
                     if self._secret is not None and self._is_new_tap(uid_hex(found[0])):
-                        verified = self._check(found[0], self._secret)
+                        verified = self._check(found[0], self._secret, self._sector)
                         if verified is None:
                             self.inconclusive += 1
                             self._consecutive_errors = 0
@@ -553,14 +553,13 @@ class Mfrc522Reader:
     def _is_new_tap(self, uid: str) -> bool:
         return uid != self._present or self._clock() - self._last_seen >= self._debounce_s
 
-    def _check(self, uid: bytes, secret: bytes) -> bool | None:
+    def _check(self, uid: bytes, secret: bytes, sector: int) -> bool | None:
         """The anti-clone check on the selected card; leaves it halted (or gone).
 
         True: the value block read with the card's own key A is the HMAC of its UID. False: the
         card stayed on the reader but refused the key, refused the read (twice, to ride out one
         bad frame) or holds another value. None: the card left during the check.
         """
-        sector = self._sector
         block = badge_check.value_block(sector)
         key = badge_check.sector_key(secret, uid, sector, "A")
         for _attempt in range(2):
@@ -654,11 +653,7 @@ class Mfrc522Reader:
                 if found is not None:
                     self.chip.halt()
                 raise CardError(f"badge {uid} is not on the reader")
-            saved, self._sector = self._sector, sector
-            try:
-                result = self._check(found[0], secret)
-            finally:
-                self._sector = saved
+            result = self._check(found[0], secret, sector)
         if result is None:
             raise CardError(f"badge {uid} left the reader during the check")
         return result
