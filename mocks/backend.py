@@ -126,9 +126,14 @@ class SteppedSensor:
         self.driver.start(on_reading)
 
     def poll_once(self) -> list[object]:
+        """Ask the device for one message and read it; a loaded machine may deliver it in parts,
+        so read again (at most three times, each bounded by the port's timeout)."""
         self._emit()
-        readings: list[object] = self.driver.poll_once()
-        return readings
+        for _ in range(3):
+            readings: list[object] = self.driver.poll_once()
+            if readings:
+                return readings
+        return []
 
     def health(self) -> dict[str, object]:
         health: dict[str, object] = self.driver.health()
