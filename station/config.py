@@ -21,9 +21,16 @@ BACKENDS = ("mock", "pi")
 READER_TYPES = ("fake", "mfrc522", "mfrc522-emulated")
 
 
-def _f(default: Any, doc: str, *, choices: tuple[Any, ...] = (), minimum: float | None = None):
+def _f(
+    default: Any,
+    doc: str,
+    *,
+    choices: tuple[Any, ...] = (),
+    minimum: float | None = None,
+    maximum: float | None = None,
+):
     """A config field: its default, one line of documentation and its constraints."""
-    meta = {"doc": doc, "choices": choices, "minimum": minimum}
+    meta = {"doc": doc, "choices": choices, "minimum": minimum, "maximum": maximum}
     if isinstance(default, list | dict):
         return field(default_factory=lambda: type(default)(default), metadata=meta)
     return field(default=default, metadata=meta)
@@ -154,7 +161,9 @@ class ReaderSection:
         "File holding the site secret for verify_badges (0600); empty: `badge_secret` in the "
         "data dir.",
     )
-    badge_sector: int = _f(1, "MIFARE Classic sector holding the anti-clone value.", minimum=1)
+    badge_sector: int = _f(
+        1, "MIFARE Classic sector holding the anti-clone value.", minimum=1, maximum=15
+    )
 
 
 POWER_METERS = ("none", "pzem", "line", "pzem-emulated", "line-emulated")
@@ -314,6 +323,9 @@ def _value(value: Any, hint: Any, key: str, f: dataclasses.Field, path: Path) ->
     minimum = meta.get("minimum")
     if minimum is not None and value < minimum:
         raise ConfigError(f"{path}: {key} = {value!r} is too small; the minimum is {minimum}.")
+    maximum = meta.get("maximum")
+    if maximum is not None and value > maximum:
+        raise ConfigError(f"{path}: {key} = {value!r} is too large; the maximum is {maximum}.")
     return value
 
 

@@ -53,6 +53,10 @@ def test_sample_config_is_valid_and_complete(tmp_path: Path) -> None:
         (with_("reader", type="mfrc522"), 'reader.type = "mfrc522" needs hardware.backend = "pi"'),
         (with_("central", url="http://c"), "central.url and central.token go together"),
         (with_("station", id="Laser 1"), "station.id = 'Laser 1'"),
+        (
+            with_("reader", badge_sector=16),
+            "reader.badge_sector = 16 is too large; the maximum is 15",
+        ),
         ({"station": {"id": "a"}}, "missing key machine.id"),
         ({"machine": []} | {"station": {"id": "a"}}, "[machine] must be a table"),
     ],
