@@ -39,15 +39,22 @@ ensure_venv() {
   fi
 }
 
-ensure_browser() {
-  # Browser tests run in Debian's Chromium; axe-core comes from npm (package-lock.json).
-  if [ ! -x /usr/bin/chromium ]; then
+ensure_test_tools() {
+  # Browser tests run in Debian's Chromium; the install tests need shellcheck and
+  # systemd-analyze; axe-core comes from npm (package-lock.json). As root on Debian (CI), the
+  # missing ones are installed; elsewhere the tests that need them say how to get them.
+  local missing=()
+  [ -x /usr/bin/chromium ] || missing+=(chromium)
+  command -v shellcheck >/dev/null || missing+=(shellcheck)
+  command -v systemd-analyze >/dev/null || missing+=(systemd)
+  if [ ${#missing[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-      say "installing Debian's chromium for the browser tests"
+      say "installing ${missing[*]} for the tests (Debian packages)"
       DEBIAN_FRONTEND=noninteractive apt-get update -qq
-      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+        "${missing[@]}" >/dev/null
     else
-      say "no /usr/bin/chromium: browser tests will be skipped (sudo apt-get install chromium)"
+      say "missing ${missing[*]}: those tests will be skipped (sudo apt-get install ${missing[*]})"
     fi
   fi
   if [ -f package-lock.json ] && [ ! -d node_modules/axe-core ]; then
@@ -69,7 +76,7 @@ case "$cmd" in
     ;;
   test)
     ensure_venv
-    ensure_browser
+    ensure_test_tools
     say "ruff"
     "$venv/bin/ruff" check .
     "$venv/bin/ruff" format --check .
