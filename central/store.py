@@ -444,13 +444,20 @@ class SqliteCentralStore:
                     )
             if new:
                 self._insert(conn, station_id, new, received)
+            start = hwm
+            if (
+                new
+                and not held
+                and [e.seq for e in new] == list(range(hwm + 1, hwm + 1 + len(new)))
+            ):
+                start = hwm + len(new)  # the usual batch: the next seqs, in order
             new_hwm = contiguous_high_water(
-                hwm,
+                start,
                 (
                     r[0]
                     for r in conn.execute(
                         "SELECT seq FROM events WHERE station_id = ? AND seq > ? ORDER BY seq",
-                        (station_id, hwm),
+                        (station_id, start),
                     )
                 ),
             )

@@ -169,6 +169,10 @@ class SyncClient:
         try:
             self.store = self._store_factory()
             migrations.apply(self.store.db)
+            # This connection only writes what a power cut may lose harmlessly: the acknowledged
+            # seq (events are then sent again, and ignored) and roster changes (asked for again,
+            # the roster version being written with them). One fsync less per batch.
+            self.store.db.conn.execute("PRAGMA synchronous=NORMAL")
             self._restore_expiry()
             while not self._stop.is_set():
                 delay = self._attempt()
