@@ -111,7 +111,8 @@ def parse_event(raw: Any, i: int, station_id: str) -> Event:
     """One event; the common case (every field right) is checked inline, for speed."""
     if type(raw) is dict:
         eid, seq, type_, at = raw.get("id"), raw.get("seq"), raw.get("type"), raw.get("at")
-        synced, boot_id, mono = raw.get("clock_synced"), raw.get("boot_id"), raw.get("mono")
+        synced, boot_id = raw.get("clock_synced"), raw.get("boot_id")
+        mono: Any = raw.get("mono")
         data = raw.get("data", {})
         if (
             type(eid) is str

@@ -93,7 +93,7 @@ PAGE = {
     "403": ERROR,
     "404": ERROR,
 }
-ADMIN = [{"session": []}]
+ADMIN: list[dict[str, list[str]]] = [{"session": []}]
 
 
 def spec(app: Flask | None = None) -> dict[str, Any]:
