@@ -19,6 +19,7 @@ from station.clock import SimulatedClock
 from station.config import Config
 from station.controller import Controller
 from station.machine import Tap
+from station.model import Level, Role
 from station.roster import parse_roster_csv
 from station.sync import SyncClient
 from tests.conftest import INES, LEA, MOUSSA, SOFIANE, sample_roster_text, start_controller
@@ -87,7 +88,7 @@ def stations(tmp_path: Path, central: CentralServer) -> Iterator[dict[str, Stati
             s.stop()
 
 
-def test_a_revocation_reaches_the_station_within_one_sync_interval(
+def test_a_revocation_and_a_new_member_reach_the_station_within_one_sync_interval(
     central: CentralServer, stations: Any
 ) -> None:
     st: Station = stations("laser-1")
@@ -100,6 +101,15 @@ def test_a_revocation_reaches_the_station_within_one_sync_interval(
     # One interval, plus the request itself.
     assert elapsed < INTERVAL_S + 1.0, f"took {elapsed:.2f} s"
     assert st.tap(LEA)["reason"] == "badge_inactive"
+    # A new trainee, badge and level: admitted within one interval too.
+    changed_at = time.monotonic()
+    central.store.upsert_member("zoe", "Zoé Leroy", Role.TRAINEE)
+    central.store.add_badge("04AABBCC", "zoe")
+    central.store.set_qualification("zoe", "laser", Level.AUTONOMOUS, by="ines")
+    wait_for(lambda: st.roster_version() == central.store.roster_version(), 10, "the new one")
+    assert time.monotonic() - changed_at < INTERVAL_S + 1.0
+    decision = st.tap("04AABBCC")
+    assert decision["granted"] and decision["member_name"] == "Zoé"
 
 
 def test_commands_are_applied_and_acknowledged(central: CentralServer, stations: Any) -> None:
