@@ -99,7 +99,7 @@ def test_a_revocation_and_a_new_member_reach_the_station_within_one_sync_interva
     wait_for(lambda: st.roster_version() == central.store.roster_version(), 10, "the change")
     elapsed = time.monotonic() - changed_at
     # One interval, plus the request itself.
-    assert elapsed < INTERVAL_S + 1.0, f"took {elapsed:.2f} s"
+    assert elapsed < INTERVAL_S + 1.5, f"took {elapsed:.2f} s"
     assert st.tap(LEA)["reason"] == "badge_inactive"
     # A new trainee, badge and level: admitted within one interval too.
     changed_at = time.monotonic()
@@ -107,7 +107,7 @@ def test_a_revocation_and_a_new_member_reach_the_station_within_one_sync_interva
     central.store.add_badge("04AABBCC", "zoe")
     central.store.set_qualification("zoe", "laser", Level.AUTONOMOUS, by="ines")
     wait_for(lambda: st.roster_version() == central.store.roster_version(), 10, "the new one")
-    assert time.monotonic() - changed_at < INTERVAL_S + 1.0
+    assert time.monotonic() - changed_at < INTERVAL_S + 1.5
     decision = st.tap("04AABBCC")
     assert decision["granted"] and decision["member_name"] == "Zoé"
 
