@@ -184,3 +184,21 @@ def test_a_new_station_shows_its_token_once(app: Flask, store: SqliteCentralStor
     m = re.search(r"(fst_[A-Za-z0-9_-]+)", r.get_data(as_text=True))
     assert m and store.station_for_token(m.group(1)) == "cnc-1"
     assert m.group(1) not in client.get("/admin/stations").get_data(as_text=True)
+
+
+def test_central_catalogs_cover_every_key_in_both_languages(app: Flask) -> None:
+    from web.central_pages import load_catalogs
+
+    catalogs = load_catalogs()
+    assert set(catalogs["fr"]) == set(catalogs["en"])
+    web = Path(__file__).resolve().parent.parent / "web"
+    text = "".join(p.read_text("utf-8") for p in web.glob("templates/central_*.html"))
+    text += "".join(p.read_text("utf-8") for p in web.glob("central_*.py"))
+    used = set(re.findall(r"""\bt\(\s*["'](c\.[\w.]+)["']""", text))
+    assert len(used) > 100
+    missing = [k for k in used if not k.endswith(".") and k not in catalogs["fr"]]
+    assert not missing, missing
+    client = app.test_client()
+    assert "Connexion" in client.get("/login").get_data(as_text=True)
+    assert "Log in" in client.get("/login?lang=en").get_data(as_text=True)
+    assert "Log in" in client.get("/login").get_data(as_text=True)  # the choice sticks

@@ -25,7 +25,7 @@ def bar_chart(
         f'<text x="0" y="16" font-size="14" font-weight="600">{escape(title)}</text>',
     ]
     if not items:
-        parts.append('<text x="0" y="40" font-size="13">Aucune donnée pour ces filtres.</text>')
+        parts.append('<text x="0" y="40" font-size="13">—</text>')
     for i, (label, value) in enumerate(items):
         y = 28 + i * (bar_h + gap)
         w = max(1.0, plot_w * value / top) if value > 0 else 0.0
@@ -61,7 +61,7 @@ def column_chart(
         'stroke="#555"/>',
     ]
     if not periods:
-        parts.append('<text x="60" y="80" font-size="13">Aucune donnée pour ces filtres.</text>')
+        parts.append('<text x="60" y="80" font-size="13">—</text>')
     for i, p in enumerate(periods):
         x = left + i * col_w + col_w * 0.15
         y = height - bottom

@@ -39,6 +39,7 @@ from station.errors import RosterError
 from station.model import Level, Role
 from station.roster import KIND_PATTERN, MEMBER_ID_PATTERN, normalise_uid, parse_roster_csv
 from web import csrf
+from web.i18n import LANGUAGES, fill
 
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 BEARER_API = ("/api/v1/sync",)
@@ -61,7 +62,11 @@ def init_app(app: Flask) -> None:
     )
     app.jinja_env.globals["csrf_token"] = csrf.csrf_token
     app.jinja_env.globals["current_user"] = current_user
+    app.jinja_env.globals["t"] = t
+    app.jinja_env.globals["lang"] = language
+    app.extensions["central_catalogs"] = load_catalogs()
     app.before_request(check_csrf)
+    app.before_request(choose_language)
     app.register_blueprint(auth)
     app.register_blueprint(dash)
     app.register_blueprint(admin)
@@ -75,6 +80,35 @@ def init_app(app: Flask) -> None:
                 raise
             continue
         module.init_app(app)
+
+
+def load_catalogs() -> dict[str, dict[str, str]]:
+    """The central pages' own catalogs, beside the stations' (same languages, French first)."""
+    from importlib import resources
+
+    root = resources.files("web").joinpath("translations")
+    return {
+        lang: json.loads(root.joinpath(lang, "central_messages.json").read_text("utf-8"))
+        for lang in LANGUAGES
+    }
+
+
+def choose_language() -> None:
+    """``?lang=en`` on any page sticks for the session (it changes nothing else)."""
+    asked = request.args.get("lang")
+    if asked in LANGUAGES:
+        session["lang"] = asked
+
+
+def language() -> str:
+    chosen = session.get("lang")
+    return chosen if chosen in LANGUAGES else "fr"
+
+
+def t(key: str, **values: Any) -> str:
+    catalogs = current_app.extensions["central_catalogs"]
+    message = catalogs[language()].get(key) or catalogs["fr"].get(key) or key
+    return fill(message, values)
 
 
 def store() -> SqliteCentralStore:
@@ -143,7 +177,7 @@ def login() -> Any:
         password = request.form.get("password", "")
         user = store().authenticate(username, password) if username and password else None
         if user is None:
-            error = "Identifiant ou mot de passe incorrect."
+            error = t("c.login.wrong")
         else:
             session.clear()
             session["user"] = user
@@ -177,6 +211,7 @@ def index() -> str:
         stations=fleet_now(),
         commands=store().commands(limit=20),
         actions=COMMAND_ACTIONS,
+        missed=config().sync.offline_after_missed,
         faults=recent_events(store(), ("machine_state_changed",), 200),
     )
 
@@ -228,7 +263,7 @@ def send_command(station_id: str) -> Any:
     except (BadRequest, NotFound) as e:
         flash(str(e), "error")
     else:
-        flash(f"{command['action']} envoyé à {station_id} (appliqué à sa prochaine synchro).", "ok")
+        flash(t("c.dash.sent", action=command["action"], station=station_id), "ok")
     return redirect(url_for("central_dash.index"))
 
 
@@ -266,14 +301,14 @@ def save_member() -> Any:
     name = request.form.get("name", "").strip()
     role = request.form.get("role", "trainee")
     if not MEMBER_ID_PATTERN.match(member_id):
-        flash("Identifiant : lettres, chiffres, '.', '_' ou '-' (64 max).", "error")
+        flash(t("c.admin.bad_id"), "error")
     elif not name or len(name) > 120:
-        flash("Le nom est obligatoire (120 caractères max).", "error")
+        flash(t("c.admin.bad_name"), "error")
     elif role not in [r.value for r in Role]:
-        flash("Rôle inconnu.", "error")
+        flash(t("c.admin.bad_role"), "error")
     else:
         store().upsert_member(member_id, name, Role(role), request.form.get("active", "1") == "1")
-        flash(f"{name} enregistré·e.", "ok")
+        flash(t("c.admin.saved", name=name), "ok")
         return redirect(url_for("central_admin.member", member_id=member_id))
     return redirect(url_for("central_admin.members"))
 
@@ -298,7 +333,7 @@ def member(member_id: str) -> str:
 def add_badge(member_id: str) -> Any:
     try:
         store().add_badge(normalise_uid(request.form.get("uid", "")), member_id)
-        flash("Badge ajouté.", "ok")
+        flash(t("c.admin.badge_added"), "ok")
     except ValueError as e:
         flash(str(e), "error")
     except NotFound as e:
@@ -313,12 +348,7 @@ def badge_active(uid: str, what: str) -> Any:
         store().set_badge_active(uid, what == "restore")
     except NotFound as e:
         abort(404, str(e))
-    flash(
-        "Badge révoqué : les stations le refusent dès leur prochaine synchro."
-        if what == "revoke"
-        else "Badge réactivé.",
-        "ok",
-    )
+    flash(t("c.admin.badge_revoked" if what == "revoke" else "c.admin.badge_restored"), "ok")
     return redirect(request.form.get("next") or url_for("central_admin.members"))
 
 
@@ -328,7 +358,7 @@ def set_qualification(member_id: str) -> Any:
     kind = request.form.get("kind", "").strip().lower()
     level = request.form.get("level", "")
     if not KIND_PATTERN.match(kind) or level not in [lv.value for lv in Level]:
-        flash("Type de machine ou niveau invalide.", "error")
+        flash(t("c.admin.bad_qual"), "error")
     else:
         try:
             store().set_qualification(
@@ -339,7 +369,7 @@ def set_qualification(member_id: str) -> Any:
             )
         except NotFound as e:
             abort(404, str(e))
-        flash(f"{kind} : {level}.", "ok")
+        flash(t("c.admin.qual_saved", kind=kind, level=level), "ok")
     return redirect(url_for("central_admin.member", member_id=member_id))
 
 
@@ -348,7 +378,7 @@ def set_qualification(member_id: str) -> Any:
 def import_roster() -> Any:
     upload = request.files.get("csv")
     if upload is None or not upload.filename:
-        flash("Choisis un fichier CSV.", "error")
+        flash(t("c.admin.no_file"), "error")
         return redirect(url_for("central_admin.members"))
     try:
         text = upload.read().decode("utf-8")
@@ -356,11 +386,11 @@ def import_roster() -> Any:
             parse_roster_csv(text, upload.filename), replace_all=not request.form.get("merge")
         )
     except UnicodeDecodeError:
-        flash("Le fichier n'est pas en UTF-8 : enregistre-le en « CSV UTF-8 ».", "error")
+        flash(t("c.admin.not_utf8"), "error")
     except RosterError as e:
         flash(str(e), "error")
     else:
-        flash(f"Importé : {counts['members']} membres, {counts['changed']} changements.", "ok")
+        flash(t("c.admin.imported", members=counts["members"], changed=counts["changed"]), "ok")
     return redirect(url_for("central_admin.members"))
 
 
@@ -390,7 +420,7 @@ def add_station() -> Any:
     sid = request.form.get("id", "").strip()
     kind = request.form.get("kind", "").strip().lower()
     if kind and not KIND_PATTERN.match(kind):
-        flash("Type de machine : lettres minuscules, chiffres, _.", "error")
+        flash(t("c.stations.bad_kind"), "error")
         return redirect(url_for("central_admin.stations"))
     try:
         token = store().add_station(
@@ -411,7 +441,7 @@ def station_token(station_id: str, what: str) -> Any:
     try:
         if what == "revoke":
             store().revoke_station(station_id)
-            flash(f"Jeton de {station_id} révoqué.", "ok")
+            flash(t("c.stations.revoked", id=station_id), "ok")
             return redirect(url_for("central_admin.stations"))
         token = store().rotate_token(station_id)
     except NotFound as e:
@@ -429,7 +459,7 @@ def add_user() -> Any:
             request.form.get("role", ""),
             replace=bool(request.form.get("replace")),
         )
-        flash("Compte enregistré.", "ok")
+        flash(t("c.stations.account_saved"), "ok")
     except (BadRequest, Conflict) as e:
         flash(str(e), "error")
     return redirect(url_for("central_admin.stations"))

@@ -11,7 +11,7 @@ from flask import Blueprint, Flask, Response, abort, flash, redirect, request, u
 
 from central.errors import NotFound
 from central.privacy import erase_member, export_member
-from web.central_pages import requires, store
+from web.central_pages import requires, store, t
 
 bp = Blueprint("central_privacy", __name__, url_prefix="/admin/members")
 
@@ -38,15 +38,19 @@ def export(member_id: str) -> Response:
 @requires("educator")
 def erase(member_id: str) -> Any:
     if request.form.get("confirm", "").strip() != member_id:
-        flash(f"Pour effacer, tapez l'identifiant « {member_id} ».", "error")
+        flash(t("c.member.erase.typo", id=member_id), "error")
         return redirect(url_for("central_admin.member", member_id=member_id))
     try:
         result = erase_member(store(), member_id)
     except NotFound as e:
         abort(404, str(e))
     flash(
-        f"Données de {member_id} effacées : {result['events']} événements pseudonymisés "
-        f"({result['pseudonym']}). Les stations oublient son prénom à leur prochaine synchro.",
+        t(
+            "c.member.erased_flash",
+            id=member_id,
+            events=result["events"],
+            anon=result["pseudonym"],
+        ),
         "ok",
     )
     return redirect(url_for("central_admin.members"))

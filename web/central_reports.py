@@ -15,16 +15,13 @@ from itsdangerous import BadSignature, URLSafeSerializer
 from central import reports
 from central.errors import BadRequest, NotFound
 from web.central_charts import bar_chart, column_chart
-from web.central_pages import requires, store
+from web.central_pages import requires, store, t
 
 bp = Blueprint("central_reports", __name__, url_prefix="/reports")
 public = Blueprint("central_progress", __name__)
 
-REPORTS = {
-    "hours": "Heures de pratique par jeune, par type de machine et par période",
-    "mentors": "Qualifications obtenues et qui a formé qui",
-    "machines": "Énergie et occupation par machine",
-}
+REPORTS = ("hours", "mentors", "machines")
+"""Each one's title is ``c.reports.<name>`` in the central catalogs."""
 
 
 def init_app(app: Flask) -> None:
@@ -68,10 +65,10 @@ def report(name: str) -> Any:
             )
         periods = sorted({r["period"] for r in rows})
         charts = [
-            column_chart(periods, per_period, title="Heures par période et par machine", unit=" h"),
+            column_chart(periods, per_period, title=t("c.chart.hours_period"), unit=" h"),
             bar_chart(
                 sorted(per_person.items(), key=lambda kv: -kv[1])[:40],
-                title="Heures par jeune",
+                title=t("c.chart.hours_person"),
                 unit=" h",
             ),
         ]
@@ -81,11 +78,11 @@ def report(name: str) -> Any:
         charts = [
             bar_chart(
                 [(r["name"], float(r["grants_given"])) for r in rows][:40],
-                title="Qualifications accordées par mentor",
+                title=t("c.chart.grants"),
             ),
             bar_chart(
                 [(r["name"], float(r["sessions_supervised"])) for r in rows][:40],
-                title="Sessions supervisées par mentor",
+                title=t("c.chart.supervised"),
             ),
         ]
         if request.args.get("format") == "csv" and request.args.get("table") == "grants":
@@ -104,8 +101,8 @@ def report(name: str) -> Any:
         for m, h in hours_by.items():
             occupancy[m] = round(100.0 * h / total_h, 2)
         charts = [
-            column_chart(periods, energy, title="Énergie par période et par machine", unit=" kWh"),
-            bar_chart(sorted(occupancy.items()), title="Occupation sur la période", unit=" %"),
+            column_chart(periods, energy, title=t("c.chart.energy"), unit=" kWh"),
+            bar_chart(sorted(occupancy.items()), title=t("c.chart.occupancy"), unit=" %"),
         ]
     if request.args.get("format") == "csv":
         return Response(
@@ -116,7 +113,6 @@ def report(name: str) -> Any:
     return render_template(
         "central_report.html",
         name=name,
-        title=REPORTS[name],
         f=f,
         rows=rows,
         charts=charts,
