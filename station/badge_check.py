@@ -185,10 +185,5 @@ def badge_settings(config: Any) -> tuple[bytes, int] | None:
     reader = config.reader
     if not reader.verify_badges:
         return None
-    if not 1 <= reader.badge_sector <= 15:
-        raise ConfigError(
-            f"{config.path}: reader.badge_sector = {reader.badge_sector}: use 1-15 (sector 0 "
-            "holds the manufacturer block; a MIFARE Classic 1K card has 16 sectors)."
-        )
     path = secret_path(reader.badge_secret_file, config.data_path, config.path)
     return load_secret(path, config.path), reader.badge_sector

@@ -162,7 +162,10 @@ class ReaderSection:
         "data dir.",
     )
     badge_sector: int = _f(
-        1, "MIFARE Classic sector holding the anti-clone value.", minimum=1, maximum=15
+        1,
+        "MIFARE Classic sector holding the anti-clone value (sector 0 is the manufacturer's).",
+        minimum=1,
+        maximum=15,
     )
 
 

@@ -488,6 +488,8 @@ class Controller:
             roster = replace(roster, expires_mono=self._roster.expires_mono)
         self._roster = roster
         self.roster_version = roster.version
+        if self._status:  # after start-up: the kiosk and /api/status show the new version
+            self._publish_status()
 
     def reload_roster(self) -> None:
         """Pick up a roster written by another connection (``station roster import``, sync)."""

@@ -382,12 +382,13 @@ def _tap(state: State, uid: str, now: Now, ctx: Context, effects: list[Effect]) 
     if state.session is not None:
         return _tap_in_use(state, who, now, ctx, effects)
     if state.finishing is not None:
+        finishing_name = state.finishing.member_name
         if m.role.is_staff:
             state = _end_finishing(state, now, ctx, effects, "takeover", by=m.id)
             return _start(state, m, now, ctx, effects, uid=uid, takeover=True)
         outcome = _deny(state, Denial.MACHINE_IN_USE, uid, m, ctx, effects)
         assert outcome.decision is not None
-        outcome.decision.update(in_use_by=state.finishing.member_name, finishing=True)
+        outcome.decision.update(in_use_by=finishing_name, finishing=True)
         return outcome
     # The machine is available.
     w = state.waiting
