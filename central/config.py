@@ -6,20 +6,15 @@ are errors, so a typo never falls back silently to a default.
 
 from __future__ import annotations
 
-import dataclasses
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, get_type_hints
+from typing import Any
 
 from central.errors import CentralConfigError
+from station import tomlconfig
+from station.tomlconfig import setting as _f
 
 BACKENDS = ("sqlite",)
-
-
-def _f(default: Any, doc: str, *, choices: tuple[Any, ...] = (), minimum: float | None = None):
-    """A config field: its default, one line of documentation and its constraints."""
-    return field(default=default, metadata={"doc": doc, "choices": choices, "minimum": minimum})
 
 
 @dataclass(frozen=True)
@@ -129,80 +124,15 @@ def write_config(
 def load_config(path: str | Path) -> CentralConfig:
     """Read and validate a config file; :class:`CentralConfigError` says what to fix."""
     path = Path(path)
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise CentralConfigError(
-            f"{path}: no such file. Create one with `station-central init --config {path}`."
-        ) from None
-    except tomllib.TOMLDecodeError as e:
-        raise CentralConfigError(f"{path}: not valid TOML: {e}") from None
+    raw = tomlconfig.load_toml(path, CentralConfigError, f"station-central init --config {path}")
     return parse_config(raw, path)
 
 
 def parse_config(raw: dict[str, Any], path: Path = Path("central.toml")) -> CentralConfig:
-    return CentralConfig(**_section(CentralConfig, raw, path, ""), path=path)
-
-
-def _section(cls: type, raw: Any, path: Path, prefix: str) -> dict[str, Any]:
-    where = f"[{prefix}]" if prefix else "the top level"
-    if not isinstance(raw, dict):
-        raise CentralConfigError(f"{path}: {where} must be a table, found {type(raw).__name__}.")
-    hints = get_type_hints(cls)
-    fields = {f.name: f for f in dataclasses.fields(cls) if not f.metadata.get("internal")}
-    unknown = sorted(set(raw) - set(fields))
-    if unknown:
-        raise CentralConfigError(
-            f"{path}: unknown key {_key(prefix, unknown[0])}; {where} allows: {', '.join(fields)}."
-        )
-    out: dict[str, Any] = {}
-    for name, f in fields.items():
-        key, hint = _key(prefix, name), hints[name]
-        if isinstance(hint, type) and dataclasses.is_dataclass(hint):
-            out[name] = hint(**_section(hint, raw.get(name, {}), path, key))
-        elif name in raw:
-            out[name] = _value(raw[name], hint, key, f.metadata, path)
-    return out
-
-
-def _value(value: Any, hint: Any, key: str, meta: Any, path: Path) -> Any:
-    if hint is int and (isinstance(value, bool) or not isinstance(value, int)):
-        raise CentralConfigError(f"{path}: {key} must be a whole number, found {value!r}.")
-    if hint is float:
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise CentralConfigError(f"{path}: {key} must be a number, found {value!r}.")
-        value = float(value)
-    if hint is str and not isinstance(value, str):
-        raise CentralConfigError(f"{path}: {key} must be a string in quotes, found {value!r}.")
-    if meta.get("choices") and value not in meta["choices"]:
-        allowed = ", ".join(f'"{c}"' for c in meta["choices"])
-        raise CentralConfigError(f"{path}: {key} = {value!r} is not allowed; use one of {allowed}.")
-    minimum = meta.get("minimum")
-    if minimum is not None and value < minimum:
-        raise CentralConfigError(
-            f"{path}: {key} = {value!r} is too small; the minimum is {minimum}."
-        )
-    return value
-
-
-def _key(prefix: str, name: str) -> str:
-    return f"{prefix}.{name}" if prefix else name
+    values = tomlconfig.parse_sections(CentralConfig, raw, path, CentralConfigError)
+    return CentralConfig(**values, path=path)
 
 
 def documented_keys() -> list[tuple[str, str]]:
     """Every key with its one-line doc, for the docs test."""
-    out: list[tuple[str, str]] = []
-
-    def walk(cls: type, prefix: str) -> None:
-        hints = get_type_hints(cls)
-        for f in dataclasses.fields(cls):
-            if f.metadata.get("internal"):
-                continue
-            key = _key(prefix, f.name)
-            if dataclasses.is_dataclass(hints[f.name]):
-                walk(hints[f.name], key)
-            else:
-                out.append((key, f.metadata["doc"]))
-
-    walk(CentralConfig, "")
-    return out
+    return tomlconfig.documented_keys(CentralConfig)

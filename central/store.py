@@ -33,6 +33,7 @@ from central.ingest import Event, boot_offset, contiguous_high_water, iso, parse
 from station.config import ID_PATTERN
 from station.model import Level, Role
 from station.roster import RosterImport
+from station.sqlite import immediate, open_sqlite
 
 ROLES = ("educator", "technician", "admin")
 """Web roles. A technician sees the fleet; an educator manages the roster and reports; an admin
@@ -259,17 +260,9 @@ def m002_roster(db: Database) -> None:
 
 def open_central_database(path: Path) -> Database:
     """One connection with the settings every connection needs, schema migrated."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=True, timeout=30)
-    except (OSError, sqlite3.Error) as e:
-        raise CentralError(f"cannot open the central store {path}: {e}") from e
-    db = Database(conn)
-    db.enable_wal()
-    conn.execute("PRAGMA synchronous=FULL")
-    conn.execute("PRAGMA busy_timeout=30000")
-    migrations.apply(db)
-    return db
+    return open_sqlite(
+        path, migrations, error=CentralError, what="the central store", busy_timeout_s=30.0
+    )
 
 
 class SqliteCentralStore:
@@ -306,15 +299,8 @@ class SqliteCentralStore:
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
         """One writer at a time in this process (cheaper than SQLite's busy retries)."""
-        conn = self.db.conn
-        with self._write_lock:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield conn
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
+        with self._write_lock, immediate(self.db.conn) as conn:
+            yield conn
 
     def _one(self, sql: str, params: Any = ()) -> Any:
         row = self.db.conn.execute(sql, params).fetchone()

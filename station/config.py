@@ -6,37 +6,20 @@ config must never silently fall back to a default on a machine that cuts power.
 
 from __future__ import annotations
 
-import dataclasses
 import re
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, get_type_hints
+from typing import Any
 
+from station import tomlconfig
 from station.errors import ConfigError
+from station.tomlconfig import REQUIRED
+from station.tomlconfig import setting as _f
 
 ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 LANGUAGES = ("fr", "en")
 BACKENDS = ("mock", "pi")
 READER_TYPES = ("fake", "mfrc522", "mfrc522-emulated")
-
-
-def _f(
-    default: Any,
-    doc: str,
-    *,
-    choices: tuple[Any, ...] = (),
-    minimum: float | None = None,
-    maximum: float | None = None,
-):
-    """A config field: its default, one line of documentation and its constraints."""
-    meta = {"doc": doc, "choices": choices, "minimum": minimum, "maximum": maximum}
-    if isinstance(default, list | dict):
-        return field(default_factory=lambda: type(default)(default), metadata=meta)
-    return field(default=default, metadata=meta)
-
-
-REQUIRED = object()
 
 
 @dataclass(frozen=True)
@@ -253,83 +236,15 @@ class Config:
 def load_config(path: str | Path) -> Config:
     """Read and validate a config file; raises :class:`ConfigError` that says what to fix."""
     path = Path(path)
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(
-            f"{path}: no such file. Create one with `station init --config {path}`."
-        ) from None
-    except tomllib.TOMLDecodeError as e:
-        raise ConfigError(f"{path}: not valid TOML: {e}") from None
+    raw = tomlconfig.load_toml(path, ConfigError, f"station init --config {path}")
     return parse_config(raw, path)
 
 
 def parse_config(raw: dict[str, Any], path: Path = Path("station.toml")) -> Config:
-    values = _section(Config, raw, path, prefix="")
+    values = tomlconfig.parse_sections(Config, raw, path, ConfigError)
     config = Config(**values, path=path)
     _check_together(config)
     return config
-
-
-def _section(cls: type, raw: Any, path: Path, prefix: str) -> dict[str, Any]:
-    where = f"[{prefix}]" if prefix else "the top level"
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{path}: {where} must be a table, found {type(raw).__name__}.")
-    hints = get_type_hints(cls)
-    fields = {f.name: f for f in dataclasses.fields(cls) if not f.metadata.get("internal")}
-    unknown = sorted(set(raw) - set(fields))
-    if unknown:
-        allowed = ", ".join(fields)
-        raise ConfigError(
-            f"{path}: unknown key {_key(prefix, unknown[0])}; {where} allows: {allowed}."
-        )
-    out: dict[str, Any] = {}
-    for name, f in fields.items():
-        key = _key(prefix, name)
-        hint = hints[name]
-        if isinstance(hint, type) and dataclasses.is_dataclass(hint):
-            out[name] = hint(**_section(hint, raw.get(name, {}), path, key))
-            continue
-        if name not in raw:
-            if f.default is REQUIRED:
-                raise ConfigError(f"{path}: missing key {key}: {f.metadata['doc']}")
-            continue
-        out[name] = _value(raw[name], hint, key, f, path)
-    return out
-
-
-def _value(value: Any, hint: Any, key: str, f: dataclasses.Field, path: Path) -> Any:
-    meta = f.metadata
-    if hint is bool:
-        if not isinstance(value, bool):
-            raise ConfigError(f"{path}: {key} must be true or false, found {value!r}.")
-    elif hint is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"{path}: {key} must be a whole number, found {value!r}.")
-    elif hint is float:
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise ConfigError(f"{path}: {key} must be a number, found {value!r}.")
-        value = float(value)
-    elif hint is str:
-        if not isinstance(value, str):
-            raise ConfigError(f"{path}: {key} must be a string in quotes, found {value!r}.")
-    elif hint == list[str]:
-        if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
-            raise ConfigError(
-                f"{path}: {key} must be a list of non-empty strings, "
-                'e.g. ["Lunettes", "Aspiration"].'
-            )
-        value = [v.strip() for v in value]
-    if meta.get("choices") and value not in meta["choices"]:
-        allowed = ", ".join(f'"{c}"' for c in meta["choices"])
-        raise ConfigError(f"{path}: {key} = {value!r} is not allowed; use one of {allowed}.")
-    minimum = meta.get("minimum")
-    if minimum is not None and value < minimum:
-        raise ConfigError(f"{path}: {key} = {value!r} is too small; the minimum is {minimum}.")
-    maximum = meta.get("maximum")
-    if maximum is not None and value > maximum:
-        raise ConfigError(f"{path}: {key} = {value!r} is too large; the maximum is {maximum}.")
-    return value
 
 
 def _check_together(config: Config) -> None:
@@ -387,24 +302,6 @@ def _check_together(config: Config) -> None:
         raise ConfigError(f"{path}: central.url and central.token go together: set both or none.")
 
 
-def _key(prefix: str, name: str) -> str:
-    return f"{prefix}.{name}" if prefix else name
-
-
 def documented_keys() -> list[tuple[str, str]]:
     """Every config key with its one-line doc, for the docs test and `station init`."""
-    out: list[tuple[str, str]] = []
-
-    def walk(cls: type, prefix: str) -> None:
-        hints = get_type_hints(cls)
-        for f in dataclasses.fields(cls):
-            if f.metadata.get("internal"):
-                continue
-            key = _key(prefix, f.name)
-            if dataclasses.is_dataclass(hints[f.name]):
-                walk(hints[f.name], key)
-            else:
-                out.append((key, f.metadata["doc"]))
-
-    walk(Config, "")
-    return out
+    return tomlconfig.documented_keys(Config)

@@ -12,7 +12,7 @@ import json
 import sqlite3
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,7 @@ from station.clock import Now
 from station.errors import StoreError
 from station.model import Badge, Level, MachineState, Member, Qualification, Role
 from station.roster import Roster, RosterImport
+from station.sqlite import immediate, open_sqlite
 
 migrations = Migrations("fabrique-station")
 
@@ -152,18 +153,7 @@ def m004_sensors(db: Database) -> None:
 
 def open_database(path: Path) -> Database:
     """Open (creating if needed) with the per-connection settings every connection needs."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=True, timeout=10)
-    except (OSError, sqlite3.Error) as e:
-        raise StoreError(f"cannot open the store {path}: {e}") from e
-    db = Database(conn)
-    db.enable_wal()
-    conn.execute("PRAGMA synchronous=FULL")
-    conn.execute("PRAGMA foreign_keys=ON")
-    conn.execute("PRAGMA busy_timeout=10000")
-    migrations.apply(db)
-    return db
+    return open_sqlite(path, migrations, error=StoreError)
 
 
 class Store:
@@ -178,17 +168,9 @@ class Store:
     def close(self) -> None:
         self.db.close()
 
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
+    def _transaction(self) -> AbstractContextManager[sqlite3.Connection]:
         """BEGIN IMMEDIATE: take the write lock up front, so seq never races another writer."""
-        conn = self.db.conn
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield conn
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
+        return immediate(self.db.conn)
 
     # --- events -------------------------------------------------------------------------------
 
