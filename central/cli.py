@@ -19,6 +19,7 @@ from central.config import CentralConfig, load_config, write_config
 from central.ingest import COMMAND_ACTIONS, parse_command
 from central.store import ROLES, SqliteCentralStore
 from station import __version__
+from station.cli import dispatch
 from station.errors import StationError
 from station.model import Badge, Level, Member, Qualification, Role
 from station.roster import parse_roster_csv, roster_to_csv
@@ -27,18 +28,7 @@ log = logging.getLogger("central")
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if getattr(args, "verbose", False) else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    try:
-        return int(args.func(args) or 0)
-    except StationError as e:
-        print(f"station-central: {e}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        return 130
+    return dispatch(build_parser(), argv)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -27,7 +27,12 @@ log = logging.getLogger("station")
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    return dispatch(build_parser(), argv)
+
+
+def dispatch(parser: argparse.ArgumentParser, argv: list[str] | None) -> int:
+    """Run the chosen command: bad input exits 2 with one message naming what to fix (the
+    project's errors all derive from StationError), Ctrl-C exits 130."""
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if getattr(args, "verbose", False) else logging.INFO,
@@ -36,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except StationError as e:
-        print(f"station: {e}", file=sys.stderr)
+        print(f"{parser.prog}: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
