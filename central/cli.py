@@ -136,7 +136,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def open_store(config: CentralConfig) -> SqliteCentralStore:
-    return SqliteCentralStore(config.db_path)
+    return SqliteCentralStore(
+        config.db_path, two_stations_window_s=config.sync.badge_two_stations_s
+    )
 
 
 # --- commands ------------------------------------------------------------------------------------

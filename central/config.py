@@ -50,6 +50,12 @@ class SyncSection:
     offline_after_missed: int = _f(
         3, "Missed syncs after which a station shows offline.", minimum=1
     )
+    badge_two_stations_s: float = _f(
+        10.0,
+        "One badge tapped at two stations closer in time than this raises an alert (a copied "
+        "badge?); keep it shorter than a walk between the two closest stations.",
+        minimum=1,
+    )
 
 
 @dataclass(frozen=True)
@@ -102,6 +108,8 @@ data_dir = "{data_dir}"
 max_batch = 5000
 station_interval_s = {interval}
 offline_after_missed = 3
+# One badge at two stations closer than this (seconds) raises an alert.
+badge_two_stations_s = 10
 
 [privacy]
 retention_days = 0

@@ -112,7 +112,9 @@ def prepare(data: Path, port: int) -> dict[str, Any]:
     )
     cconfig = load_central_config(central_path)
     central_url = f"http://127.0.0.1:{central_port}"
-    store = SqliteCentralStore(cconfig.db_path)
+    store = SqliteCentralStore(
+        cconfig.db_path, two_stations_window_s=cconfig.sync.badge_two_stations_s
+    )
     stations: list[dict[str, Any]] = []
     try:
         store.import_roster(parse_roster_csv(DEMO_ROSTER, "demo roster"))

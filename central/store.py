@@ -28,6 +28,7 @@ from typing import Any, Protocol
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
+from central.alerts import BADGE_SEEN_AT_TWO_STATIONS, BadgeTap, badge_tap, seen_at_two_stations
 from central.errors import BadRequest, CentralError, Conflict, NotFound
 from central.ingest import Event, boot_offset, contiguous_high_water, iso, parse_at, repaired_at
 from station.config import ID_PATTERN
@@ -258,6 +259,32 @@ def m002_roster(db: Database) -> None:
     )
 
 
+@migrations()
+def m003_alerts(db: Database) -> None:
+    # Taps by badge UID, to see one badge at two stations at once (central/alerts.py).
+    db.execute(
+        """
+        CREATE TABLE badge_taps (
+            uid TEXT NOT NULL,
+            at TEXT NOT NULL,
+            station_id TEXT NOT NULL,
+            event_id TEXT NOT NULL
+        )"""
+    )
+    db.execute("CREATE INDEX badge_taps_uid_at ON badge_taps(uid, at)")
+    db.execute(
+        """
+        CREATE TABLE alerts (
+            id INTEGER PRIMARY KEY,
+            kind TEXT NOT NULL,
+            key TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            data TEXT NOT NULL,
+            UNIQUE (kind, key)
+        )"""
+    )
+
+
 def open_central_database(path: Path) -> Database:
     """One connection with the settings every connection needs, schema migrated."""
     return open_sqlite(
@@ -268,8 +295,9 @@ def open_central_database(path: Path) -> Database:
 class SqliteCentralStore:
     """The default backend: one SQLite file, one connection per thread."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, two_stations_window_s: float = 10.0) -> None:
         self.path = path
+        self.two_stations_window_s = two_stations_window_s
         self._local = threading.local()
         self._all: list[Database] = []
         self._lock = threading.Lock()
@@ -500,6 +528,52 @@ class SqliteCentralStore:
         for e in events:
             if e.type in PROJECTED:
                 self._project(conn, station_id, e, offsets.get(e.boot_id))
+        self._watch_badges(conn, station_id, events, offsets, received)
+
+    def _watch_badges(
+        self,
+        conn: sqlite3.Connection,
+        station_id: str,
+        events: list[Event],
+        offsets: dict[str, float],
+        received: str,
+    ) -> None:
+        """Record each tap by UID and raise an alert when one badge is at two stations at once.
+
+        Only taps whose time can be trusted count: synced, or repaired from their boot's offset.
+        """
+        window = self.two_stations_window_s
+        for e in events:
+            at_text = e.at if e.clock_synced else repaired_at(e, offsets.get(e.boot_id))
+            if at_text is None:
+                continue
+            tap = badge_tap(station_id, e.id, e.type, e.data, parse_at(at_text))
+            if tap is None:
+                continue
+            lo = iso(tap.at - timedelta(seconds=window))
+            hi = iso(tap.at + timedelta(seconds=window))
+            for other_station, other_id, other_at in conn.execute(
+                "SELECT station_id, event_id, at FROM badge_taps WHERE uid = ? AND "
+                "station_id != ? AND at BETWEEN ? AND ?",
+                (tap.uid, station_id, lo, hi),
+            ).fetchall():
+                other = BadgeTap(tap.uid, other_station, other_id, parse_at(other_at))
+                alert = seen_at_two_stations(tap, other, window)
+                if alert is not None:
+                    conn.execute(
+                        "INSERT OR IGNORE INTO alerts (kind, key, created_at, data) "
+                        "VALUES (?, ?, ?, ?)",
+                        (
+                            BADGE_SEEN_AT_TWO_STATIONS,
+                            "|".join(sorted((tap.event_id, other_id))),
+                            received,
+                            json.dumps(alert, ensure_ascii=False),
+                        ),
+                    )
+            conn.execute(
+                "INSERT INTO badge_taps (uid, at, station_id, event_id) VALUES (?, ?, ?, ?)",
+                (tap.uid, iso(tap.at), station_id, tap.event_id),
+            )
 
     def _boot_offsets(
         self, conn: sqlite3.Connection, station_id: str, events: list[Event]
@@ -1056,6 +1130,21 @@ def _shifted(text: str, shift: timedelta) -> str:
 
 
 # --- queries for the pages (kept here so that another backend implements them too) -------------
+
+
+def recent_alerts(store: SqliteCentralStore, limit: int = 20) -> list[dict[str, Any]]:
+    """The latest alerts (a badge at two stations at once…), newest first, with the badge's
+    current holder's name when the roster knows it."""
+    rows = store.db.conn.execute(
+        "SELECT a.kind, a.created_at, a.data, m.id, m.name FROM alerts a "
+        "LEFT JOIN badges b ON b.uid = json_extract(a.data, '$.uid') "
+        "LEFT JOIN members m ON m.id = b.member_id ORDER BY a.id DESC LIMIT ?",
+        (limit,),
+    ).fetchall()
+    return [
+        {"kind": r[0], "at": r[1], "data": json.loads(r[2]), "member_id": r[3], "member_name": r[4]}
+        for r in rows
+    ]
 
 
 def recent_events(

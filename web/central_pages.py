@@ -34,7 +34,13 @@ from central.config import CentralConfig
 from central.errors import BadRequest, CentralError, Conflict, NotFound
 from central.fleet import fleet, utcnow
 from central.ingest import COMMAND_ACTIONS, parse_command
-from central.store import ROLES, SqliteCentralStore, member_detail, recent_events
+from central.store import (
+    ROLES,
+    SqliteCentralStore,
+    member_detail,
+    recent_alerts,
+    recent_events,
+)
 from station.errors import RosterError
 from station.model import Level, Role
 from station.roster import KIND_PATTERN, MEMBER_ID_PATTERN, normalise_uid, parse_roster_csv
@@ -213,6 +219,7 @@ def index() -> str:
         actions=COMMAND_ACTIONS,
         missed=config().sync.offline_after_missed,
         faults=recent_events(store(), ("machine_state_changed",), 200),
+        alerts=recent_alerts(store(), 20),
     )
 
 
