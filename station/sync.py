@@ -262,11 +262,12 @@ class SyncClient:
         self.syncs += 1
         if isinstance(reply.body.get("roster"), dict):
             self._apply_roster(reply.body["roster"], new_acked)
+        applied = 0
         commands = reply.body.get("commands")
         if isinstance(commands, list):
             for c in commands:
                 if isinstance(c, dict):
-                    self._apply_command(c)
+                    applied += self._apply_command(c)
         remaining = max(0, store.last_seq() - new_acked)
         self._publish(
             state="ok",
@@ -277,9 +278,10 @@ class SyncClient:
             roster_version=self._get_int("roster_version"),
             next_attempt_in_s=None,
         )
-        # More to push now only if this batch made progress (a gap the central store keeps
-        # refusing must not turn into a busy loop).
-        return remaining > 0 and new_acked > acked
+        # More to push now if this batch made progress (a gap the central store keeps refusing
+        # must not turn into a busy loop), or if commands were just applied: their
+        # acknowledgements go up at once, so the dashboard shows them applied.
+        return remaining > 0 and (new_acked > acked or applied > 0)
 
     def _station_status(self, backlog: int) -> dict[str, Any]:
         status_fn = getattr(self.target, "status", None)
@@ -333,19 +335,20 @@ class SyncClient:
 
     # --- commands -----------------------------------------------------------------------------
 
-    def _apply_command(self, c: dict[str, Any]) -> None:
+    def _apply_command(self, c: dict[str, Any]) -> bool:
+        """Apply one command unless its acknowledgement is in the log; True if applied now."""
         store = self.store
         assert store is not None
         cid, action = c.get("id"), c.get("action")
         if not isinstance(cid, str) or not isinstance(action, str):
-            return
+            return False
         done = store.db.execute(
             "SELECT 1 FROM events WHERE type = 'command_applied' AND "
             "json_extract(data, '$.command_id') = ?",
             [cid],
         ).fetchone()
         if done:
-            return  # applied already; the acknowledgement is on its way
+            return False  # applied already; the acknowledgement is on its way
         reason = c.get("reason") if isinstance(c.get("reason"), str) else ""
         result: dict[str, Any]
         if action in COMMAND_ACTIONS:
@@ -372,6 +375,7 @@ class SyncClient:
                 "result": result,
             },
         )
+        return True
 
     # --- contact and expiry -------------------------------------------------------------------
 
