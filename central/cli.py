@@ -22,7 +22,7 @@ from station import __version__
 from station.cli import dispatch
 from station.errors import StationError
 from station.model import Badge, Level, Member, Qualification, Role
-from station.roster import parse_roster_csv, roster_to_csv
+from station.roster import read_roster_file, roster_to_csv
 
 log = logging.getLogger("central")
 
@@ -272,13 +272,7 @@ def cmd_events(args: argparse.Namespace) -> int:
 
 def cmd_roster_import(args: argparse.Namespace) -> int:
     path = Path(args.csv)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise StationError(f"{path}: no such file") from None
-    except UnicodeDecodeError as e:
-        raise StationError(f"{path}: not UTF-8 text ({e}); save it as CSV UTF-8") from None
-    parsed = parse_roster_csv(text, str(path))
+    parsed = read_roster_file(path)
     store = open_store(load_config(args.config))
     try:
         counts = store.import_roster(parsed, replace_all=not args.merge)

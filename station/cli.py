@@ -20,7 +20,7 @@ from typing import Any
 from station import __version__
 from station.config import Config, load_config
 from station.errors import StationError
-from station.roster import parse_roster_csv, roster_to_csv
+from station.roster import read_roster_file, roster_to_csv
 from station.store import Store
 
 log = logging.getLogger("station")
@@ -157,13 +157,7 @@ def write_config(
 def cmd_roster_import(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     csv_path = Path(args.csv)
-    try:
-        text = csv_path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise StationError(f"{csv_path}: no such file") from None
-    except UnicodeDecodeError as e:
-        raise StationError(f"{csv_path}: not UTF-8 text ({e}); save it as CSV UTF-8") from None
-    parsed = parse_roster_csv(text, str(csv_path))
+    parsed = read_roster_file(csv_path)
     store = Store(config.db_path, config.station.id, config.machine.id)
     try:
         counts = store.import_roster(parsed, replace_all=not args.merge)

@@ -13,6 +13,7 @@ import io
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 from station.errors import RosterError
 from station.model import Badge, Level, Member, Qualification, Role
@@ -169,6 +170,19 @@ def parse_roster_csv(text: str, source: str = "roster.csv") -> RosterImport:
         Qualification(mid, kind, level) for mid, q in quals_of.items() for kind, level in q.items()
     ]
     return RosterImport(list(members.values()), list(badges.values()), qualifications)
+
+
+def read_roster_file(path: Path) -> RosterImport:
+    """Parse a roster CSV file; :class:`RosterError` says what is wrong with the file or rows."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise RosterError(f"{path}: no such file") from None
+    except UnicodeDecodeError as e:
+        raise RosterError(f"{path}: not UTF-8 text ({e}); save it as CSV UTF-8") from None
+    except OSError as e:
+        raise RosterError(f"{path}: cannot be read: {e}") from None
+    return parse_roster_csv(text, str(path))
 
 
 def parse_qualifications(raw: str) -> dict[str, Level]:
