@@ -87,15 +87,20 @@ def page(browser: Any) -> Iterator[Any]:
     assert not errors, f"JavaScript errors on the page: {errors}"
 
 
-def prepare(workdir: Path, *, checklist: list[str] | None = None) -> Path:
-    """A station directory: config (simulated clock, fake reader), sample roster, a technician."""
+def prepare(workdir: Path, *, checklist: list[str] | None = None, pm25_alarm: float = 0) -> Path:
+    """A station directory: config (simulated clock, fake reader), sample roster, a technician;
+    with ``pm25_alarm``, an emulated SDS011 air sensor and that alarm threshold."""
     config = prepare_station(workdir)
+    text = config.read_text(encoding="utf-8")
     if checklist:
-        text = config.read_text(encoding="utf-8")
         items = ", ".join(f'"{i}"' for i in checklist)
         text, n = re.subn(r"(?m)^checklist = \[\]$", f"checklist = [{items}]", text)
         assert n == 1
-        config.write_text(text, encoding="utf-8")
+    if pm25_alarm:
+        text, n = re.subn(r"(?m)^pm25_alarm = 0$", f"pm25_alarm = {pm25_alarm}", text)
+        text, m = re.subn(r'(?m)^air_sensor = "none"$', 'air_sensor = "sds011-emulated"', text)
+        assert n == m == 1
+    config.write_text(text, encoding="utf-8")
     from station.accounts import add_technician, open_accounts
     from station.config import load_config
 

@@ -124,6 +124,26 @@ def test_safety_checklist(page: Any, station_factory: Callable[..., StationProce
     assert station.status()["machine"]["relay_on"] is True
 
 
+def test_the_air_alarm_says_what_to_do(
+    page: Any, station_factory: Callable[..., StationProcess]
+) -> None:
+    station = station_factory(pm25_alarm=35)
+    http("POST", station.base + "/sim/air", {"pm25": 12})
+    open_kiosk(page, station)
+    assert station.badge(SOFIANE)["action"] == "session_started"
+    http("POST", station.base + "/sim/air", {"pm25": 80})
+    # The session goes on (air_alarm_cuts_power is off), under a smoke alarm banner.
+    expect(screen(page)).to_contain_text("Alerte fumées !")
+    station.badge(SOFIANE)  # the trainee stops; new sessions are refused until the air is clean
+    http("POST", station.base + "/sim/advance", {"seconds": 30})
+    expect(page.locator("#title")).to_have_text("Trop de fumées dans l'air")
+    expect(screen(page)).to_contain_text("Particules fines : 80 µg/m³ (alerte à 35)")
+    screenshot(page, "kiosk-air-alarm")
+    http("POST", station.base + "/sim/air", {"pm25": 5})
+    http("POST", station.base + "/sim/advance", {"seconds": 4})
+    expect(screen(page)).to_have_attribute("data-screen", "idle")
+
+
 def test_report_a_problem(page: Any, station: StationProcess) -> None:
     open_kiosk(page, station)
     page.locator("#problem-button").click()

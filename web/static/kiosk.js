@@ -91,7 +91,7 @@
   function chooseScreen(s) {
     const m = s.machine;
     const d = recentDecision(s);
-    if (m.state === "fault") return blocked("fault", "kiosk.fault", null);
+    if (m.state === "fault") return faultScreen(s);
     if (m.state === "out_of_service") return blocked("out_of_service", "kiosk.out_of_service", m.reason);
     if (d && DECISION_ACTIONS.has(d.action)) return decisionScreen(d, s);
     if (s.checklist) return checklistScreen(s.checklist);
@@ -105,6 +105,24 @@
     }
     if (m.state === "to_check") return blocked("to_check", "kiosk.to_check", null);
     return { key: "idle", tone: "idle", icon: "card", title: t("kiosk.idle.title"), lines: [t("kiosk.idle.hint")] };
+  }
+
+  // The air alarm says what is wrong and what to do: the fumes, or a silent sensor.
+  function faultScreen(s) {
+    const cause = s.air && s.air.alarm;
+    if (cause === "pm25") {
+      return { key: "fault:air_pm25", tone: "blocked", icon: "warn", title: t("kiosk.air_pm25.title"),
+        lines: [t("kiosk.air_pm25.next"), airValue(s.air)] };
+    }
+    if (cause === "sensor_lost") {
+      return { key: "fault:air_sensor_lost", tone: "blocked", icon: "warn",
+        title: t("kiosk.air_sensor_lost.title"), lines: [t("kiosk.air_sensor_lost.next")] };
+    }
+    return blocked("fault", "kiosk.fault", null);
+  }
+
+  function airValue(air) {
+    return t("kiosk.air.value", { pm25: Math.round(air.pm25 ?? 0), threshold: Math.round(air.threshold ?? 0) });
   }
 
   function blocked(name, prefix, reason) {
@@ -183,13 +201,15 @@
     const lines = [];
     if (session.supervisor_name) lines.push(t("kiosk.session.with", { name: session.supervisor_name }));
     let banner = null;
-    if (s.machine.state === "finishing") banner = { tone: "info", text: t("kiosk.finishing.hint") };
+    const airAlarm = s.air && s.air.alarm;
+    if (airAlarm) banner = { tone: "warn", title: t("kiosk.air_alarm.during"), text: t("kiosk.air_pm25.next") };
+    else if (s.machine.state === "finishing") banner = { tone: "info", text: t("kiosk.finishing.hint") };
     else if (warned) banner = { tone: "warn", countdownKey: "kiosk.warning.title", until: session.ends_at, text: t("kiosk.warning.next") };
     else if (idle) banner = { tone: "warn", title: t("kiosk.idle_warning.title"), text: t("kiosk.idle_warning.next") };
     else if (extended) banner = { tone: "ok", text: t("kiosk.session.extended") };
     else lines.push(t("kiosk.session.end_hint"));
-    return { key: ["session", session.id, s.machine.state, warned, idle, extended].join(":"),
-      tone: warned || idle ? "warn" : "ok", icon: null, title: session.member_name, lines, session, banner };
+    return { key: ["session", session.id, s.machine.state, warned, idle, extended, airAlarm].join(":"),
+      tone: warned || idle || airAlarm ? "warn" : "ok", icon: null, title: session.member_name, lines, session, banner };
   }
 
   // --- drawing ------------------------------------------------------------------------------
