@@ -12,6 +12,7 @@ import logging
 import signal
 import sys
 import threading
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -203,40 +204,30 @@ def run_central(config: CentralConfig, *, ready: threading.Event | None = None) 
 
 
 def cmd_station_add(args: argparse.Namespace) -> int:
-    store = open_store(load_config(args.config))
-    try:
+    with closing(open_store(load_config(args.config))) as store:
         token = store.add_station(args.id, name=args.name, machine_id=args.machine, kind=args.kind)
-    finally:
-        store.close()
     print(f"station {args.id} added. Its token (shown once; put it in the station's [central]):")
     print(token)
     return 0
 
 
 def cmd_station_token(args: argparse.Namespace) -> int:
-    store = open_store(load_config(args.config))
-    try:
+    with closing(open_store(load_config(args.config))) as store:
         token = store.rotate_token(args.id)
-    finally:
-        store.close()
     print(f"new token for {args.id} (the old one no longer works):")
     print(token)
     return 0
 
 
 def cmd_station_revoke(args: argparse.Namespace) -> int:
-    store = open_store(load_config(args.config))
-    try:
+    with closing(open_store(load_config(args.config))) as store:
         store.revoke_station(args.id)
-    finally:
-        store.close()
     print(f"station {args.id}: token revoked; its events are kept")
     return 0
 
 
 def cmd_station_list(args: argparse.Namespace) -> int:
-    store = open_store(load_config(args.config))
-    try:
+    with closing(open_store(load_config(args.config))) as store:
         for s in store.stations():
             if args.json:
                 print(json.dumps(s, ensure_ascii=False))
@@ -246,8 +237,6 @@ def cmd_station_list(args: argparse.Namespace) -> int:
                     f"{s['id']}\t{state}\t{s['kind'] or '-'}\tacked {s['high_water']}\t"
                     f"held {s['held']}\tlast contact {s['last_contact_at'] or '-'}"
                 )
-    finally:
-        store.close()
     return 0
 
 
@@ -255,8 +244,7 @@ def cmd_events(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     if not config.db_path.exists():
         raise StationError(f"no central store at {config.db_path}: run `station-central init`")
-    store = open_store(config)
-    try:
+    with closing(open_store(config)) as store:
         for e in store.events(station_id=args.station, after_seq=args.after):
             if args.json:
                 print(json.dumps(e, ensure_ascii=False))
@@ -265,20 +253,15 @@ def cmd_events(args: argparse.Namespace) -> int:
                     f"{e['station_id']:<12} {e['seq']:>7} {e['at']} {e['type']:<24} "
                     f"{json.dumps(e['data'], ensure_ascii=False)}"
                 )
-    finally:
-        store.close()
     return 0
 
 
 def cmd_roster_import(args: argparse.Namespace) -> int:
     path = Path(args.csv)
     parsed = read_roster_file(path)
-    store = open_store(load_config(args.config))
-    try:
+    with closing(open_store(load_config(args.config))) as store:
         counts = store.import_roster(parsed, replace_all=not args.merge)
         version = store.roster_version()
-    finally:
-        store.close()
     print(
         f"imported {counts['members']} members, {counts['badges']} badges, "
         f"{counts['qualifications']} qualifications from {path}: {counts['changed']} changes, "
@@ -308,11 +291,8 @@ def roster_csv(store: SqliteCentralStore) -> str:
 
 
 def cmd_roster_export(args: argparse.Namespace) -> int:
-    store = open_store(load_config(args.config))
-    try:
+    with closing(open_store(load_config(args.config))) as store:
         sys.stdout.write(roster_csv(store))
-    finally:
-        store.close()
     return 0
 
 
@@ -325,23 +305,17 @@ def cmd_user_add(args: argparse.Namespace) -> int:
         password = getpass.getpass(f"password for {args.username}: ")
         if getpass.getpass("again: ") != password:
             raise StationError("the two passwords differ")
-    store = open_store(load_config(args.config))
-    try:
+    with closing(open_store(load_config(args.config))) as store:
         created = store.add_user(args.username, password, args.role, replace=args.replace)
-    finally:
-        store.close()
     print(f"{args.role} {args.username} {'created' if created else 'updated'}")
     return 0
 
 
 def cmd_user_list(args: argparse.Namespace) -> int:
-    store = open_store(load_config(args.config))
-    try:
+    with closing(open_store(load_config(args.config))) as store:
         for u in store.users():
             state = "active" if u["active"] else "inactive"
             print(f"{u['username']}\t{u['role']}\t{state}\tlast login {u['last_login_at'] or '-'}")
-    finally:
-        store.close()
     return 0
 
 
@@ -350,41 +324,31 @@ def cmd_command_send(args: argparse.Namespace) -> int:
     if args.uid:
         body["uid"] = args.uid
     command = parse_command(body)
-    store = open_store(load_config(args.config))
-    try:
+    with closing(open_store(load_config(args.config))) as store:
         sent = store.add_command(args.station, command, by="cli")
-    finally:
-        store.close()
     print(f"command {sent['id']} ({args.action}) queued for {args.station}")
     return 0
 
 
 def cmd_command_list(args: argparse.Namespace) -> int:
-    store = open_store(load_config(args.config))
-    try:
+    with closing(open_store(load_config(args.config))) as store:
         for c in store.commands(args.station):
             print(json.dumps(c, ensure_ascii=False))
-    finally:
-        store.close()
     return 0
 
 
 def cmd_privacy_export(args: argparse.Namespace) -> int:
     from central.privacy import export_member
 
-    store = open_store(load_config(args.config))
-    try:
+    with closing(open_store(load_config(args.config))) as store:
         print(json.dumps(export_member(store, args.member), ensure_ascii=False, indent=2))
-    finally:
-        store.close()
     return 0
 
 
 def cmd_privacy_erase(args: argparse.Namespace) -> int:
     from central.privacy import erase_member, export_member
 
-    store = open_store(load_config(args.config))
-    try:
+    with closing(open_store(load_config(args.config))) as store:
         if not args.yes:
             data = export_member(store, args.member)
             print(
@@ -393,8 +357,6 @@ def cmd_privacy_erase(args: argparse.Namespace) -> int:
             )
             return 0
         result = erase_member(store, args.member)
-    finally:
-        store.close()
     print(
         f"{args.member} erased: now {result['pseudonym']} in {result['events']} events and "
         f"{result['sessions']} sessions; stations forget the name at their next sync"
@@ -410,11 +372,8 @@ def cmd_privacy_retention(args: argparse.Namespace) -> int:
     if days == 0:
         print("privacy.retention_days is 0: nothing is erased by retention")
         return 0
-    store = open_store(config)
-    try:
+    with closing(open_store(config)) as store:
         ids = apply_retention(store, days, dry_run=args.dry_run)
-    finally:
-        store.close()
     verb = "would erase" if args.dry_run else "erased"
     print(f"{verb} {len(ids)} member(s) inactive for {days} days: {', '.join(ids) or '-'}")
     return 0
