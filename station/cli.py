@@ -13,6 +13,7 @@ import logging
 import signal
 import sys
 import threading
+from contextlib import closing
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -158,11 +159,8 @@ def cmd_roster_import(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     csv_path = Path(args.csv)
     parsed = read_roster_file(csv_path)
-    store = Store(config.db_path, config.station.id, config.machine.id)
-    try:
+    with closing(Store(config.db_path, config.station.id, config.machine.id)) as store:
         counts = store.import_roster(parsed, replace_all=not args.merge)
-    finally:
-        store.close()
     print(
         f"imported {counts['members']} members, {counts['badges']} badges, "
         f"{counts['qualifications']} qualifications from {csv_path}"
@@ -172,11 +170,8 @@ def cmd_roster_import(args: argparse.Namespace) -> int:
 
 def cmd_roster_export(args: argparse.Namespace) -> int:
     config = load_config(args.config)
-    store = Store(config.db_path, config.station.id, config.machine.id)
-    try:
+    with closing(Store(config.db_path, config.station.id, config.machine.id)) as store:
         r = store.roster()
-    finally:
-        store.close()
     sys.stdout.write(
         roster_to_csv(r.members.values(), r.badges.values(), r.qualifications.values())
     )
@@ -187,15 +182,12 @@ def cmd_events(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     if not config.db_path.exists():
         raise StationError(f"no store at {config.db_path}: run the station or `station init`")
-    store = Store(config.db_path, config.station.id, config.machine.id)
-    try:
+    with closing(Store(config.db_path, config.station.id, config.machine.id)) as store:
         for e in store.events(after_seq=args.after):
             if args.json:
                 print(json.dumps(e, ensure_ascii=False))
             else:
                 print(f"{e['seq']:>6} {e['at']} {e['type']:<24} {json.dumps(e['data'])}")
-    finally:
-        store.close()
     return 0
 
 
