@@ -41,6 +41,7 @@ from station.machine import (
     Tick,
     handle,
     next_due,
+    station_stopped,
 )
 from station.metering import MeteringConfig, MinuteAggregator
 from station.model import EndReason, MachineState
@@ -139,12 +140,22 @@ class Controller:
             self.hardware.button.start(self._button_pressed, self._button_held)
 
     def stop(self, timeout: float = 5.0) -> None:
-        """Relay off before anything else, then stop the loop and close the hardware."""
-        self.hardware.relay.off()
+        """Relay latched off before anything else; then the loop ends what runs (reason
+        ``station_stopped``) and stops, within ``timeout``; then the hardware closes."""
+        self.latch_relay()
         if self._thread is not None and self._thread.is_alive():
             self._queue.put(_Message(stop=True))
             self._thread.join(timeout)
         self.hardware.close()
+
+    def latch_relay(self) -> None:
+        """Off now, and no ``relay.on()`` in this process any more (see station/latch.py)."""
+        relay = self.hardware.relay
+        latch = getattr(relay, "latch_off", None)
+        if callable(latch):
+            latch()
+        else:
+            relay.off()
 
     @property
     def running(self) -> bool:
@@ -217,7 +228,7 @@ class Controller:
             self.notifier.ready()
             self._loop()
         except BaseException as e:
-            self.hardware.relay.off()
+            self.latch_relay()
             self.failure = e
             log.exception("controller failed; relay switched off")
         finally:
@@ -304,7 +315,7 @@ class Controller:
                 continue
             if msg.stop:
                 self.hardware.relay.off()
-                self._flush_samples(final=True)
+                self._clean_stop()
                 return
             try:
                 result = self._message(msg)
@@ -323,6 +334,18 @@ class Controller:
                 raise
             if msg.reply is not None and not msg.reply.done():
                 msg.reply.set_result(result)
+
+    def _clean_stop(self) -> None:
+        """End the session with its own reason and true totals, while the relay stays latched
+        off. If that cannot be written (disk full), restart recovery closes it instead."""
+        try:
+            if not isinstance(self.clock, SimulatedClock):
+                self._step(Tick())  # what fell due meanwhile (a timeout) keeps its own reason
+            now = self.clock.now()
+            self._apply(station_stopped(self.state, now, self._context()), now, Tick())
+            self._flush_samples(final=True)
+        except Exception:
+            log.exception("the clean stop could not record the end of the session")
 
     def _message(self, msg: _Message) -> Any:
         if msg.call is not None:

@@ -141,11 +141,29 @@ def test_stop_switches_off_first(config: Config, clock: SimulatedClock) -> None:
 def test_restart_closes_the_open_session_at_its_last_heartbeat(
     config: Config, clock: SimulatedClock
 ) -> None:
-    c = start_controller(config, clock)
+    class CrashingStore(Store):
+        crash = False
+
+        def append(self, records: Any, now: Any, boot_id: str) -> Any:
+            if CrashingStore.crash:
+                raise OSError("the process dies here")
+            return super().append(records, now, boot_id)
+
+    import_sample_roster(config)
+    c = Controller(
+        config,
+        build_hardware(config),
+        clock,
+        store_factory=lambda: CrashingStore(config.db_path, "laser-1", "laser-1"),
+    )
+    c.start()
     c.call(Tap(SOFIANE))
     c.advance(95)  # heartbeats at +30, +60, +90
-    # A crash: the process dies without ending the session. Simulate it by stopping the loop
-    # without any session clean-up (stop() never ends sessions; only the relay goes off).
+    # A crash: nothing more gets written, not even the end of the session (a clean stop would
+    # end it as station_stopped, see the next test).
+    CrashingStore.crash = True
+    with pytest.raises(OSError):
+        c.advance(1)
     c.stop()
     c2 = Controller(config, build_hardware(config), clock)
     c2.start()
@@ -158,6 +176,42 @@ def test_restart_closes_the_open_session_at_its_last_heartbeat(
         assert c2.status()["machine"]["state"] == "available"
     finally:
         c2.stop()
+
+
+def test_a_clean_stop_ends_the_session_as_station_stopped_with_its_true_totals(
+    config: Config, clock: SimulatedClock
+) -> None:
+    c = start_controller(config, clock)
+    decision = c.call(Tap(SOFIANE))
+    c.advance(45)
+    pin = relay_pin(c)
+    c.stop()
+    assert pin.state == 0
+    c2 = start_controller(config, clock)
+    try:
+        log = events(c2)
+        ended = [e for e in log if e["type"] == "session_ended"]
+        assert len(ended) == 1
+        data = ended[0]["data"]
+        assert data["session_id"] == decision["session_id"]
+        assert data["end_reason"] == "station_stopped"
+        assert data["duration_s"] == 45
+        # The restart had nothing left to close.
+        after = [e["type"] for e in log[log.index(ended[0]) :]]
+        assert after[:3] == ["session_ended", "machine_state_changed", "station_started"]
+        assert "station_restart" not in {e["data"].get("why") for e in log}
+        assert relay_pin(c2).changes == []
+    finally:
+        c2.stop()
+
+
+def test_after_stop_nothing_switches_the_relay_on(config: Config, clock: SimulatedClock) -> None:
+    c = start_controller(config, clock)
+    c.call(Tap(SOFIANE))
+    pin = relay_pin(c)
+    c.stop()
+    c.hardware.relay.on()  # what a late tick would do: refused, not even an error
+    assert pin.state == 0 and [v for _, v in pin.changes] == [1.0, 0.0]
 
 
 def test_a_grant_applies_at_once(controller: Controller) -> None:
