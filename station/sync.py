@@ -20,6 +20,7 @@ Every request has a timeout; failures back off exponentially with jitter.
 
 from __future__ import annotations
 
+import http.client
 import json
 import logging
 import random
@@ -105,7 +106,8 @@ def urllib_transport(url: str, body: bytes, headers: dict[str, str], timeout: fl
         finally:
             e.close()
         return Reply(e.code, payload)
-    except (OSError, ValueError) as e:  # URLError, timeouts, resets, a half-sent reply
+    except (OSError, ValueError, http.client.HTTPException) as e:
+        # URLError, timeouts, resets, a truncated reply (IncompleteRead), garbage (BadStatusLine)
         raise SyncError("offline", f"{type(e).__name__}: {e}") from None
 
 
@@ -166,51 +168,73 @@ class SyncClient:
         self._wake.set()
 
     def _run(self) -> None:
+        """Loop until stopped. No failure ends it: each one backs off and the next try starts
+        afresh (a new connection to the store if opening it failed)."""
         try:
-            self.store = self._store_factory()
-            migrations.apply(self.store.db)
-            # This connection only writes what a power cut may lose harmlessly: the acknowledged
-            # seq (events are then sent again, and ignored) and roster changes (asked for again,
-            # the roster version being written with them). One fsync less per batch.
-            self.store.db.conn.execute("PRAGMA synchronous=NORMAL")
-            self._restore_expiry()
             while not self._stop.is_set():
                 delay = self._attempt()
                 if delay > 0:
                     self._wake.wait(delay)
                     self._wake.clear()
-        except Exception:
-            log.exception("the sync thread stopped")
-            self._publish(state="stopped", last_error="the sync thread failed (see the log)")
         finally:
             if self.store is not None:
                 self.store.close()
 
-    def _attempt(self) -> float:
-        """One sync; returns how long to wait before the next one (0: more to push now)."""
+    def _open(self) -> None:
+        """This thread's own connection, and the state a restart needs (once, on success)."""
+        store = self._store_factory()
         try:
+            migrations.apply(store.db)
+            # This connection only writes what a power cut may lose harmlessly: the acknowledged
+            # seq (events are then sent again, and ignored) and roster changes (asked for again,
+            # the roster version being written with them). One fsync less per batch.
+            store.db.conn.execute("PRAGMA synchronous=NORMAL")
+        except BaseException:
+            store.close()
+            raise
+        self.store = store
+        self._restore_expiry()
+
+    def _attempt(self) -> float:
+        """One sync; returns how long to wait before the next one (0: more to push now).
+
+        Any failure of one attempt — the network, a truncated or garbled reply, a reply that
+        does not fit, the store — backs off and retries: the thread itself never ends on one.
+        """
+        try:
+            if self.store is None:
+                self._open()
             more = self.sync_once()
         except SyncError as e:
-            self.failures += 1
-            delay = self.backoff(self.failures)
-            if e.kind == "unauthorized":
-                delay = max(delay, min(self.max_backoff_s, 60.0))
-            log.log(
-                logging.INFO if self.failures == 1 else logging.DEBUG,
-                "sync failed (%s): %s; next try in %.1f s",
-                e.kind,
-                e,
-                delay,
-            )
+            return self._failed(e.kind, str(e))
+        except Exception as e:
+            log.warning("sync attempt failed unexpectedly", exc_info=True)
+            return self._failed("error", f"{type(e).__name__}: {e}")
+        self.failures = 0
+        return 0.0 if more else self.central.sync_interval_s
+
+    def _failed(self, kind: str, message: str) -> float:
+        self.failures += 1
+        delay = self.backoff(self.failures)
+        if kind == "unauthorized":
+            delay = max(delay, min(self.max_backoff_s, 60.0))
+        log.log(
+            logging.INFO if self.failures == 1 else logging.DEBUG,
+            "sync failed (%s): %s; next try in %.1f s",
+            kind,
+            message,
+            delay,
+        )
+        try:
             self._publish(
-                state=e.kind,
-                last_error=str(e),
+                state=kind,
+                last_error=message,
                 failures=self.failures,
                 next_attempt_in_s=round(delay, 1),
             )
-            return delay
-        self.failures = 0
-        return 0.0 if more else self.central.sync_interval_s
+        except Exception:
+            log.warning("could not publish the sync status", exc_info=True)
+        return delay
 
     def backoff(self, failures: int) -> float:
         """Exponential from the sync interval, capped, with ±50 % jitter so stations spread."""
