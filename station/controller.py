@@ -104,6 +104,10 @@ class Controller:
         self._last_decision: dict[str, Any] | None = None
         self._last_unknown_uid: str | None = None
         self._sync: dict[str, Any] = {"enabled": bool(config.central.url)}
+        self._last_seq = 0
+        """The log's last seq, kept by every append: the backlog is counted from it."""
+        self._acked_seq = 0
+        """The highest seq the central store acknowledged (the store's, then the sync client's)."""
         sensors = config.sensors
         metering = MeteringConfig(
             busy_watts=config.machine.busy_watts, stale_after_s=sensors.stale_after_s
@@ -288,6 +292,8 @@ class Controller:
             )
             machine, reason = MachineState.AVAILABLE, None
         self.store.append(records, now, self.clock.boot_id)
+        self._last_seq = self.store.last_seq()
+        self._acked_seq = self.store.acked_seq()
         self.state = State(machine=machine, reason=reason)
         self._reload_roster()
         self._show(self.state)
@@ -459,6 +465,7 @@ class Controller:
         stored = self.store.append(
             [(r.type, r.data) for r in outcome.events], now, self.clock.boot_id
         )
+        self._count(stored)
         self.state = outcome.state
         if want_on and not relay.is_on:
             relay.on()
@@ -527,6 +534,7 @@ class Controller:
         """:meth:`record` for code already running on the controller thread (``run_in_loop``)."""
         assert self.store is not None and threading.current_thread() is self._thread
         (event,) = self.store.append([(type_, data)], self.clock.now(), self.clock.boot_id)
+        self._count([event])
         if type_ in ROSTER_EVENTS:
             self._reload_roster()
         self.broadcaster.publish({"kind": "event", "event": event})
@@ -542,9 +550,38 @@ class Controller:
 
         self.run_in_loop(apply)
 
+    def _count(self, stored: list[dict[str, Any]]) -> None:
+        if stored:
+            self._last_seq = max(self._last_seq, stored[-1]["seq"])
+
     def set_sync_status(self, sync: dict[str, Any]) -> None:
-        """The sync client's view (queue, last success, errors) for ``/api/status``."""
+        """The sync client's view (acknowledged seq, last success, errors) for ``/api/status``."""
+        acked = sync.get("acked_seq")
+        if isinstance(acked, int) and not isinstance(acked, bool):
+            self._acked_seq = acked
         self._sync = {"enabled": bool(self.config.central.url), **sync}
+
+    def _sync_json(self, now: Now) -> dict[str, Any]:
+        """The sync status with what is true now: every event above the acknowledged seq is
+        waiting (online or not), and how long ago the last successful sync was."""
+        sync = dict(self._sync)
+        if not sync.get("enabled"):
+            return sync
+        sync["backlog"] = max(0, self._last_seq - self._acked_seq)
+        sync["acked_seq"] = self._acked_seq
+        since: float | None = None
+        mono = sync.pop("last_success_mono", None)
+        last = sync.get("last_success_at")
+        if isinstance(mono, int | float) and sync.get("boot_id") == self.clock.boot_id:
+            since = now.mono - mono
+        elif isinstance(last, str) and now.synced:
+            try:
+                since = (now.at - datetime.fromisoformat(last)).total_seconds()
+            except ValueError:
+                since = None
+        sync.pop("boot_id", None)
+        sync["seconds_since_success"] = None if since is None else round(max(0.0, since), 1)
+        return sync
 
     # --- status (any thread) ------------------------------------------------------------------
 
@@ -649,7 +686,7 @@ class Controller:
             status["session"] = session
         status["now"] = now.iso()
         status["health"] = self.health()
-        status["sync"] = self._sync
+        status["sync"] = self._sync_json(now)
         exp = self._roster.expires_mono
         status["roster_expired"] = exp is not None and now.mono >= exp
         return status

@@ -336,6 +336,14 @@ class Store:
     def last_seq(self) -> int:
         return int(self.db.execute("SELECT COALESCE(MAX(seq), 0) FROM events").fetchone()[0])
 
+    def acked_seq(self) -> int:
+        """The highest seq the central store acknowledged (0 before any sync)."""
+        try:
+            row = self.db.execute("SELECT value FROM sync_state WHERE key = 'acked_seq'").fetchone()
+        except sqlite3.OperationalError:  # no sync_state table: this station never synced
+            return 0
+        return int(row[0]) if row else 0
+
     # --- projections --------------------------------------------------------------------------
 
     def machine_state(self) -> tuple[MachineState, str | None]:

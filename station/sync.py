@@ -409,6 +409,8 @@ class SyncClient:
         self._set_many({"acked_seq": acked, "last_contact_at": now.iso()})
         self.target.set_roster_expiry(now.mono + self.central.roster_max_age_h * 3600)
         self.status["last_success_at"] = now.iso()
+        self.status["last_success_mono"] = now.mono
+        self.status["boot_id"] = self.target.clock.boot_id
 
     def _restore_expiry(self) -> None:
         """After a restart, the time since the last contact (by the wall clock) still counts."""
@@ -423,7 +425,7 @@ class SyncClient:
                 elapsed = 0.0
             remaining = max_age - max(0.0, elapsed)
         self.target.set_roster_expiry(now.mono + remaining)
-        self._publish(state="starting", last_success_at=last)
+        self._publish(state="starting", last_success_at=last, acked_seq=self._get_int("acked_seq"))
 
     # --- small helpers ------------------------------------------------------------------------
 

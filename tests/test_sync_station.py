@@ -273,3 +273,33 @@ def test_kill_9_of_a_station_mid_push(tmp_path: Path, central: CentralServer) ->
     assert held == local[: len(held)]
     assert len(held) >= 3000 and central.store.station("printer-1")["held"] == len(held)
     proxy.stop()
+
+
+def test_offline_the_status_shows_the_true_backlog_and_the_time_since_the_last_success(
+    central: CentralServer, stations: Any
+) -> None:
+    from web.app import create_app
+    from web.technician import health_rows
+
+    proxy = FaultProxy(central.url)
+    try:
+        st: Station = stations("laser-1", proxy.url)
+        wait_for(lambda: st.synced() and st.controller.status()["sync"]["backlog"] == 0, 10)
+        proxy.upstream = ""  # offline from now on
+        wait_for(lambda: st.controller.status()["sync"].get("state") == "offline", 10, "offline")
+        before = st.controller.status()["sync"]
+        st.tap(SOFIANE)
+        st.controller.advance(600)  # heartbeats every 30 s
+        sync = st.controller.status()["sync"]
+        unsent = [e for e in station_events(st.config) if e["seq"] > before["acked_seq"]]
+        assert len(unsent) > 20
+        assert sync["backlog"] == len(unsent)
+        assert sync["seconds_since_success"] >= 600
+        with create_app(st.controller).test_request_context():
+            rows = {r["label"]: r for r in health_rows(st.controller.status(), st.controller)}
+        shown = rows["tech.health.sync"]["value"]
+        assert f"{len(unsent)} événements en attente" in shown
+        assert "il y a 00:1" in shown  # ten minutes and a little more
+        assert rows["tech.health.sync"]["ok"] is False
+    finally:
+        proxy.stop()
