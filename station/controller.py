@@ -413,6 +413,8 @@ class Controller:
         )
 
     def _step(self, inp: Input) -> Outcome:
+        if not isinstance(inp, Tick | PowerSample | AirSample):
+            self._roster_check()
         now = self.clock.now()
         outcome = handle(self.state, inp, now, self._context())
         self._apply(outcome, now, inp)
@@ -520,6 +522,13 @@ class Controller:
         self.roster_version = roster.version
         if self._status:  # after start-up: the kiosk and /api/status show the new version
             self._publish_status()
+
+    def _roster_check(self) -> None:
+        """Before a decision: a roster another connection wrote (``station roster import``,
+        the sync thread) applies now, not at the next restart. One indexed read per tap."""
+        assert self.store is not None
+        if self.store.roster_version() != self.roster_version:
+            self._reload_roster()
 
     def reload_roster(self) -> None:
         """Pick up a roster written by another connection (``station roster import``, sync)."""

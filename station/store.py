@@ -414,6 +414,11 @@ class Store:
             "qualifications": len(roster.qualifications),
         }
 
+    def roster_version(self) -> int:
+        """The stored roster's version; every writer of the roster tables raises it."""
+        row = self.db.execute("SELECT value FROM roster_meta WHERE key = 'version'").fetchone()
+        return int(row[0]) if row else 0
+
     def roster(self) -> Roster:
         members = {
             r[0]: Member(r[0], r[1], Role(r[2]), bool(r[3]))

@@ -39,6 +39,7 @@ from sqlite_utils.migrations import Migrations
 from station.clock import Clock, iso
 from station.config import Config
 from station.machine import Command
+from station.sqlite import immediate
 from station.store import Store
 
 log = logging.getLogger(__name__)
@@ -337,15 +338,7 @@ class SyncClient:
                 conn.execute("ROLLBACK")
                 return  # a local event (maybe a grant) is not at the central store yet
             _write_roster(conn, roster)
-            (local,) = conn.execute(
-                "SELECT COALESCE(MAX(CAST(value AS INTEGER)), 0) FROM roster_meta "
-                "WHERE key = 'version'"
-            ).fetchone()
-            conn.execute(
-                "INSERT INTO roster_meta (key, value) VALUES ('version', ?) "
-                "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                (str(local + 1),),
-            )
+            _bump_roster_version(conn)
             conn.execute(
                 "INSERT INTO sync_state (key, value) VALUES ('roster_version', ?) "
                 "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
@@ -382,10 +375,9 @@ class SyncClient:
                 Command(COMMAND_ACTIONS[action], by="central", reason=reason or "")
             )
         elif action == "revoke_badge" and isinstance(c.get("uid"), str):
-            with store.db.conn:
-                n = store.db.conn.execute(
-                    "UPDATE badges SET active = 0 WHERE uid = ?", (c["uid"],)
-                ).rowcount
+            with immediate(store.db.conn) as conn:
+                n = conn.execute("UPDATE badges SET active = 0 WHERE uid = ?", (c["uid"],)).rowcount
+                _bump_roster_version(conn)
             self.target.reload_roster()
             result = {"ok": True, "action": action, "badges": n}
         else:
@@ -481,6 +473,18 @@ class SyncClient:
             self.target.set_sync_status(dict(self.status))
         except Exception:
             log.warning("could not publish the sync status", exc_info=True)
+
+
+def _bump_roster_version(conn: Any) -> None:
+    """The local roster version moves with every change: the controller reloads on it."""
+    (local,) = conn.execute(
+        "SELECT COALESCE(MAX(CAST(value AS INTEGER)), 0) FROM roster_meta WHERE key = 'version'"
+    ).fetchone()
+    conn.execute(
+        "INSERT INTO roster_meta (key, value) VALUES ('version', ?) "
+        "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+        (str(local + 1),),
+    )
 
 
 def _write_roster(conn: Any, roster: dict[str, Any]) -> None:

@@ -214,6 +214,28 @@ def test_after_stop_nothing_switches_the_relay_on(config: Config, clock: Simulat
     assert pin.state == 0 and [v for _, v in pin.changes] == [1.0, 0.0]
 
 
+def test_a_roster_import_by_another_process_applies_before_the_next_decision(
+    controller: Controller, config: Config
+) -> None:
+    from contextlib import closing
+
+    from station.roster import parse_roster_csv
+    from tests.conftest import sample_roster_text
+
+    assert controller.call(Tap(SOFIANE))["action"] == "session_started"
+    controller.call(Tap(SOFIANE))
+    # What `station roster import` does: its own connection, Sofiane missing from the file.
+    text = "\n".join(
+        line for line in sample_roster_text().splitlines() if not line.startswith("sofiane,")
+    )
+    with closing(Store(config.db_path, "laser-1", "laser-1")) as store:
+        store.import_roster(parse_roster_csv(text), replace_all=True)
+    decision = controller.call(Tap(SOFIANE))
+    assert decision["granted"] is False
+    assert decision["reason"] in ("badge_inactive", "member_inactive")
+    assert relay_pin(controller).state == 0
+
+
 def test_a_grant_applies_at_once(controller: Controller) -> None:
     controller.call(Tap(LEA))
     controller.call(Tap(MOUSSA))

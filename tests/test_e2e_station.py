@@ -20,9 +20,11 @@ import pytest
 
 from tests.e2e_helpers import (
     RELAY_PIN,
+    SAMPLE_ROSTER,
     SOFIANE,
     UNKNOWN,
     StationProcess,
+    cli,
     prepare_station,
     read_pin_log,
 )
@@ -274,3 +276,18 @@ def test_sigterm_while_the_central_store_hangs_latches_the_relay_off_and_ends_th
     finally:
         s.close()
         hole.close()
+
+
+def test_a_roster_import_on_a_running_station_applies_to_the_next_tap(station) -> None:
+    s = station()
+    s.start_ready()
+    start_session(s)
+    s.badge(SOFIANE)  # badge out
+    csv = s.workdir / "without-sofiane.csv"
+    lines = SAMPLE_ROSTER.read_text(encoding="utf-8").splitlines()
+    csv.write_text("\n".join(x for x in lines if not x.startswith("sofiane,")) + "\n", "utf-8")
+    cli("roster", "import", str(csv), "--config", str(s.config), cwd=s.workdir)
+    decision = s.badge(SOFIANE)
+    assert decision["granted"] is False, decision
+    assert decision["reason"] in ("badge_inactive", "member_inactive")
+    assert relay_values(s, s.pid) == [1.0, 0.0]
