@@ -19,9 +19,11 @@ from pathlib import Path
 from typing import Any
 
 from station import __version__
+from station.clock import SystemClock
 from station.config import Config, load_config
 from station.errors import StationError
 from station.roster import read_roster_file, roster_to_csv
+from station.roster_age import Anchor
 from station.store import Store
 
 log = logging.getLogger("station")
@@ -159,8 +161,10 @@ def cmd_roster_import(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     csv_path = Path(args.csv)
     parsed = read_roster_file(csv_path)
+    clock = SystemClock()  # the real clocks, even for a simulated station: see roster_age.py
+    fresh = Anchor.taken(clock.now(), clock.boot_id)
     with closing(Store(config.db_path, config.station.id, config.machine.id)) as store:
-        counts = store.import_roster(parsed, replace_all=not args.merge)
+        counts = store.import_roster(parsed, replace_all=not args.merge, fresh=fresh)
     print(
         f"imported {counts['members']} members, {counts['badges']} badges, "
         f"{counts['qualifications']} qualifications from {csv_path}"

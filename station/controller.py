@@ -47,6 +47,7 @@ from station.metering import MeteringConfig, MinuteAggregator
 from station.model import EndReason, MachineState
 from station.ports import AirReading, Hardware, PowerReading
 from station.roster import Roster
+from station.roster_age import AGE_UNKNOWN, roster_expiry
 from station.sdnotify import Notifier, watchdog_interval_s
 from station.store import Store
 
@@ -515,13 +516,21 @@ class Controller:
 
     def _reload_roster(self) -> None:
         assert self.store is not None
-        roster = self.store.roster()
-        if self._roster.expires_mono is not None:
-            roster = replace(roster, expires_mono=self._roster.expires_mono)
+        roster = replace(self.store.roster(), expires_mono=self._roster_expiry())
         self._roster = roster
         self.roster_version = roster.version
         if self._status:  # after start-up: the kiosk and /api/status show the new version
             self._publish_status()
+
+    def _roster_expiry(self) -> float | None:
+        """With a central store, the roster expires ``roster_max_age_h`` after it was last known
+        current — at once when that is unknown (station/roster_age.py). Without one, never."""
+        if not self.config.central.url:
+            return None
+        assert self.store is not None
+        now = self.clock.now()
+        max_age_s = self.config.central.roster_max_age_h * 3600
+        return roster_expiry(self.store.roster_anchor(), now, self.clock.boot_id, max_age_s)
 
     def _roster_check(self) -> None:
         """Before a decision: a roster another connection wrote (``station roster import``,
@@ -698,6 +707,7 @@ class Controller:
         status["sync"] = self._sync_json(now)
         exp = self._roster.expires_mono
         status["roster_expired"] = exp is not None and now.mono >= exp
+        status["roster_age_unknown"] = exp == AGE_UNKNOWN
         return status
 
     def health(self) -> dict[str, Any]:

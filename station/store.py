@@ -23,6 +23,7 @@ from station.clock import Now
 from station.errors import StoreError
 from station.model import Badge, Level, MachineState, Member, Qualification, Role
 from station.roster import Roster, RosterImport
+from station.roster_age import Anchor
 from station.sqlite import immediate, open_sqlite
 
 migrations = Migrations("fabrique-station")
@@ -363,13 +364,22 @@ class Store:
 
     # --- roster -------------------------------------------------------------------------------
 
-    def import_roster(self, roster: RosterImport, *, replace_all: bool = True) -> dict[str, int]:
+    def import_roster(
+        self,
+        roster: RosterImport,
+        *,
+        replace_all: bool = True,
+        fresh: Anchor | None = None,
+    ) -> dict[str, int]:
         """Store a parsed CSV in one transaction.
 
         With ``replace_all`` the file is the whole roster: members missing from it are kept (their
-        history refers to them) but made inactive, and their badges deactivated.
+        history refers to them) but made inactive, and their badges deactivated. ``fresh`` (when
+        and on which boot the import ran) restarts the roster's age (station/roster_age.py).
         """
         with self._transaction() as conn:
+            if fresh is not None:
+                _write_anchor(conn, fresh)
             if replace_all:
                 ids = [m.id for m in roster.members]
                 uids = [b.uid for b in roster.badges]
@@ -414,6 +424,17 @@ class Store:
             "qualifications": len(roster.qualifications),
         }
 
+    def roster_anchor(self) -> Anchor | None:
+        """The last instant the roster was known current (None: never, or unreadable)."""
+        rows = self.db.execute(
+            "SELECT key, value FROM roster_meta WHERE key LIKE 'fresh_%'"
+        ).fetchall()
+        return Anchor.from_rows({k: v for k, v in rows})
+
+    def set_roster_anchor(self, anchor: Anchor) -> None:
+        with self._transaction() as conn:
+            _write_anchor(conn, anchor)
+
     def roster_version(self) -> int:
         """The stored roster's version; every writer of the roster tables raises it."""
         row = self.db.execute("SELECT value FROM roster_meta WHERE key = 'version'").fetchone()
@@ -436,6 +457,14 @@ class Store:
         }
         row = self.db.execute("SELECT value FROM roster_meta WHERE key = 'version'").fetchone()
         return Roster(members, badges, quals, version=int(row[0]) if row else 0)
+
+
+def _write_anchor(conn: sqlite3.Connection, anchor: Anchor) -> None:
+    conn.executemany(
+        "INSERT INTO roster_meta (key, value) VALUES (?, ?) "
+        "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+        list(anchor.as_rows().items()),
+    )
 
 
 def _marks(values: list[str]) -> str:

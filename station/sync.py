@@ -30,7 +30,6 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any, Protocol
 
 from sqlite_utils import Database
@@ -39,6 +38,7 @@ from sqlite_utils.migrations import Migrations
 from station.clock import Clock, iso
 from station.config import Config
 from station.machine import Command
+from station.roster_age import Anchor, roster_expiry, upgraded
 from station.sqlite import immediate
 from station.store import Store
 
@@ -194,7 +194,12 @@ class SyncClient:
             store.close()
             raise
         self.store = store
-        self._restore_expiry()
+        try:
+            self._restore()
+        except BaseException:
+            self.store = None
+            store.close()
+            raise
 
     def _attempt(self) -> float:
         """One sync; returns how long to wait before the next one (0: more to push now).
@@ -211,8 +216,18 @@ class SyncClient:
         except Exception as e:
             log.warning("sync attempt failed unexpectedly", exc_info=True)
             return self._failed("error", f"{type(e).__name__}: {e}")
+        finally:
+            self._refresh_age_safely()
         self.failures = 0
         return 0.0 if more else self.central.sync_interval_s
+
+    def _refresh_age_safely(self) -> None:
+        if self.store is None or self.failures == 0:
+            return  # online: each contact renews the anchor
+        try:
+            self._refresh_age()
+        except Exception:
+            log.warning("could not re-derive the roster's age", exc_info=True)
 
     def _failed(self, kind: str, message: str) -> float:
         self.failures += 1
@@ -396,28 +411,38 @@ class SyncClient:
     # --- contact and expiry -------------------------------------------------------------------
 
     def _contact(self, acked: int) -> None:
-        """Store the acknowledgement and the time of contact (one commit), push the expiry."""
+        """Store the acknowledgement, the time of contact and the roster's new anchor (its age
+        starts again from now), then push the expiry."""
+        assert self.store is not None
         now = self.target.clock.now()
         self._set_many({"acked_seq": acked, "last_contact_at": now.iso()})
+        self.store.set_roster_anchor(Anchor.taken(now, self.target.clock.boot_id))
         self.target.set_roster_expiry(now.mono + self.central.roster_max_age_h * 3600)
         self.status["last_success_at"] = now.iso()
         self.status["last_success_mono"] = now.mono
         self.status["boot_id"] = self.target.clock.boot_id
 
-    def _restore_expiry(self) -> None:
-        """After a restart, the time since the last contact (by the wall clock) still counts."""
-        now = self.target.clock.now()
-        max_age = self.central.roster_max_age_h * 3600
+    def _restore(self) -> None:
+        """After a restart: the roster's age as known (station/roster_age.py), the last success
+        and the acknowledged seq for the status."""
+        self._refresh_age()
         last = self._get("last_contact_at")
-        remaining = max_age
-        if last and now.synced:
-            try:
-                elapsed = (now.at - datetime.fromisoformat(last)).total_seconds()
-            except ValueError:
-                elapsed = 0.0
-            remaining = max_age - max(0.0, elapsed)
-        self.target.set_roster_expiry(now.mono + remaining)
         self._publish(state="starting", last_success_at=last, acked_seq=self._get_int("acked_seq"))
+
+    def _refresh_age(self) -> None:
+        """Re-derive the roster's expiry from its anchor; give the anchor a trusted wall time
+        once NTP answers on its own boot. While offline this runs at every attempt, so an age
+        unknown after a reboot becomes known as soon as the wall clock can be trusted."""
+        assert self.store is not None
+        clock = self.target.clock
+        now, boot = clock.now(), clock.boot_id
+        anchor = self.store.roster_anchor()
+        better = upgraded(anchor, now, boot)
+        if better is not None:
+            self.store.set_roster_anchor(better)
+            anchor = better
+        max_age_s = self.central.roster_max_age_h * 3600
+        self.target.set_roster_expiry(roster_expiry(anchor, now, boot, max_age_s))
 
     # --- small helpers ------------------------------------------------------------------------
 
