@@ -209,7 +209,7 @@ def run_station(config: Config, *, banner: str | None = None) -> int:
     """
     import waitress  # imported here: the domain and the other commands don't need it
 
-    from station.controller import Controller
+    from station.controller import Controller, ControllerStopped
     from station.wiring import build_clock, build_hardware
     from web.app import create_app
 
@@ -228,7 +228,11 @@ def run_station(config: Config, *, banner: str | None = None) -> int:
     sync = None
     web: tuple[Any, threading.Thread] | None = None
     try:
-        controller.start()
+        try:
+            controller.start()
+        except ControllerStopped as e:
+            print(f"station: {e}", file=sys.stderr)  # one sentence; the relay is off
+            return 1
         sync = _start_sync(config, controller)
         app = create_app(controller)
         server = waitress.create_server(
@@ -247,7 +251,10 @@ def run_station(config: Config, *, banner: str | None = None) -> int:
         while not stop.is_set() and controller.running:
             stop.wait(0.5)
         if controller.failure is not None:
-            print(f"station: the controller failed: {controller.failure!r}", file=sys.stderr)
+            print(
+                f"station: stopped with the relay off: {controller.failure_message()}",
+                file=sys.stderr,
+            )
             return 1
         return 0
     finally:

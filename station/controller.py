@@ -11,6 +11,7 @@ Web threads never touch hardware: they read :meth:`Controller.status` and post m
 from __future__ import annotations
 
 import logging
+import math
 import queue
 import threading
 import time
@@ -49,7 +50,7 @@ from station.ports import AirReading, Hardware, PowerReading
 from station.roster import Roster
 from station.roster_age import AGE_UNKNOWN, roster_expiry
 from station.sdnotify import Notifier, watchdog_interval_s
-from station.store import Store
+from station.store import Store, store_problem
 
 log = logging.getLogger(__name__)
 
@@ -132,8 +133,8 @@ class Controller:
         self._thread = threading.Thread(target=self._run, name="controller", daemon=True)
         self._thread.start()
         if not self._ready.wait(timeout) or self.failure is not None:
-            self.hardware.relay.off()
-            raise ControllerStopped(f"the controller did not start: {self.failure!r}")
+            self.latch_relay()
+            raise ControllerStopped(f"the station did not start: {self.failure_message()}")
         self.hardware.reader.start(self.tap)
         if not isinstance(self.clock, SimulatedClock):
             # Real time: the sensors' own threads report readings. Simulated time: the controller
@@ -161,6 +162,12 @@ class Controller:
             latch()
         else:
             relay.off()
+
+    def failure_message(self) -> str:
+        """Why the controller stopped, in one sentence (with what to do when we know it)."""
+        if self.failure is None:
+            return "the controller is not running"
+        return store_problem(self.failure, self.config.db_path) or repr(self.failure)
 
     @property
     def running(self) -> bool:
@@ -208,7 +215,7 @@ class Controller:
         """Move a simulated clock forward, handling on the way everything that falls due."""
         if not isinstance(self.clock, SimulatedClock):
             raise ValueError("only a simulated clock can be advanced ([clock] simulated = true)")
-        if seconds < 0 or seconds > 7 * 86400:
+        if not math.isfinite(seconds) or seconds < 0 or seconds > 7 * 86400:
             raise ValueError("seconds must be between 0 and 604800 (one week)")
         reply: Future[Any] = Future()
         if not self.running:
@@ -235,7 +242,12 @@ class Controller:
         except BaseException as e:
             self.latch_relay()
             self.failure = e
-            log.exception("controller failed; relay switched off")
+            problem = store_problem(e, self.config.db_path)
+            if problem is None:
+                log.exception("controller failed; relay switched off")
+            elif self._ready.is_set():  # running: what to do, not a traceback
+                log.error("relay switched off, controller stopped: %s", problem)
+            # (failing at start: start() raises it as one sentence, no second line)
         finally:
             self.hardware.relay.off()
             self._stopped.set()
@@ -724,7 +736,7 @@ class Controller:
         if hw.air_sensor is not None:
             out["air_sensor"] = _safe_health(hw.air_sensor.health)
         if self.failure is not None:
-            out["failure"] = repr(self.failure)
+            out["failure"] = self.failure_message()
         return out
 
 

@@ -8,6 +8,7 @@ power cut, which is what lets the controller commit *before* it switches the rel
 
 from __future__ import annotations
 
+import errno
 import json
 import sqlite3
 import uuid
@@ -150,6 +151,29 @@ def m004_sensors(db: Database) -> None:
             pm10_max REAL
         )"""
     )
+
+
+def store_problem(e: BaseException, path: Path) -> str | None:
+    """One sentence saying what is wrong with the store and what to do, for the failures an
+    operator can fix (a full disk, a damaged file, a missing folder); None for the others."""
+    text = str(e).lower()
+    if isinstance(e, sqlite3.Error | OSError | StoreError):
+        if "disk is full" in text or getattr(e, "errno", None) == errno.ENOSPC:
+            return (
+                f"the disk holding the store {path} is full: free some space on the SD card "
+                '(see docs/operations.md, "When the disk is full"), then start the station again'
+            )
+        if "not a database" in text or "malformed" in text or "corrupt" in text:
+            return (
+                f"the store {path} is damaged: stop the station, move the file (and its -wal and "
+                "-shm files) aside and restore the last backup (see docs/operations.md, Restore)"
+            )
+        if "unable to open" in text or "readonly" in text or "permission" in text:
+            return (
+                f"cannot write the store {path}: check that its folder exists and belongs to "
+                "the station's user (see docs/install.md)"
+            )
+    return None
 
 
 def open_database(path: Path) -> Database:

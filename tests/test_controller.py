@@ -261,6 +261,47 @@ def test_advance_needs_a_simulated_clock(controller: Controller) -> None:
         controller.advance(-1)
 
 
+def test_advance_refuses_nan(controller: Controller) -> None:
+    """NaN passed every comparison and hung the loop for 30 s with the relay on."""
+    controller.call(Tap(SOFIANE))
+    with pytest.raises(ValueError, match="between 0 and"):
+        controller.advance(float("nan"), timeout=5)
+    assert controller.running and controller.status()["machine"]["relay_on"] is True
+    assert controller.advance(60)["state"] == "in_use"  # the loop was not stuck
+
+
+def test_a_full_disk_while_running_fails_safe_and_says_what_to_do(
+    config: Config, clock: SimulatedClock
+) -> None:
+    class FullDisk(Store):
+        full = False
+
+        def append(self, records: Any, now: Any, boot_id: str) -> Any:
+            if FullDisk.full:
+                raise sqlite3.OperationalError("database or disk is full")
+            return super().append(records, now, boot_id)
+
+    import_sample_roster(config)
+    c = Controller(
+        config,
+        build_hardware(config),
+        clock,
+        store_factory=lambda: FullDisk(config.db_path, "laser-1", "laser-1"),
+    )
+    c.start()
+    try:
+        c.call(Tap(SOFIANE))
+        FullDisk.full = True
+        with pytest.raises(sqlite3.OperationalError):
+            c.advance(60)
+        assert c.wait_stopped(5) and relay_pin(c).state == 0
+        failure = c.status()["health"]["failure"]
+        assert "is full" in failure and "free some space" in failure
+        assert "OperationalError" not in failure
+    finally:
+        c.stop()
+
+
 def test_sd_notify_ready_and_watchdog(
     config: Config, clock: SimulatedClock, tmp_path: Path
 ) -> None:
