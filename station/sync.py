@@ -214,7 +214,8 @@ class SyncClient:
         except SyncError as e:
             return self._failed(e.kind, str(e))
         except Exception as e:
-            log.warning("sync attempt failed unexpectedly", exc_info=True)
+            # The traceback once per outage: a repeated fault must not fill the SD card.
+            log.warning("sync attempt failed unexpectedly", exc_info=self.failures == 0)
             return self._failed("error", f"{type(e).__name__}: {e}")
         finally:
             self._refresh_age_safely()
