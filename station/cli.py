@@ -19,9 +19,11 @@ from pathlib import Path
 from typing import Any
 
 from station import __version__
+from station.clock import SystemClock
 from station.config import Config, load_config
 from station.errors import StationError
 from station.roster import read_roster_file, roster_to_csv
+from station.roster_age import Anchor
 from station.store import Store
 
 log = logging.getLogger("station")
@@ -159,8 +161,10 @@ def cmd_roster_import(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     csv_path = Path(args.csv)
     parsed = read_roster_file(csv_path)
+    clock = SystemClock()  # the real clocks, even for a simulated station: see roster_age.py
+    fresh = Anchor.taken(clock.now(), clock.boot_id)
     with closing(Store(config.db_path, config.station.id, config.machine.id)) as store:
-        counts = store.import_roster(parsed, replace_all=not args.merge)
+        counts = store.import_roster(parsed, replace_all=not args.merge, fresh=fresh)
     print(
         f"imported {counts['members']} members, {counts['badges']} badges, "
         f"{counts['qualifications']} qualifications from {csv_path}"
@@ -196,28 +200,39 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def run_station(config: Config, *, banner: str | None = None) -> int:
-    """Run until SIGTERM or SIGINT (exit 0) or a controller failure (exit 1); relay off always."""
+    """Run until SIGTERM or SIGINT (exit 0) or a controller failure (exit 1); relay off always.
+
+    A stop latches the relay off first (no code path can switch it on again in this process),
+    then stops the controller (which ends the session as ``station_stopped``), then the sync
+    client and the web server, each join bounded so the whole stays within systemd's
+    ``TimeoutStopSec``.
+    """
     import waitress  # imported here: the domain and the other commands don't need it
 
-    from station.controller import Controller
+    from station.controller import Controller, ControllerStopped
     from station.wiring import build_clock, build_hardware
     from web.app import create_app
 
     clock = build_clock(config)
     hardware = build_hardware(config, clock)
-    atexit.register(hardware.relay.off)
+    controller = Controller(config, hardware, clock)
+    atexit.register(controller.latch_relay)
     stop = threading.Event()
 
     def on_signal(signum: int, _frame: Any) -> None:
-        hardware.relay.off()  # first, before any clean-up that could hang
+        controller.latch_relay()  # first, before any clean-up that could hang
         stop.set()
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    controller = Controller(config, hardware, clock)
     sync = None
+    web: tuple[Any, threading.Thread] | None = None
     try:
-        controller.start()
+        try:
+            controller.start()
+        except ControllerStopped as e:
+            print(f"station: {e}", file=sys.stderr)  # one sentence; the relay is off
+            return 1
         sync = _start_sync(config, controller)
         app = create_app(controller)
         server = waitress.create_server(
@@ -227,22 +242,49 @@ def run_station(config: Config, *, banner: str | None = None) -> int:
             threads=config.web.threads,
             ident="fabrique-station",
         )
-        threading.Thread(target=server.run, name="web", daemon=True).start()
+        thread = threading.Thread(target=server.run, name="web", daemon=True)
+        thread.start()
+        web = (server, thread)
         url = f"http://{config.web.host}:{server.effective_port}"
         print(banner or f"station {config.station.id} ready on {url}", flush=True)
         controller.notifier.status(f"ready on {url}")
         while not stop.is_set() and controller.running:
             stop.wait(0.5)
         if controller.failure is not None:
-            print(f"station: the controller failed: {controller.failure!r}", file=sys.stderr)
+            print(
+                f"station: stopped with the relay off: {controller.failure_message()}",
+                file=sys.stderr,
+            )
             return 1
         return 0
     finally:
-        hardware.relay.off()
+        controller.latch_relay()
         controller.notifier.stopping()
+        controller.stop(timeout=STOP_CONTROLLER_S)
         if sync is not None:
-            sync.stop()
-        controller.stop()
+            sync.stop(timeout=STOP_THREAD_S)
+        if web is not None:
+            _stop_web(*web)
+
+
+STOP_CONTROLLER_S = 5.0
+"""How long a stop waits for the controller to record the end of the session."""
+STOP_THREAD_S = 2.0
+"""How long a stop waits for the sync thread and the web server (daemon threads: then left)."""
+
+
+def _stop_web(server: Any, thread: threading.Thread) -> None:
+    """Close the listening socket and the connections from the server's own loop thread."""
+
+    def close_all() -> None:
+        for channel in list(server._map.values()):
+            channel.close()
+
+    try:
+        server.trigger.pull_trigger(close_all)
+    except Exception:  # the server never ran: nothing to close
+        return
+    thread.join(STOP_THREAD_S)
 
 
 # --- sync with the central store (station/sync.py): started only when [central] url is set ---

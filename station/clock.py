@@ -95,11 +95,20 @@ class SimulatedClock:
 
     simulated = True
 
-    def __init__(self, start: datetime | None = None, mono: float = 1000.0) -> None:
+    def __init__(
+        self,
+        start: datetime | None = None,
+        mono: float = 1000.0,
+        *,
+        synced: bool = True,
+        boot_id: str | None = None,
+    ) -> None:
         self._at = (start or datetime.now(UTC)).astimezone(UTC)
         self._mono = mono
         self._lock = threading.Lock()
-        self._boot_id = f"sim-{uuid.uuid4()}"
+        self._boot_id = boot_id or f"sim-{uuid.uuid4()}"
+        self.synced = synced
+        """Tests set False for a Pi whose wall clock NTP has not corrected yet."""
 
     @property
     def boot_id(self) -> str:
@@ -107,7 +116,7 @@ class SimulatedClock:
 
     def now(self) -> Now:
         with self._lock:
-            return Now(at=self._at, mono=self._mono, synced=True)
+            return Now(at=self._at, mono=self._mono, synced=self.synced)
 
     def advance(self, seconds: float) -> None:
         if seconds < 0:

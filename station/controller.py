@@ -11,6 +11,7 @@ Web threads never touch hardware: they read :meth:`Controller.status` and post m
 from __future__ import annotations
 
 import logging
+import math
 import queue
 import threading
 import time
@@ -41,13 +42,15 @@ from station.machine import (
     Tick,
     handle,
     next_due,
+    station_stopped,
 )
 from station.metering import MeteringConfig, MinuteAggregator
 from station.model import EndReason, MachineState
 from station.ports import AirReading, Hardware, PowerReading
 from station.roster import Roster
+from station.roster_age import AGE_UNKNOWN, roster_expiry
 from station.sdnotify import Notifier, watchdog_interval_s
-from station.store import Store
+from station.store import Store, store_problem
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +106,10 @@ class Controller:
         self._last_decision: dict[str, Any] | None = None
         self._last_unknown_uid: str | None = None
         self._sync: dict[str, Any] = {"enabled": bool(config.central.url)}
+        self._last_seq = 0
+        """The log's last seq, kept by every append: the backlog is counted from it."""
+        self._acked_seq = 0
+        """The highest seq the central store acknowledged (the store's, then the sync client's)."""
         sensors = config.sensors
         metering = MeteringConfig(
             busy_watts=config.machine.busy_watts, stale_after_s=sensors.stale_after_s
@@ -126,8 +133,8 @@ class Controller:
         self._thread = threading.Thread(target=self._run, name="controller", daemon=True)
         self._thread.start()
         if not self._ready.wait(timeout) or self.failure is not None:
-            self.hardware.relay.off()
-            raise ControllerStopped(f"the controller did not start: {self.failure!r}")
+            self.latch_relay()
+            raise ControllerStopped(f"the station did not start: {self.failure_message()}")
         self.hardware.reader.start(self.tap)
         if not isinstance(self.clock, SimulatedClock):
             # Real time: the sensors' own threads report readings. Simulated time: the controller
@@ -139,12 +146,28 @@ class Controller:
             self.hardware.button.start(self._button_pressed, self._button_held)
 
     def stop(self, timeout: float = 5.0) -> None:
-        """Relay off before anything else, then stop the loop and close the hardware."""
-        self.hardware.relay.off()
+        """Relay latched off before anything else; then the loop ends what runs (reason
+        ``station_stopped``) and stops, within ``timeout``; then the hardware closes."""
+        self.latch_relay()
         if self._thread is not None and self._thread.is_alive():
             self._queue.put(_Message(stop=True))
             self._thread.join(timeout)
         self.hardware.close()
+
+    def latch_relay(self) -> None:
+        """Off now, and no ``relay.on()`` in this process any more (see station/latch.py)."""
+        relay = self.hardware.relay
+        latch = getattr(relay, "latch_off", None)
+        if callable(latch):
+            latch()
+        else:
+            relay.off()
+
+    def failure_message(self) -> str:
+        """Why the controller stopped, in one sentence (with what to do when we know it)."""
+        if self.failure is None:
+            return "the controller is not running"
+        return store_problem(self.failure, self.config.db_path) or repr(self.failure)
 
     @property
     def running(self) -> bool:
@@ -192,7 +215,7 @@ class Controller:
         """Move a simulated clock forward, handling on the way everything that falls due."""
         if not isinstance(self.clock, SimulatedClock):
             raise ValueError("only a simulated clock can be advanced ([clock] simulated = true)")
-        if seconds < 0 or seconds > 7 * 86400:
+        if not math.isfinite(seconds) or seconds < 0 or seconds > 7 * 86400:
             raise ValueError("seconds must be between 0 and 604800 (one week)")
         reply: Future[Any] = Future()
         if not self.running:
@@ -217,9 +240,14 @@ class Controller:
             self.notifier.ready()
             self._loop()
         except BaseException as e:
-            self.hardware.relay.off()
+            self.latch_relay()
             self.failure = e
-            log.exception("controller failed; relay switched off")
+            problem = store_problem(e, self.config.db_path)
+            if problem is None:
+                log.exception("controller failed; relay switched off")
+            elif self._ready.is_set():  # running: what to do, not a traceback
+                log.error("relay switched off, controller stopped: %s", problem)
+            # (failing at start: start() raises it as one sentence, no second line)
         finally:
             self.hardware.relay.off()
             self._stopped.set()
@@ -277,6 +305,8 @@ class Controller:
             )
             machine, reason = MachineState.AVAILABLE, None
         self.store.append(records, now, self.clock.boot_id)
+        self._last_seq = self.store.last_seq()
+        self._acked_seq = self.store.acked_seq()
         self.state = State(machine=machine, reason=reason)
         self._reload_roster()
         self._show(self.state)
@@ -304,7 +334,7 @@ class Controller:
                 continue
             if msg.stop:
                 self.hardware.relay.off()
-                self._flush_samples(final=True)
+                self._clean_stop()
                 return
             try:
                 result = self._message(msg)
@@ -323,6 +353,18 @@ class Controller:
                 raise
             if msg.reply is not None and not msg.reply.done():
                 msg.reply.set_result(result)
+
+    def _clean_stop(self) -> None:
+        """End the session with its own reason and true totals, while the relay stays latched
+        off. If that cannot be written (disk full), restart recovery closes it instead."""
+        try:
+            if not isinstance(self.clock, SimulatedClock):
+                self._step(Tick())  # what fell due meanwhile (a timeout) keeps its own reason
+            now = self.clock.now()
+            self._apply(station_stopped(self.state, now, self._context()), now, Tick())
+            self._flush_samples(final=True)
+        except Exception:
+            log.exception("the clean stop could not record the end of the session")
 
     def _message(self, msg: _Message) -> Any:
         if msg.call is not None:
@@ -384,6 +426,8 @@ class Controller:
         )
 
     def _step(self, inp: Input) -> Outcome:
+        if not isinstance(inp, Tick | PowerSample | AirSample):
+            self._roster_check()
         now = self.clock.now()
         outcome = handle(self.state, inp, now, self._context())
         self._apply(outcome, now, inp)
@@ -436,6 +480,7 @@ class Controller:
         stored = self.store.append(
             [(r.type, r.data) for r in outcome.events], now, self.clock.boot_id
         )
+        self._count(stored)
         self.state = outcome.state
         if want_on and not relay.is_on:
             relay.on()
@@ -483,13 +528,28 @@ class Controller:
 
     def _reload_roster(self) -> None:
         assert self.store is not None
-        roster = self.store.roster()
-        if self._roster.expires_mono is not None:
-            roster = replace(roster, expires_mono=self._roster.expires_mono)
+        roster = replace(self.store.roster(), expires_mono=self._roster_expiry())
         self._roster = roster
         self.roster_version = roster.version
         if self._status:  # after start-up: the kiosk and /api/status show the new version
             self._publish_status()
+
+    def _roster_expiry(self) -> float | None:
+        """With a central store, the roster expires ``roster_max_age_h`` after it was last known
+        current — at once when that is unknown (station/roster_age.py). Without one, never."""
+        if not self.config.central.url:
+            return None
+        assert self.store is not None
+        now = self.clock.now()
+        max_age_s = self.config.central.roster_max_age_h * 3600
+        return roster_expiry(self.store.roster_anchor(), now, self.clock.boot_id, max_age_s)
+
+    def _roster_check(self) -> None:
+        """Before a decision: a roster another connection wrote (``station roster import``,
+        the sync thread) applies now, not at the next restart. One indexed read per tap."""
+        assert self.store is not None
+        if self.store.roster_version() != self.roster_version:
+            self._reload_roster()
 
     def reload_roster(self) -> None:
         """Pick up a roster written by another connection (``station roster import``, sync)."""
@@ -504,6 +564,7 @@ class Controller:
         """:meth:`record` for code already running on the controller thread (``run_in_loop``)."""
         assert self.store is not None and threading.current_thread() is self._thread
         (event,) = self.store.append([(type_, data)], self.clock.now(), self.clock.boot_id)
+        self._count([event])
         if type_ in ROSTER_EVENTS:
             self._reload_roster()
         self.broadcaster.publish({"kind": "event", "event": event})
@@ -519,9 +580,38 @@ class Controller:
 
         self.run_in_loop(apply)
 
+    def _count(self, stored: list[dict[str, Any]]) -> None:
+        if stored:
+            self._last_seq = max(self._last_seq, stored[-1]["seq"])
+
     def set_sync_status(self, sync: dict[str, Any]) -> None:
-        """The sync client's view (queue, last success, errors) for ``/api/status``."""
+        """The sync client's view (acknowledged seq, last success, errors) for ``/api/status``."""
+        acked = sync.get("acked_seq")
+        if isinstance(acked, int) and not isinstance(acked, bool):
+            self._acked_seq = acked
         self._sync = {"enabled": bool(self.config.central.url), **sync}
+
+    def _sync_json(self, now: Now) -> dict[str, Any]:
+        """The sync status with what is true now: every event above the acknowledged seq is
+        waiting (online or not), and how long ago the last successful sync was."""
+        sync = dict(self._sync)
+        if not sync.get("enabled"):
+            return sync
+        sync["backlog"] = max(0, self._last_seq - self._acked_seq)
+        sync["acked_seq"] = self._acked_seq
+        since: float | None = None
+        mono = sync.pop("last_success_mono", None)
+        last = sync.get("last_success_at")
+        if isinstance(mono, int | float) and sync.get("boot_id") == self.clock.boot_id:
+            since = now.mono - mono
+        elif isinstance(last, str) and now.synced:
+            try:
+                since = (now.at - datetime.fromisoformat(last)).total_seconds()
+            except ValueError:
+                since = None
+        sync.pop("boot_id", None)
+        sync["seconds_since_success"] = None if since is None else round(max(0.0, since), 1)
+        return sync
 
     # --- status (any thread) ------------------------------------------------------------------
 
@@ -626,9 +716,10 @@ class Controller:
             status["session"] = session
         status["now"] = now.iso()
         status["health"] = self.health()
-        status["sync"] = self._sync
+        status["sync"] = self._sync_json(now)
         exp = self._roster.expires_mono
         status["roster_expired"] = exp is not None and now.mono >= exp
+        status["roster_age_unknown"] = exp == AGE_UNKNOWN
         return status
 
     def health(self) -> dict[str, Any]:
@@ -645,7 +736,7 @@ class Controller:
         if hw.air_sensor is not None:
             out["air_sensor"] = _safe_health(hw.air_sensor.health)
         if self.failure is not None:
-            out["failure"] = repr(self.failure)
+            out["failure"] = self.failure_message()
         return out
 
 

@@ -1001,6 +1001,16 @@ def _command(state: State, cmd: Command, now: Now, ctx: Context, effects: list[E
     return Outcome(state, effects, _done(cmd, state))
 
 
+def station_stopped(state: State, now: Now, ctx: Context) -> Outcome:
+    """A clean stop: the session (and a job still finishing) ends now with its true totals."""
+    effects: list[Effect] = []
+    if state.session is not None:
+        state = _end(state, now, ctx, effects, EndReason.STATION_STOPPED)
+    if state.finishing is not None:
+        state = _end_finishing(state, now, ctx, effects, EndReason.STATION_STOPPED.value)
+    return Outcome(replace(state, waiting=None, grant=None, pending=None), effects)
+
+
 def _report_problem(
     state: State, cmd: Command, now: Now, ctx: Context, effects: list[Effect]
 ) -> Outcome:

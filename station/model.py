@@ -70,6 +70,8 @@ class EndReason(StrEnum):
     TECHNICIAN = "technician"
     TAKEOVER = "takeover"
     STATION_RESTART = "station_restart"
+    STATION_STOPPED = "station_stopped"
+    """A clean stop (SIGTERM, SIGINT) ended the session with its true totals."""
     FAULT = "fault"
     HANDOVER = "handover"
     """A mentor's own session handed to the supervised trainee who co-badged after them."""

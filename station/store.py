@@ -8,6 +8,7 @@ power cut, which is what lets the controller commit *before* it switches the rel
 
 from __future__ import annotations
 
+import errno
 import json
 import sqlite3
 import uuid
@@ -23,6 +24,7 @@ from station.clock import Now
 from station.errors import StoreError
 from station.model import Badge, Level, MachineState, Member, Qualification, Role
 from station.roster import Roster, RosterImport
+from station.roster_age import Anchor
 from station.sqlite import immediate, open_sqlite
 
 migrations = Migrations("fabrique-station")
@@ -149,6 +151,29 @@ def m004_sensors(db: Database) -> None:
             pm10_max REAL
         )"""
     )
+
+
+def store_problem(e: BaseException, path: Path) -> str | None:
+    """One sentence saying what is wrong with the store and what to do, for the failures an
+    operator can fix (a full disk, a damaged file, a missing folder); None for the others."""
+    text = str(e).lower()
+    if isinstance(e, sqlite3.Error | OSError | StoreError):
+        if "disk is full" in text or getattr(e, "errno", None) == errno.ENOSPC:
+            return (
+                f"the disk holding the store {path} is full: free some space on the SD card "
+                '(see docs/operations.md, "When the disk is full"), then start the station again'
+            )
+        if "not a database" in text or "malformed" in text or "corrupt" in text:
+            return (
+                f"the store {path} is damaged: stop the station, move the file (and its -wal and "
+                "-shm files) aside and restore the last backup (see docs/operations.md, Restore)"
+            )
+        if "unable to open" in text or "readonly" in text or "permission" in text:
+            return (
+                f"cannot write the store {path}: check that its folder exists and belongs to "
+                "the station's user (see docs/install.md)"
+            )
+    return None
 
 
 def open_database(path: Path) -> Database:
@@ -336,6 +361,14 @@ class Store:
     def last_seq(self) -> int:
         return int(self.db.execute("SELECT COALESCE(MAX(seq), 0) FROM events").fetchone()[0])
 
+    def acked_seq(self) -> int:
+        """The highest seq the central store acknowledged (0 before any sync)."""
+        try:
+            row = self.db.execute("SELECT value FROM sync_state WHERE key = 'acked_seq'").fetchone()
+        except sqlite3.OperationalError:  # no sync_state table: this station never synced
+            return 0
+        return int(row[0]) if row else 0
+
     # --- projections --------------------------------------------------------------------------
 
     def machine_state(self) -> tuple[MachineState, str | None]:
@@ -355,13 +388,22 @@ class Store:
 
     # --- roster -------------------------------------------------------------------------------
 
-    def import_roster(self, roster: RosterImport, *, replace_all: bool = True) -> dict[str, int]:
+    def import_roster(
+        self,
+        roster: RosterImport,
+        *,
+        replace_all: bool = True,
+        fresh: Anchor | None = None,
+    ) -> dict[str, int]:
         """Store a parsed CSV in one transaction.
 
         With ``replace_all`` the file is the whole roster: members missing from it are kept (their
-        history refers to them) but made inactive, and their badges deactivated.
+        history refers to them) but made inactive, and their badges deactivated. ``fresh`` (when
+        and on which boot the import ran) restarts the roster's age (station/roster_age.py).
         """
         with self._transaction() as conn:
+            if fresh is not None:
+                _write_anchor(conn, fresh)
             if replace_all:
                 ids = [m.id for m in roster.members]
                 uids = [b.uid for b in roster.badges]
@@ -406,6 +448,22 @@ class Store:
             "qualifications": len(roster.qualifications),
         }
 
+    def roster_anchor(self) -> Anchor | None:
+        """The last instant the roster was known current (None: never, or unreadable)."""
+        rows = self.db.execute(
+            "SELECT key, value FROM roster_meta WHERE key LIKE 'fresh_%'"
+        ).fetchall()
+        return Anchor.from_rows({k: v for k, v in rows})
+
+    def set_roster_anchor(self, anchor: Anchor) -> None:
+        with self._transaction() as conn:
+            _write_anchor(conn, anchor)
+
+    def roster_version(self) -> int:
+        """The stored roster's version; every writer of the roster tables raises it."""
+        row = self.db.execute("SELECT value FROM roster_meta WHERE key = 'version'").fetchone()
+        return int(row[0]) if row else 0
+
     def roster(self) -> Roster:
         members = {
             r[0]: Member(r[0], r[1], Role(r[2]), bool(r[3]))
@@ -423,6 +481,14 @@ class Store:
         }
         row = self.db.execute("SELECT value FROM roster_meta WHERE key = 'version'").fetchone()
         return Roster(members, badges, quals, version=int(row[0]) if row else 0)
+
+
+def _write_anchor(conn: sqlite3.Connection, anchor: Anchor) -> None:
+    conn.executemany(
+        "INSERT INTO roster_meta (key, value) VALUES (?, ?) "
+        "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+        list(anchor.as_rows().items()),
+    )
 
 
 def _marks(values: list[str]) -> str:

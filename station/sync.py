@@ -20,6 +20,7 @@ Every request has a timeout; failures back off exponentially with jitter.
 
 from __future__ import annotations
 
+import http.client
 import json
 import logging
 import random
@@ -29,7 +30,6 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any, Protocol
 
 from sqlite_utils import Database
@@ -38,6 +38,8 @@ from sqlite_utils.migrations import Migrations
 from station.clock import Clock, iso
 from station.config import Config
 from station.machine import Command
+from station.roster_age import Anchor, roster_expiry, upgraded
+from station.sqlite import immediate
 from station.store import Store
 
 log = logging.getLogger(__name__)
@@ -105,7 +107,8 @@ def urllib_transport(url: str, body: bytes, headers: dict[str, str], timeout: fl
         finally:
             e.close()
         return Reply(e.code, payload)
-    except (OSError, ValueError) as e:  # URLError, timeouts, resets, a half-sent reply
+    except (OSError, ValueError, http.client.HTTPException) as e:
+        # URLError, timeouts, resets, a truncated reply (IncompleteRead), garbage (BadStatusLine)
         raise SyncError("offline", f"{type(e).__name__}: {e}") from None
 
 
@@ -166,51 +169,89 @@ class SyncClient:
         self._wake.set()
 
     def _run(self) -> None:
+        """Loop until stopped. No failure ends it: each one backs off and the next try starts
+        afresh (a new connection to the store if opening it failed)."""
         try:
-            self.store = self._store_factory()
-            migrations.apply(self.store.db)
-            # This connection only writes what a power cut may lose harmlessly: the acknowledged
-            # seq (events are then sent again, and ignored) and roster changes (asked for again,
-            # the roster version being written with them). One fsync less per batch.
-            self.store.db.conn.execute("PRAGMA synchronous=NORMAL")
-            self._restore_expiry()
             while not self._stop.is_set():
                 delay = self._attempt()
                 if delay > 0:
                     self._wake.wait(delay)
                     self._wake.clear()
-        except Exception:
-            log.exception("the sync thread stopped")
-            self._publish(state="stopped", last_error="the sync thread failed (see the log)")
         finally:
             if self.store is not None:
                 self.store.close()
 
-    def _attempt(self) -> float:
-        """One sync; returns how long to wait before the next one (0: more to push now)."""
+    def _open(self) -> None:
+        """This thread's own connection, and the state a restart needs (once, on success)."""
+        store = self._store_factory()
         try:
+            migrations.apply(store.db)
+            # This connection only writes what a power cut may lose harmlessly: the acknowledged
+            # seq (events are then sent again, and ignored) and roster changes (asked for again,
+            # the roster version being written with them). One fsync less per batch.
+            store.db.conn.execute("PRAGMA synchronous=NORMAL")
+        except BaseException:
+            store.close()
+            raise
+        self.store = store
+        try:
+            self._restore()
+        except BaseException:
+            self.store = None
+            store.close()
+            raise
+
+    def _attempt(self) -> float:
+        """One sync; returns how long to wait before the next one (0: more to push now).
+
+        Any failure of one attempt — the network, a truncated or garbled reply, a reply that
+        does not fit, the store — backs off and retries: the thread itself never ends on one.
+        """
+        try:
+            if self.store is None:
+                self._open()
             more = self.sync_once()
         except SyncError as e:
-            self.failures += 1
-            delay = self.backoff(self.failures)
-            if e.kind == "unauthorized":
-                delay = max(delay, min(self.max_backoff_s, 60.0))
-            log.log(
-                logging.INFO if self.failures == 1 else logging.DEBUG,
-                "sync failed (%s): %s; next try in %.1f s",
-                e.kind,
-                e,
-                delay,
-            )
+            return self._failed(e.kind, str(e))
+        except Exception as e:
+            # The traceback once per outage: a repeated fault must not fill the SD card.
+            log.warning("sync attempt failed unexpectedly", exc_info=self.failures == 0)
+            return self._failed("error", f"{type(e).__name__}: {e}")
+        finally:
+            self._refresh_age_safely()
+        self.failures = 0
+        return 0.0 if more else self.central.sync_interval_s
+
+    def _refresh_age_safely(self) -> None:
+        if self.store is None or self.failures == 0:
+            return  # online: each contact renews the anchor
+        try:
+            self._refresh_age()
+        except Exception:
+            log.warning("could not re-derive the roster's age", exc_info=True)
+
+    def _failed(self, kind: str, message: str) -> float:
+        self.failures += 1
+        delay = self.backoff(self.failures)
+        if kind == "unauthorized":
+            delay = max(delay, min(self.max_backoff_s, 60.0))
+        log.log(
+            logging.INFO if self.failures == 1 else logging.DEBUG,
+            "sync failed (%s): %s; next try in %.1f s",
+            kind,
+            message,
+            delay,
+        )
+        try:
             self._publish(
-                state=e.kind,
-                last_error=str(e),
+                state=kind,
+                last_error=message,
                 failures=self.failures,
                 next_attempt_in_s=round(delay, 1),
             )
-            return delay
-        self.failures = 0
-        return 0.0 if more else self.central.sync_interval_s
+        except Exception:
+            log.warning("could not publish the sync status", exc_info=True)
+        return delay
 
     def backoff(self, failures: int) -> float:
         """Exponential from the sync interval, capped, with ±50 % jitter so stations spread."""
@@ -313,15 +354,7 @@ class SyncClient:
                 conn.execute("ROLLBACK")
                 return  # a local event (maybe a grant) is not at the central store yet
             _write_roster(conn, roster)
-            (local,) = conn.execute(
-                "SELECT COALESCE(MAX(CAST(value AS INTEGER)), 0) FROM roster_meta "
-                "WHERE key = 'version'"
-            ).fetchone()
-            conn.execute(
-                "INSERT INTO roster_meta (key, value) VALUES ('version', ?) "
-                "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                (str(local + 1),),
-            )
+            _bump_roster_version(conn)
             conn.execute(
                 "INSERT INTO sync_state (key, value) VALUES ('roster_version', ?) "
                 "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
@@ -358,10 +391,9 @@ class SyncClient:
                 Command(COMMAND_ACTIONS[action], by="central", reason=reason or "")
             )
         elif action == "revoke_badge" and isinstance(c.get("uid"), str):
-            with store.db.conn:
-                n = store.db.conn.execute(
-                    "UPDATE badges SET active = 0 WHERE uid = ?", (c["uid"],)
-                ).rowcount
+            with immediate(store.db.conn) as conn:
+                n = conn.execute("UPDATE badges SET active = 0 WHERE uid = ?", (c["uid"],)).rowcount
+                _bump_roster_version(conn)
             self.target.reload_roster()
             result = {"ok": True, "action": action, "badges": n}
         else:
@@ -380,26 +412,38 @@ class SyncClient:
     # --- contact and expiry -------------------------------------------------------------------
 
     def _contact(self, acked: int) -> None:
-        """Store the acknowledgement and the time of contact (one commit), push the expiry."""
+        """Store the acknowledgement, the time of contact and the roster's new anchor (its age
+        starts again from now), then push the expiry."""
+        assert self.store is not None
         now = self.target.clock.now()
         self._set_many({"acked_seq": acked, "last_contact_at": now.iso()})
+        self.store.set_roster_anchor(Anchor.taken(now, self.target.clock.boot_id))
         self.target.set_roster_expiry(now.mono + self.central.roster_max_age_h * 3600)
         self.status["last_success_at"] = now.iso()
+        self.status["last_success_mono"] = now.mono
+        self.status["boot_id"] = self.target.clock.boot_id
 
-    def _restore_expiry(self) -> None:
-        """After a restart, the time since the last contact (by the wall clock) still counts."""
-        now = self.target.clock.now()
-        max_age = self.central.roster_max_age_h * 3600
+    def _restore(self) -> None:
+        """After a restart: the roster's age as known (station/roster_age.py), the last success
+        and the acknowledged seq for the status."""
+        self._refresh_age()
         last = self._get("last_contact_at")
-        remaining = max_age
-        if last and now.synced:
-            try:
-                elapsed = (now.at - datetime.fromisoformat(last)).total_seconds()
-            except ValueError:
-                elapsed = 0.0
-            remaining = max_age - max(0.0, elapsed)
-        self.target.set_roster_expiry(now.mono + remaining)
-        self._publish(state="starting", last_success_at=last)
+        self._publish(state="starting", last_success_at=last, acked_seq=self._get_int("acked_seq"))
+
+    def _refresh_age(self) -> None:
+        """Re-derive the roster's expiry from its anchor; give the anchor a trusted wall time
+        once NTP answers on its own boot. While offline this runs at every attempt, so an age
+        unknown after a reboot becomes known as soon as the wall clock can be trusted."""
+        assert self.store is not None
+        clock = self.target.clock
+        now, boot = clock.now(), clock.boot_id
+        anchor = self.store.roster_anchor()
+        better = upgraded(anchor, now, boot)
+        if better is not None:
+            self.store.set_roster_anchor(better)
+            anchor = better
+        max_age_s = self.central.roster_max_age_h * 3600
+        self.target.set_roster_expiry(roster_expiry(anchor, now, boot, max_age_s))
 
     # --- small helpers ------------------------------------------------------------------------
 
@@ -455,6 +499,18 @@ class SyncClient:
             self.target.set_sync_status(dict(self.status))
         except Exception:
             log.warning("could not publish the sync status", exc_info=True)
+
+
+def _bump_roster_version(conn: Any) -> None:
+    """The local roster version moves with every change: the controller reloads on it."""
+    (local,) = conn.execute(
+        "SELECT COALESCE(MAX(CAST(value AS INTEGER)), 0) FROM roster_meta WHERE key = 'version'"
+    ).fetchone()
+    conn.execute(
+        "INSERT INTO roster_meta (key, value) VALUES ('version', ?) "
+        "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+        (str(local + 1),),
+    )
 
 
 def _write_roster(conn: Any, roster: dict[str, Any]) -> None:

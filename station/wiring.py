@@ -11,16 +11,21 @@ import importlib
 
 from station.clock import Clock, SimulatedClock, SystemClock
 from station.config import Config
+from station.latch import LatchingRelay
 from station.ports import Hardware
 
 BACKENDS = {"mock": "mocks.backend", "pi": "hardware.backend"}
 
 
 def build_hardware(config: Config, clock: Clock | None = None) -> Hardware:
-    """The backend named in config; ``clock`` drives emulated devices on the mock backend."""
+    """The backend named in config; ``clock`` drives emulated devices on the mock backend.
+
+    Its relay comes wrapped in a :class:`~station.latch.LatchingRelay`: a stop latches it off.
+    """
     module = importlib.import_module(BACKENDS[config.hardware.backend])
     hardware: Hardware = module.build_hardware(config, clock)
     hardware.relay.off()
+    hardware.relay = LatchingRelay(hardware.relay)
     return hardware
 
 

@@ -102,3 +102,31 @@ def test_bad_config_is_reported(tmp_path: Path, capsys: pytest.CaptureFixture) -
     bad.write_text('[station]\nid = "x"\nfoo = 1\n')
     assert main(["run", "--config", str(bad)]) == 2
     assert "unknown key station.foo" in capsys.readouterr().err
+
+
+def test_run_on_a_damaged_store_says_what_to_do_in_one_sentence(config_path: Path) -> None:
+    import os
+    import subprocess
+
+    from tests.e2e_helpers import PIN_LOG_ENV, read_pin_log, station_command
+
+    db = config_path.parent / "data" / "station.sqlite"
+    for extra in ("-wal", "-shm"):
+        Path(f"{db}{extra}").unlink(missing_ok=True)
+    db.write_bytes(b"this is not a database " * 400)
+    pins = config_path.parent / "pins.log"
+    done = subprocess.run(
+        [*station_command(), "run", "--config", str(config_path)],
+        cwd=config_path.parent,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, PIN_LOG_ENV: str(pins)},
+        check=False,
+    )
+    assert done.returncode == 1
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert "is damaged" in lines[0] and "restore the last backup" in lines[0]
+    assert str(db.name) in lines[0] and "Traceback" not in done.stderr
+    assert all(c.value == 0.0 for c in read_pin_log(pins))  # the relay never switched on

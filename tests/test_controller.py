@@ -141,11 +141,29 @@ def test_stop_switches_off_first(config: Config, clock: SimulatedClock) -> None:
 def test_restart_closes_the_open_session_at_its_last_heartbeat(
     config: Config, clock: SimulatedClock
 ) -> None:
-    c = start_controller(config, clock)
+    class CrashingStore(Store):
+        crash = False
+
+        def append(self, records: Any, now: Any, boot_id: str) -> Any:
+            if CrashingStore.crash:
+                raise OSError("the process dies here")
+            return super().append(records, now, boot_id)
+
+    import_sample_roster(config)
+    c = Controller(
+        config,
+        build_hardware(config),
+        clock,
+        store_factory=lambda: CrashingStore(config.db_path, "laser-1", "laser-1"),
+    )
+    c.start()
     c.call(Tap(SOFIANE))
     c.advance(95)  # heartbeats at +30, +60, +90
-    # A crash: the process dies without ending the session. Simulate it by stopping the loop
-    # without any session clean-up (stop() never ends sessions; only the relay goes off).
+    # A crash: nothing more gets written, not even the end of the session (a clean stop would
+    # end it as station_stopped, see the next test).
+    CrashingStore.crash = True
+    with pytest.raises(OSError):
+        c.advance(1)
     c.stop()
     c2 = Controller(config, build_hardware(config), clock)
     c2.start()
@@ -158,6 +176,64 @@ def test_restart_closes_the_open_session_at_its_last_heartbeat(
         assert c2.status()["machine"]["state"] == "available"
     finally:
         c2.stop()
+
+
+def test_a_clean_stop_ends_the_session_as_station_stopped_with_its_true_totals(
+    config: Config, clock: SimulatedClock
+) -> None:
+    c = start_controller(config, clock)
+    decision = c.call(Tap(SOFIANE))
+    c.advance(45)
+    pin = relay_pin(c)
+    c.stop()
+    assert pin.state == 0
+    c2 = start_controller(config, clock)
+    try:
+        log = events(c2)
+        ended = [e for e in log if e["type"] == "session_ended"]
+        assert len(ended) == 1
+        data = ended[0]["data"]
+        assert data["session_id"] == decision["session_id"]
+        assert data["end_reason"] == "station_stopped"
+        assert data["duration_s"] == 45
+        # The restart had nothing left to close.
+        after = [e["type"] for e in log[log.index(ended[0]) :]]
+        assert after[:3] == ["session_ended", "machine_state_changed", "station_started"]
+        assert "station_restart" not in {e["data"].get("why") for e in log}
+        assert relay_pin(c2).changes == []
+    finally:
+        c2.stop()
+
+
+def test_after_stop_nothing_switches_the_relay_on(config: Config, clock: SimulatedClock) -> None:
+    c = start_controller(config, clock)
+    c.call(Tap(SOFIANE))
+    pin = relay_pin(c)
+    c.stop()
+    c.hardware.relay.on()  # what a late tick would do: refused, not even an error
+    assert pin.state == 0 and [v for _, v in pin.changes] == [1.0, 0.0]
+
+
+def test_a_roster_import_by_another_process_applies_before_the_next_decision(
+    controller: Controller, config: Config
+) -> None:
+    from contextlib import closing
+
+    from station.roster import parse_roster_csv
+    from tests.conftest import sample_roster_text
+
+    assert controller.call(Tap(SOFIANE))["action"] == "session_started"
+    controller.call(Tap(SOFIANE))
+    # What `station roster import` does: its own connection, Sofiane missing from the file.
+    text = "\n".join(
+        line for line in sample_roster_text().splitlines() if not line.startswith("sofiane,")
+    )
+    with closing(Store(config.db_path, "laser-1", "laser-1")) as store:
+        store.import_roster(parse_roster_csv(text), replace_all=True)
+    decision = controller.call(Tap(SOFIANE))
+    assert decision["granted"] is False
+    assert decision["reason"] in ("badge_inactive", "member_inactive")
+    assert relay_pin(controller).state == 0
 
 
 def test_a_grant_applies_at_once(controller: Controller) -> None:
@@ -183,6 +259,47 @@ def test_advance_handles_what_falls_due(controller: Controller) -> None:
 def test_advance_needs_a_simulated_clock(controller: Controller) -> None:
     with pytest.raises(ValueError, match="between 0 and"):
         controller.advance(-1)
+
+
+def test_advance_refuses_nan(controller: Controller) -> None:
+    """NaN passed every comparison and hung the loop for 30 s with the relay on."""
+    controller.call(Tap(SOFIANE))
+    with pytest.raises(ValueError, match="between 0 and"):
+        controller.advance(float("nan"), timeout=5)
+    assert controller.running and controller.status()["machine"]["relay_on"] is True
+    assert controller.advance(60)["state"] == "in_use"  # the loop was not stuck
+
+
+def test_a_full_disk_while_running_fails_safe_and_says_what_to_do(
+    config: Config, clock: SimulatedClock
+) -> None:
+    class FullDisk(Store):
+        full = False
+
+        def append(self, records: Any, now: Any, boot_id: str) -> Any:
+            if FullDisk.full:
+                raise sqlite3.OperationalError("database or disk is full")
+            return super().append(records, now, boot_id)
+
+    import_sample_roster(config)
+    c = Controller(
+        config,
+        build_hardware(config),
+        clock,
+        store_factory=lambda: FullDisk(config.db_path, "laser-1", "laser-1"),
+    )
+    c.start()
+    try:
+        c.call(Tap(SOFIANE))
+        FullDisk.full = True
+        with pytest.raises(sqlite3.OperationalError):
+            c.advance(60)
+        assert c.wait_stopped(5) and relay_pin(c).state == 0
+        failure = c.status()["health"]["failure"]
+        assert "is full" in failure and "free some space" in failure
+        assert "OperationalError" not in failure
+    finally:
+        c.stop()
 
 
 def test_sd_notify_ready_and_watchdog(

@@ -7,7 +7,11 @@ relay's history can be read even after the station was killed with SIGKILL.
 
 from __future__ import annotations
 
+import re
 import signal
+import socket
+import threading
+import time
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -16,9 +20,11 @@ import pytest
 
 from tests.e2e_helpers import (
     RELAY_PIN,
+    SAMPLE_ROSTER,
     SOFIANE,
     UNKNOWN,
     StationProcess,
+    cli,
     prepare_station,
     read_pin_log,
 )
@@ -191,3 +197,97 @@ def test_signal_during_a_session_switches_the_relay_off_and_exits_0(station, sig
 
 def _at(text: str) -> datetime:
     return datetime.fromisoformat(text)
+
+
+class BlackHole:
+    """A TCP listener on 127.0.0.1 that accepts connections and never replies: a central store
+    that hangs. Counts what it accepted."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+        self.accepted: list[socket.socket] = []
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+        self._thread.start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.accepted.append(conn)
+
+    def close(self) -> None:
+        self.sock.close()
+        for conn in self.accepted:
+            conn.close()
+
+
+def set_central(config: Path, url: str, *, timeout_s: float) -> None:
+    text = config.read_text(encoding="utf-8")
+    text, n = re.subn(r'(?m)^url = ""$', f'url = "{url}"', text)
+    assert n == 1, "the [central] url line of the sample config changed"
+    text = re.sub(r'(?m)^token = ""$', 'token = "test-token"', text)
+    text, n = re.subn(r"(?m)^timeout_s = \d+$", f"timeout_s = {timeout_s:g}", text)
+    assert n == 1
+    config.write_text(text, encoding="utf-8")
+
+
+def test_sigterm_while_the_central_store_hangs_latches_the_relay_off_and_ends_the_session(
+    tmp_path: Path,
+) -> None:
+    """Real clock (the controller ticks on its own), the sync thread stuck in a request: from
+    the signal on the relay never switches on again, and the session ends as station_stopped."""
+    hole = BlackHole()
+    config = prepare_station(tmp_path / "station", simulated_clock=False)
+    set_central(config, hole.url, timeout_s=8)
+    s = StationProcess(config, pin_log=config.parent / "pins.log")
+    try:
+        s.start_ready()
+        start_session(s)
+        deadline = time.monotonic() + 10
+        while not hole.accepted and time.monotonic() < deadline:  # a push is hanging
+            time.sleep(0.02)
+        assert hole.accepted, "the sync client never connected"
+        pid = s.pid
+        signalled = time.time()
+        s.signal(signal.SIGTERM)
+        assert s.wait_exit(20) == 0, s.stderr()
+        exited = time.time()
+        assert s.pin_log is not None
+        relay = [c for c in read_pin_log(s.pin_log) if c.pid == pid and c.pin == RELAY_PIN]
+        assert [c.value for c in relay if c.wall < signalled] == [1.0]
+        after = [c.value for c in relay if c.wall >= signalled]
+        assert after == [0.0], f"relay changes after SIGTERM: {after}"
+        events = s.events()
+        ended = [e for e in events if e["type"] == "session_ended"]
+        assert len(ended) == 1 and ended[0]["data"]["end_reason"] == "station_stopped"
+        data = ended[0]["data"]
+        started = _at(data["started_at"]).timestamp()
+        stopped = _at(data["ended_at"]).timestamp()
+        assert signalled - 0.5 <= stopped <= exited
+        assert data["duration_s"] == pytest.approx(stopped - started, abs=0.01)
+        # Restart recovery has nothing to close: the clean stop closed it.
+        s.start_ready()
+        assert "station_restart" not in {e["data"].get("end_reason") for e in s.events()}
+    finally:
+        s.close()
+        hole.close()
+
+
+def test_a_roster_import_on_a_running_station_applies_to_the_next_tap(station) -> None:
+    s = station()
+    s.start_ready()
+    start_session(s)
+    s.badge(SOFIANE)  # badge out
+    csv = s.workdir / "without-sofiane.csv"
+    lines = SAMPLE_ROSTER.read_text(encoding="utf-8").splitlines()
+    csv.write_text("\n".join(x for x in lines if not x.startswith("sofiane,")) + "\n", "utf-8")
+    cli("roster", "import", str(csv), "--config", str(s.config), cwd=s.workdir)
+    decision = s.badge(SOFIANE)
+    assert decision["granted"] is False, decision
+    assert decision["reason"] in ("badge_inactive", "member_inactive")
+    assert relay_values(s, s.pid) == [1.0, 0.0]

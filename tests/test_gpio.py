@@ -83,3 +83,45 @@ def test_button_press_and_hold(factory: MockFactory) -> None:
     pin.drive_high()
     assert not pressed.is_set()  # a hold is not also a press
     button.close()
+
+
+def test_a_latched_relay_stays_off_whatever_asks_for_on(factory: MockFactory) -> None:
+    from station.latch import LatchingRelay
+
+    relay = LatchingRelay(GpioRelay(17, pin_factory=factory))
+    pin = factory.pin(17)
+    relay.on()
+    assert pin.state == 1 and relay.is_on
+    relay.latch_off()
+    assert pin.state == 0 and relay.latched
+    relay.on()  # a controller tick that runs late: refused, logged
+    relay.on()
+    assert pin.state == 0 and not relay.is_on and relay.refused == 2
+    assert [v for _, v in pin.changes] == [1.0, 0.0]
+    relay.latch_off()  # twice is harmless
+    relay.close()
+    assert pin.state == 0
+
+
+def test_latching_from_another_thread_during_on_leaves_the_relay_off(
+    factory: MockFactory,
+) -> None:
+    from station.latch import LatchingRelay
+
+    relay = LatchingRelay(GpioRelay(17, pin_factory=factory))
+    pin = factory.pin(17)
+    errors: list[BaseException] = []
+
+    def hammer() -> None:
+        try:
+            for _ in range(2000):
+                relay.on()
+        except BaseException as e:  # pragma: no cover - reported below
+            errors.append(e)
+
+    t = threading.Thread(target=hammer)
+    t.start()
+    relay.latch_off()
+    t.join(10)
+    assert not errors and pin.state == 0 and not relay.is_on
+    relay.close()

@@ -22,6 +22,7 @@ from station.machine import Tap
 from station.model import Level, Role
 from station.roster import parse_roster_csv
 from station.sync import SyncClient
+from station.wiring import build_hardware
 from tests.conftest import INES, LEA, MOUSSA, SOFIANE, sample_roster_text, start_controller
 from tests.test_central_helpers import (
     REPO,
@@ -273,3 +274,130 @@ def test_kill_9_of_a_station_mid_push(tmp_path: Path, central: CentralServer) ->
     assert held == local[: len(held)]
     assert len(held) >= 3000 and central.store.station("printer-1")["held"] == len(held)
     proxy.stop()
+
+
+def test_offline_the_status_shows_the_true_backlog_and_the_time_since_the_last_success(
+    central: CentralServer, stations: Any
+) -> None:
+    from web.app import create_app
+    from web.technician import health_rows
+
+    proxy = FaultProxy(central.url)
+    try:
+        st: Station = stations("laser-1", proxy.url)
+        wait_for(lambda: st.synced() and st.controller.status()["sync"]["backlog"] == 0, 10)
+        proxy.upstream = ""  # offline from now on
+        wait_for(lambda: st.controller.status()["sync"].get("state") == "offline", 10, "offline")
+        before = st.controller.status()["sync"]
+        st.tap(SOFIANE)
+        st.controller.advance(600)  # heartbeats every 30 s
+        sync = st.controller.status()["sync"]
+        unsent = [e for e in station_events(st.config) if e["seq"] > before["acked_seq"]]
+        assert len(unsent) > 20
+        assert sync["backlog"] == len(unsent)
+        assert sync["seconds_since_success"] >= 600
+        with create_app(st.controller).test_request_context():
+            rows = {r["label"]: r for r in health_rows(st.controller.status(), st.controller)}
+        shown = rows["tech.health.sync"]["value"]
+        assert f"{len(unsent)} événements en attente" in shown
+        assert "il y a 00:1" in shown  # ten minutes and a little more
+        assert rows["tech.health.sync"]["ok"] is False
+    finally:
+        proxy.stop()
+
+
+def test_a_badge_revoked_offline_stays_refused_after_a_reboot_without_a_trusted_clock(
+    tmp_path: Path, central: CentralServer
+) -> None:
+    """A Pi without RTC whose wall clock NTP never corrected: across a reboot only the boot id
+    changes, so the roster's age is unknown and only staff get in until a sync succeeds."""
+    proxy = FaultProxy(central.url)
+    token = central.store.add_station("laser-1", kind="laser")
+    cfg = station_config(tmp_path, "laser-1", proxy.url, token, interval=INTERVAL_S, max_age_h=1)
+    running: list[tuple[Controller, SyncClient]] = []
+
+    def boot(clock: SimulatedClock) -> Controller:
+        c = Controller(cfg, build_hardware(cfg, clock), clock)
+        c.start()
+        sync = SyncClient(cfg, c, max_backoff_s=1.0)
+        sync.start()
+        running.append((c, sync))
+        return c
+
+    def shut_down() -> None:
+        c, sync = running.pop()
+        sync.stop()
+        c.stop()
+
+    try:
+        from tests.conftest import import_sample_roster
+
+        import_sample_roster(cfg)
+        clock = SimulatedClock(mono=1000.0, synced=False, boot_id="boot-a")
+        c = boot(clock)
+        wait_for(lambda: c.status()["sync"].get("state") == "ok", 10, "a first sync")
+        assert c.call(Tap(SOFIANE))["granted"]
+        c.call(Tap(SOFIANE))
+        proxy.upstream = ""  # offline; meanwhile the central store revokes Sofiane's badge
+        central.store.set_badge_active(SOFIANE, False)
+        wait_for(lambda: c.status()["sync"].get("state") == "offline", 10, "offline")
+        c.advance(2 * 3600)
+        assert c.call(Tap(SOFIANE))["reason"] == "roster_expired"
+        shut_down()
+
+        # The reboot: a new boot id, the monotonic clock from zero, the wall clock where the
+        # Pi left it (it has no RTC): nothing trusted says how long it was off.
+        reboot = SimulatedClock(start=clock.now().at, mono=40.0, synced=False, boot_id="boot-b")
+        c = boot(reboot)
+        status = c.status()
+        assert status["roster_expired"] is True and status["roster_age_unknown"] is True
+        decision = c.call(Tap(SOFIANE))
+        assert decision["granted"] is False and decision["reason"] == "roster_expired"
+        assert c.call(Tap(INES))["granted"]  # staff
+        c.call(Tap(INES))
+        assert relay_pin_changes(c) == [1.0, 0.0]  # only Inès's session
+
+        proxy.upstream = central.url  # contact: the revocation arrives, the age is known again
+        wait_for(lambda: not c.status()["roster_age_unknown"], 10, "contact")
+        wait_for(lambda: c.call(Tap(SOFIANE))["reason"] == "badge_inactive", 10, "revocation")
+        assert c.call(Tap(LEA))["granted"] is False  # supervised: waits, not roster_expired
+    finally:
+        while running:
+            shut_down()
+        proxy.stop()
+
+
+def relay_pin_changes(c: Controller) -> list[float]:
+    return [v for _, v in c.hardware.relay.pin.changes]  # type: ignore[attr-defined]
+
+
+def test_a_process_restart_on_the_same_boot_keeps_the_rosters_age(
+    tmp_path: Path, central: CentralServer
+) -> None:
+    """Same boot: the monotonic clock keeps counting, so no trusted wall clock is needed."""
+    proxy = FaultProxy(central.url)
+    token = central.store.add_station("laser-1", kind="laser")
+    cfg = station_config(tmp_path, "laser-1", proxy.url, token, interval=INTERVAL_S, max_age_h=1)
+    try:
+        clock = SimulatedClock(mono=1000.0, synced=False, boot_id="boot-a")
+        c = start_controller(cfg, clock)
+        sync = SyncClient(cfg, c, max_backoff_s=1.0)
+        sync.start()
+        wait_for(lambda: c.status()["sync"].get("state") == "ok", 10, "a first sync")
+        proxy.upstream = ""
+        wait_for(lambda: c.status()["sync"].get("state") == "offline", 10, "offline")
+        sync.stop()
+        c.stop()
+        clock.advance(30 * 60)  # the process restarts half an hour later, same boot
+        c = Controller(cfg, build_hardware(cfg, clock), clock)
+        c.start()
+        try:
+            assert c.status()["roster_age_unknown"] is False
+            assert c.call(Tap(SOFIANE))["granted"]  # 30 of the 60 minutes
+            c.call(Tap(SOFIANE))
+            c.advance(31 * 60)
+            assert c.call(Tap(SOFIANE))["reason"] == "roster_expired"
+        finally:
+            c.stop()
+    finally:
+        proxy.stop()

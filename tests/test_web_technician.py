@@ -241,11 +241,13 @@ def test_health_shows_the_sync_clients_view(tech: FlaskClient, controller: Contr
     controller.set_sync_status(
         {
             "enabled": True,
-            "pending": 3,
+            "acked_seq": 0,
             "last_success_at": "2026-11-25T10:00:00Z",
             "last_error": "timed out",
         }
     )
+    backlog = controller.status()["sync"]["backlog"]  # every event: none acknowledged
+    assert backlog >= 1
     page = tech.get("/tech/").get_data(as_text=True)
-    assert "3 événements en attente" in page
+    assert f"{backlog} événements en attente" in page
     assert "Dernier succès : 2026-11-25T10:00:00Z" in page and "timed out" in page

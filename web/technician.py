@@ -301,12 +301,17 @@ def health_rows(status: dict[str, Any], controller: Controller) -> list[dict[str
     else:
         # The sync client's keys (``Controller.set_sync_status``); shown when present.
         parts = [gettext("tech.health.sync_enabled")]
-        pending = _first(sync, "pending", "queued", "queue")
+        pending = _first(sync, "backlog", "pending", "queued", "queue")
         if pending is not None:
             parts.append(gettext("tech.health.sync_pending", count=pending))
         last = _first(sync, "last_success_at", "last_success")
         if last:
             parts.append(gettext("tech.health.sync_last_success", at=last))
+        since = sync.get("seconds_since_success")
+        if isinstance(since, int | float):
+            parts.append(gettext("tech.health.sync_since", ago=_uptime(since)))
+        elif sync.get("enabled") and not last:
+            parts.append(gettext("tech.health.sync_never"))
         error = _first(sync, "last_error", "error")
         ok = sync.get("ok")
         ok = (not error) if not isinstance(ok, bool) and "last_error" in sync else ok

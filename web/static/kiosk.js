@@ -104,7 +104,10 @@
         lines: [t("kiosk.finishing.hint")] };
     }
     if (m.state === "to_check") return blocked("to_check", "kiosk.to_check", null);
-    return { key: "idle", tone: "idle", icon: "card", title: t("kiosk.idle.title"), lines: [t("kiosk.idle.hint")] };
+    const idle = [t("kiosk.idle.hint")];
+    if (s.roster_expired) idle.push(t(s.roster_age_unknown ? "denial.roster_expired.unknown_age" : "kiosk.staff_only"));
+    return { key: "idle:" + !!s.roster_expired + !!s.roster_age_unknown, tone: "idle", icon: "card",
+      title: t("kiosk.idle.title"), lines: idle };
   }
 
   // The air alarm says what is wrong and what to do: the fumes, or a silent sensor.
@@ -141,6 +144,8 @@
       const helpers = d.helpers || [];
       if (reason === "not_qualified" || reason === "needs_supervisor") {
         lines.push(helpers.length ? t("helpers.ask", { names: names(helpers) }) : t("denial." + reason + ".next"));
+      } else if (reason === "roster_expired" && s.roster_age_unknown) {
+        lines.push(t("denial.roster_expired.unknown_age"));
       } else {
         lines.push(t("denial." + reason + ".next"));
       }

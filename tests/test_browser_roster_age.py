@@ -1,0 +1,61 @@
+"""The kiosk when only staff get in because the roster's age is unknown (a reboot without a
+trusted clock, station/roster_age.py): it says so before anyone taps, and on a trainee's tap."""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+from tests import test_browser_helpers as helpers
+from tests.e2e_helpers import INES, SOFIANE, StationProcess, free_port, prepare_station
+from tests.test_browser_helpers import axe_violations, screenshot
+
+helpers.require_browser_tools()
+
+from playwright.sync_api import expect  # noqa: E402 - only once the tools are known present
+
+browser, page = helpers.browser, helpers.page  # fixtures
+
+UNKNOWN_AGE = "ne sait pas si sa liste de badges est à jour"
+
+
+def unknown_age_station(workdir: Path) -> Path:
+    """A station synced with a central store that does not answer (a closed port), whose
+    roster was last known current on another boot without a trusted wall time."""
+    config = prepare_station(workdir)
+    text = config.read_text(encoding="utf-8")
+    text, n = re.subn(r'(?m)^url = ""$', f'url = "http://127.0.0.1:{free_port()}"', text)
+    text, m = re.subn(r'(?m)^token = ""$', 'token = "t"', text)
+    assert n == m == 1
+    config.write_text(text, encoding="utf-8")
+    db = sqlite3.connect(workdir / "data" / "station.sqlite")
+    try:
+        with db:
+            db.execute("UPDATE roster_meta SET value = 'another-boot' WHERE key = 'fresh_boot_id'")
+            db.execute("UPDATE roster_meta SET value = '0' WHERE key = 'fresh_synced'")
+    finally:
+        db.close()
+    return config
+
+
+def test_the_kiosk_says_only_staff_get_in_while_the_rosters_age_is_unknown(
+    page: Any, tmp_path: Path
+) -> None:
+    s = StationProcess(unknown_age_station(tmp_path / "station"))
+    try:
+        ready = s.start_ready()
+        assert ready["roster_age_unknown"] is True and ready["roster_expired"] is True
+        page.goto(s.base + "/kiosk/")
+        expect(page.locator("#title")).to_have_text("Badge ta carte pour commencer")
+        expect(page.locator("main#screen")).to_contain_text(UNKNOWN_AGE)
+        assert s.badge(SOFIANE)["reason"] == "roster_expired"
+        expect(page.locator("main#screen")).to_have_attribute("data-reason", "roster_expired")
+        expect(page.locator("#title")).to_have_text("La station n'a pas pu se mettre à jour")
+        expect(page.locator("main#screen")).to_contain_text(UNKNOWN_AGE)
+        screenshot(page, "kiosk-roster-age-unknown")
+        assert axe_violations(page) == []
+        assert s.badge(INES)["granted"] is True  # staff
+    finally:
+        s.close()
