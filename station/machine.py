@@ -1026,7 +1026,7 @@ def _permission_watch(state: State, now: Now, ctx: Context, effects: list[Effect
     if state.machine not in WATCHED_STATES or watts is None:
         # Left the watched states, or the meter went silent: nothing is known any more.
         return replace(state, unpermitted_since=None)
-    if now.mono - since < ctx.machine.power_without_permission_s:
+    if now.mono < since + ctx.machine.power_without_permission_s:  # the due time, exactly
         return state
     effects.append(
         Record(

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from station.clock import SimulatedClock
-from station.machine import AirSample, Command, Context, PowerSample
+from station.machine import AirSample, Command, Context, PowerSample, Tick, next_due
 from station.metering import MeteringConfig
 from station.model import MachineState
 from station.ports import AirReading, PowerReading
@@ -310,3 +310,16 @@ def test_no_false_alarm_when_the_relay_was_already_closed(printer: SensorSim, wh
     assert "power_before_start" not in printer.types()
     assert "power_without_permission" not in printer.types()
     assert printer.state.machine is MachineState.IN_USE
+
+
+def test_the_power_fault_falls_due_exactly_at_its_due_time(tmp_path: Path, roster: Roster) -> None:
+    """The controller ticks at next_due; a fault that missed it by a rounding would never fire
+    (and the controller stops on a due time that does not move)."""
+    clock = SimulatedClock(mono=651592.972722763)
+    sim = make_sim(tmp_path, roster, clock, power_without_permission_s=3.7)
+    sim.send(PowerSample(PowerReading(watts=900.0)))
+    due = next_due(sim.state, sim.ctx)
+    assert due is not None
+    clock.advance(due - clock.now().mono)
+    sim.send(Tick())
+    assert sim.state.machine is MachineState.FAULT
