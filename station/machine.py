@@ -1096,10 +1096,13 @@ def _handover(
     ctx: Context,
     effects: list[Effect],
 ) -> Outcome:
-    """The mentor badged first: the trainee's session, after her own checklist if there is one."""
-    state = _end(state, now, ctx, effects, EndReason.HANDOVER, by=trainee.id)
-    if state.machine is not MachineState.AVAILABLE:
+    """The mentor badged first: the trainee's session, after her own checklist if there is one.
+
+    Under an air alarm a handover is a new session, so it is refused; the mentor's goes on.
+    """
+    if state.air_alarm is not None:
         return _deny(state, Denial.FAULT, uid, trainee, ctx, effects)
+    state = _end(state, now, ctx, effects, EndReason.HANDOVER, by=trainee.id)
     if ctx.machine.checklist:
         return _start_or_checklist(state, trainee, now, ctx, effects, uid=uid, supervisor=mentor)
     return _start(state, trainee, now, ctx, effects, uid=uid, supervisor=mentor, relay_was_on=True)

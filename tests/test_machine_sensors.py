@@ -323,3 +323,14 @@ def test_the_power_fault_falls_due_exactly_at_its_due_time(tmp_path: Path, roste
     clock.advance(due - clock.now().mono)
     sim.send(Tick())
     assert sim.state.machine is MachineState.FAULT
+
+
+def test_no_handover_under_an_air_alarm(laser: SensorSim) -> None:
+    laser.tap(MOUSSA)
+    laser.pm25 = 80.0
+    laser.run(4)
+    assert laser.state.air_alarm == "pm25" and laser.state.machine.relay_on
+    assert laser.tap(LEA)["reason"] == "fault"  # a new session: refused, as at any tap
+    s = laser.state.session
+    assert s is not None and s.member_id == "moussa"  # the mentor's session goes on
+    assert "session_ended" not in laser.types()
