@@ -45,9 +45,18 @@ def can_supervise(roster: Roster, member: Member, kind: str) -> bool:
     return member.role is Role.EDUCATOR or roster.level(member.id, kind) is Level.MENTOR
 
 
-def can_clear_check(roster: Roster, member: Member, kind: str) -> bool:
-    """A technician, an educator or a mentor for this kind may clear ``to_check``."""
-    return member.role.is_staff or roster.level(member.id, kind) is Level.MENTOR
+STAFF_ONLY_CHECKS = frozenset({"problem_reported:broken"})
+"""``to_check`` reasons only staff clear: a peer mentor cannot judge whether a repair is needed."""
+
+
+def can_clear_check(roster: Roster, member: Member, kind: str, reason: str | None = None) -> bool:
+    """A technician, an educator or a mentor for this kind may clear ``to_check``.
+
+    A report that the machine is broken (``reason`` in :data:`STAFF_ONLY_CHECKS`) needs staff.
+    """
+    if member.role.is_staff:
+        return True
+    return reason not in STAFF_ONLY_CHECKS and roster.level(member.id, kind) is Level.MENTOR
 
 
 def helpers_for(roster: Roster, kind: str, limit: int = 3) -> list[str]:

@@ -50,7 +50,16 @@ class MachineSection:
         60.0, "How long a supervised trainee and their supervisor have to badge both.", minimum=5
     )
     grant_window_s: float = _f(
-        20.0, "How long each step of the grant gesture waits for the next one.", minimum=5
+        20.0,
+        "How long each step of the grant gesture waits for the next one; once it lapses, the "
+        "trainee's taps are ignored as long again (never a badge-out by accident).",
+        minimum=5,
+    )
+    repeat_tap_guard_s: float = _f(
+        3.0,
+        "A second tap of the same badge within this many seconds is ignored (one tap, one "
+        "meaning); 0 turns it off.",
+        minimum=0,
     )
     needs_check_after_use: bool = _f(
         False, "After each session the machine is `to_check` until a technician or mentor badges."
@@ -64,6 +73,12 @@ class MachineSection:
     )
     busy_watts: float = _f(
         20.0, "Above this power the machine is working (active); at or below, idle.", minimum=0
+    )
+    power_without_permission_s: float = _f(
+        5.0,
+        "Power above busy_watts for this long while the relay is open (a welded relay, a "
+        "bypass) is a `fault` that staff clear.",
+        minimum=1,
     )
     idle_off_min: float = _f(
         0.0, "End the session (reason `idle`) after this long idle; 0 turns it off.", minimum=0

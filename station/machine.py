@@ -7,9 +7,16 @@ decides whether the machine has power.
 
 The grant gesture (learning by teaching). During a supervised session, the supervisor taps their
 badge twice (two separate taps within ``grant_window_s``), then the trainee taps theirs within the
-same window to accept. Three deliberate taps by two people: no single stray tap can grant a level,
-and the trainee's acceptance tap cannot end the session by accident because it only counts as an
-acceptance once the supervisor has tapped twice.
+same window to accept. Three deliberate taps by two people: no single stray tap can grant a level.
+From the supervisor's first tap until ``grant_window_s`` after the gesture lapses, the trainee's
+taps never end her session: too early, they are ignored with a word on the kiosk; too late, the
+lapse is recorded (``grant_expired``) and the kiosk says the supervisor can start again.
+
+One tap, one meaning: a second tap of the same badge within ``repeat_tap_guard_s`` is ignored, so
+a card read twice never ends the session it just started.
+
+Power seen with the relay open (a welded relay, a bypass) for ``power_without_permission_s`` is a
+``fault`` that only staff clear; new sessions are refused meanwhile.
 """
 
 from __future__ import annotations
@@ -83,6 +90,12 @@ class Waiting:
 
 @dataclass(frozen=True)
 class GrantStep:
+    """The grant gesture in progress: the supervisor's taps so far, until ``expires_mono``.
+
+    ``taps`` 0 means the gesture lapsed: until ``expires_mono`` the trainee's taps are still not
+    a badge-out (she may have tapped to accept a second too late).
+    """
+
     supervisor_id: str
     trainee_id: str
     taps: int
@@ -120,6 +133,17 @@ class State:
     air_watch_since: float | None = None
     air_alarm: str | None = None
     """``pm25`` (too many particulates) or ``sensor_lost``; new sessions are refused meanwhile."""
+    unpermitted_since: float | None = None
+    """Since when power has been drawn above ``busy_watts`` with the relay open (None: not)."""
+    recent_taps: tuple[tuple[str, float], ...] = ()
+    """Taps within the repeat guard (badge UID, monotonic time): a repeat of one is ignored."""
+
+
+POWER_FAULT = "power_without_permission"
+"""The ``fault`` reason (and event type) for power drawn while the relay is open."""
+WATCHED_STATES = (MachineState.AVAILABLE, MachineState.TO_CHECK)
+"""Relay-open states in which power means a welded relay or a bypass (out of service: the
+technician's hands; fault: already stopped)."""
 
 
 # --- inputs -----------------------------------------------------------------------------------
@@ -255,10 +279,16 @@ def handle(state: State, inp: Input, now: Now, ctx: Context) -> Outcome:
         return Outcome(_due(state, now, ctx, effects), effects)
     if isinstance(inp, Tap):
         if ctx.verify_badges and inp.verified is not True:
+            # A clone is refused every time; it does not arm the repeat guard either.
             who = identify(ctx.roster, inp.uid)
             member = who.member if isinstance(who, Identity) else None
             return _deny(state, Denial.BADGE_INVALID, inp.uid, member, ctx, effects)
-        return _tap(state, inp.uid, now, ctx, effects)
+        if _is_repeat(state, inp.uid, now, ctx):
+            return _ignore_repeat(state, inp.uid, now, ctx, effects)
+        out = _tap(state, inp.uid, now, ctx, effects)
+        if out.decision is not None and out.decision["action"] != "denied":
+            return replace(out, state=_arm_guard(out.state, inp.uid, now, ctx))
+        return out
     if isinstance(inp, ButtonPress):
         return _button_press(state, now, ctx, effects)
     if isinstance(inp, ButtonHold):
@@ -276,6 +306,8 @@ def next_due(state: State, ctx: Context) -> float | None:
     if state.pending:
         times.append(state.pending.expires_mono)
     m = ctx.machine
+    if state.unpermitted_since is not None:
+        times.append(state.unpermitted_since + m.power_without_permission_s)
     if m.pm25_alarm > 0 and state.air_alarm is None:
         last = state.air[0] if state.air else state.air_watch_since
         if last is not None:
@@ -318,8 +350,7 @@ def _due(state: State, now: Now, ctx: Context, effects: list[Effect]) -> State:
         )
         effects.append(Cue("deny"))
         state = replace(state, waiting=None)
-    if state.grant and now.mono >= state.grant.expires_mono:
-        state = replace(state, grant=None)
+    state = _grant_due(state, now, ctx, effects)
     if state.pending and now.mono >= state.pending.expires_mono:
         p = state.pending
         effects.append(
@@ -331,6 +362,7 @@ def _due(state: State, now: Now, ctx: Context, effects: list[Effect]) -> State:
         effects.append(Cue("deny"))
         state = replace(state, pending=None)
     state = _air_watch(state, now, ctx, effects)
+    state = _permission_watch(state, now, ctx, effects)
     state = _finishing_due(state, now, ctx, effects)
     s = state.session
     if s is None:
@@ -372,9 +404,13 @@ def _tap(state: State, uid: str, now: Now, ctx: Context, effects: list[Effect]) 
     if state.machine is MachineState.OUT_OF_SERVICE:
         return _deny(state, Denial.OUT_OF_SERVICE, uid, m, ctx, effects)
     if state.machine is MachineState.FAULT:
+        if state.reason == POWER_FAULT and m.role.is_staff:
+            new = _clear_power_fault(state, now, effects, m.id)
+            effects.append(Cue("ok"))
+            return Outcome(new, effects, _decision(True, "fault_cleared", m, uid))
         return _deny(state, Denial.FAULT, uid, m, ctx, effects)
     if state.machine is MachineState.TO_CHECK:
-        if not can_clear_check(ctx.roster, m, kind):
+        if not can_clear_check(ctx.roster, m, kind, state.reason):
             return _deny(state, Denial.TO_CHECK, uid, m, ctx, effects)
         new = _set_machine(state, MachineState.AVAILABLE, None, now, effects, "check_cleared", m.id)
         effects.append(Cue("ok"))
@@ -385,7 +421,7 @@ def _tap(state: State, uid: str, now: Now, ctx: Context, effects: list[Effect]) 
         finishing_name = state.finishing.member_name
         if m.role.is_staff:
             state = _end_finishing(state, now, ctx, effects, "takeover", by=m.id)
-            return _start(state, m, now, ctx, effects, uid=uid, takeover=True)
+            return _start(state, m, now, ctx, effects, uid=uid, takeover=True, relay_was_on=True)
         outcome = _deny(state, Denial.MACHINE_IN_USE, uid, m, ctx, effects)
         assert outcome.decision is not None
         outcome.decision.update(in_use_by=finishing_name, finishing=True)
@@ -430,8 +466,10 @@ def _tap_in_use(
     assert s is not None
     m, uid, kind = who.member, who.uid, ctx.machine.kind
     g = state.grant
-    if g is not None and g.taps >= 2 and m.id == g.trainee_id == s.member_id:
-        return _grant(state, m, now, ctx, effects)
+    if g is not None and m.id == g.trainee_id == s.member_id:
+        if g.taps >= 2:
+            return _grant(state, m, now, ctx, effects)
+        return _grant_hold(state, m, now, ctx, effects)
     if m.id == s.member_id:
         if s.warned:
             return _extend(state, m, now, ctx, effects, by=m.id)
@@ -471,11 +509,10 @@ def _tap_in_use(
         # The mentor badged first: the session becomes the trainee's, the mentor supervises.
         mentor = ctx.roster.member(s.member_id)
         if mentor is not None:
-            state = _end(state, now, ctx, effects, EndReason.HANDOVER, by=m.id)
-            return _start(state, m, now, ctx, effects, uid=uid, supervisor=mentor)
+            return _handover(state, m, mentor, uid, now, ctx, effects)
     if m.role.is_staff:
         state = _end(state, now, ctx, effects, EndReason.TAKEOVER, by=m.id)
-        return _start(state, m, now, ctx, effects, uid=uid, takeover=True)
+        return _start(state, m, now, ctx, effects, uid=uid, takeover=True, relay_was_on=True)
     return _deny(state, Denial.MACHINE_IN_USE, uid, m, ctx, effects)
 
 
@@ -491,11 +528,61 @@ def _grant_step(
     action = "grant_confirm_supervisor" if taps == 1 else "grant_awaiting_trainee"
     decision = _decision(True, action, supervisor, None)
     decision.update(
-        trainee_name=s.member_name,
-        window_s=ctx.machine.grant_window_s,
-        expires_at=iso(now.at_mono(grant.expires_mono)),
+        _grant_words(s, ctx), step=taps, expires_at=iso(now.at_mono(grant.expires_mono))
     )
     return Outcome(replace(state, grant=grant), effects, decision)
+
+
+def _grant_words(s: Session, ctx: Context) -> dict[str, Any]:
+    """What the kiosk needs to teach a grant step: who, to which level, on which machine."""
+    return {
+        "supervisor_name": s.supervisor_name,
+        "trainee_name": s.member_name,
+        "level": Level.AUTONOMOUS.value,
+        "kind": ctx.machine.kind,
+        "window_s": ctx.machine.grant_window_s,
+    }
+
+
+def _grant_hold(
+    state: State, trainee: Member, now: Now, ctx: Context, effects: list[Effect]
+) -> Outcome:
+    """The trainee tapped during (or just after) a grant gesture: never a badge-out."""
+    s, g = state.session, state.grant
+    assert s is not None and g is not None
+    effects.append(Cue("wait"))
+    action = "grant_not_yet" if g.taps else "grant_expired"
+    decision = _decision(False, action, trainee, None)
+    decision.update(_grant_words(s, ctx), step=g.taps, expires_at=iso(now.at_mono(g.expires_mono)))
+    return Outcome(state, effects, decision)
+
+
+def _grant_due(state: State, now: Now, ctx: Context, effects: list[Effect]) -> State:
+    """A lapsed gesture is recorded, then guards the trainee's taps for one more window."""
+    g = state.grant
+    if g is None or now.mono < g.expires_mono:
+        return state
+    if g.taps > 0:
+        s = state.session
+        effects.append(
+            Record(
+                "grant_expired",
+                {
+                    "session_id": s.id if s else None,
+                    "member_id": g.trainee_id,
+                    "supervisor_id": g.supervisor_id,
+                    "kind": ctx.machine.kind,
+                    "level": Level.AUTONOMOUS.value,
+                    "step": g.taps,
+                },
+            )
+        )
+        effects.append(Cue("deny"))
+        g = replace(g, taps=0, expires_mono=g.expires_mono + ctx.machine.grant_window_s)
+        state = replace(state, grant=g)
+    if now.mono >= g.expires_mono:
+        state = replace(state, grant=None)
+    return state
 
 
 def _grant(state: State, trainee: Member, now: Now, ctx: Context, effects: list[Effect]) -> Outcome:
@@ -517,7 +604,9 @@ def _grant(state: State, trainee: Member, now: Now, ctx: Context, effects: list[
     )
     effects.append(Cue("grant"))
     decision = _decision(True, "qualification_granted", trainee, None)
-    decision.update(level=Level.AUTONOMOUS.value, granted_by=s.supervisor_name)
+    decision.update(
+        level=Level.AUTONOMOUS.value, granted_by=s.supervisor_name, kind=ctx.machine.kind
+    )
     return Outcome(replace(state, grant=None), effects, decision)
 
 
@@ -588,10 +677,12 @@ def _start(
     uid: str,
     supervisor: Member | None = None,
     takeover: bool = False,
+    relay_was_on: bool = False,
 ) -> Outcome:
+    """``relay_was_on``: a takeover or handover of a running machine, whose power is expected."""
     max_s = ctx.machine.max_session_min * 60
     watts = _current_watts(state, now, ctx)
-    if watts is not None and watts > ctx.machine.busy_watts and not state.machine.relay_on:
+    if watts is not None and watts > ctx.machine.busy_watts and not relay_was_on:
         # The machine draws power before its relay closes: a bypassed relay or a stuck contact.
         effects.append(
             Record(
@@ -781,7 +872,12 @@ def _power(state: State, reading: PowerReading, now: Now, ctx: Context) -> State
         quiet = None
     elif quiet is None:
         quiet = now.mono
-    state = replace(state, power=(now.mono, reading.watts), quiet_since=quiet)
+    since = None
+    if reading.watts > busy_watts and state.machine in WATCHED_STATES:
+        since = now.mono if state.unpermitted_since is None else state.unpermitted_since
+    state = replace(
+        state, power=(now.mono, reading.watts), quiet_since=quiet, unpermitted_since=since
+    )
     s = state.session
     if s is not None and s.meter is not None:
         state = replace(state, session=replace(s, meter=s.meter.add(now.mono, reading)))
@@ -921,6 +1017,97 @@ def _clear_air_alarm(state: State, now: Now, ctx: Context, effects: list[Effect]
     )
 
 
+def _permission_watch(state: State, now: Now, ctx: Context, effects: list[Effect]) -> State:
+    """Power drawn with the relay open for ``power_without_permission_s`` is a fault."""
+    since = state.unpermitted_since
+    if since is None:
+        return state
+    watts = _current_watts(state, now, ctx)
+    if state.machine not in WATCHED_STATES or watts is None:
+        # Left the watched states, or the meter went silent: nothing is known any more.
+        return replace(state, unpermitted_since=None)
+    if now.mono < since + ctx.machine.power_without_permission_s:  # the due time, exactly
+        return state
+    effects.append(
+        Record(
+            POWER_FAULT,
+            {
+                "watts": watts,
+                "seconds": round(now.mono - since, 3),
+                "busy_watts": ctx.machine.busy_watts,
+                "machine_state": state.machine.value,
+            },
+        )
+    )
+    effects.append(Cue("alarm"))
+    pending = state.reason if state.machine is MachineState.TO_CHECK else None
+    state = replace(
+        state,
+        unpermitted_since=None,
+        check_requested=_strip_problem(pending) or state.check_requested,
+    )
+    return _set_machine(state, MachineState.FAULT, POWER_FAULT, now, effects, POWER_FAULT, None)
+
+
+def _clear_power_fault(state: State, now: Now, effects: list[Effect], by: str) -> State:
+    """Staff checked the relay: back to a pending check or air fault, else available."""
+    check = state.check_requested
+    state = replace(state, check_requested=None)
+    if check is not None and check != "check_after_use":
+        check = f"problem_reported:{check}"
+    return _after_use(state, check, now, effects, "fault_cleared", by)
+
+
+def _is_repeat(state: State, uid: str, now: Now, ctx: Context) -> bool:
+    guard = ctx.machine.repeat_tap_guard_s
+    return any(u == uid and 0 <= now.mono - t < guard for u, t in state.recent_taps)
+
+
+def _arm_guard(state: State, uid: str, now: Now, ctx: Context) -> State:
+    """A tap that did something arms the guard (denials do not: a retry is just a retry)."""
+    guard = ctx.machine.repeat_tap_guard_s
+    if guard <= 0:
+        return state
+    kept = tuple((u, t) for u, t in state.recent_taps if u != uid and 0 <= now.mono - t < guard)
+    return replace(state, recent_taps=(*kept, (uid, now.mono)))
+
+
+def _ignore_repeat(
+    state: State, uid: str, now: Now, ctx: Context, effects: list[Effect]
+) -> Outcome:
+    """The same badge again within the guard: a double read, not a second meaning.
+
+    The guard slides: a card left on the reader is never read as a second tap.
+    """
+    state = _arm_guard(state, uid, now, ctx)
+    who = identify(ctx.roster, uid)
+    member = who.member if isinstance(who, Identity) else None
+    decision = _decision(False, "repeat_tap", member, uid)
+    decision["guard_s"] = ctx.machine.repeat_tap_guard_s
+    return Outcome(state, effects, decision)
+
+
+def _handover(
+    state: State,
+    trainee: Member,
+    mentor: Member,
+    uid: str,
+    now: Now,
+    ctx: Context,
+    effects: list[Effect],
+) -> Outcome:
+    """The mentor badged first: the trainee's session, after her own checklist if there is one.
+
+    Under an air alarm a handover is a new session, so it is refused; the mentor's goes on.
+    """
+    if state.air_alarm is not None:
+        return _deny(state, Denial.FAULT, uid, trainee, ctx, effects)
+    state = _end(state, now, ctx, effects, EndReason.HANDOVER, by=trainee.id)
+    if ctx.machine.checklist:
+        return _start_or_checklist(state, trainee, now, ctx, effects, uid=uid, supervisor=mentor)
+    return _start(state, trainee, now, ctx, effects, uid=uid, supervisor=mentor, relay_was_on=True)
+
+
 def _button_press(state: State, now: Now, ctx: Context, effects: list[Effect]) -> Outcome:
     s = state.session
     if s is not None and s.warned:
@@ -985,6 +1172,9 @@ def _command(state: State, cmd: Command, now: Now, ctx: Context, effects: list[E
         state = _set_machine(state, MachineState.AVAILABLE, None, now, effects, cmd.action, cmd.by)
         return Outcome(state, effects, _done(cmd, state))
     if cmd.action == "clear_check":
+        if state.machine is MachineState.FAULT and state.reason == POWER_FAULT:
+            state = _clear_power_fault(state, now, effects, cmd.by)
+            return Outcome(state, effects, _done(cmd, state))
         if state.machine is not MachineState.TO_CHECK:
             return Outcome(state, effects, _refused(cmd, "the machine is not waiting for a check"))
         state = _set_machine(
@@ -1061,6 +1251,8 @@ def _set_machine(
     if target is not MachineState.AVAILABLE:
         # Co-badge waits and checklists belong to an available machine only.
         state = replace(state, waiting=None, pending=None)
+    if target not in WATCHED_STATES:
+        state = replace(state, unpermitted_since=None)
     effects.append(
         Record(
             "machine_state_changed",

@@ -6,10 +6,11 @@ from __future__ import annotations
 import re
 import signal
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from tests import test_browser_helpers as helpers
-from tests.e2e_helpers import LEA, MOUSSA, SOFIANE, UNKNOWN, StationProcess, http
+from tests.e2e_helpers import INES, LEA, MOUSSA, SOFIANE, UNKNOWN, StationProcess, http
 from tests.test_browser_helpers import axe_violations, screenshot
 
 helpers.require_browser_tools()
@@ -96,11 +97,20 @@ def test_co_badge_and_grant(page: Any, station: StationProcess) -> None:
     expect(page.locator("#title")).to_have_text("Léa")
     expect(screen(page)).to_contain_text("avec Moussa")
     screenshot(page, "kiosk-session-supervised")
+    station.advance(5)  # past the repeat-tap guard
     assert station.badge(MOUSSA)["action"] == "grant_confirm_supervisor"
-    expect(page.locator("#title")).to_have_text("Moussa, tu valides Léa ?")
+    expect(page.locator("#title")).to_have_text("Moussa, tu valides Léa : autonome en laser ?")
+    expect(screen(page)).to_contain_text("Léa, attends : ce n'est pas encore à toi de badger.")
     screenshot(page, "kiosk-grant-confirm")
+    # Léa taps too early: a word on the kiosk, and her session goes on.
+    assert station.badge(LEA)["action"] == "grant_not_yet"
+    expect(page.locator("#notice")).to_contain_text("Pas encore, Léa !")
+    expect(page.locator("#title")).to_have_text("Moussa, tu valides Léa : autonome en laser ?")
+    screenshot(page, "kiosk-grant-not-yet")
+    station.advance(5)
     assert station.badge(MOUSSA)["action"] == "grant_awaiting_trainee"
     expect(page.locator("#title")).to_have_text("À toi, Léa !")
+    expect(screen(page)).to_contain_text("Moussa te valide autonome en laser.")
     screenshot(page, "kiosk-grant-accept")
     assert station.badge(LEA)["action"] == "qualification_granted"
     expect(page.locator("#title")).to_have_text("Bravo Léa !")
@@ -134,6 +144,7 @@ def test_the_air_alarm_says_what_to_do(
     http("POST", station.base + "/sim/air", {"pm25": 80})
     # The session goes on (air_alarm_cuts_power is off), under a smoke alarm banner.
     expect(screen(page)).to_contain_text("Alerte fumées !")
+    http("POST", station.base + "/sim/advance", {"seconds": 4})  # past the repeat-tap guard
     station.badge(SOFIANE)  # the trainee stops; new sessions are refused until the air is clean
     http("POST", station.base + "/sim/advance", {"seconds": 30})
     expect(page.locator("#title")).to_have_text("Trop de fumées dans l'air")
@@ -144,13 +155,107 @@ def test_the_air_alarm_says_what_to_do(
     expect(screen(page)).to_have_attribute("data-screen", "idle")
 
 
+def test_a_lapsed_grant_keeps_the_session_and_says_so(page: Any, station: StationProcess) -> None:
+    open_kiosk(page, station)
+    station.badge(LEA)
+    station.badge(MOUSSA)
+    station.advance(5)
+    station.badge(MOUSSA)
+    station.advance(5)
+    assert station.badge(MOUSSA)["action"] == "grant_awaiting_trainee"
+    station.advance(21)  # Léa does not tap in time
+    expect(page.locator("#title")).to_have_text("La validation n'a pas abouti")
+    expect(screen(page)).to_contain_text("Moussa, badge deux fois pour recommencer.")
+    expect(page.locator(".countdown")).to_contain_text("Pour terminer ta session : attends")
+    screenshot(page, "kiosk-grant-expired")
+    assert station.badge(LEA)["action"] == "grant_expired"  # a second too late: not a badge-out
+    expect(page.locator("#notice")).to_contain_text("Trop tard pour accepter")
+    screenshot(page, "kiosk-grant-too-late")
+    assert not axe_violations(page)
+    assert station.status()["machine"]["relay_on"] is True
+    assert [e["type"] for e in station.events()].count("grant_expired") == 1
+
+
+def test_a_repeat_tap_is_ignored_and_said(page: Any, station: StationProcess) -> None:
+    open_kiosk(page, station)
+    assert station.badge(SOFIANE)["action"] == "session_started"
+    assert station.badge(SOFIANE)["action"] == "repeat_tap"
+    expect(page.locator("#notice")).to_contain_text("Carte déjà lue")
+    expect(page.locator("#title")).to_have_text("Sofiane")  # the session screen stays
+    screenshot(page, "kiosk-repeat-tap")
+    assert station.status()["machine"]["relay_on"] is True
+
+
+def test_the_trainee_confirms_her_checklist_after_a_handover(
+    page: Any, station_factory: Callable[..., StationProcess]
+) -> None:
+    station = station_factory(checklist=["Lunettes de protection"])
+    open_kiosk(page, station)
+    station.badge(MOUSSA)
+    page.get_by_label("Lunettes de protection").check()
+    page.locator("#checklist-confirm").click()
+    expect(page.locator("#title")).to_have_text("Moussa")
+    assert station.badge(LEA)["action"] == "checklist"
+    expect(screen(page)).to_have_attribute("data-screen", "checklist")
+    expect(screen(page)).to_contain_text("Léa, coche chaque point.")
+    expect(screen(page)).to_contain_text("Moussa t'accompagne")
+    assert station.status()["machine"]["relay_on"] is False
+    screenshot(page, "kiosk-checklist-handover")
+    page.get_by_label("Lunettes de protection").check()
+    page.locator("#checklist-confirm").click()
+    expect(page.locator("#title")).to_have_text("Léa")
+    assert station.status()["session"]["supervisor_id"] == "moussa"
+
+
+def test_a_broken_report_waits_for_staff(page: Any, station: StationProcess) -> None:
+    open_kiosk(page, station)
+    page.locator("#problem-button").click()
+    page.get_by_role("button", name="J'ai cassé quelque chose").click()
+    page.locator("#problem-back").click()
+    expect(page.locator("#title")).to_have_text("Quelqu'un a signalé une casse")
+    screenshot(page, "kiosk-to-check-broken")
+    assert not axe_violations(page)
+    assert station.badge(MOUSSA)["reason"] == "to_check"  # a mentor, not staff
+    expect(screen(page)).to_contain_text("seule l'équipe (technique ou éducative)")
+    assert station.badge(INES)["action"] == "check_cleared"
+    assert station.status()["machine"]["state"] == "available"
+
+
+def test_power_without_permission_locks_the_machine(page: Any, tmp_path: Path) -> None:
+    config = helpers.prepare(tmp_path / "metered")
+    text = config.read_text(encoding="utf-8")
+    text, n = re.subn(r'(?m)^power_meter = "none"$', 'power_meter = "pzem-emulated"', text)
+    assert n == 1
+    config.write_text(text, encoding="utf-8")
+    station = StationProcess(config)
+    try:
+        station.start_ready()
+        open_kiosk(page, station)
+        http("POST", station.base + "/sim/power", {"watts": 850.0})  # relay open: a bypass
+        station.advance(8)
+        expect(page.locator("#title")).to_have_text("Courant anormal")
+        expect(screen(page)).to_contain_text("Mesure : 850 W avec la prise coupée.")
+        screenshot(page, "kiosk-power-fault")
+        assert not axe_violations(page)
+        assert station.badge(SOFIANE)["reason"] == "fault"
+        assert station.badge(MOUSSA)["reason"] == "fault"
+        http("POST", station.base + "/sim/power", {"watts": 0.0})
+        station.advance(2)
+        assert station.badge(INES)["action"] == "fault_cleared"
+        expect(page.locator("#title")).to_have_text("Machine débloquée")
+        events = [e["type"] for e in station.events()]
+        assert events.count("power_without_permission") == 1
+    finally:
+        station.close()
+
+
 def test_report_a_problem(page: Any, station: StationProcess) -> None:
     open_kiosk(page, station)
     page.locator("#problem-button").click()
     dialog = page.locator("#problem-dialog")
     expect(dialog).to_be_visible()
     screenshot(page, "kiosk-problem")
-    dialog.get_by_role("button", name="J'ai cassé quelque chose").click()
+    dialog.get_by_role("button", name="La machine fait un bruit bizarre").click()
     expect(page.locator("#problem-result")).to_have_text(
         "Merci, c'est noté ! La machine sera vérifiée avant la prochaine personne."
     )
@@ -159,7 +264,7 @@ def test_report_a_problem(page: Any, station: StationProcess) -> None:
     screenshot(page, "kiosk-to-check")
     assert station.status()["machine"]["state"] == "to_check"
     events = [e for e in station.events() if e["type"] == "problem_reported"]
-    assert events[-1]["data"]["problem"] == "broken" and events[-1]["data"]["by"] == "kiosk"
+    assert events[-1]["data"]["problem"] == "strange_noise" and events[-1]["data"]["by"] == "kiosk"
 
 
 def test_the_kiosk_recovers_after_a_restart(page: Any, station: StationProcess) -> None:

@@ -36,6 +36,7 @@ def test_relay_is_off_at_start_and_follows_sessions(controller: Controller) -> N
     assert pin.state == 0 and pin.changes == []
     controller.call(Tap(SOFIANE))
     assert pin.state == 1 and controller.status()["machine"]["relay_on"] is True
+    controller.advance(5)  # past the repeat-tap guard
     controller.call(Tap(SOFIANE))
     assert pin.state == 0
     assert [v for _, v in pin.changes] == [1.0, 0.0]
@@ -68,6 +69,7 @@ def test_green_led_shows_the_session(controller: Controller) -> None:
     green = controller.hardware.green.pin  # type: ignore[attr-defined]
     controller.call(Tap(SOFIANE))
     assert green.state == 1
+    controller.advance(5)  # past the repeat-tap guard
     controller.call(Tap(SOFIANE))
     assert green.state == 0
 
@@ -239,10 +241,12 @@ def test_a_roster_import_by_another_process_applies_before_the_next_decision(
 def test_a_grant_applies_at_once(controller: Controller) -> None:
     controller.call(Tap(LEA))
     controller.call(Tap(MOUSSA))
-    controller.call(Tap(MOUSSA))
-    controller.call(Tap(MOUSSA))
+    for _ in range(2):  # the grant gesture: two separate taps, past the repeat-tap guard
+        controller.advance(5)
+        controller.call(Tap(MOUSSA))
     assert controller.call(Tap(LEA))["action"] == "qualification_granted"
     controller.call(Command("end_session", by="yanis"))
+    controller.advance(5)  # past the repeat-tap guard
     # Léa is now autonomous on lasers: no supervisor needed any more.
     assert controller.call(Tap(LEA))["action"] == "session_started"
 

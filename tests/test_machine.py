@@ -210,6 +210,37 @@ def test_staff_takeover(sim: Sim) -> None:
     assert sim.state.machine is MachineState.IN_USE
 
 
+# --- one tap, one meaning -----------------------------------------------------------------------
+
+
+def test_a_repeat_tap_within_the_guard_is_ignored(sim: Sim) -> None:
+    sim.tap(SOFIANE)
+    sim.wait(1)
+    d = sim.tap(SOFIANE)  # the same card read again a second later
+    assert d["action"] == "repeat_tap" and d["member_name"] == "Sofiane" and d["guard_s"] == 3
+    assert sim.state.session is not None and sim.state.machine.relay_on
+    assert "session_ended" not in sim.types()
+    sim.wait(2.5)  # the guard slides with each read: a card left on the reader stays ignored
+    assert sim.tap(SOFIANE)["action"] == "repeat_tap"
+    sim.wait(3)
+    assert sim.tap(SOFIANE)["action"] == "session_ended"
+
+
+def test_the_guard_is_per_badge_and_denials_do_not_arm_it(sim: Sim) -> None:
+    sim.tap(LEA)
+    sim.tap(MOUSSA)  # co-badge: Léa's session starts
+    d = sim.tap(LEA)  # Léa taps again right away, thinking she must
+    assert d["action"] == "repeat_tap" and sim.state.session is not None
+    assert sim.tap(UNKNOWN)["reason"] == "unknown_badge"
+    assert sim.tap(UNKNOWN)["reason"] == "unknown_badge"  # a retry is just a retry
+
+
+def test_the_guard_can_be_turned_off(tmp_path: Path, roster: Roster, clock: SimulatedClock) -> None:
+    sim = sim_with(tmp_path, roster, clock, repeat_tap_guard_s=0)
+    sim.tap(SOFIANE)
+    assert sim.tap(SOFIANE)["action"] == "session_ended"
+
+
 # --- supervision ----------------------------------------------------------------------------------
 
 
@@ -259,6 +290,27 @@ def test_mentor_first_then_trainee_hands_the_session_over(sim: Sim) -> None:
     assert sim.state.machine is MachineState.IN_USE
 
 
+def test_mentor_first_handover_keeps_the_trainees_checklist(
+    tmp_path: Path, roster: Roster, clock: SimulatedClock
+) -> None:
+    sim = sim_with(tmp_path, roster, clock, checklist=["Lunettes", "Aspiration en marche"])
+    sim.tap(MOUSSA)
+    sim.send(Command("confirm_checklist", by="kiosk"))
+    assert sim.state.session is not None and sim.state.session.member_id == "moussa"
+    sim.wait(20)
+    d = sim.tap(LEA)
+    assert d["action"] == "checklist" and d["member_name"] == "Léa"
+    assert d["supervisor_name"] == "Moussa"
+    assert sim.last("session_ended")["end_reason"] == "handover"
+    # The relay does not serve Léa's session before she confirms her own checklist.
+    assert not sim.state.machine.relay_on and sim.state.session is None
+    assert sim.last("checklist_shown")["member_id"] == "lea"
+    sim.send(Command("confirm_checklist", by="kiosk"))
+    s = sim.state.session
+    assert s is not None and (s.member_id, s.supervisor_id) == ("lea", "moussa")
+    assert sim.state.machine.relay_on
+
+
 def test_handover_only_within_the_window(sim: Sim) -> None:
     sim.tap(MOUSSA)
     sim.wait(61)
@@ -268,11 +320,26 @@ def test_handover_only_within_the_window(sim: Sim) -> None:
 # --- the grant gesture -------------------------------------------------------------------------
 
 
-def test_grant_needs_two_supervisor_taps_then_the_trainee(sim: Sim) -> None:
+def supervised_session(sim: Sim) -> None:
+    """Léa (supervised) and Moussa (mentor) co-badge: Léa's session, Moussa supervises."""
     sim.tap(LEA)
     sim.tap(MOUSSA)
+    assert sim.state.session is not None and sim.state.session.supervisor_id == "moussa"
+    sim.wait(30)
+
+
+def test_grant_needs_two_supervisor_taps_then_the_trainee(sim: Sim) -> None:
+    supervised_session(sim)
     d1 = sim.tap(MOUSSA)
-    assert d1["action"] == "grant_confirm_supervisor"
+    assert d1["action"] == "grant_confirm_supervisor" and d1["step"] == 1
+    # The kiosk can say who validates whom, to which level, on which machine.
+    assert (d1["supervisor_name"], d1["trainee_name"], d1["level"], d1["kind"]) == (
+        "Moussa",
+        "Léa",
+        "autonomous",
+        "laser",
+    )
+    sim.wait(5)
     d2 = sim.tap(MOUSSA)
     assert d2["action"] == "grant_awaiting_trainee" and d2["trainee_name"] == "Léa"
     d3 = sim.tap(LEA)
@@ -287,24 +354,54 @@ def test_grant_needs_two_supervisor_taps_then_the_trainee(sim: Sim) -> None:
     assert sim.state.machine is MachineState.IN_USE  # the session goes on
 
 
-def test_trainee_tap_after_one_supervisor_tap_ends_the_session_not_grants(sim: Sim) -> None:
-    sim.tap(LEA)
+def test_trainee_tap_after_one_supervisor_tap_neither_grants_nor_ends_the_session(
+    sim: Sim,
+) -> None:
+    supervised_session(sim)
     sim.tap(MOUSSA)
-    sim.tap(MOUSSA)
-    sim.tap(LEA)
+    d = sim.tap(LEA)  # too early: Moussa has not confirmed yet
+    assert d["action"] == "grant_not_yet" and d["supervisor_name"] == "Moussa"
     assert "qualification_granted" not in sim.types()
+    assert "session_ended" not in sim.types()
+    assert sim.state.machine.relay_on and sim.state.session is not None
+    sim.wait(5)
+    sim.tap(MOUSSA)
+    sim.wait(5)
+    assert sim.tap(LEA)["action"] == "qualification_granted"  # the gesture is still whole
+
+
+def test_a_lapsed_grant_is_recorded_and_a_late_tap_keeps_the_session(sim: Sim) -> None:
+    supervised_session(sim)
+    sim.tap(MOUSSA)
+    sim.wait(5)
+    sim.tap(MOUSSA)
+    sim.wait(21)
+    expired = sim.last("grant_expired")
+    assert (expired["member_id"], expired["supervisor_id"], expired["step"]) == (
+        "lea",
+        "moussa",
+        2,
+    )
+    assert expired["kind"] == "laser" and expired["session_id"] == sim.state.session.id  # type: ignore[union-attr]
+    d = sim.tap(LEA)  # one second too late: not an acceptance, and not a badge-out either
+    assert d["action"] == "grant_expired"
+    assert "qualification_granted" not in sim.types() and "session_ended" not in sim.types()
+    assert sim.state.machine.relay_on
+    sim.wait(20)  # the guard after the lapse is over: a tap means badge-out again
+    assert sim.state.grant is None
+    assert sim.tap(LEA)["action"] == "session_ended"
     assert sim.last("session_ended")["end_reason"] == "badge_out"
 
 
-def test_grant_steps_expire(sim: Sim) -> None:
-    sim.tap(LEA)
-    sim.tap(MOUSSA)
-    sim.tap(MOUSSA)
+def test_the_supervisor_can_start_the_gesture_again_after_it_lapsed(sim: Sim) -> None:
+    supervised_session(sim)
     sim.tap(MOUSSA)
     sim.wait(21)
-    assert sim.state.grant is None
-    sim.tap(LEA)
-    assert "qualification_granted" not in sim.types()
+    assert sim.last("grant_expired")["step"] == 1
+    assert sim.tap(MOUSSA)["action"] == "grant_confirm_supervisor"
+    sim.wait(5)
+    sim.tap(MOUSSA)
+    assert sim.tap(LEA)["action"] == "qualification_granted"
 
 
 # --- to_check, out of service, commands ----------------------------------------------------------
@@ -313,12 +410,34 @@ def test_grant_steps_expire(sim: Sim) -> None:
 def test_check_after_use(tmp_path: Path, roster: Roster, clock: SimulatedClock) -> None:
     sim = sim_with(tmp_path, roster, clock, needs_check_after_use=True)
     sim.tap(SOFIANE)
+    sim.wait(60)
     sim.tap(SOFIANE)
     assert sim.state.machine is MachineState.TO_CHECK
+    sim.wait(5)
     assert sim.tap(SOFIANE)["reason"] == "to_check"
     assert sim.tap(MOUSSA)["action"] == "check_cleared"  # a mentor for lasers may clear it
     assert sim.state.machine is MachineState.AVAILABLE
     assert sim.last("machine_state_changed")["by"] == "moussa"
+
+
+def report_and_end(sim: Sim, problem: str) -> None:
+    sim.tap(SOFIANE)
+    sim.send(Command("report_problem", by="kiosk", reason=problem, to_check=True))
+    sim.wait(60)
+    sim.tap(SOFIANE)
+    assert sim.state.machine is MachineState.TO_CHECK
+
+
+def test_a_broken_report_is_cleared_by_staff_only(sim: Sim) -> None:
+    report_and_end(sim, "broken")
+    d = sim.tap(MOUSSA)  # a trainee mentor cannot judge a repair
+    assert d["reason"] == "to_check" and d["machine_reason"] == "problem_reported:broken"
+    assert sim.state.machine is MachineState.TO_CHECK
+    assert sim.tap(YANIS)["action"] == "check_cleared"
+    assert sim.state.machine is MachineState.AVAILABLE
+    sim.wait(60)
+    report_and_end(sim, "strange_noise")  # other reports keep the mentor rule
+    assert sim.tap(MOUSSA)["action"] == "check_cleared"
 
 
 def test_out_of_service_ends_the_session_and_refuses_taps(sim: Sim) -> None:
@@ -352,6 +471,7 @@ def test_problem_report_blocks_after_the_session(sim: Sim) -> None:
     sim.send(Command("report_problem", by="kiosk", reason="broke_something", to_check=True))
     assert sim.last("problem_reported")["session_id"] is not None
     assert sim.state.machine is MachineState.IN_USE  # never cut a job for a report
+    sim.wait(60)
     sim.tap(SOFIANE)
     assert sim.state.machine is MachineState.TO_CHECK
     assert sim.state.reason == "problem_reported:broke_something"
@@ -366,7 +486,9 @@ def test_checklist_before_the_relay_closes(
     assert not sim.state.machine.relay_on
     sim.send(Command("confirm_checklist", by="kiosk"))
     assert sim.state.machine.relay_on and sim.state.session is not None
+    sim.wait(60)
     sim.tap(SOFIANE)
+    sim.wait(5)
     sim.tap(SOFIANE)
     sim.wait(91)
     assert sim.last("checklist_expired")["member_id"] == "sofiane"
@@ -383,7 +505,9 @@ def test_badge_check_when_configured(sim: Sim) -> None:
     sim.ctx = replace(sim.ctx, verify_badges=True)
     d = sim.send(Tap(SOFIANE, verified=False)).decision
     assert d is not None and d["reason"] == "badge_invalid" and d["member_id"] == "sofiane"
+    sim.wait(5)
     d = sim.send(Tap(SOFIANE)).decision  # a reader that did not check: not admitted either
     assert d is not None and d["reason"] == "badge_invalid"
+    sim.wait(5)
     d = sim.send(Tap(SOFIANE, verified=True)).decision
     assert d is not None and d["granted"] is True

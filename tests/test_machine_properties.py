@@ -3,13 +3,17 @@
 - the relay is on only in ``in_use`` (or ``finishing``), and a session exists exactly then;
 - every session that starts ends exactly once, none is lost or duplicated;
 - machine state changes chain (each ``from`` is the previous ``to``);
-- stored through the real SQLite store, ``seq`` is gap-free and projections agree with the log.
+- stored through the real SQLite store, ``seq`` is gap-free and projections agree with the log;
+- the relay is never on in ``fault``; only staff clear a power-without-permission fault;
+- a repeat tap within the guard changes nothing; a trainee's tap during a grant gesture never
+  ends her session; a supervised session never starts without its checklist when there is one.
 """
 
 from __future__ import annotations
 
 import itertools
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
@@ -17,11 +21,14 @@ from hypothesis import strategies as st
 
 from station.clock import SimulatedClock
 from station.machine import (
+    POWER_FAULT,
+    WATCHED_STATES,
     AirSample,
     ButtonHold,
     ButtonPress,
     Command,
     Context,
+    Outcome,
     PowerSample,
     State,
     Tap,
@@ -50,6 +57,7 @@ UIDS = [SOFIANE, LEA, MOUSSA, INES, YANIS, AMINA, NOAH, UNKNOWN]
 
 inputs = st.one_of(
     st.sampled_from(UIDS).map(Tap),
+    st.sampled_from(UIDS).map(lambda uid: ("double", uid)),
     st.floats(min_value=0, max_value=4000, allow_nan=False).map(lambda s: ("wait", s)),
     st.just(ButtonPress()),
     st.floats(min_value=0, max_value=500).map(lambda w: PowerSample(PowerReading(watts=w))),
@@ -89,6 +97,35 @@ def _check_invariants(state: State) -> None:
     assert (state.finishing is not None) == (state.machine is MachineState.FINISHING)
     if state.waiting is not None or state.pending is not None:
         assert state.machine is MachineState.AVAILABLE
+    if state.machine is MachineState.FAULT:
+        assert not state.machine.relay_on and state.session is None
+    if state.unpermitted_since is not None:
+        assert state.machine in WATCHED_STATES and not state.machine.relay_on
+
+
+def _member_of(uid: str) -> str | None:
+    badge = ROSTER.badge(uid)
+    return badge.member_id if badge else None
+
+
+def _check_step(before: State, inp: object, out: Outcome, checklist: bool) -> None:
+    """Promises about one input: what it may change, given the state it met."""
+    types = [e.type for e in out.events]
+    if before.machine is MachineState.FAULT and before.reason == POWER_FAULT:
+        if out.state.machine is not MachineState.FAULT:
+            staff_tap = isinstance(inp, Tap) and inp.uid in (INES, YANIS)
+            command = isinstance(inp, Command) and inp.action == "clear_check"
+            assert staff_tap or command, "only staff clear a power-without-permission fault"
+    if isinstance(inp, Tap) and before.grant is not None:
+        if _member_of(inp.uid) == before.grant.trainee_id and before.session is not None:
+            ended = [e.data for e in out.events if e.type == "session_ended"]
+            assert not ended, "a tap during a grant gesture ended the trainee's session"
+    if checklist:
+        for i, e in enumerate(out.events):
+            if e.type == "session_started" and e.data["supervisor_id"] is not None:
+                assert "checklist_confirmed" in types[:i], (
+                    "a supervised start skipped its checklist"
+                )
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -134,17 +171,31 @@ def test_random_inputs_keep_the_promises(
             state = State()
             events: list[tuple[str, dict]] = []
 
-            def apply(inp: object) -> None:
+            def apply(inp: object) -> Outcome:
                 nonlocal state
+                before = state
                 out = handle(state, inp, clock.now(), ctx)  # type: ignore[arg-type]
                 state = out.state
                 _check_invariants(state)
+                _check_step(before, inp, out, checklist)
                 records = [(e.type, e.data) for e in out.events]
                 store.append(records, clock.now(), clock.boot_id)
                 events.extend(records)
+                return out
 
             for step in steps:
-                if isinstance(step, tuple):
+                if isinstance(step, tuple) and step[0] == "double":
+                    first = apply(Tap(step[1]))
+                    before = state
+                    again = apply(Tap(step[1]))  # the same card, read again at once
+                    assert first.decision is not None and again.decision is not None
+                    if first.decision["action"] != "denied":
+                        assert again.decision["action"] == "repeat_tap"
+                        assert again.events == [] and again.effects == []
+                        assert replace(again.state, recent_taps=()) == replace(
+                            before, recent_taps=()
+                        ), "a repeat tap within the guard changed the state"
+                elif isinstance(step, tuple):
                     clock.advance(step[1])
                     apply(Tick())
                 else:

@@ -9,12 +9,12 @@ from typing import Any
 import pytest
 
 from station.clock import SimulatedClock
-from station.machine import AirSample, Command, Context, PowerSample
+from station.machine import AirSample, Command, Context, PowerSample, Tick, next_due
 from station.metering import MeteringConfig
 from station.model import MachineState
 from station.ports import AirReading, PowerReading
 from station.roster import Roster
-from tests.conftest import SOFIANE, YANIS, make_config
+from tests.conftest import LEA, MOUSSA, SOFIANE, YANIS, make_config
 from tests.test_machine import Sim
 
 SENSORS = {"power_meter": "pzem-emulated", "air_sensor": "sds011-emulated"}
@@ -143,6 +143,7 @@ def test_finishing_refuses_trainees_and_yields_to_staff(printer: SensorSim) -> N
     printer.watts = 200.0
     printer.run(10)
     printer.tap(SOFIANE)
+    printer.run(4)  # past the repeat-tap guard
     d = printer.tap(SOFIANE)
     assert d["reason"] == "machine_in_use" and d["finishing"] is True
     assert printer.tap(YANIS)["action"] == "takeover"
@@ -185,6 +186,7 @@ def test_air_alarm_without_cutting(laser: SensorSim) -> None:
     assert laser.state.machine is MachineState.IN_USE and laser.state.machine.relay_on
     laser.tap(SOFIANE)
     assert laser.state.machine is MachineState.FAULT
+    laser.run(4)  # past the repeat-tap guard
     assert laser.tap(SOFIANE)["reason"] == "fault"
     laser.pm25 = 45.0  # below the alarm but above the 80 % hysteresis
     laser.run(4)
@@ -226,6 +228,7 @@ def test_air_alarm_keeps_a_pending_check(
     sim = make_sim(tmp_path, roster, clock, pm25_alarm=50.0, needs_check_after_use=True)
     sim.pm25 = 5.0
     sim.tap(SOFIANE)
+    sim.run(10)
     sim.tap(SOFIANE)
     assert sim.state.machine is MachineState.TO_CHECK
     sim.pm25 = 90.0
@@ -234,3 +237,100 @@ def test_air_alarm_keeps_a_pending_check(
     sim.pm25 = 3.0
     sim.run(2)
     assert sim.state.machine is MachineState.TO_CHECK and sim.state.reason == "check_after_use"
+
+
+# --- power without permission ---------------------------------------------------------------------
+
+
+def test_power_with_the_relay_open_is_a_fault_that_staff_clear(printer: SensorSim) -> None:
+    printer.watts = 900.0  # a short spike: not a fault
+    printer.run(4)
+    printer.watts = 0.0
+    printer.run(20)
+    assert printer.state.machine is MachineState.AVAILABLE
+    printer.watts = 900.0  # a welded relay, or the machine plugged around the station
+    printer.run(4)
+    assert "power_without_permission" not in printer.types()  # a few seconds' grace
+    printer.run(4)
+    fault = printer.last("power_without_permission")
+    assert fault["watts"] == 900.0 and fault["seconds"] == 5
+    assert printer.state.machine is MachineState.FAULT
+    assert printer.state.reason == "power_without_permission"
+    assert "alarm" in printer.cues and not printer.state.machine.relay_on
+    assert printer.tap(SOFIANE)["reason"] == "fault"
+    assert printer.tap(MOUSSA)["reason"] == "fault"  # a mentor is not staff
+    assert "session_started" not in printer.types()
+    printer.watts = 0.0  # the technician fixed the relay
+    printer.run(2)
+    d = printer.tap(YANIS)
+    assert d["action"] == "fault_cleared" and printer.state.machine is MachineState.AVAILABLE
+    assert printer.last("machine_state_changed")["by"] == "yanis"
+    assert printer.state.session is None  # clearing starts nothing
+
+
+def test_the_technician_command_clears_the_fault_and_keeps_a_pending_check(
+    tmp_path: Path, roster: Roster, clock: SimulatedClock
+) -> None:
+    sim = make_sim(tmp_path, roster, clock, needs_check_after_use=True)
+    sim.tap(SOFIANE)
+    sim.run(10)
+    sim.tap(SOFIANE)
+    assert sim.state.machine is MachineState.TO_CHECK
+    sim.watts = 300.0
+    sim.run(8)
+    assert sim.state.machine is MachineState.FAULT
+    out = sim.send(Command("clear_check", by="yanis"))
+    assert out.decision is not None and out.decision["ok"]
+    assert sim.state.machine is MachineState.TO_CHECK and sim.state.reason == "check_after_use"
+
+
+def test_power_after_the_relay_opened_is_watched_too(printer: SensorSim) -> None:
+    """A relay that welds at the end of a session: the job goes on with the relay 'open'."""
+    printer.tap(SOFIANE)
+    printer.watts = 200.0
+    printer.run(10)
+    printer.send(Command("end_session", by="yanis"))
+    assert not printer.state.machine.relay_on
+    printer.run(8)
+    assert printer.state.machine is MachineState.FAULT
+
+
+@pytest.mark.parametrize("who", ["handover", "takeover", "finishing_takeover"])
+def test_no_false_alarm_when_the_relay_was_already_closed(printer: SensorSim, who: str) -> None:
+    first = MOUSSA if who == "handover" else SOFIANE
+    printer.tap(first)
+    printer.watts = 300.0
+    printer.run(4)
+    if who == "finishing_takeover":
+        printer.tap(SOFIANE)
+        assert printer.state.machine is MachineState.FINISHING
+    d = printer.tap(LEA if who == "handover" else YANIS)
+    assert d["granted"] is True and printer.state.machine.relay_on
+    printer.run(30)
+    assert "power_before_start" not in printer.types()
+    assert "power_without_permission" not in printer.types()
+    assert printer.state.machine is MachineState.IN_USE
+
+
+def test_the_power_fault_falls_due_exactly_at_its_due_time(tmp_path: Path, roster: Roster) -> None:
+    """The controller ticks at next_due; a fault that missed it by a rounding would never fire
+    (and the controller stops on a due time that does not move)."""
+    clock = SimulatedClock(mono=651592.972722763)
+    sim = make_sim(tmp_path, roster, clock, power_without_permission_s=3.7)
+    sim.send(PowerSample(PowerReading(watts=900.0)))
+    due = next_due(sim.state, sim.ctx)
+    assert due is not None
+    clock.advance(due - clock.now().mono)
+    sim.send(Tick())
+    assert sim.state.machine is MachineState.FAULT
+
+
+def test_no_handover_under_an_air_alarm(laser: SensorSim) -> None:
+    laser.tap(MOUSSA)
+    laser.pm25 = 80.0
+    laser.run(4)
+    assert laser.state.air_alarm == "pm25" and laser.state.machine.relay_on
+    assert laser.tap(LEA)["reason"] == "fault"  # a new session: refused, as at any tap
+    s = laser.state.session
+    assert s is not None and s.member_id == "moussa"  # the mentor's session goes on
+    assert "session_ended" not in laser.types()

@@ -95,6 +95,7 @@ def test_a_revocation_and_a_new_member_reach_the_station_within_one_sync_interva
     st: Station = stations("laser-1")
     wait_for(st.synced, 10, "a first sync")
     assert st.tap(LEA)["granted"] is False  # supervised: waits for a mentor (no session yet)
+    st.controller.advance(5)  # past the repeat-tap guard
     changed_at = time.monotonic()
     central.store.set_badge_active(LEA, False)
     wait_for(lambda: st.roster_version() == central.store.roster_version(), 10, "the change")
@@ -148,8 +149,9 @@ def test_a_grant_at_one_station_reaches_the_others(central: CentralServer, stati
     # Léa (supervised) and Moussa (mentor) at laser-1, then the grant gesture.
     one.tap(LEA)
     assert one.tap(MOUSSA)["granted"]
-    one.tap(MOUSSA)
-    one.tap(MOUSSA)
+    for _ in range(2):  # two separate taps, past the repeat-tap guard
+        one.controller.advance(5)
+        one.tap(MOUSSA)
     assert one.tap(LEA)["action"] == "qualification_granted"
 
     def autonomous_at_central() -> bool:
@@ -182,11 +184,13 @@ def test_without_contact_the_roster_expires_and_only_staff_get_in(
         wait_for(lambda: st.controller.status()["sync"].get("state") == "offline", 10, "offline")
         st.controller.advance(5 * 60)
         assert st.tap(SOFIANE)["granted"]  # still within the 6 minutes
+        st.controller.advance(5)  # past the repeat-tap guard
         st.tap(SOFIANE)
         st.controller.advance(2 * 60)
         assert st.controller.status()["roster_expired"] is True
         assert st.tap(SOFIANE)["reason"] == "roster_expired"
         assert st.tap(INES)["granted"]  # staff
+        st.controller.advance(5)  # past the repeat-tap guard
         st.tap(INES)
         proxy.upstream = central.url  # contact again: trainees are back
         wait_for(lambda: not st.controller.status()["roster_expired"], 10, "contact")

@@ -7,8 +7,12 @@
   const boot = JSON.parse(document.getElementById("boot").textContent);
   const catalogs = boot.catalogs;
   const DECISION_ACTIONS = new Set([
-    "denied", "session_ended", "qualification_granted", "check_cleared", "already_supervising",
+    "denied", "session_ended", "qualification_granted", "check_cleared", "fault_cleared", "already_supervising",
   ]);
+  // Taps that changed nothing: said in a notice on top of the screen they met, never instead of it.
+  const NOTICE_ACTIONS = new Set(["repeat_tap", "grant_not_yet", "grant_expired"]);
+  const POWER_FAULT = "power_without_permission";
+  const BROKEN = "problem_reported:broken";
   const IDLE_LANGUAGE_RESET_MS = 120000;
 
   const ui = {
@@ -89,19 +93,45 @@
   }
 
   function chooseScreen(s) {
+    const view = baseScreen(s);
+    const d = recentDecision(s);
+    if (d && NOTICE_ACTIONS.has(d.action)) {
+      view.notice = noticeFor(d);
+      view.key += ":notice:" + d.at;
+    }
+    return view;
+  }
+
+  function noticeFor(d) {
+    const values = { name: d.member_name, supervisor: d.supervisor_name, trainee: d.trainee_name,
+      seconds: Math.round(d.guard_s ?? 0) };
+    if (d.action === "repeat_tap") {
+      return { tone: "info", title: t("kiosk.repeat.title", values), text: t("kiosk.repeat.next", values) };
+    }
+    if (d.action === "grant_not_yet") {
+      return { tone: "info", title: t("kiosk.grant.not_yet.title", values), text: t("kiosk.grant.not_yet.next", values) };
+    }
+    return { tone: "info", title: t("kiosk.grant.too_late.title", values), text: t("kiosk.grant.too_late.next", values) };
+  }
+
+  function baseScreen(s) {
     const m = s.machine;
     const d = recentDecision(s);
     if (m.state === "fault") return faultScreen(s);
     if (m.state === "out_of_service") return blocked("out_of_service", "kiosk.out_of_service", m.reason);
     if (d && DECISION_ACTIONS.has(d.action)) return decisionScreen(d, s);
-    if (s.checklist) return checklistScreen(s.checklist);
+    if (s.checklist) return checklistScreen(s.checklist, s.last_decision);
     if (s.waiting) return waitingScreen(s.waiting, s.last_decision);
-    if (s.grant && s.session) return grantScreen(s.grant, s.session, s.last_decision);
+    if (s.grant && s.session) return grantScreen(s.grant, s.session, m.kind);
     if (s.session) return sessionScreen(s, d);
     if (m.state === "finishing") {
       const f = s.finishing;
       return { key: "finishing", tone: "info", icon: "wait", title: f && f.member_name ? f.member_name : t("state.finishing"),
         lines: [t("kiosk.finishing.hint")] };
+    }
+    if (m.state === "to_check" && m.reason === BROKEN) {
+      return { key: "to_check:broken", tone: "warn", icon: "tool", title: t("kiosk.to_check_broken.title"),
+        lines: [t("kiosk.to_check_broken.next")] };
     }
     if (m.state === "to_check") return blocked("to_check", "kiosk.to_check", null);
     const idle = [t("kiosk.idle.hint")];
@@ -120,6 +150,12 @@
     if (cause === "sensor_lost") {
       return { key: "fault:air_sensor_lost", tone: "blocked", icon: "warn",
         title: t("kiosk.air_sensor_lost.title"), lines: [t("kiosk.air_sensor_lost.next")] };
+    }
+    if (s.machine.reason === POWER_FAULT) {
+      const lines = [t("kiosk.power_fault.next")];
+      const watts = s.power && s.power.watts;
+      if (typeof watts === "number" && watts > 0) lines.push(t("kiosk.power_fault.value", { watts: Math.round(watts) }));
+      return { key: "fault:" + POWER_FAULT, tone: "blocked", icon: "warn", title: t("kiosk.power_fault.title"), lines };
     }
     return blocked("fault", "kiosk.fault", null);
   }
@@ -146,6 +182,8 @@
         lines.push(helpers.length ? t("helpers.ask", { names: names(helpers) }) : t("denial." + reason + ".next"));
       } else if (reason === "roster_expired" && s.roster_age_unknown) {
         lines.push(t("denial.roster_expired.unknown_age"));
+      } else if (reason === "to_check" && d.machine_reason === BROKEN) {
+        lines.push(t("denial.to_check.broken"));
       } else {
         lines.push(t("denial." + reason + ".next"));
       }
@@ -165,6 +203,10 @@
       return { key, tone: "ok", icon: "ok", title: t("kiosk.check_cleared.title"),
         lines: [t("kiosk.check_cleared.next", { name: d.member_name })] };
     }
+    if (d.action === "fault_cleared") {
+      return { key, tone: "ok", icon: "ok", title: t("kiosk.fault_cleared.title"),
+        lines: [t("kiosk.check_cleared.next", { name: d.member_name })] };
+    }
     return { key, tone: "info", icon: "ok", title: t("kiosk.already_supervising.title"),
       lines: [t("kiosk.already_supervising.next")] };
   }
@@ -178,23 +220,31 @@
       countdown: { until: w.expires_at, key: "kiosk.waiting.countdown" } };
   }
 
-  function grantScreen(g, session, d) {
-    const supervisor = (d && d.member_name) || session.supervisor_name || "";
-    const trainee = (d && d.trainee_name) || session.member_name;
-    const values = { supervisor, trainee };
-    const step = g.step >= 2 ? "accept" : "confirm";
-    return { key: "grant:" + g.step + ":" + g.expires_at, tone: "grant", icon: "star",
-      title: t("kiosk.grant." + step + ".title", values), lines: [t("kiosk.grant." + step + ".next", values)],
-      countdown: { until: g.expires_at, key: "kiosk.waiting.countdown" } };
+  // The grant gesture, step by step: who does what next, to which level, on which machine.
+  // A grant is always by the session's supervisor, for the session's trainee.
+  function grantScreen(g, session, kind) {
+    const values = { supervisor: session.supervisor_name || "", trainee: session.member_name,
+      level: t("level.autonomous").toLowerCase(), kind: kindName(kind) };
+    const step = g.step >= 2 ? "accept" : g.step === 1 ? "confirm" : "expired";
+    const tone = step === "expired" ? "warn" : "grant";
+    const lines = ["next", "trainee"].map((part) => t("kiosk.grant." + step + "." + part, values));
+    return { key: "grant:" + g.step + ":" + g.expires_at, tone, icon: step === "expired" ? "wait" : "star",
+      title: t("kiosk.grant." + step + ".title", values), lines,
+      countdown: { until: g.expires_at, key: step === "expired" ? "kiosk.grant.expired.countdown" : "kiosk.waiting.countdown" } };
   }
 
-  function checklistScreen(c) {
+  function checklistScreen(c, d) {
     if (state.checklistKey !== c.expires_at) {
       state.checklistKey = c.expires_at;
       state.checked = new Set();
     }
+    const lines = [t("kiosk.checklist.hello", { name: c.member_name })];
+    // After a mentor-first handover: the trainee confirms her own checklist, with her mentor.
+    if (d && d.action === "checklist" && d.supervisor_name && d.member_id === c.member_id) {
+      lines.push(t("kiosk.checklist.with", { name: d.supervisor_name }));
+    }
     return { key: "checklist:" + c.expires_at, tone: "wait", icon: null,
-      title: t("kiosk.checklist.title"), lines: [t("kiosk.checklist.hello", { name: c.member_name })],
+      title: t("kiosk.checklist.title"), lines,
       checklist: c.items, countdown: { until: c.expires_at, key: "kiosk.waiting.countdown" } };
   }
 
@@ -272,6 +322,12 @@
       }
       b.append(el("span", { text: view.banner.text }));
       screen.append(b);
+    }
+    if (view.notice) {
+      const n = el("div", { class: "banner notice tone-" + view.notice.tone, role: "status", id: "notice" });
+      n.append(el("strong", { class: "banner-title", text: view.notice.title }));
+      n.append(el("span", { text: view.notice.text }));
+      screen.append(n);
     }
     if (view.checklist) screen.append(checklistForm(view.checklist));
     if (view.countdown) {
@@ -382,6 +438,7 @@
     const d = s.last_decision;
     if (d && d.at && (!previous.last_decision || previous.last_decision.at !== d.at || previous.last_decision.action !== d.action)) {
       const cue = { denied: "deny", session_started: "ok", takeover: "ok", session_ended: "ok", check_cleared: "ok",
+        fault_cleared: "ok", grant_not_yet: "wait", grant_expired: "wait",
         session_extended: "ok", idle_extended: "ok", qualification_granted: "grant", waiting_for_supervisor: "wait", checklist: "wait",
         grant_confirm_supervisor: "wait", grant_awaiting_trainee: "wait" }[d.action];
       if (cue) play(cue);
