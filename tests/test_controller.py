@@ -225,7 +225,9 @@ def test_a_roster_import_by_another_process_applies_before_the_next_decision(
     from tests.conftest import sample_roster_text
 
     assert controller.call(Tap(SOFIANE))["action"] == "session_started"
+    controller.advance(5)  # past the repeat-tap guard
     controller.call(Tap(SOFIANE))
+    controller.advance(5)
     # What `station roster import` does: its own connection, Sofiane missing from the file.
     text = "\n".join(
         line for line in sample_roster_text().splitlines() if not line.startswith("sofiane,")

@@ -341,6 +341,7 @@ def test_a_badge_revoked_offline_stays_refused_after_a_reboot_without_a_trusted_
         c = boot(clock)
         wait_for(lambda: c.status()["sync"].get("state") == "ok", 10, "a first sync")
         assert c.call(Tap(SOFIANE))["granted"]
+        c.advance(5)  # past the repeat-tap guard
         c.call(Tap(SOFIANE))
         proxy.upstream = ""  # offline; meanwhile the central store revokes Sofiane's badge
         central.store.set_badge_active(SOFIANE, False)
@@ -358,6 +359,7 @@ def test_a_badge_revoked_offline_stays_refused_after_a_reboot_without_a_trusted_
         decision = c.call(Tap(SOFIANE))
         assert decision["granted"] is False and decision["reason"] == "roster_expired"
         assert c.call(Tap(INES))["granted"]  # staff
+        c.advance(5)  # past the repeat-tap guard
         c.call(Tap(INES))
         assert relay_pin_changes(c) == [1.0, 0.0]  # only Inès's session
 
@@ -398,6 +400,7 @@ def test_a_process_restart_on_the_same_boot_keeps_the_rosters_age(
         try:
             assert c.status()["roster_age_unknown"] is False
             assert c.call(Tap(SOFIANE))["granted"]  # 30 of the 60 minutes
+            c.advance(5)  # past the repeat-tap guard
             c.call(Tap(SOFIANE))
             c.advance(31 * 60)
             assert c.call(Tap(SOFIANE))["reason"] == "roster_expired"
