@@ -138,7 +138,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def open_store(config: CentralConfig) -> SqliteCentralStore:
     return SqliteCentralStore(
-        config.db_path, two_stations_window_s=config.sync.badge_two_stations_s
+        config.db_path,
+        two_stations_window_s=config.sync.badge_two_stations_s,
+        max_ahead=config.sync.max_batch,
     )
 
 
