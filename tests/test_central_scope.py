@@ -284,7 +284,7 @@ class FakeMaster:
         return {"s-1": "laser-1", "s-2": "cnc-1"}.get(session_id)
 
     def level(self, member_id: str, kind: str) -> Level | None:
-        return self.levels.get(member_id) if member_id in self.roles else None
+        return self.levels.get(member_id, Level.NONE) if member_id in self.roles else None
 
     def could_grant(self, member_id: str, kind: str, at: str | None) -> bool:
         if member_id not in self.roles:
