@@ -1278,8 +1278,9 @@ class SqliteCentralStore:
 
     def pending_commands(self, station_id: str) -> list[dict[str, Any]]:
         rows = self._rows(
+            # rowid: the order they were sent in (a timestamp ties within a millisecond)
             "SELECT id, action, reason, uid, created_at, created_by FROM commands "
-            "WHERE station_id = ? AND status = 'pending' ORDER BY created_at, id",
+            "WHERE station_id = ? AND status = 'pending' ORDER BY rowid",
             (station_id,),
         )
         return [{k: v for k, v in r.items() if v is not None} for r in rows]
@@ -1288,7 +1289,7 @@ class SqliteCentralStore:
         where, params = ("WHERE station_id = ?", [station_id]) if station_id else ("", [])
         return self._rows(
             f"SELECT id, station_id, action, reason, uid, created_at, created_by, status, "
-            f"applied_at, result FROM commands {where} ORDER BY created_at DESC LIMIT ?",
+            f"applied_at, result FROM commands {where} ORDER BY rowid DESC LIMIT ?",
             [*params, limit],
         )
 

@@ -245,3 +245,21 @@ def test_a_grant_at_a_station_becomes_a_roster_change(tmp_path: Path) -> None:
         ]
     finally:
         store.close()
+
+
+def test_commands_arrive_in_the_order_sent(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """200 back-to-back end_session + lock pairs within one millisecond: the order sent is the
+    order a station gets them in (it applies them in reply order)."""
+    store = SqliteCentralStore(tmp_path / "c.sqlite")
+    try:
+        store.add_station("laser-1", kind="laser")
+        monkeypatch.setattr("central.store.now_iso", lambda: "2026-03-02T10:00:00.000Z")
+        sent = []
+        for i in range(200):
+            for action in ("end_session", "lock"):
+                command = {"action": action, "reason": f"pair {i}"}
+                sent.append(store.add_command("laser-1", command, by="t")["id"])
+        assert [c["id"] for c in store.pending_commands("laser-1")] == sent
+        assert [c["id"] for c in store.commands("laser-1", limit=400)] == sent[::-1]
+    finally:
+        store.close()
