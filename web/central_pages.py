@@ -43,7 +43,13 @@ from central.store import (
 )
 from station.errors import RosterError
 from station.model import Level, Role
-from station.roster import KIND_PATTERN, MEMBER_ID_PATTERN, normalise_uid, parse_roster_csv
+from station.roster import (
+    KIND_PATTERN,
+    MEMBER_ID_PATTERN,
+    normalise_uid,
+    parse_roster_csv,
+    unsafe_text,
+)
 from web import csrf
 from web.i18n import LANGUAGES, fill
 
@@ -309,7 +315,7 @@ def save_member() -> Any:
     role = request.form.get("role", "trainee")
     if not MEMBER_ID_PATTERN.match(member_id):
         flash(t("c.admin.bad_id"), "error")
-    elif not name or len(name) > 120:
+    elif not name or len(name) > 120 or unsafe_text(name, "name"):
         flash(t("c.admin.bad_name"), "error")
     elif role not in [r.value for r in Role]:
         flash(t("c.admin.bad_role"), "error")
