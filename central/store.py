@@ -1226,10 +1226,15 @@ class SqliteCentralStore:
                 (member_id, name, role.value, int(active), version, now_iso()),
             )
 
-    def add_badge(self, uid: str, member_id: str) -> None:
+    def add_badge(self, uid: str, member_id: str, *, move: bool = False) -> None:
+        """Give a badge to a member. A badge another member holds moves only with ``move``
+        (the educator confirmed it): a typo must not silently take Léa's card away."""
         with self._transaction() as conn:
             if not conn.execute("SELECT 1 FROM members WHERE id = ?", (member_id,)).fetchone():
                 raise NotFound(f"no member {member_id}")
+            holder = conn.execute("SELECT member_id FROM badges WHERE uid = ?", (uid,)).fetchone()
+            if holder is not None and holder[0] != member_id and not move:
+                raise BadgeHeld(uid, holder[0])
             version = self._bump(conn)
             conn.execute(
                 "INSERT INTO badges (uid, member_id, active, version) VALUES (?, ?, 1, ?) "
@@ -1344,6 +1349,14 @@ class SqliteCentralStore:
         return self._rows(
             "SELECT username, role, active, created_at, last_login_at FROM users ORDER BY username"
         )
+
+
+class BadgeHeld(Conflict):
+    """The badge belongs to another member: moving it needs a confirmation."""
+
+    def __init__(self, uid: str, holder: str) -> None:
+        super().__init__(f"badge {uid} belongs to {holder}: confirm to move it (they will lose it)")
+        self.uid, self.holder = uid, holder
 
 
 class _NothingChanged(Exception):

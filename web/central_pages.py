@@ -36,6 +36,7 @@ from central.fleet import fleet, utcnow
 from central.ingest import COMMAND_ACTIONS, parse_command
 from central.store import (
     ROLES,
+    BadgeHeld,
     SqliteCentralStore,
     member_detail,
     recent_alerts,
@@ -345,13 +346,26 @@ def member(member_id: str) -> str:
 @requires("educator")
 def add_badge(member_id: str) -> Any:
     try:
-        store().add_badge(normalise_uid(request.form.get("uid", "")), member_id)
+        store().add_badge(
+            normalise_uid(request.form.get("uid", "")),
+            member_id,
+            move=request.form.get("move") == "1",
+        )
         flash(t("c.admin.badge_added"), "ok")
+    except BadgeHeld as e:
+        flash(t("c.admin.badge_held", uid=e.uid, name=_name_of(e.holder)), "error")
     except ValueError as e:
         flash(str(e), "error")
     except NotFound as e:
         abort(404, str(e))
     return redirect(url_for("central_admin.member", member_id=member_id))
+
+
+def _name_of(member_id: str) -> str:
+    try:
+        return str(member_detail(store(), member_id)["name"])
+    except NotFound:
+        return member_id
 
 
 @admin.post("/badges/<uid>/<any(revoke, restore):what>")
