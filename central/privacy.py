@@ -190,12 +190,30 @@ def retention_candidates(
     return [r[0] for r in rows]
 
 
-def apply_retention(store: SqliteCentralStore, days: int, *, dry_run: bool = False) -> list[str]:
-    ids = retention_candidates(store, days)
+def apply_retention(
+    store: SqliteCentralStore, days: int, *, dry_run: bool = False, now: datetime | None = None
+) -> list[str]:
+    """Erase the members past retention; every run is recorded (``retention_runs``: when, the
+    setting, how many), so that an educator can show the rule is applied. No ids are kept."""
+    ids = retention_candidates(store, days, now)
+    erased = 0
     if not dry_run:
         for member_id in ids:
             try:
                 erase_member(store, member_id)
             except NotFound:
                 continue
+            erased += 1
+    with store._transaction() as conn:
+        conn.execute(
+            "INSERT INTO retention_runs (at, days, erased, dry_run) VALUES (?, ?, ?, ?)",
+            (now_iso(), days, len(ids) if dry_run else erased, int(dry_run)),
+        )
     return ids
+
+
+def retention_runs(store: SqliteCentralStore, limit: int = 20) -> list[dict[str, Any]]:
+    """The latest retention runs, newest first."""
+    return store._rows(
+        "SELECT at, days, erased, dry_run FROM retention_runs ORDER BY id DESC LIMIT ?", (limit,)
+    )

@@ -182,3 +182,16 @@ def test_a_badge_is_not_taken_from_its_holder_without_a_confirmation(
     )
     assert [b["uid"] for b in export_member(store, "noah")["badges"]] == ["04B0B1B2", "04F0F1F2"]
     assert export_member(store, "lea")["badges"] == []
+
+
+def test_each_retention_run_is_recorded(store: SqliteCentralStore) -> None:
+    from central.privacy import retention_runs
+
+    store.upsert_member("noah", "Noah Petit", Role.TRAINEE, active=False)
+    later = datetime.now(UTC) + timedelta(days=400)
+    assert apply_retention(store, 365, dry_run=True, now=later) == ["noah"]
+    assert apply_retention(store, 365) == []
+    assert apply_retention(store, 365, now=later) == ["noah"]
+    runs = [(r["days"], r["erased"], r["dry_run"]) for r in retention_runs(store)]
+    assert runs == [(365, 1, 0), (365, 0, 0), (365, 1, 1)]
+    assert export_member(store, "noah")["member"]["name"] == "(effacé)"
