@@ -967,7 +967,7 @@ class SqliteCentralStore:
     ) -> Iterator[dict[str, Any]]:
         sql = (
             "SELECT station_id, seq, id, type, at, at_repaired, clock_synced, boot_id, mono, "
-            "data, received_at FROM events"
+            "data, received_at, refused, applied FROM events"
         )
         params: list[Any] = []
         if station_id is not None:
@@ -990,6 +990,8 @@ class SqliteCentralStore:
                 "mono": r[8],
                 "data": json.loads(r[9]),
                 "received_at": r[10],
+                # evidence kept but not applied: the scope rule it broke (central/scope.py)
+                "refused": r[11] or (None if r[12] else "?"),
             }
 
     def count_events(self, station_id: str | None = None) -> int:

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from central.errors import BadRequest
 from central.ingest import (
@@ -263,3 +266,50 @@ def test_commands_arrive_in_the_order_sent(tmp_path: Path, monkeypatch: pytest.M
         assert [c["id"] for c in store.commands("laser-1", limit=400)] == sent[::-1]
     finally:
         store.close()
+
+
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.floats()
+    | st.sampled_from([math.nan, math.inf])
+    | st.integers()
+    | st.text(max_size=6),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner),
+    max_leaves=6,
+)
+FIELDS = ["id", "seq", "type", "at", "clock_synced", "boot_id", "mono", "data", "station_id"]
+event_fields = st.builds(
+    lambda seq, data, broken: {**event(seq, data=data), **broken},
+    st.integers(min_value=1, max_value=60),
+    st.dictionaries(st.text(max_size=4), json_values, max_size=3),
+    st.dictionaries(st.sampled_from(FIELDS), json_values, max_size=1),
+)
+"""A valid event with any data, sometimes with one field replaced by anything."""
+
+
+BODY_FIELDS = ["protocol", "station_id", "events", "roster_version", "backlog", "status"]
+
+
+@given(
+    st.builds(
+        lambda events, broken: {**body(*events), "backlog": 0, **broken},
+        st.lists(event_fields, max_size=3),
+        st.dictionaries(st.sampled_from(BODY_FIELDS), json_values, max_size=1),
+    )
+    | json_values
+)
+@settings(suppress_health_check=[HealthCheck.too_slow])
+def test_any_body_is_a_request_or_a_bad_request_naming_a_field(raw: Any) -> None:
+    try:
+        req = parse_sync_request(raw, "laser-1", 50)
+    except BadRequest as e:
+        assert e.field is None or isinstance(e.field, str)
+        assert str(e)
+        return
+    for e in req.events:
+        json.loads(e.data_json(), parse_constant=_not_json)  # whatever numbers came in
+
+
+def _not_json(name: str) -> None:
+    raise AssertionError(f"{name} is not JSON: a browser's JSON.parse stops at it")
