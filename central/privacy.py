@@ -14,32 +14,27 @@ and the alerts, and the member's roster history (central/scope.py's "at that tim
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
-import secrets
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from central.errors import NotFound
-from central.store import SqliteCentralStore, member_detail, now_iso
+from central.store import (
+    ID_FIELDS,
+    NAME_FIELDS,
+    UID_FIELDS,
+    SqliteCentralStore,
+    member_detail,
+    now_iso,
+    pseudonym_in,
+)
 
 ERASED_NAME = "(effacé)"
-ID_FIELDS = ("member_id", "supervisor_id", "granted_by", "by", "previous_member_id")
-UID_FIELDS = ("uid",)
-NAME_FIELDS = {"member_id": "member_name", "supervisor_id": "supervisor_name"}
 
 
 def pseudonym(store: SqliteCentralStore, member_id: str) -> str:
     with store._transaction() as conn:
-        row = conn.execute("SELECT value FROM meta WHERE key = 'pseudonym_key'").fetchone()
-        if row is None:
-            key = secrets.token_hex(32)
-            conn.execute("INSERT INTO meta (key, value) VALUES ('pseudonym_key', ?)", (key,))
-        else:
-            key = row[0]
-    digest = hmac.new(bytes.fromhex(key), member_id.encode("utf-8"), hashlib.sha256).hexdigest()
-    return f"anon-{digest[:12]}"
+        return pseudonym_in(conn, member_id)
 
 
 def _mentions(

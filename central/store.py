@@ -13,7 +13,9 @@ in the same transaction as the events they come from.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import hmac
 import json
 import math
 import secrets
@@ -681,6 +683,11 @@ class SqliteCentralStore:
         received: str,
     ) -> int:
         """Store, judge and project new events in seq order; return how many were refused."""
+        erased = frozenset(
+            r[0] for r in conn.execute("SELECT id FROM members WHERE erased_at IS NOT NULL")
+        )
+        if erased:
+            events = [scrub_erased(conn, e, erased) for e in events]
         offsets = self._boot_offsets(conn, station_id, events)
         master = _SqliteMaster(conn)
         verdicts: list[scope.Verdict] = []
@@ -1442,6 +1449,42 @@ def _trusted_at(e: Event, offset: float | None) -> str | None:
         return iso(parse_at(text))
     except BadRequest:
         return None
+
+
+ID_FIELDS = ("member_id", "supervisor_id", "granted_by", "by", "previous_member_id")
+"""Fields of an event's data that hold a member id (central/privacy.py pseudonymises them)."""
+UID_FIELDS = ("uid",)
+NAME_FIELDS = {"member_id": "member_name", "supervisor_id": "supervisor_name"}
+
+
+def pseudonym_in(conn: sqlite3.Connection, member_id: str) -> str:
+    """``anon-…``: an HMAC of the id with a key kept in the store (one member, one pseudonym)."""
+    row = conn.execute("SELECT value FROM meta WHERE key = 'pseudonym_key'").fetchone()
+    if row is None:
+        key = secrets.token_hex(32)
+        conn.execute("INSERT INTO meta (key, value) VALUES ('pseudonym_key', ?)", (key,))
+    else:
+        key = row[0]
+    digest = hmac.new(bytes.fromhex(key), member_id.encode("utf-8"), hashlib.sha256).hexdigest()
+    return f"anon-{digest[:12]}"
+
+
+def scrub_erased(conn: sqlite3.Connection, e: Event, erased: frozenset[str]) -> Event:
+    """An event that names an erased member, as erasure would have left it: pseudonym for the
+    id, no name, no badge UID. Events a station held while offline arrive after the erasure."""
+    data = e.data
+    hit = [f for f in ID_FIELDS if isinstance(data.get(f), str) and data[f] in erased]
+    if not hit:
+        return e
+    data = dict(data)
+    for f in hit:
+        data[f] = pseudonym_in(conn, data[f])
+        if f in NAME_FIELDS and NAME_FIELDS[f] in data:
+            data[NAME_FIELDS[f]] = None
+    for f in UID_FIELDS:
+        if f in data:
+            data[f] = None
+    return dataclasses.replace(e, data=data)
 
 
 def _first_name(name: str, fallback: str) -> str:

@@ -195,3 +195,22 @@ def test_each_retention_run_is_recorded(store: SqliteCentralStore) -> None:
     runs = [(r["days"], r["erased"], r["dry_run"]) for r in retention_runs(store)]
     assert runs == [(365, 1, 0), (365, 0, 0), (365, 1, 1)]
     assert export_member(store, "noah")["member"]["name"] == "(effacé)"
+
+
+def test_events_held_offline_are_scrubbed_when_they_arrive_after_the_erasure(
+    store: SqliteCentralStore,
+) -> None:
+    from central.ingest import parse_event
+
+    anon = erase_member(store, "lea")["pseudonym"]
+    late = {"id": "late-1", "seq": 200, "type": "session_started", "clock_synced": True,
+            "at": "2026-03-05T10:00:00.000Z", "boot_id": "b", "mono": 1.0,
+            "data": {"session_id": "s-late", "member_id": "lea", "member_name": "Léa",
+                     "uid": "04B0B1B2", "supervisor_id": "moussa", "kind": "laser"}}  # fmt: skip
+    store.ingest("laser-1", [parse_event(late, 0, "laser-1")])
+    (stored,) = [e for e in store.events("laser-1") if e["seq"] == 200]
+    assert stored["data"]["member_id"] == anon and stored["data"]["member_name"] is None
+    assert stored["data"]["uid"] is None and stored["data"]["supervisor_id"] == "moussa"
+    session = store._rows("SELECT member_id FROM sessions WHERE id = 's-late'")
+    assert session == [{"member_id": anon}]
+    assert "04B0B1B2" not in json.dumps(store._rows("SELECT * FROM badge_taps"))
