@@ -197,6 +197,18 @@ def test_each_retention_run_is_recorded(store: SqliteCentralStore) -> None:
     assert export_member(store, "noah")["member"]["name"] == "(effacé)"
 
 
+def test_the_roster_page_shows_the_retention_runs(
+    tmp_path: Path, store: SqliteCentralStore
+) -> None:
+    store.add_user("ines", PASSWORD, "educator")
+    client = create_central_app(store, central_config(tmp_path)).test_client()
+    login(client, "ines")
+    assert "Pas encore lancé" in client.get("/admin/").get_data(as_text=True)
+    apply_retention(store, 365)
+    html = client.get("/admin/").get_data(as_text=True)
+    assert "0 membre(s) effacé(s) : sans activité depuis plus de 365 jours." in html
+
+
 def test_events_held_offline_are_scrubbed_when_they_arrive_after_the_erasure(
     store: SqliteCentralStore,
 ) -> None:

@@ -34,6 +34,7 @@ from central.config import CentralConfig
 from central.errors import BadRequest, CentralError, Conflict, NotFound
 from central.fleet import fleet, utcnow
 from central.ingest import COMMAND_ACTIONS, parse_command
+from central.privacy import retention_runs
 from central.store import (
     ROLES,
     BadgeHeld,
@@ -305,6 +306,7 @@ def members() -> str:
         q=q,
         roles=[r.value for r in Role],
         version=store().roster_version(),
+        retention=retention_runs(store(), 5),
     )
 
 
