@@ -138,7 +138,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def open_store(config: CentralConfig) -> SqliteCentralStore:
     return SqliteCentralStore(
-        config.db_path, two_stations_window_s=config.sync.badge_two_stations_s
+        config.db_path,
+        two_stations_window_s=config.sync.badge_two_stations_s,
+        max_ahead=config.sync.max_batch,
     )
 
 
@@ -369,13 +371,16 @@ def cmd_privacy_retention(args: argparse.Namespace) -> int:
 
     config = load_config(args.config)
     days = config.privacy.retention_days
-    if days == 0:
-        print("privacy.retention_days is 0: nothing is erased by retention")
-        return 0
     with closing(open_store(config)) as store:
-        ids = apply_retention(store, days, dry_run=args.dry_run)
-    verb = "would erase" if args.dry_run else "erased"
-    print(f"{verb} {len(ids)} member(s) inactive for {days} days: {', '.join(ids) or '-'}")
+        ids = apply_retention(store, days, dry_run=args.dry_run)  # recorded in retention_runs
+    # One line per run in the journal (the timer's service); member ids only in a dry run.
+    if days == 0:
+        print("retention run: privacy.retention_days is 0, nothing is erased by retention")
+    elif args.dry_run:
+        print(f"retention run (dry): would erase {len(ids)} member(s) inactive for {days} days: "
+              f"{', '.join(ids) or '-'}")  # fmt: skip
+    else:
+        print(f"retention run: erased {len(ids)} member(s) inactive for {days} days")
     return 0
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from central.ingest import parse_at
+from central.ingest import finite, parse_at
 
 
 def fleet(
@@ -18,37 +18,61 @@ def fleet(
     now: datetime,
     offline_after_s: float,
 ) -> list[dict[str, Any]]:
+    """Each station as the dashboard shows it. A status stored before ingest checked it (or
+    anything odd in it) is read defensively: one station can never break the page."""
     out = []
     for s in stations:
-        status = s.get("last_status") or {}
-        machine = status.get("machine") or {}
-        session = status.get("session") or None
-        health = status.get("health") or {}
-        last = s.get("last_contact_at")
-        age = (now - parse_at(last)).total_seconds() if last else None
-        online = age is not None and age <= offline_after_s and s["active"]
+        status = _obj(s.get("last_status"))
+        machine = _obj(status.get("machine"))
+        session = _obj(status.get("session")) or None
+        health = _obj(status.get("health"))
+        last = _text(s.get("last_contact_at"))
+        age = _age(now, last)
+        online = age is not None and age <= offline_after_s and bool(s["active"])
         out.append(
             {
                 "id": s["id"],
                 "name": s.get("name") or s["id"],
-                "kind": s.get("kind") or machine.get("kind") or "",
+                "kind": s.get("kind") or _text(machine.get("kind")) or "",
                 "active": s["active"],
                 "online": online,
                 "last_contact_at": last,
                 "last_contact_age_s": round(age, 1) if age is not None else None,
-                "state": machine.get("state") or "unknown",
-                "reason": machine.get("reason"),
-                "relay_on": bool(machine.get("relay_on")),
-                "member_name": session.get("member_name") if session else None,
-                "supervisor_name": session.get("supervisor_name") if session else None,
-                "session_started_at": session.get("started_at") if session else None,
+                "state": _text(machine.get("state")) or "unknown",
+                "reason": _text(machine.get("reason")),
+                "relay_on": machine.get("relay_on") is True,
+                "member_name": _text(session.get("member_name")) if session else None,
+                "supervisor_name": _text(session.get("supervisor_name")) if session else None,
+                "session_started_at": _text(session.get("started_at")) if session else None,
                 "backlog": s.get("backlog", 0),
                 "acked_seq": s.get("high_water", 0),
                 "health": _health(health, status),
-                "problems": [p for p in problems if p["station_id"] == s["id"]][:5],
+                "problems": [_problem(p) for p in problems if p["station_id"] == s["id"]][:5],
             }
         )
     return out
+
+
+def _obj(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _text(value: Any) -> str | None:
+    return value[:500] if isinstance(value, str) and value else None
+
+
+def _age(now: datetime, last: str | None) -> float | None:
+    if last is None:
+        return None
+    try:
+        return (now - parse_at(last)).total_seconds()
+    except ValueError:
+        return None
+
+
+def _problem(p: dict[str, Any]) -> dict[str, Any]:
+    """A problem's data, with numbers that are not finite (NaN) made null: valid JSON."""
+    return {**p, "data": finite(p.get("data"))}
 
 
 def _health(health: dict[str, Any], status: dict[str, Any]) -> list[dict[str, Any]]:
@@ -57,11 +81,20 @@ def _health(health: dict[str, Any], status: dict[str, Any]) -> list[dict[str, An
     for name in ("reader", "power_meter", "air_sensor"):
         h = health.get(name)
         if isinstance(h, dict):
-            parts.append({"part": name, "ok": bool(h.get("ok", True)), "detail": h.get("error")})
-    if health.get("controller") and health["controller"] != "running":
-        parts.append({"part": "controller", "ok": False, "detail": health.get("failure")})
-    if status.get("roster_expired"):
+            parts.append(
+                {
+                    "part": name,
+                    "ok": h.get("ok", True) is not False,
+                    "detail": _text(h.get("error")),
+                }
+            )
+    controller = health.get("controller")
+    if controller and controller != "running":
+        parts.append({"part": "controller", "ok": False, "detail": _text(health.get("failure"))})
+    if status.get("roster_expired") is True:
         parts.append({"part": "roster", "ok": False, "detail": "roster_expired"})
+    if "refused" in status:
+        parts.append({"part": "status", "ok": False, "detail": _text(status["refused"])})
     return parts
 
 

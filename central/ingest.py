@@ -26,8 +26,9 @@ COMMAND_ACTIONS = ("lock", "unlock", "clear_check", "end_session", "revoke_badge
 """What the central store can ask a station to do (docs/sync.md, "Commands")."""
 
 
-_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
-"""One encoder for every event: building one per call costs more than the encoding."""
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+"""One encoder for every event: building one per call costs more than the encoding. NaN and
+Infinity are not JSON: a browser's JSON.parse stops at them (the live dashboard did)."""
 
 
 @dataclass(frozen=True)
@@ -43,7 +44,11 @@ class Event:
     data: dict[str, Any]
 
     def data_json(self) -> str:
-        return _ENCODER.encode(self.data)
+        """The data as stored: valid JSON, a number that is not finite becomes null."""
+        try:
+            return _ENCODER.encode(self.data)
+        except ValueError:
+            return _ENCODER.encode(finite(self.data))
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -203,6 +208,95 @@ def _str(value: Any, where: str, max_len: int) -> str:
         raise BadRequest(f"{where} must be a non-empty string", where)
     if len(value) > max_len:
         raise BadRequest(f"{where} is longer than {max_len} characters", where)
+    return value
+
+
+# --- the status a station sends for the dashboard ----------------------------------------------
+
+STATUS_LIMIT = 16 * 1024
+"""The largest status, encoded (a real one is under 2 KiB)."""
+STATE_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+_TEXT = (str, type(None))
+STATUS_FIELDS: dict[str, dict[str, tuple[type, ...]]] = {
+    "machine": {
+        "state": (str,),
+        "reason": _TEXT,
+        "kind": _TEXT,
+        "relay_on": (bool,),
+    },
+    "session": {
+        "member_name": _TEXT,
+        "supervisor_name": _TEXT,
+        "started_at": _TEXT,
+        "ends_at": _TEXT,
+    },
+    "health": {"controller": _TEXT, "failure": _TEXT},
+}
+"""The fields the dashboard reads, with their types; others are kept as they come."""
+
+
+def parse_status(raw: Any) -> dict[str, Any]:
+    """A station's status snapshot, checked where the dashboard reads it.
+
+    Raises :class:`BadRequest` naming the first wrong field (``status.machine.state``). Fields
+    the dashboard does not read may be anything JSON allows, except numbers that are not finite.
+    """
+    if not isinstance(raw, dict):
+        raise BadRequest("status must be an object", "status")
+    _check_finite(raw, "status", depth=0)
+    try:
+        size = len(_ENCODER.encode(raw))
+    except ValueError:  # pragma: no cover - _check_finite found it first
+        raise BadRequest("status holds a number that is not finite", "status") from None
+    if size > STATUS_LIMIT:
+        raise BadRequest(f"status is larger than {STATUS_LIMIT} bytes", "status")
+    for part, fields in STATUS_FIELDS.items():
+        value = raw.get(part)
+        if value is None:
+            continue
+        if not isinstance(value, dict):
+            raise BadRequest(f"status.{part} must be an object", f"status.{part}")
+        for name, types in fields.items():
+            where = f"status.{part}.{name}"
+            if name in value and not isinstance(value[name], types):
+                raise BadRequest(f"{where} has the wrong type", where)
+            if isinstance(value.get(name), str) and len(value[name]) > 500:
+                raise BadRequest(f"{where} is longer than 500 characters", where)
+    machine = raw.get("machine") or {}
+    if "state" in machine and not STATE_PATTERN.match(machine["state"]):
+        raise BadRequest(
+            "status.machine.state must be a state such as available", "status.machine.state"
+        )
+    health = raw.get("health") or {}
+    for part in ("reader", "power_meter", "air_sensor"):
+        if health.get(part) is not None and not isinstance(health[part], dict):
+            raise BadRequest(f"status.health.{part} must be an object", f"status.health.{part}")
+    if "roster_expired" in raw and not isinstance(raw["roster_expired"], bool):
+        raise BadRequest("status.roster_expired must be true or false", "status.roster_expired")
+    return raw
+
+
+def _check_finite(value: Any, where: str, depth: int) -> None:
+    if depth > 8:
+        raise BadRequest(f"{where} is nested too deep", where)
+    if isinstance(value, float) and not math.isfinite(value):
+        raise BadRequest(f"{where} must be a finite number (not NaN or Infinity)", where)
+    if isinstance(value, dict):
+        for k, v in value.items():
+            _check_finite(v, f"{where}.{k}", depth + 1)
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            _check_finite(v, f"{where}[{i}]", depth + 1)
+
+
+def finite(value: Any) -> Any:
+    """``value`` with every number that is not finite replaced by None (valid JSON)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [finite(v) for v in value]
     return value
 
 

@@ -3,53 +3,66 @@
 Erasure keeps the events (hours, energy and peer-teaching credit still add up in the reports) but
 pseudonymises them: the member's id is replaced everywhere by ``anon-…`` (an HMAC of the id with a
 key kept in the store, so one member stays one pseudonym) and names are dropped. The member's row
-stays as a tombstone under its old id, without a name, inactive, with its badges deactivated and its
-qualifications withdrawn: that is how every station learns, at its next sync, to forget the name it
-cached. Stations only ever cache first names (docs/sync.md).
+stays as a tombstone under its old id, without a name, inactive, with its qualifications withdrawn:
+that is how every station learns, at its next sync, to forget the name it cached and to refuse the
+member (``member_inactive``). Stations only ever cache first names (docs/sync.md).
+
+Erasure cannot be undone: the badge UIDs (the physical card that would tie the pseudonymised history
+back to a person) go too. The badge rows are deleted, the UIDs are taken out of the events, the taps
+and the alerts, and the member's roster history (central/scope.py's "at that time") is deleted.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
-import secrets
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from central.errors import NotFound
-from central.store import SqliteCentralStore, member_detail, now_iso
+from central.store import (
+    ID_FIELDS,
+    NAME_FIELDS,
+    UID_FIELDS,
+    SqliteCentralStore,
+    member_detail,
+    now_iso,
+    pseudonym_in,
+)
 
 ERASED_NAME = "(effacé)"
-ID_FIELDS = ("member_id", "supervisor_id", "granted_by", "by")
-NAME_FIELDS = {"member_id": "member_name", "supervisor_id": "supervisor_name"}
 
 
 def pseudonym(store: SqliteCentralStore, member_id: str) -> str:
     with store._transaction() as conn:
-        row = conn.execute("SELECT value FROM meta WHERE key = 'pseudonym_key'").fetchone()
-        if row is None:
-            key = secrets.token_hex(32)
-            conn.execute("INSERT INTO meta (key, value) VALUES ('pseudonym_key', ?)", (key,))
-        else:
-            key = row[0]
-    digest = hmac.new(bytes.fromhex(key), member_id.encode("utf-8"), hashlib.sha256).hexdigest()
-    return f"anon-{digest[:12]}"
+        return pseudonym_in(conn, member_id)
 
 
-def _mentions(store: SqliteCentralStore, member_id: str) -> list[tuple[Any, ...]]:
-    """Events whose data names the member (a cheap text filter, then an exact check)."""
-    needle = json.dumps(member_id, ensure_ascii=False)
+def _mentions(
+    store: SqliteCentralStore, member_id: str, uids: tuple[str, ...] = ()
+) -> list[tuple[Any, ...]]:
+    """Events whose data names the member or one of their badges (a cheap text filter, then an
+    exact check)."""
+    needles = [json.dumps(v, ensure_ascii=False) for v in (member_id, *uids)]
+    where = " OR ".join("instr(data, ?) > 0" for _ in needles)
     rows = store.db.conn.execute(
-        "SELECT station_id, seq, type, at, at_repaired, data FROM events WHERE instr(data, ?) > 0",
-        (needle,),
+        f"SELECT station_id, seq, type, at, at_repaired, data FROM events WHERE {where}",
+        needles,
     ).fetchall()
     out = []
     for r in rows:
         data = json.loads(r[5])
-        if any(data.get(f) == member_id for f in ID_FIELDS):
+        if not isinstance(data, dict):
+            continue
+        if any(data.get(f) == member_id for f in ID_FIELDS) or any(
+            data.get(f) in uids for f in UID_FIELDS
+        ):
             out.append((*r[:5], data))
     return out
+
+
+def _badges_of(store: SqliteCentralStore, member_id: str) -> tuple[str, ...]:
+    rows = store.db.conn.execute("SELECT uid FROM badges WHERE member_id = ?", (member_id,))
+    return tuple(r[0] for r in rows.fetchall())
 
 
 def export_member(store: SqliteCentralStore, member_id: str) -> dict[str, Any]:
@@ -85,7 +98,8 @@ def erase_member(store: SqliteCentralStore, member_id: str) -> dict[str, Any]:
     """Pseudonymise a member everywhere; idempotent. Returns the pseudonym and what changed."""
     member_detail(store, member_id)  # NotFound if there is no such member
     anon = pseudonym(store, member_id)
-    mentions = _mentions(store, member_id)
+    uids = _badges_of(store, member_id)
+    mentions = _mentions(store, member_id, uids)
     with store._transaction() as conn:
         version = store._bump(conn)
         conn.execute(
@@ -93,9 +107,7 @@ def erase_member(store: SqliteCentralStore, member_id: str) -> dict[str, Any]:
             "version = ?, updated_at = ? WHERE id = ?",
             (ERASED_NAME, now_iso(), version, now_iso(), member_id),
         )
-        conn.execute(
-            "UPDATE badges SET active = 0, version = ? WHERE member_id = ?", (version, member_id)
-        )
+        _forget_badges(conn, uids)
         conn.execute(
             "UPDATE qualifications SET level = 'none', granted_by = NULL, version = ? "
             "WHERE member_id = ?",
@@ -118,16 +130,42 @@ def erase_member(store: SqliteCentralStore, member_id: str) -> dict[str, Any]:
                     data[f] = anon
                     if f in NAME_FIELDS and NAME_FIELDS[f] in data:
                         data[NAME_FIELDS[f]] = None
+            for f in UID_FIELDS:
+                if data.get(f) in uids:
+                    data[f] = None
             conn.execute(
                 "UPDATE events SET data = ? WHERE station_id = ? AND seq = ?",
                 (json.dumps(data, ensure_ascii=False, separators=(",", ":")), station_id, seq),
             )
+        # Last: the updates above left their trace in the history through its triggers.
+        conn.execute("DELETE FROM role_history WHERE member_id = ?", (member_id,))
+        conn.execute("DELETE FROM qualification_history WHERE member_id = ?", (member_id,))
     return {
         "member_id": member_id,
         "pseudonym": anon,
         "events": len(mentions),
         "sessions": sessions,
+        "badges": len(uids),
     }
+
+
+def _forget_badges(conn: Any, uids: tuple[str, ...]) -> None:
+    """No UID of the member stays: not in the badges, taps, alerts or commands.
+
+    Stations refuse the member from the tombstone (``member_inactive``), and a station that gets
+    the whole roster again marks the badge inactive, as every badge the roster leaves out.
+    """
+    marks = ",".join("?" * len(uids))
+    if not uids:
+        return
+    conn.execute(f"DELETE FROM badges WHERE uid IN ({marks})", uids)
+    conn.execute(f"DELETE FROM badge_taps WHERE uid IN ({marks})", uids)
+    conn.execute(
+        "UPDATE alerts SET data = json_set(data, '$.uid', NULL) "
+        f"WHERE json_extract(data, '$.uid') IN ({marks})",
+        uids,
+    )
+    conn.execute(f"UPDATE commands SET uid = NULL WHERE uid IN ({marks})", uids)
 
 
 def retention_candidates(
@@ -147,12 +185,30 @@ def retention_candidates(
     return [r[0] for r in rows]
 
 
-def apply_retention(store: SqliteCentralStore, days: int, *, dry_run: bool = False) -> list[str]:
-    ids = retention_candidates(store, days)
+def apply_retention(
+    store: SqliteCentralStore, days: int, *, dry_run: bool = False, now: datetime | None = None
+) -> list[str]:
+    """Erase the members past retention; every run is recorded (``retention_runs``: when, the
+    setting, how many), so that an educator can show the rule is applied. No ids are kept."""
+    ids = retention_candidates(store, days, now)
+    erased = 0
     if not dry_run:
         for member_id in ids:
             try:
                 erase_member(store, member_id)
             except NotFound:
                 continue
+            erased += 1
+    with store._transaction() as conn:
+        conn.execute(
+            "INSERT INTO retention_runs (at, days, erased, dry_run) VALUES (?, ?, ?, ?)",
+            (now_iso(), days, len(ids) if dry_run else erased, int(dry_run)),
+        )
     return ids
+
+
+def retention_runs(store: SqliteCentralStore, limit: int = 20) -> list[dict[str, Any]]:
+    """The latest retention runs, newest first."""
+    return store._rows(
+        "SELECT at, days, erased, dry_run FROM retention_runs ORDER BY id DESC LIMIT ?", (limit,)
+    )

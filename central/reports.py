@@ -19,6 +19,7 @@ from typing import Any
 from central.errors import BadRequest
 from central.store import SqliteCentralStore
 from station.model import LEVEL_ORDER, Level
+from station.roster import csv_cell
 
 PERIODS = {"day": 10, "month": 7, "year": 4}
 """Period → length of the ISO date prefix that names it (``2026-03-02``, ``2026-03``, ``2026``)."""
@@ -237,7 +238,7 @@ def to_csv(rows: list[dict[str, Any]]) -> str:
         return ""
     w = csv.DictWriter(out, fieldnames=list(rows[0]), lineterminator="\n")
     w.writeheader()
-    w.writerows(rows)
+    w.writerows({k: csv_cell(v) for k, v in r.items()} for r in rows)
     return out.getvalue()
 
 

@@ -13,8 +13,11 @@ in the same transaction as the events they come from.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import hmac
 import json
+import math
 import secrets
 import sqlite3
 import threading
@@ -28,9 +31,18 @@ from typing import Any, Protocol
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
+from central import scope
 from central.alerts import BADGE_SEEN_AT_TWO_STATIONS, BadgeTap, badge_tap, seen_at_two_stations
 from central.errors import BadRequest, CentralError, Conflict, NotFound
-from central.ingest import Event, boot_offset, contiguous_high_water, iso, parse_at, repaired_at
+from central.ingest import (
+    Event,
+    boot_offset,
+    contiguous_high_water,
+    iso,
+    parse_at,
+    parse_status,
+    repaired_at,
+)
 from station.config import ID_PATTERN
 from station.model import Level, Role
 from station.roster import RosterImport
@@ -72,7 +84,7 @@ class CentralStore(Protocol):
         *,
         status: dict[str, Any] | None = None,
         backlog: int = 0,
-    ) -> dict[str, int]: ...
+    ) -> dict[str, Any]: ...
     def high_water(self, station_id: str) -> int: ...
     def events(
         self, station_id: str | None = None, after_seq: int = 0, limit: int | None = None
@@ -285,6 +297,81 @@ def m003_alerts(db: Database) -> None:
     )
 
 
+NOW_SQL = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')"
+"""SQLite's own clock in the store's time format, for rows a trigger writes."""
+
+
+@migrations()
+def m004_scope(db: Database) -> None:
+    """Refused events kept as evidence; the roster master's history, to judge grants in time."""
+    # applied = 0: kept (exactly once, the high-water mark moves on) but never projected;
+    # refused names the scope rule it broke (central/scope.py).
+    db.execute("ALTER TABLE events ADD COLUMN applied INTEGER NOT NULL DEFAULT 1")
+    db.execute("ALTER TABLE events ADD COLUMN refused TEXT")
+    db.execute("CREATE INDEX events_refused ON events(station_id, seq) WHERE applied = 0")
+    db.execute(
+        """
+        CREATE TABLE qualification_history (
+            member_id TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            level TEXT NOT NULL,
+            at TEXT NOT NULL
+        )"""
+    )
+    db.execute(
+        "CREATE INDEX qualification_history_at ON qualification_history(member_id, kind, at)"
+    )
+    db.execute(
+        """
+        CREATE TABLE role_history (
+            member_id TEXT NOT NULL,
+            role TEXT NOT NULL,
+            active INTEGER NOT NULL,
+            at TEXT NOT NULL
+        )"""
+    )
+    db.execute("CREATE INDEX role_history_at ON role_history(member_id, at)")
+    db.execute(
+        "INSERT INTO qualification_history SELECT member_id, kind, level, "
+        f"COALESCE(granted_at, {NOW_SQL}) FROM qualifications"
+    )
+    db.execute("INSERT INTO role_history SELECT id, role, active, updated_at FROM members")
+    # Triggers, so that every writer of the roster (imports, pages, grants) leaves its trace.
+    db.execute(
+        f"""CREATE TRIGGER qualification_history_insert AFTER INSERT ON qualifications BEGIN
+            INSERT INTO qualification_history VALUES
+            (NEW.member_id, NEW.kind, NEW.level, COALESCE(NEW.granted_at, {NOW_SQL})); END"""
+    )
+    db.execute(
+        f"""CREATE TRIGGER qualification_history_update AFTER UPDATE OF level ON qualifications
+            WHEN NEW.level IS NOT OLD.level BEGIN
+            INSERT INTO qualification_history VALUES (NEW.member_id, NEW.kind, NEW.level,
+            CASE WHEN NEW.granted_at IS NOT OLD.granted_at AND NEW.granted_at IS NOT NULL
+                 THEN NEW.granted_at ELSE {NOW_SQL} END); END"""
+    )
+    db.execute(
+        """CREATE TRIGGER role_history_insert AFTER INSERT ON members BEGIN
+            INSERT INTO role_history VALUES (NEW.id, NEW.role, NEW.active, NEW.updated_at); END"""
+    )
+    db.execute(
+        f"""CREATE TRIGGER role_history_update AFTER UPDATE OF role, active ON members
+            WHEN NEW.role IS NOT OLD.role OR NEW.active IS NOT OLD.active BEGIN
+            INSERT INTO role_history VALUES (NEW.id, NEW.role, NEW.active,
+            CASE WHEN NEW.updated_at IS NOT OLD.updated_at THEN NEW.updated_at
+                 ELSE {NOW_SQL} END); END"""
+    )
+    db.execute(
+        """
+        CREATE TABLE retention_runs (
+            id INTEGER PRIMARY KEY,
+            at TEXT NOT NULL,
+            days INTEGER NOT NULL,
+            erased INTEGER NOT NULL,
+            dry_run INTEGER NOT NULL
+        )"""
+    )
+
+
 def open_central_database(path: Path) -> Database:
     """One connection with the settings every connection needs, schema migrated."""
     return open_sqlite(
@@ -295,9 +382,13 @@ def open_central_database(path: Path) -> Database:
 class SqliteCentralStore:
     """The default backend: one SQLite file, one connection per thread."""
 
-    def __init__(self, path: Path, *, two_stations_window_s: float = 10.0) -> None:
+    def __init__(
+        self, path: Path, *, two_stations_window_s: float = 10.0, max_ahead: int = 5000
+    ) -> None:
         self.path = path
         self.two_stations_window_s = two_stations_window_s
+        self.max_ahead = max_ahead
+        """How far above its high-water mark a station's seqs may go ([sync] max_batch)."""
         self._local = threading.local()
         self._all: list[Database] = []
         self._lock = threading.Lock()
@@ -419,76 +510,158 @@ class SqliteCentralStore:
         *,
         status: dict[str, Any] | None = None,
         backlog: int = 0,
-    ) -> dict[str, int]:
+    ) -> dict[str, Any]:
         """Store the events not held yet, update projections and the high-water mark.
 
-        Returns ``{"stored", "duplicates", "high_water"}``. A seq already held under another
-        event id is a :class:`Conflict` (the station's store was reset), and nothing is stored.
+        Returns ``{"stored", "duplicates", "high_water", "refused"}``. A seq already held under
+        another event id is a :class:`Conflict` (the station's store was reset), and nothing is
+        stored; so is a seq further above the high-water mark than one batch can reach
+        (:class:`BadRequest`): nothing a token sends can leave a gap that blocks the real station.
+        Events outside the station's scope (central/scope.py) are kept but not applied.
         """
         received = now_iso()
+        status_error = None
+        if status:
+            try:
+                status = parse_status(status)
+            except BadRequest as e:
+                status_error = {"error": str(e), "field": e.field}
+                self.record_bad_status(station_id, e.field, str(e))
+                status = {"refused": e.field}
+        try:
+            with self._transaction() as conn:
+                result = self._ingest(conn, station_id, events, status, backlog, received)
+        except Conflict as e:
+            self._seq_conflict(station_id, str(e), received)
+            raise
+        return {**result, "status_error": status_error} if status_error else result
+
+    def _ingest(
+        self,
+        conn: sqlite3.Connection,
+        station_id: str,
+        events: list[Event],
+        status: dict[str, Any] | None,
+        backlog: int,
+        received: str,
+    ) -> dict[str, int]:
+        row = conn.execute(
+            "SELECT high_water, kind FROM stations WHERE id = ?", (station_id,)
+        ).fetchone()
+        if row is None:
+            raise NotFound(f"no station {station_id}")
+        hwm, kind = int(row[0]), str(row[1] or "")
+        self._check_window(events, hwm)
+        new: list[Event] = []
+        held: dict[int, str] = {}
+        if events:
+            lo = min(e.seq for e in events)
+            hi = max(e.seq for e in events)
+            if lo <= hwm or self._any_above(conn, station_id, hwm, lo, hi):
+                held = dict(
+                    conn.execute(
+                        "SELECT seq, id FROM events WHERE station_id = ? AND seq BETWEEN ? AND ?",
+                        (station_id, lo, hi),
+                    ).fetchall()
+                )
+        for e in events:
+            known = held.get(e.seq)
+            if known is None:
+                new.append(e)
+            elif known != e.id:
+                raise Conflict(
+                    f"seq {e.seq} of {station_id} is held already with another event id "
+                    f"({known}, not {e.id}): was the station's store reset? Give the station "
+                    "a new id, or move its old data aside."
+                )
+        refused = self._insert(conn, station_id, kind, new, received) if new else 0
+        start = hwm
+        if new and not held and [e.seq for e in new] == list(range(hwm + 1, hwm + 1 + len(new))):
+            start = hwm + len(new)  # the usual batch: the next seqs, in order
+        new_hwm = contiguous_high_water(
+            start,
+            (
+                r[0]
+                for r in conn.execute(
+                    "SELECT seq FROM events WHERE station_id = ? AND seq > ? ORDER BY seq",
+                    (station_id, start),
+                )
+            ),
+        )
+        conn.execute(
+            "UPDATE stations SET high_water = ?, held = held + ?, syncs = syncs + 1, "
+            "last_contact_at = ?, last_status = COALESCE(?, last_status), backlog = ? "
+            "WHERE id = ?",
+            (
+                new_hwm,
+                len(new),
+                received,
+                json.dumps(status, ensure_ascii=False) if status else None,
+                backlog,
+                station_id,
+            ),
+        )
+        return {
+            "stored": len(new),
+            "duplicates": len(events) - len(new),
+            "high_water": new_hwm,
+            "refused": refused,
+        }
+
+    def _check_window(self, events: list[Event], hwm: int) -> None:
+        """A station sends from its acknowledged seq on, one batch at a time: a seq beyond
+        ``hwm + max_ahead`` is no station's, and storing it would leave a gap (and a seq the real
+        station's event would later collide with)."""
+        limit = hwm + self.max_ahead
+        for i, e in enumerate(events):
+            if e.seq > limit:
+                raise BadRequest(
+                    f"events[{i}].seq {e.seq} is more than {self.max_ahead} above the last "
+                    f"acknowledged seq {hwm}: send the events from seq {hwm + 1} on, in order",
+                    f"events[{i}].seq",
+                )
+
+    def _seq_conflict(self, station_id: str, message: str, received: str) -> None:
+        """A 409 shows on the dashboard: either the station's store was reset, or another holder
+        of its token pushed those seqs first (docs/sync.md, "What a stolen token can do")."""
         with self._transaction() as conn:
-            row = conn.execute(
+            hwm = conn.execute(
                 "SELECT high_water FROM stations WHERE id = ?", (station_id,)
             ).fetchone()
-            if row is None:
-                raise NotFound(f"no station {station_id}")
-            hwm = int(row[0])
-            new: list[Event] = []
-            held: dict[int, str] = {}
-            if events:
-                lo = min(e.seq for e in events)
-                hi = max(e.seq for e in events)
-                if lo <= hwm or self._any_above(conn, station_id, hwm, lo, hi):
-                    held = dict(
-                        conn.execute(
-                            "SELECT seq, id FROM events WHERE station_id = ? AND seq BETWEEN ? "
-                            "AND ?",
-                            (station_id, lo, hi),
-                        ).fetchall()
-                    )
-            for e in events:
-                known = held.get(e.seq)
-                if known is None:
-                    new.append(e)
-                elif known != e.id:
-                    raise Conflict(
-                        f"seq {e.seq} of {station_id} is held already with another event id "
-                        f"({known}, not {e.id}): was the station's store reset? Give the station "
-                        "a new id, or move its old data aside."
-                    )
-            if new:
-                self._insert(conn, station_id, new, received)
-            start = hwm
-            if (
-                new
-                and not held
-                and [e.seq for e in new] == list(range(hwm + 1, hwm + 1 + len(new)))
-            ):
-                start = hwm + len(new)  # the usual batch: the next seqs, in order
-            new_hwm = contiguous_high_water(
-                start,
-                (
-                    r[0]
-                    for r in conn.execute(
-                        "SELECT seq FROM events WHERE station_id = ? AND seq > ? ORDER BY seq",
-                        (station_id, start),
-                    )
-                ),
-            )
             conn.execute(
-                "UPDATE stations SET high_water = ?, held = held + ?, syncs = syncs + 1, "
-                "last_contact_at = ?, last_status = COALESCE(?, last_status), backlog = ? "
-                "WHERE id = ?",
+                "INSERT OR IGNORE INTO alerts (kind, key, created_at, data) VALUES (?, ?, ?, ?)",
                 (
-                    new_hwm,
-                    len(new),
+                    SEQ_CONFLICT,
+                    f"{station_id}|{hwm[0] if hwm else 0}",
                     received,
-                    json.dumps(status, ensure_ascii=False) if status else None,
-                    backlog,
-                    station_id,
+                    json.dumps(
+                        {
+                            "station_id": station_id,
+                            "acked_seq": hwm[0] if hwm else 0,
+                            "error": message,
+                        },
+                        ensure_ascii=False,
+                    ),
                 ),
             )
-        return {"stored": len(new), "duplicates": len(events) - len(new), "high_water": new_hwm}
+
+    def record_bad_status(self, station_id: str, field: str | None, message: str) -> None:
+        """A refused status payload raises a ``bad_status`` alert (once per station and field
+        and day), so that the technician learns which station sends it."""
+        received = now_iso()
+        with self._transaction() as conn:
+            conn.execute(
+                "INSERT OR IGNORE INTO alerts (kind, key, created_at, data) VALUES (?, ?, ?, ?)",
+                (
+                    BAD_STATUS,
+                    f"{station_id}|{field}|{received[:10]}",
+                    received,
+                    json.dumps(
+                        {"station_id": station_id, "field": field, "error": message[:300]},
+                        ensure_ascii=False,
+                    ),
+                ),
+            )
 
     @staticmethod
     def _any_above(conn: sqlite3.Connection, station_id: str, hwm: int, lo: int, hi: int) -> bool:
@@ -502,12 +675,36 @@ class SqliteCentralStore:
         )
 
     def _insert(
-        self, conn: sqlite3.Connection, station_id: str, events: list[Event], received: str
-    ) -> None:
+        self,
+        conn: sqlite3.Connection,
+        station_id: str,
+        kind: str,
+        events: list[Event],
+        received: str,
+    ) -> int:
+        """Store, judge and project new events in seq order; return how many were refused."""
+        erased = frozenset(
+            r[0] for r in conn.execute("SELECT id FROM members WHERE erased_at IS NOT NULL")
+        )
+        if erased:
+            events = [scrub_erased(conn, e, erased) for e in events]
         offsets = self._boot_offsets(conn, station_id, events)
+        master = _SqliteMaster(conn)
+        verdicts: list[scope.Verdict] = []
+        for e in events:
+            v = scope.APPLY
+            if e.type in JUDGED:
+                at = _trusted_at(e, offsets.get(e.boot_id))
+                v = scope.check(e.type, e.data, station_id, kind, at, master)
+                if v.applied and e.type in PROJECTED:
+                    self._project(conn, station_id, e, offsets.get(e.boot_id), kind)
+            elif e.type not in scope.STATION_EVENT_TYPES:
+                v = scope.check(e.type, e.data, station_id, kind, None, master)
+            verdicts.append(v)
         conn.executemany(
             "INSERT INTO events (station_id, seq, id, type, at, at_repaired, clock_synced, "
-            "boot_id, mono, data, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "boot_id, mono, data, received_at, applied, refused) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 (
                     station_id,
@@ -521,14 +718,75 @@ class SqliteCentralStore:
                     e.mono,
                     e.data_json(),
                     received,
+                    int(v.applied),
+                    v.rule,
                 )
-                for e in events
+                for e, v in zip(events, verdicts, strict=True)
             ],
         )
+        applied = [e for e, v in zip(events, verdicts, strict=True) if v.applied]
+        self._watch_badges(conn, station_id, applied, offsets, received)
+        self._watch_power(conn, station_id, applied, received)
+        refused = [(e, v) for e, v in zip(events, verdicts, strict=True) if v.alert]
+        self._alert_out_of_scope(conn, station_id, refused, received)
+        return sum(1 for v in verdicts if not v.applied)
+
+    @staticmethod
+    def _watch_power(
+        conn: sqlite3.Connection, station_id: str, events: list[Event], received: str
+    ) -> None:
+        """Power drawn with the relay open (a welded relay, a bypass): a fleet alert."""
         for e in events:
-            if e.type in PROJECTED:
-                self._project(conn, station_id, e, offsets.get(e.boot_id))
-        self._watch_badges(conn, station_id, events, offsets, received)
+            if e.type != POWER_WITHOUT_PERMISSION:
+                continue
+            conn.execute(
+                "INSERT OR IGNORE INTO alerts (kind, key, created_at, data) VALUES (?, ?, ?, ?)",
+                (
+                    POWER_WITHOUT_PERMISSION,
+                    f"{station_id}|{e.seq}",
+                    received,
+                    json.dumps(
+                        {
+                            "station_id": station_id,
+                            "seq": e.seq,
+                            "at": e.at,
+                            "watts": _n(e.data.get("watts")),
+                            "seconds": _n(e.data.get("seconds")),
+                        }
+                    ),
+                ),
+            )
+
+    @staticmethod
+    def _alert_out_of_scope(
+        conn: sqlite3.Connection,
+        station_id: str,
+        refused: list[tuple[Event, scope.Verdict]],
+        received: str,
+    ) -> None:
+        """One ``event_out_of_scope`` alert per batch and rule broken (a flood stays one line)."""
+        by_rule: dict[str, list[Event]] = {}
+        for e, v in refused:
+            by_rule.setdefault(v.rule or "?", []).append(e)
+        for rule, evs in by_rule.items():
+            conn.execute(
+                "INSERT OR IGNORE INTO alerts (kind, key, created_at, data) VALUES (?, ?, ?, ?)",
+                (
+                    scope.EVENT_OUT_OF_SCOPE,
+                    f"{station_id}|{rule}|{evs[0].seq}",
+                    received,
+                    json.dumps(
+                        {
+                            "station_id": station_id,
+                            "rule": rule,
+                            "count": len(evs),
+                            "seqs": [e.seq for e in evs[:20]],
+                            "types": sorted({e.type for e in evs}),
+                        },
+                        ensure_ascii=False,
+                    ),
+                ),
+            )
 
     def _watch_badges(
         self,
@@ -606,21 +864,22 @@ class SqliteCentralStore:
         self, conn: sqlite3.Connection, station_id: str, boot_id: str, offset: float
     ) -> None:
         rows = conn.execute(
-            "SELECT seq, id, type, at, mono, data FROM events WHERE station_id = ? AND "
+            "SELECT seq, id, type, at, mono, data, applied FROM events WHERE station_id = ? AND "
             "boot_id = ? AND clock_synced = 0",
             (station_id, boot_id),
         ).fetchall()
-        for seq, eid, type_, at, mono, data in rows:
+        kind = conn.execute("SELECT kind FROM stations WHERE id = ?", (station_id,)).fetchone()
+        for seq, eid, type_, at, mono, data, applied in rows:
             e = Event(eid, station_id, seq, type_, at, False, boot_id, mono, json.loads(data))
             conn.execute(
                 "UPDATE events SET at_repaired = ? WHERE station_id = ? AND seq = ?",
                 (repaired_at(e, offset), station_id, seq),
             )
-            if type_ in ("session_started", "session_ended"):
-                self._project(conn, station_id, e, offset)
+            if applied and type_ in ("session_started", "session_ended"):
+                self._project(conn, station_id, e, offset, kind[0] if kind else "")
 
     def _project(
-        self, conn: sqlite3.Connection, station_id: str, e: Event, offset: float | None
+        self, conn: sqlite3.Connection, station_id: str, e: Event, offset: float | None, kind: str
     ) -> None:
         d = e.data
         shift = _shift(e, offset)
@@ -637,7 +896,7 @@ class SqliteCentralStore:
                     d["session_id"],
                     station_id,
                     _s(d.get("machine_id")) or (st[0] if st else None),
-                    _s(d.get("kind")) or (st[1] if st else None),
+                    kind or _s(d.get("kind")) or (st[1] if st else None),
                     _s(d.get("member_id")) or "?",
                     _s(d.get("supervisor_id")),
                     at,
@@ -650,7 +909,7 @@ class SqliteCentralStore:
                 ended = _shifted(ended, shift)
             conn.execute(
                 "UPDATE sessions SET ended_at = ?, end_reason = ?, duration_s = ?, active_s = ?,"
-                " idle_s = ?, energy_wh = ? WHERE id = ?",
+                " idle_s = ?, energy_wh = ? WHERE id = ? AND station_id = ?",
                 (
                     ended,
                     _s(d.get("end_reason")),
@@ -659,10 +918,12 @@ class SqliteCentralStore:
                     _n(d.get("idle_s")),
                     _n(d.get("energy_wh")),
                     d["session_id"],
+                    station_id,
                 ),
             )
         elif e.type == "qualification_granted":
-            member, kind, level = _s(d.get("member_id")), _s(d.get("kind")), _s(d.get("level"))
+            member, level = _s(d.get("member_id")), _s(d.get("level"))
+            kind = kind or _s(d.get("kind")) or ""
             if not (member and kind and level in LEVELS):
                 return
             granted_at = _s(d.get("granted_at")) or at
@@ -713,7 +974,7 @@ class SqliteCentralStore:
     ) -> Iterator[dict[str, Any]]:
         sql = (
             "SELECT station_id, seq, id, type, at, at_repaired, clock_synced, boot_id, mono, "
-            "data, received_at FROM events"
+            "data, received_at, refused, applied FROM events"
         )
         params: list[Any] = []
         if station_id is not None:
@@ -736,6 +997,8 @@ class SqliteCentralStore:
                 "mono": r[8],
                 "data": json.loads(r[9]),
                 "received_at": r[10],
+                # evidence kept but not applied: the scope rule it broke (central/scope.py)
+                "refused": r[11] or (None if r[12] else "?"),
             }
 
     def count_events(self, station_id: str | None = None) -> int:
@@ -972,10 +1235,15 @@ class SqliteCentralStore:
                 (member_id, name, role.value, int(active), version, now_iso()),
             )
 
-    def add_badge(self, uid: str, member_id: str) -> None:
+    def add_badge(self, uid: str, member_id: str, *, move: bool = False) -> None:
+        """Give a badge to a member. A badge another member holds moves only with ``move``
+        (the educator confirmed it): a typo must not silently take Léa's card away."""
         with self._transaction() as conn:
             if not conn.execute("SELECT 1 FROM members WHERE id = ?", (member_id,)).fetchone():
                 raise NotFound(f"no member {member_id}")
+            holder = conn.execute("SELECT member_id FROM badges WHERE uid = ?", (uid,)).fetchone()
+            if holder is not None and holder[0] != member_id and not move:
+                raise BadgeHeld(uid, holder[0])
             version = self._bump(conn)
             conn.execute(
                 "INSERT INTO badges (uid, member_id, active, version) VALUES (?, ?, 1, ?) "
@@ -1024,8 +1292,9 @@ class SqliteCentralStore:
 
     def pending_commands(self, station_id: str) -> list[dict[str, Any]]:
         rows = self._rows(
+            # rowid: the order they were sent in (a timestamp ties within a millisecond)
             "SELECT id, action, reason, uid, created_at, created_by FROM commands "
-            "WHERE station_id = ? AND status = 'pending' ORDER BY created_at, id",
+            "WHERE station_id = ? AND status = 'pending' ORDER BY rowid",
             (station_id,),
         )
         return [{k: v for k, v in r.items() if v is not None} for r in rows]
@@ -1034,7 +1303,7 @@ class SqliteCentralStore:
         where, params = ("WHERE station_id = ?", [station_id]) if station_id else ("", [])
         return self._rows(
             f"SELECT id, station_id, action, reason, uid, created_at, created_by, status, "
-            f"applied_at, result FROM commands {where} ORDER BY created_at DESC LIMIT ?",
+            f"applied_at, result FROM commands {where} ORDER BY rowid DESC LIMIT ?",
             [*params, limit],
         )
 
@@ -1091,6 +1360,14 @@ class SqliteCentralStore:
         )
 
 
+class BadgeHeld(Conflict):
+    """The badge belongs to another member: moving it needs a confirmation."""
+
+    def __init__(self, uid: str, holder: str) -> None:
+        super().__init__(f"badge {uid} belongs to {holder}: confirm to move it (they will lose it)")
+        self.uid, self.holder = uid, holder
+
+
 class _NothingChanged(Exception):
     """Raised inside import_roster's transaction to roll back the version bump."""
 
@@ -1099,6 +1376,115 @@ LEVELS = {lv.value for lv in Level if lv is not Level.NONE}
 PROJECTED = frozenset(
     {"session_started", "session_ended", "qualification_granted", "command_applied"}
 )
+JUDGED = PROJECTED
+"""Event types whose content the scope rules check; other known types are applied as they are
+(they project nothing; the dashboard shows them under their own station)."""
+POWER_WITHOUT_PERMISSION = "power_without_permission"
+"""The event, and the fleet alert it raises: a machine drew power with its relay open."""
+SEQ_CONFLICT = "seq_conflict"
+"""The fleet alert of a 409: a seq held with another event id."""
+BAD_STATUS = "bad_status"
+"""The fleet alert of a refused status payload."""
+
+
+class _SqliteMaster:
+    """The scope rules' questions (central/scope.py), answered inside the ingest transaction,
+    so that a session started earlier in the same batch is known."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def _one(self, sql: str, params: tuple[Any, ...]) -> Any:
+        return self.conn.execute(sql, params).fetchone()
+
+    def session_station(self, session_id: str) -> str | None:
+        row = self._one("SELECT station_id FROM sessions WHERE id = ?", (session_id,))
+        return row[0] if row else None
+
+    def level(self, member_id: str, kind: str) -> Level | None:
+        if not self._one("SELECT 1 FROM members WHERE id = ?", (member_id,)):
+            return None
+        row = self._one(
+            "SELECT level FROM qualifications WHERE member_id = ? AND kind = ?", (member_id, kind)
+        )
+        return Level(row[0]) if row and row[0] in LEVELS else Level.NONE
+
+    def could_grant(self, member_id: str, kind: str, at: str | None) -> bool:
+        if at is None:
+            role = self._one("SELECT role, active FROM members WHERE id = ?", (member_id,))
+            level = self._one(
+                "SELECT level FROM qualifications WHERE member_id = ? AND kind = ?",
+                (member_id, kind),
+            )
+        else:
+            role = self._as_of(
+                "SELECT role, active FROM role_history WHERE member_id = ?", (member_id,), at
+            )
+            level = self._as_of(
+                "SELECT level FROM qualification_history WHERE member_id = ? AND kind = ?",
+                (member_id, kind),
+                at,
+            )
+        if role is None:
+            return False
+        return scope.may_grant(role[0], bool(role[1]), level[0] if level else None)
+
+    def _as_of(self, sql: str, params: tuple[Any, ...], at: str) -> Any:
+        """The row in force at ``at``; before the history begins, its first row (a station may
+        have run on a local roster before the central store had one)."""
+        row = self._one(f"{sql} AND at <= ? ORDER BY at DESC, rowid DESC LIMIT 1", (*params, at))
+        return row or self._one(f"{sql} ORDER BY at, rowid LIMIT 1", params)
+
+    def command_station(self, command_id: str) -> str | None:
+        row = self._one("SELECT station_id FROM commands WHERE id = ?", (command_id,))
+        return row[0] if row else None
+
+
+def _trusted_at(e: Event, offset: float | None) -> str | None:
+    """The event's time when it can be trusted (synchronised, or repaired from its boot)."""
+    text = e.at if e.clock_synced else repaired_at(e, offset)
+    if text is None:
+        return None
+    try:
+        return iso(parse_at(text))
+    except BadRequest:
+        return None
+
+
+ID_FIELDS = ("member_id", "supervisor_id", "granted_by", "by", "previous_member_id")
+"""Fields of an event's data that hold a member id (central/privacy.py pseudonymises them)."""
+UID_FIELDS = ("uid",)
+NAME_FIELDS = {"member_id": "member_name", "supervisor_id": "supervisor_name"}
+
+
+def pseudonym_in(conn: sqlite3.Connection, member_id: str) -> str:
+    """``anon-…``: an HMAC of the id with a key kept in the store (one member, one pseudonym)."""
+    row = conn.execute("SELECT value FROM meta WHERE key = 'pseudonym_key'").fetchone()
+    if row is None:
+        key = secrets.token_hex(32)
+        conn.execute("INSERT INTO meta (key, value) VALUES ('pseudonym_key', ?)", (key,))
+    else:
+        key = row[0]
+    digest = hmac.new(bytes.fromhex(key), member_id.encode("utf-8"), hashlib.sha256).hexdigest()
+    return f"anon-{digest[:12]}"
+
+
+def scrub_erased(conn: sqlite3.Connection, e: Event, erased: frozenset[str]) -> Event:
+    """An event that names an erased member, as erasure would have left it: pseudonym for the
+    id, no name, no badge UID. Events a station held while offline arrive after the erasure."""
+    data = e.data
+    hit = [f for f in ID_FIELDS if isinstance(data.get(f), str) and data[f] in erased]
+    if not hit:
+        return e
+    data = dict(data)
+    for f in hit:
+        data[f] = pseudonym_in(conn, data[f])
+        if f in NAME_FIELDS and NAME_FIELDS[f] in data:
+            data[NAME_FIELDS[f]] = None
+    for f in UID_FIELDS:
+        if f in data:
+            data[f] = None
+    return dataclasses.replace(e, data=data)
 
 
 def _first_name(name: str, fallback: str) -> str:
@@ -1110,7 +1496,7 @@ def _s(value: Any) -> str | None:
 
 
 def _n(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         return None
     return float(value)
 
@@ -1154,7 +1540,7 @@ def recent_events(
     marks = ",".join("?" * len(types))
     rows = store.db.conn.execute(
         f"SELECT station_id, seq, type, COALESCE(at_repaired, at), data FROM events "
-        f"WHERE type IN ({marks}) ORDER BY 4 DESC LIMIT ?",
+        f"WHERE type IN ({marks}) AND applied = 1 ORDER BY 4 DESC LIMIT ?",
         [*types, limit],
     ).fetchall()
     return [

@@ -13,6 +13,7 @@ STATION_UNIT=/etc/systemd/system/fabrique-station.service
 CENTRAL_UNIT=/etc/systemd/system/fabrique-central.service
 STATION_TMPFILES=/etc/tmpfiles.d/fabrique-station.conf
 CENTRAL_TMPFILES=/etc/tmpfiles.d/fabrique-central.conf
+RETENTION_UNITS=(fabrique-retention.service fabrique-retention.timer)
 KIOSK_BIN=$OPT/bin/fabrique-kiosk
 KIOSK_MARK="# fabrique-station kiosk"
 
@@ -515,9 +516,25 @@ cmd_install_central() {
   step_units "$here/deploy/fabrique-central.service" "$CENTRAL_UNIT" \
     "$here/deploy/tmpfiles-central.conf" "$CENTRAL_TMPFILES"
   step_start fabrique-central
+  say "retention timer"
+  step_retention_timer
   summary
   if [ "$SELF_TEST" = 1 ]; then
     self_test_central
+  fi
+}
+
+# The daily retention run ([privacy] retention_days): a oneshot service and its timer.
+step_retention_timer() {
+  local unit changed=0
+  for unit in "${RETENTION_UNITS[@]}"; do
+    put_file "$here/deploy/$unit" "/etc/systemd/system/$unit" 644 && changed=1
+  done
+  if [ "$changed" = 1 ]; then
+    act systemctl daemon-reload
+  fi
+  if ! look systemctl is-enabled --quiet fabrique-retention.timer 2>/dev/null; then
+    act systemctl enable --now fabrique-retention.timer
   fi
 }
 
@@ -532,6 +549,12 @@ cmd_uninstall() {
       act systemctl disable --now "$name"
       remove_path "$unit"
     fi
+  done
+  if [ -e "$ROOT/etc/systemd/system/fabrique-retention.timer" ]; then
+    act systemctl disable --now fabrique-retention.timer
+  fi
+  for unit in "${RETENTION_UNITS[@]}"; do
+    remove_path "/etc/systemd/system/$unit"
   done
   if [ "$CHANGES" -gt 0 ]; then
     act systemctl daemon-reload

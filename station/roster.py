@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -22,6 +23,40 @@ CSV_HEADER = ["member_id", "name", "role", "badge_uid", "qualifications"]
 UID_PATTERN = re.compile(r"^(?:[0-9A-F]{8}|[0-9A-F]{14}|[0-9A-F]{20})$")
 MEMBER_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 KIND_PATTERN = re.compile(r"^[a-z0-9_]+$")
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+"""A cell starting with one of these is a formula to a spreadsheet (``=HYPERLINK(…)``)."""
+BIDI = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+"""Characters that reverse how text reads on screen (a name that shows as another)."""
+MAX_FIELD = {"member_id": 64, "name": 120, "role": 20, "badge_uid": 40, "qualifications": 500}
+"""The longest each field may be, in characters."""
+
+
+def csv_cell(value: object) -> object:
+    """A cell a spreadsheet will not run: text starting with a formula character (or with the
+    quote that marks one) gets a leading ``'``; :func:`parse_roster_csv` takes it off again."""
+    if isinstance(value, str) and value[:1] in (*FORMULA_START, "'"):
+        return "'" + value
+    return value
+
+
+def _uncell(value: str) -> str:
+    """The inverse of :func:`csv_cell`, for a cell read back from a file."""
+    if len(value) > 1 and value[0] == "'" and value[1] in (*FORMULA_START, "'"):
+        return value[1:]
+    return value
+
+
+def unsafe_text(value: str, what: str) -> str | None:
+    """Why ``value`` cannot be stored (a control or bidi character), or None when it can."""
+    for ch in value:
+        if ch in BIDI:
+            return (
+                f"{what} holds an invisible character that turns text around "
+                f"(U+{ord(ch):04X}); type it again"
+            )
+        if unicodedata.category(ch) == "Cc":
+            return f"{what} holds a control character (U+{ord(ch):04X}); remove it"
+    return None
 
 
 def normalise_uid(raw: str) -> str:
@@ -104,8 +139,9 @@ def parse_roster_csv(text: str, source: str = "roster.csv") -> RosterImport:
     quals_of: dict[str, dict[str, Level]] = {}
     badges: dict[str, Badge] = {}
     badge_line: dict[str, int] = {}
+    last = reader.line_num
     for row in reader:
-        line = reader.line_num
+        line, last = last + 1, reader.line_num  # where the row starts (a quoted cell may span)
         if not any(cell.strip() for cell in row):
             continue
         if len(row) != len(CSV_HEADER):
@@ -114,8 +150,12 @@ def parse_roster_csv(text: str, source: str = "roster.csv") -> RosterImport:
                 f"found {len(row)}"
             )
             continue
-        member_id, name, role_raw, uid_raw, quals_raw = (cell.strip() for cell in row)
-        row_errors: list[str] = []
+        cells = [_uncell(cell.strip()) for cell in row]
+        row_errors = _cell_errors(cells)
+        if row_errors:
+            errors.extend(f"line {line}: {e}" for e in row_errors)
+            continue
+        member_id, name, role_raw, uid_raw, quals_raw = cells
         if not MEMBER_ID_PATTERN.match(member_id):
             row_errors.append(
                 f"member_id {member_id!r} must be letters, digits, '.', '_' or '-' (max 64)"
@@ -172,6 +212,17 @@ def parse_roster_csv(text: str, source: str = "roster.csv") -> RosterImport:
     return RosterImport(list(members.values()), list(badges.values()), qualifications)
 
 
+def _cell_errors(cells: list[str]) -> list[str]:
+    """Control and bidi characters, over-long fields: each named, for the line's message."""
+    errors = []
+    for header, cell in zip(CSV_HEADER, cells, strict=True):
+        if len(cell) > MAX_FIELD[header]:
+            errors.append(f"{header} is longer than {MAX_FIELD[header]} characters")
+        elif why := unsafe_text(cell, header):
+            errors.append(why)
+    return errors
+
+
 def read_roster_file(path: Path) -> RosterImport:
     """Parse a roster CSV file; :class:`RosterError` says what is wrong with the file or rows."""
     try:
@@ -223,5 +274,6 @@ def roster_to_csv(
     w.writerow(CSV_HEADER)
     for m in members:
         for uid in sorted(badges_of.get(m.id, [""])):
-            w.writerow([m.id, m.name, m.role.value, uid, ";".join(quals.get(m.id, []))])
+            cells = [m.id, m.name, m.role.value, uid, ";".join(quals.get(m.id, []))]
+            w.writerow([csv_cell(c) for c in cells])
     return out.getvalue()

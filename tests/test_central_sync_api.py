@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from central.errors import BadRequest
 from central.ingest import (
@@ -245,3 +248,68 @@ def test_a_grant_at_a_station_becomes_a_roster_change(tmp_path: Path) -> None:
         ]
     finally:
         store.close()
+
+
+def test_commands_arrive_in_the_order_sent(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """200 back-to-back end_session + lock pairs within one millisecond: the order sent is the
+    order a station gets them in (it applies them in reply order)."""
+    store = SqliteCentralStore(tmp_path / "c.sqlite")
+    try:
+        store.add_station("laser-1", kind="laser")
+        monkeypatch.setattr("central.store.now_iso", lambda: "2026-03-02T10:00:00.000Z")
+        sent = []
+        for i in range(200):
+            for action in ("end_session", "lock"):
+                command = {"action": action, "reason": f"pair {i}"}
+                sent.append(store.add_command("laser-1", command, by="t")["id"])
+        assert [c["id"] for c in store.pending_commands("laser-1")] == sent
+        assert [c["id"] for c in store.commands("laser-1", limit=400)] == sent[::-1]
+    finally:
+        store.close()
+
+
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.floats()
+    | st.sampled_from([math.nan, math.inf])
+    | st.integers()
+    | st.text(max_size=6),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner),
+    max_leaves=6,
+)
+FIELDS = ["id", "seq", "type", "at", "clock_synced", "boot_id", "mono", "data", "station_id"]
+event_fields = st.builds(
+    lambda seq, data, broken: {**event(seq, data=data), **broken},
+    st.integers(min_value=1, max_value=60),
+    st.dictionaries(st.text(max_size=4), json_values, max_size=3),
+    st.dictionaries(st.sampled_from(FIELDS), json_values, max_size=1),
+)
+"""A valid event with any data, sometimes with one field replaced by anything."""
+
+
+BODY_FIELDS = ["protocol", "station_id", "events", "roster_version", "backlog", "status"]
+
+
+@given(
+    st.builds(
+        lambda events, broken: {**body(*events), "backlog": 0, **broken},
+        st.lists(event_fields, max_size=3),
+        st.dictionaries(st.sampled_from(BODY_FIELDS), json_values, max_size=1),
+    )
+    | json_values
+)
+@settings(suppress_health_check=[HealthCheck.too_slow])
+def test_any_body_is_a_request_or_a_bad_request_naming_a_field(raw: Any) -> None:
+    try:
+        req = parse_sync_request(raw, "laser-1", 50)
+    except BadRequest as e:
+        assert e.field is None or isinstance(e.field, str)
+        assert str(e)
+        return
+    for e in req.events:
+        json.loads(e.data_json(), parse_constant=_not_json)  # whatever numbers came in
+
+
+def _not_json(name: str) -> None:
+    raise AssertionError(f"{name} is not JSON: a browser's JSON.parse stops at it")

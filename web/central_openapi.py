@@ -51,7 +51,46 @@ SYNC_REQUEST = {
         "events": {"type": "array", "items": EVENT, "maxItems": 5000},
         "roster_version": {"type": "integer", "minimum": 0},
         "backlog": {"type": "integer", "minimum": 0},
-        "status": {"type": "object"},
+        "status": {"$ref": "#/components/schemas/Status"},
+    },
+}
+
+_TEXT = {"type": "string", "nullable": True, "maxLength": 500}
+STATUS = {
+    "type": "object",
+    "description": "A snapshot for the dashboard; a bad one is refused (status_error in the "
+    "reply) and the events are still held. Numbers must be finite.",
+    "properties": {
+        "machine": {
+            "type": "object",
+            "properties": {
+                "state": {"type": "string", "pattern": "^[a-z][a-z0-9_]{0,39}$"},
+                "reason": _TEXT,
+                "kind": _TEXT,
+                "relay_on": {"type": "boolean"},
+            },
+        },
+        "session": {
+            "type": "object",
+            "nullable": True,
+            "properties": {
+                "member_name": _TEXT,
+                "supervisor_name": _TEXT,
+                "started_at": _TEXT,
+                "ends_at": _TEXT,
+            },
+        },
+        "health": {
+            "type": "object",
+            "properties": {
+                "controller": _TEXT,
+                "failure": _TEXT,
+                "reader": {"type": "object", "nullable": True},
+                "power_meter": {"type": "object", "nullable": True},
+                "air_sensor": {"type": "object", "nullable": True},
+            },
+        },
+        "roster_expired": {"type": "boolean"},
     },
 }
 
@@ -63,6 +102,12 @@ SYNC_REPLY = {
         "acked_seq": {"type": "integer"},
         "stored": {"type": "integer"},
         "duplicates": {"type": "integer"},
+        "refused": {"type": "integer", "description": "events held but outside the scope"},
+        "status_error": {
+            "type": "object",
+            "nullable": True,
+            "properties": {"error": {"type": "string"}, "field": {"type": "string"}},
+        },
         "roster": {"type": "object", "nullable": True},
         "commands": {"type": "array", "items": {"type": "object"}},
         "sync_interval_s": {"type": "number"},
@@ -105,7 +150,8 @@ def spec(app: Flask | None = None) -> dict[str, Any]:
             "securitySchemes": {
                 "station": {"type": "http", "scheme": "bearer"},
                 "session": {"type": "apiKey", "in": "cookie", "name": "central_session"},
-            }
+            },
+            "schemas": {"Status": STATUS},
         },
         "paths": {
             "/api/v1/health": {
@@ -202,6 +248,7 @@ def spec(app: Flask | None = None) -> dict[str, Any]:
                     "responses": PAGE,
                 }
             },
+            "/dash/": {"get": {"security": ADMIN, "responses": PAGE}},
             "/dash/fleet.json": {"get": {"security": ADMIN, "responses": PAGE}},
             "/dash/stations/{station_id}/commands": {
                 "post": {

@@ -34,8 +34,10 @@ from central.config import CentralConfig
 from central.errors import BadRequest, CentralError, Conflict, NotFound
 from central.fleet import fleet, utcnow
 from central.ingest import COMMAND_ACTIONS, parse_command
+from central.privacy import retention_runs
 from central.store import (
     ROLES,
+    BadgeHeld,
     SqliteCentralStore,
     member_detail,
     recent_alerts,
@@ -43,7 +45,13 @@ from central.store import (
 )
 from station.errors import RosterError
 from station.model import Level, Role
-from station.roster import KIND_PATTERN, MEMBER_ID_PATTERN, normalise_uid, parse_roster_csv
+from station.roster import (
+    KIND_PATTERN,
+    MEMBER_ID_PATTERN,
+    normalise_uid,
+    parse_roster_csv,
+    unsafe_text,
+)
 from web import csrf
 from web.i18n import LANGUAGES, fill
 
@@ -298,6 +306,7 @@ def members() -> str:
         q=q,
         roles=[r.value for r in Role],
         version=store().roster_version(),
+        retention=retention_runs(store(), 5),
     )
 
 
@@ -309,7 +318,7 @@ def save_member() -> Any:
     role = request.form.get("role", "trainee")
     if not MEMBER_ID_PATTERN.match(member_id):
         flash(t("c.admin.bad_id"), "error")
-    elif not name or len(name) > 120:
+    elif not name or len(name) > 120 or unsafe_text(name, "name"):
         flash(t("c.admin.bad_name"), "error")
     elif role not in [r.value for r in Role]:
         flash(t("c.admin.bad_role"), "error")
@@ -339,13 +348,26 @@ def member(member_id: str) -> str:
 @requires("educator")
 def add_badge(member_id: str) -> Any:
     try:
-        store().add_badge(normalise_uid(request.form.get("uid", "")), member_id)
+        store().add_badge(
+            normalise_uid(request.form.get("uid", "")),
+            member_id,
+            move=request.form.get("move") == "1",
+        )
         flash(t("c.admin.badge_added"), "ok")
+    except BadgeHeld as e:
+        flash(t("c.admin.badge_held", uid=e.uid, name=_name_of(e.holder)), "error")
     except ValueError as e:
         flash(str(e), "error")
     except NotFound as e:
         abort(404, str(e))
     return redirect(url_for("central_admin.member", member_id=member_id))
+
+
+def _name_of(member_id: str) -> str:
+    try:
+        return str(member_detail(store(), member_id)["name"])
+    except NotFound:
+        return member_id
 
 
 @admin.post("/badges/<uid>/<any(revoke, restore):what>")

@@ -1,0 +1,178 @@
+"""What a station's token may change: the scope rules of ingest, in one place. Pure: no I/O.
+
+A station's token lives on a Pi that teenagers can reach, so the envelope (a valid token, the
+right ``station_id``) says nothing about the content. Every event is kept (exactly once on
+``(station_id, seq)``, so the high-water mark moves on and the real station is never blocked),
+but only an event within the station's scope is *applied* (projected into sessions, grants, the
+roster, commands). Anything else is kept as evidence with the rule it broke and raises an
+``event_out_of_scope`` alert on the fleet dashboard.
+
+The rules (docs/sync.md, "Scope"):
+
+- the type is one a station writes (:data:`STATION_EVENT_TYPES`);
+- ``session_started`` is for the station's own machine kind, with a session id no other station
+  holds; ``session_ended`` ends a session this station started;
+- ``qualification_granted`` is for the station's own kind, raises a member of the roster master
+  exactly one level above their current level, and was given by another member who, at the time
+  of the event, was ``mentor`` for that kind or an educator (active);
+- ``command_applied`` acknowledges a command sent to this station.
+
+The store answers the questions (:class:`Master`) from its tables; these functions decide.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from station.model import LEVEL_ORDER, Level, Role
+
+EVENT_OUT_OF_SCOPE = "event_out_of_scope"
+"""The fleet alert raised when a station pushes an event outside its scope."""
+
+STATION_EVENT_TYPES = frozenset(
+    {
+        "access_denied",
+        "air_alarm",
+        "air_alarm_cleared",
+        "badge_enrolled",
+        "checklist_cancelled",
+        "checklist_confirmed",
+        "checklist_expired",
+        "checklist_shown",
+        "command_applied",
+        "finishing_ended",
+        "grant_expired",
+        "heartbeat",
+        "machine_state_changed",
+        "power_before_start",
+        "power_without_permission",
+        "problem_reported",
+        "qualification_granted",
+        "session_ended",
+        "session_extended",
+        "session_idle_warned",
+        "session_started",
+        "session_warned",
+        "supervisor_awaited",
+    }
+)
+"""Every event type a station writes (tests/test_central_scope.py checks station/ against it)."""
+
+RULES = {
+    "unknown_type": "a station never writes this event type",
+    "wrong_kind": "the event is for another machine kind than the station's",
+    "other_station_session": "the session belongs to another station",
+    "unknown_session": "the station never started this session",
+    "unknown_member": "no such member in the roster",
+    "not_one_level_up": "a grant raises a member exactly one level",
+    "self_grant": "a member cannot grant themselves",
+    "granter_not_allowed": "the granter was not a mentor for this kind or an educator then",
+    "other_station_command": "the command was not sent to this station",
+}
+"""Each rule an event can break, with what it means (shown on the dashboard's alert)."""
+
+ALREADY_HELD = "already_held"
+"""A grant of the level the member holds already: nothing to apply, and no alert (a station that
+was offline while an educator raised the member is not an attacker)."""
+
+
+@dataclass(frozen=True)
+class Verdict:
+    applied: bool
+    rule: str | None = None
+    alert: bool = False
+
+
+APPLY = Verdict(True)
+
+
+class Master(Protocol):
+    """What the scope rules ask the central store (answers as of the event being checked)."""
+
+    def session_station(self, session_id: str) -> str | None: ...
+    def level(self, member_id: str, kind: str) -> Level | None:
+        """The member's current level; None when the roster master has no such member."""
+        ...
+
+    def could_grant(self, member_id: str, kind: str, at: str | None) -> bool:
+        """Whether the member was, at ``at`` (None: now), an active educator or mentor."""
+        ...
+
+    def command_station(self, command_id: str) -> str | None: ...
+
+
+def check(
+    type_: str, data: dict[str, Any], station_id: str, kind: str, at: str | None, master: Master
+) -> Verdict:
+    """Whether a station may apply this event; ``at`` is its trusted time (None: unknown)."""
+    if type_ not in STATION_EVENT_TYPES:
+        return _refuse("unknown_type")
+    if type_ == "session_started":
+        return _session_started(data, station_id, kind, master)
+    if type_ == "session_ended":
+        return _session_ended(data, station_id, master)
+    if type_ == "qualification_granted":
+        return _grant(data, kind, at, master)
+    if type_ == "command_applied":
+        cid = data.get("command_id")
+        if isinstance(cid, str) and master.command_station(cid) != station_id:
+            return _refuse("other_station_command")
+    return APPLY
+
+
+def _refuse(rule: str) -> Verdict:
+    return Verdict(False, rule, alert=True)
+
+
+def _session_started(data: dict[str, Any], station_id: str, kind: str, master: Master) -> Verdict:
+    claimed = data.get("kind")
+    if kind and claimed is not None and claimed != kind:
+        return _refuse("wrong_kind")
+    sid = data.get("session_id")
+    if isinstance(sid, str) and master.session_station(sid) not in (None, station_id):
+        return _refuse("other_station_session")
+    return APPLY
+
+
+def _session_ended(data: dict[str, Any], station_id: str, master: Master) -> Verdict:
+    sid = data.get("session_id")
+    if not isinstance(sid, str):
+        return APPLY  # nothing to project
+    owner = master.session_station(sid)
+    if owner is None:
+        return _refuse("unknown_session")
+    if owner != station_id:
+        return _refuse("other_station_session")
+    return APPLY
+
+
+def _grant(data: dict[str, Any], kind: str, at: str | None, master: Master) -> Verdict:
+    member, granter = data.get("member_id"), data.get("granted_by")
+    if not kind or data.get("kind") != kind:
+        return _refuse("wrong_kind")
+    if not isinstance(member, str) or not member:
+        return _refuse("unknown_member")
+    current = master.level(member, kind)
+    if current is None:
+        return _refuse("unknown_member")
+    try:
+        level = Level(str(data.get("level")))
+    except ValueError:
+        return _refuse("not_one_level_up")
+    if level is current:
+        return Verdict(False, ALREADY_HELD)
+    if current is Level.MENTOR or level is not LEVEL_ORDER[current.rank + 1]:
+        return _refuse("not_one_level_up")
+    if not isinstance(granter, str) or not granter:
+        return _refuse("granter_not_allowed")
+    if granter == member:
+        return _refuse("self_grant")
+    if not master.could_grant(granter, kind, at):
+        return _refuse("granter_not_allowed")
+    return APPLY
+
+
+def may_grant(role: str | None, active: bool, level: str | None) -> bool:
+    """The granter rule: an active educator, or an active member at ``mentor`` for the kind."""
+    return active and (role == Role.EDUCATOR.value or level == Level.MENTOR.value)
