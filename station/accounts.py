@@ -91,6 +91,14 @@ _DUMMY_HASH = hash_password(secrets.token_urlsafe(16))
 """Checked against when the username is unknown, so a reply's timing does not reveal usernames."""
 
 
+def verify(stored_hash: str | None, password: str) -> bool:
+    """Check ``password`` in the same time whether the account exists (``None``) or not."""
+    if stored_hash is None:
+        check_password(_DUMMY_HASH, password)
+        return False
+    return check_password(stored_hash, password)
+
+
 def validate_username(username: str) -> str:
     if not USERNAME_PATTERN.match(username):
         raise AccountError(
@@ -134,10 +142,7 @@ def authenticate(db: Database, username: str, password: str) -> bool:
     row = db.execute(
         "SELECT password_hash FROM technicians WHERE username = ? AND active = 1", [username]
     ).fetchone()
-    if row is None:
-        check_password(_DUMMY_HASH, password)
-        return False
-    if not check_password(row[0], password):
+    if not verify(row[0] if row else None, password):
         return False
     db.execute("UPDATE technicians SET last_login_at = ? WHERE username = ?", [_now(), username])
     return True

@@ -5,20 +5,33 @@ Request threads never touch hardware: they read the controller's snapshot and po
 
 from __future__ import annotations
 
-import json
-import queue
+import errno
+import logging
+import math
+import sqlite3
 import time
-from collections.abc import Iterator
 from typing import Any
 
 from flask import Flask, Response, abort, jsonify, redirect, request
+from werkzeug.exceptions import HTTPException
 
 from station.controller import Controller, ControllerStopped
+from station.errors import StoreError
 from station.machine import Tap
 from station.roster import normalise_uid
-from web import csrf, i18n, kiosk, sim_panel, technician
+from web import csrf, i18n, kiosk, public, sim_panel, technician
+from web.common import limits
 
-KEEPALIVE_S = 15.0
+log = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 64 * 1024
+"""The largest request the station takes: its forms and JSON bodies are a few hundred bytes."""
+STORAGE_ERRNOS = frozenset({errno.ENOSPC, errno.EIO, errno.EROFS, errno.EDQUOT})
+STORAGE_FAILED = (
+    "the station cannot use its storage ({error}): the machine stays off. A technician: free "
+    "space on the SD card or restore the database (docs/troubleshooting.md), then restart the "
+    "station"
+)
 
 
 def create_app(controller: Controller, *, simulator: bool | None = None) -> Flask:
@@ -30,20 +43,34 @@ def create_app(controller: Controller, *, simulator: bool | None = None) -> Flas
     # The pages: kiosk (public), technician (login), /sim panel (mock backend). See web/csrf.py.
     app.secret_key = csrf.secret_key_from(controller.config.data_path)
     app.config["PERMANENT_SESSION_LIFETIME"] = 12 * 3600
+    limits.init_app(
+        app,
+        MAX_BODY_BYTES,
+        lambda: f"the request is larger than {MAX_BODY_BYTES // 1024} KiB: send less",
+    )
     csrf.init_app(app, simulator=simulator)
     i18n.init_app(app, controller.config.station.language)
-    app.register_blueprint(kiosk.bp)
+    public.init_app(app, controller)
+    kiosk.init_app(app, controller, simulator=simulator)
     technician.init_app(app)
     if simulator:
         app.register_blueprint(sim_panel.bp)
 
-    @app.errorhandler(400)
-    @app.errorhandler(401)
-    @app.errorhandler(404)
-    @app.errorhandler(405)
-    @app.errorhandler(503)
-    def json_error(e: Any) -> tuple[Response, int]:
-        return jsonify(error=e.description), e.code
+    @app.errorhandler(HTTPException)
+    def json_error(e: HTTPException) -> tuple[Response, int]:
+        return jsonify(error=e.description), e.code or 500
+
+    @app.errorhandler(Exception)
+    def unexpected(e: Exception) -> tuple[Response, int]:
+        """Never a traceback: a sentence that says what happened and what to do."""
+        if _is_storage_failure(e):
+            log.error("storage failure serving %s: %r", request.path, e)
+            return jsonify(error=STORAGE_FAILED.format(error=e)), 503
+        log.exception("unexpected error serving %s", request.path)
+        return jsonify(
+            error="the station hit an unexpected error: try again; if it persists, a "
+            "technician reads the station's log (journalctl -u fabrique-station)"
+        ), 500
 
     @app.get("/")
     def index() -> Response:
@@ -66,33 +93,11 @@ def create_app(controller: Controller, *, simulator: bool | None = None) -> Flas
 
     @app.get("/api/status")
     def status() -> Response:
-        return jsonify(controller.status())
+        return jsonify(public.public_status(controller))
 
     @app.get("/api/events/stream")
     def stream() -> Response:
-        subscription = controller.broadcaster.subscribe()
-
-        def generate() -> Iterator[str]:
-            try:
-                yield _sse("status", controller.status())
-                while True:
-                    try:
-                        message = subscription.get(timeout=KEEPALIVE_S)
-                    except queue.Empty:
-                        yield ": keep-alive\n\n"
-                        continue
-                    if message["kind"] == "status":
-                        yield _sse("status", message["status"])
-                    else:
-                        yield _sse("event", message["event"])
-            finally:
-                controller.broadcaster.unsubscribe(subscription)
-
-        return Response(
-            generate(),
-            mimetype="text/event-stream",
-            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-        )
+        return public.event_stream(controller, public.without_uids)
 
     if simulator:
         _simulator_routes(app, controller)
@@ -124,7 +129,7 @@ def _simulator_routes(app: Flask, controller: Controller) -> None:
             else:
                 decision = controller.call(Tap(uid))
         except ControllerStopped as e:
-            abort(503, f"the station is not running: {e}")
+            abort(503, not_running(controller, e))
         except TimeoutError:
             abort(503, "the station did not handle the tap in time")
         return jsonify(decision)
@@ -134,6 +139,8 @@ def _simulator_routes(app: Flask, controller: Controller) -> None:
         seconds = _json_body().get("seconds")
         if isinstance(seconds, bool) or not isinstance(seconds, int | float):
             abort(400, 'send {"seconds": 600}: seconds must be a number')
+        if not math.isfinite(seconds):
+            abort(400, 'send {"seconds": 600}: seconds must be a finite number')
         try:
             result = controller.advance(float(seconds))
         except ValueError as e:
@@ -179,6 +186,26 @@ def _simulator_routes(app: Flask, controller: Controller) -> None:
             return out
 
         return jsonify(badges=controller.run_in_loop(read))
+
+
+def _is_storage_failure(e: BaseException | None) -> bool:
+    """A full disk, a corrupt or read-only database: the station fails safe and says so."""
+    if isinstance(e, StoreError | sqlite3.Error):
+        return True
+    return isinstance(e, OSError) and e.errno in STORAGE_ERRNOS
+
+
+def not_running(controller: Controller, e: Exception) -> str:
+    """Why the station cannot act, in a sentence that says what to do."""
+    failure = controller.failure
+    if _is_storage_failure(failure):
+        return STORAGE_FAILED.format(error=failure)
+    if failure is not None:
+        return (
+            f"the station is not running ({failure!r}): the machine stays off; a technician "
+            "restarts it and reads its log (journalctl -u fabrique-station)"
+        )
+    return f"the station is not running: {e}"
 
 
 def _tap_on_emulated_reader(
@@ -242,7 +269,7 @@ def _number(
     value = body.get(key)
     if value is None and not required:
         return None
-    if isinstance(value, bool) or not isinstance(value, int | float):
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         abort(400, f"send {example}: {key} must be a number")
     if not low <= value <= high:
         abort(400, f"{key} must be between {low} and {high}, got {value}")
@@ -250,11 +277,4 @@ def _number(
 
 
 def _json_body() -> dict[str, Any]:
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        abort(400, "send a JSON object with Content-Type: application/json")
-    return body
-
-
-def _sse(event: str, data: Any) -> str:
-    return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
+    return limits.json_object('{"uid": "04A1B2C3"}')

@@ -10,15 +10,13 @@ from __future__ import annotations
 import functools
 import json
 import shutil
-import threading
-import time
-from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
 from flask import (
     Blueprint,
+    Response,
     abort,
     current_app,
     flash,
@@ -36,51 +34,17 @@ from station import accounts
 from station.controller import Controller, ControllerStopped
 from station.enrol import EnrolError, enrol_badge
 from station.machine import Command
+from web.common.login import MAX_USERNAME, LoginLimiter, limiter_keys, safe_next
 from web.i18n import LANGUAGES, gettext
+from web.public import event_stream
+
+__all__ = ["LoginLimiter", "bp", "init_app"]
 
 bp = Blueprint("technician", __name__, url_prefix="/tech")
 
 EVENTS_SHOWN = 100
 CPU_TEMP_FILE = Path("/sys/class/thermal/thermal_zone0/temp")
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-class LoginLimiter:
-    """At most ``attempts`` failed logins per ``window_s``, counted per address and per username."""
-
-    def __init__(
-        self,
-        attempts: int = 5,
-        window_s: float = 300.0,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self.attempts = attempts
-        self.window_s = window_s
-        self.clock = clock
-        self._failures: dict[str, deque[float]] = {}
-        self._lock = threading.Lock()
-
-    def _recent(self, key: str, now: float) -> deque[float]:
-        q = self._failures.setdefault(key, deque())
-        while q and now - q[0] >= self.window_s:
-            q.popleft()
-        return q
-
-    def blocked(self, *keys: str) -> bool:
-        now = self.clock()
-        with self._lock:
-            return any(len(self._recent(k, now)) >= self.attempts for k in keys)
-
-    def failed(self, *keys: str) -> None:
-        now = self.clock()
-        with self._lock:
-            for k in keys:
-                self._recent(k, now).append(now)
-
-    def succeeded(self, *keys: str) -> None:
-        with self._lock:
-            for k in keys:
-                self._failures.pop(k, None)
 
 
 def init_app(app: Any) -> None:
@@ -138,9 +102,7 @@ def login_required(view: F) -> F:
 
 
 def _safe_next(target: str | None) -> str:
-    if target and target.startswith("/tech") and not target.startswith("//"):
-        return target
-    return url_for("technician.dashboard")
+    return safe_next(target, url_for("technician.dashboard"), prefix="/tech")
 
 
 # --- login ------------------------------------------------------------------------------------
@@ -153,11 +115,15 @@ def login() -> Any:
     limiter: LoginLimiter = current_app.extensions["login_limiter"]
     username = request.form.get("username", "").strip().lower()
     password = request.form.get("password", "")
-    keys = (f"ip:{request.remote_addr}", f"user:{username}")
+    keys = limiter_keys(username)
     if limiter.blocked(*keys):
         flash(gettext("tech.login.rate_limited"), "error")
         return render_template("tech_login.html", next=request.form.get("next", "")), 429
-    if not username or not accounts.authenticate(_db(), username, password):
+    if (
+        not username
+        or len(username) > MAX_USERNAME
+        or not accounts.authenticate(_db(), username, password)
+    ):
         limiter.failed(*keys)
         flash(gettext("tech.login.failed"), "error")
         return render_template("tech_login.html", next=request.form.get("next", "")), 401
@@ -190,6 +156,13 @@ def language() -> ResponseReturnValue:
 
 
 # --- the page ---------------------------------------------------------------------------------
+
+
+@bp.get("/stream")
+@login_required
+def stream() -> Response:
+    """The full status (with the last unknown badge's UID, for enrolment): staff only."""
+    return event_stream(_controller(), lambda data: data)
 
 
 @bp.get("/")
