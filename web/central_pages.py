@@ -23,6 +23,7 @@ from flask import (
     abort,
     current_app,
     flash,
+    g,
     redirect,
     render_template,
     request,
@@ -45,6 +46,7 @@ from station.errors import RosterError
 from station.model import Level, Role
 from station.roster import KIND_PATTERN, MEMBER_ID_PATTERN, normalise_uid, parse_roster_csv
 from web import csrf
+from web.common.login import MAX_USERNAME, LoginLimiter, limiter_keys, safe_next
 from web.i18n import LANGUAGES, fill
 
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -64,14 +66,17 @@ def init_app(app: Flask) -> None:
         SESSION_COOKIE_NAME="central_session",
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Strict",
+        SESSION_COOKIE_SECURE=config.server.behind_tls,
         PERMANENT_SESSION_LIFETIME=12 * 3600,
     )
+    app.extensions.setdefault("login_limiter", LoginLimiter())
     app.jinja_env.globals["csrf_token"] = csrf.csrf_token
     app.jinja_env.globals["current_user"] = current_user
     app.jinja_env.globals["t"] = t
     app.jinja_env.globals["lang"] = language
     app.extensions["central_catalogs"] = load_catalogs()
     app.before_request(check_csrf)
+    app.before_request(load_user)
     app.before_request(choose_language)
     app.register_blueprint(auth)
     app.register_blueprint(dash)
@@ -136,8 +141,25 @@ def check_csrf() -> None:
         abort(400, "missing or wrong CSRF token: reload the page and try again")
 
 
-def current_user() -> dict[str, Any] | None:
+def load_user() -> None:
+    """The session's account, checked against the store on every request: a logout, a new
+    password or role, or a disabled account ends every older session at once."""
+    g.user = None
     user = session.get("user")
+    if not isinstance(user, dict):
+        return
+    now = store().session_user(str(user.get("username")))
+    if now is None or now["generation"] != user.get("generation"):
+        lang = session.get("lang")
+        session.clear()
+        if lang:
+            session["lang"] = lang
+        return
+    g.user = now
+
+
+def current_user() -> dict[str, Any] | None:
+    user = g.get("user")
     return user if isinstance(user, dict) else None
 
 
@@ -177,27 +199,40 @@ def home() -> Any:
 
 @auth.route("/login", methods=["GET", "POST"])
 def login() -> Any:
-    error = None
-    if request.method == "POST":
-        username = request.form.get("username", "").strip().lower()
-        password = request.form.get("password", "")
-        user = store().authenticate(username, password) if username and password else None
-        if user is None:
-            error = t("c.login.wrong")
-        else:
-            session.clear()
-            session["user"] = user
-            session.permanent = True
-            target = request.args.get("next", "")
-            if not target.startswith("/") or target.startswith("//"):
-                target = url_for("central_auth.home")
-            return redirect(target)
-    return render_template("central_login.html", error=error), 401 if error else 200
+    if request.method == "GET":
+        return render_template("central_login.html", error=None)
+    limiter: LoginLimiter = current_app.extensions["login_limiter"]
+    username = request.form.get("username", "").strip().lower()
+    password = request.form.get("password", "")
+    keys = limiter_keys(username)
+    if limiter.blocked(*keys):
+        return render_template("central_login.html", error=t("c.login.rate_limited")), 429
+    user = None
+    if username and password and len(username) <= MAX_USERNAME:
+        user = store().authenticate(username, password)
+    if user is None:
+        limiter.failed(*keys)
+        return render_template("central_login.html", error=t("c.login.wrong")), 401
+    limiter.succeeded(*keys)
+    lang = session.get("lang")
+    session.clear()  # a new session (and a new CSRF token) at each login
+    if lang:
+        session["lang"] = lang
+    session["user"] = user
+    session.permanent = True
+    return redirect(safe_next(request.args.get("next"), url_for("central_auth.home")))
 
 
 @auth.post("/logout")
 def logout() -> Any:
+    """Ends this account's sessions everywhere (a copied cookie dies with the others)."""
+    user = current_user()
+    if user is not None:
+        store().end_sessions(user["username"])
+    lang = session.get("lang")
     session.clear()
+    if lang:
+        session["lang"] = lang
     return redirect(url_for("central_auth.login"))
 
 
@@ -356,7 +391,7 @@ def badge_active(uid: str, what: str) -> Any:
     except NotFound as e:
         abort(404, str(e))
     flash(t("c.admin.badge_revoked" if what == "revoke" else "c.admin.badge_restored"), "ok")
-    return redirect(request.form.get("next") or url_for("central_admin.members"))
+    return redirect(safe_next(request.form.get("next"), url_for("central_admin.members")))
 
 
 @admin.post("/members/<member_id>/qualifications")
