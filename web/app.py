@@ -151,15 +151,15 @@ def _simulator_routes(app: Flask, controller: Controller) -> None:
 
     @app.post("/sim/power")
     def sim_power() -> Response:
-        sensors = _emulated_sensors(controller, "power_device", "power_meter")
         watts = _number(_json_body(), "watts", 0, 26_000, '{"watts": 850}')
+        sensors = _emulated_sensors(controller, "power_device", "power_meter")
         sensors.set_load(watts)
         return jsonify(_after_sensor_change(controller, "power"))
 
     @app.post("/sim/air")
     def sim_air() -> Response:
-        sensors = _emulated_sensors(controller, "air_device", "air_sensor")
         body = _json_body()
+        sensors = _emulated_sensors(controller, "air_device", "air_sensor")
         pm25 = _number(body, "pm25", 0, 999.9, '{"pm25": 80}')
         pm10 = _number(body, "pm10", 0, 999.9, '{"pm25": 80, "pm10": 120}', required=False)
         sensors.set_pm(pm25, pm10)

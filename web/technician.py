@@ -98,6 +98,7 @@ def login_required(view: F) -> F:
         g.technician = user
         return view(*args, **kwargs)
 
+    wrapped.required_roles = ("technician",)  # type: ignore[attr-defined] # read by the URL-map test
     return wrapped  # type: ignore[return-value]
 
 
