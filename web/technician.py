@@ -43,6 +43,8 @@ __all__ = ["LoginLimiter", "bp", "init_app"]
 bp = Blueprint("technician", __name__, url_prefix="/tech")
 
 EVENTS_SHOWN = 100
+GENERATION = "technician_generation"
+"""The account's session generation at login: logout or a new password bumps it."""
 CPU_TEMP_FILE = Path("/sys/class/thermal/thermal_zone0/temp")
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -89,8 +91,9 @@ def login_required(view: F) -> F:
     @functools.wraps(view)
     def wrapped(*args: Any, **kwargs: Any) -> Any:
         user = current_user()
-        if user is None or not accounts.is_active(_db(), user):
+        if user is None or accounts.session_generation(_db(), user) != session.get(GENERATION):
             session.pop("technician", None)
+            session.pop(GENERATION, None)
             if request.method == "GET":
                 flash(gettext("tech.login.required"), "info")
                 return redirect(url_for("technician.login", next=request.path))
@@ -134,12 +137,17 @@ def login() -> Any:
     if lang:
         session["lang"] = lang
     session["technician"] = username
+    session[GENERATION] = accounts.session_generation(_db(), username)
     session.permanent = True
     return redirect(_safe_next(request.form.get("next")))
 
 
 @bp.post("/logout")
 def logout() -> ResponseReturnValue:
+    """Ends this account's sessions everywhere (a copied cookie dies with the others)."""
+    user = current_user()
+    if user is not None:
+        accounts.end_sessions(_db(), user)
     lang = session.get("lang")
     session.clear()
     if lang:
