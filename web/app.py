@@ -5,10 +5,8 @@ Request threads never touch hardware: they read the controller's snapshot and po
 
 from __future__ import annotations
 
-import errno
 import logging
 import math
-import sqlite3
 import time
 from typing import Any
 
@@ -16,22 +14,16 @@ from flask import Flask, Response, abort, jsonify, redirect, request
 from werkzeug.exceptions import HTTPException
 
 from station.controller import Controller, ControllerStopped
-from station.errors import StoreError
 from station.machine import Tap
 from station.roster import normalise_uid
 from web import csrf, i18n, kiosk, public, sim_panel, technician
 from web.common import limits
+from web.failures import STORAGE_FAILED, is_storage_failure, not_running
 
 log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 64 * 1024
 """The largest request the station takes: its forms and JSON bodies are a few hundred bytes."""
-STORAGE_ERRNOS = frozenset({errno.ENOSPC, errno.EIO, errno.EROFS, errno.EDQUOT})
-STORAGE_FAILED = (
-    "the station cannot use its storage ({error}): the machine stays off. A technician: free "
-    "space on the SD card or restore the database (docs/troubleshooting.md), then restart the "
-    "station"
-)
 
 
 def create_app(controller: Controller, *, simulator: bool | None = None) -> Flask:
@@ -63,7 +55,7 @@ def create_app(controller: Controller, *, simulator: bool | None = None) -> Flas
     @app.errorhandler(Exception)
     def unexpected(e: Exception) -> tuple[Response, int]:
         """Never a traceback: a sentence that says what happened and what to do."""
-        if _is_storage_failure(e):
+        if is_storage_failure(e):
             log.error("storage failure serving %s: %r", request.path, e)
             return jsonify(error=STORAGE_FAILED.format(error=e)), 503
         log.exception("unexpected error serving %s", request.path)
@@ -101,7 +93,19 @@ def create_app(controller: Controller, *, simulator: bool | None = None) -> Flas
 
     if simulator:
         _simulator_routes(app, controller)
+        app.before_request(_simulator_on_this_computer_only)
     return app
+
+
+def _simulator_on_this_computer_only() -> None:
+    """The simulator (mock backend) taps badges and lists the roster's UIDs: it answers only to
+    the computer that runs it, as the demo does (everything on 127.0.0.1)."""
+    if request.path.startswith("/sim/") and not kiosk.from_loopback():
+        abort(
+            403,
+            "the simulator answers only on the computer that runs the station: open "
+            "http://127.0.0.1:<port>/sim/ there",
+        )
 
 
 def _simulator_routes(app: Flask, controller: Controller) -> None:
@@ -146,7 +150,7 @@ def _simulator_routes(app: Flask, controller: Controller) -> None:
         except ValueError as e:
             abort(400, str(e))
         except ControllerStopped as e:
-            abort(503, f"the station is not running: {e}")
+            abort(503, not_running(controller, e))
         return jsonify(result)
 
     @app.post("/sim/power")
@@ -186,26 +190,6 @@ def _simulator_routes(app: Flask, controller: Controller) -> None:
             return out
 
         return jsonify(badges=controller.run_in_loop(read))
-
-
-def _is_storage_failure(e: BaseException | None) -> bool:
-    """A full disk, a corrupt or read-only database: the station fails safe and says so."""
-    if isinstance(e, StoreError | sqlite3.Error):
-        return True
-    return isinstance(e, OSError) and e.errno in STORAGE_ERRNOS
-
-
-def not_running(controller: Controller, e: Exception) -> str:
-    """Why the station cannot act, in a sentence that says what to do."""
-    failure = controller.failure
-    if _is_storage_failure(failure):
-        return STORAGE_FAILED.format(error=failure)
-    if failure is not None:
-        return (
-            f"the station is not running ({failure!r}): the machine stays off; a technician "
-            "restarts it and reads its log (journalctl -u fabrique-station)"
-        )
-    return f"the station is not running: {e}"
 
 
 def _tap_on_emulated_reader(
@@ -259,7 +243,7 @@ def _after_sensor_change(controller: Controller, key: str) -> Any:
             if value.get("watts" if key == "power" else "pm25") is not None:
                 break
     except ControllerStopped as e:
-        abort(503, f"the station is not running: {e}")
+        abort(503, not_running(controller, e))
     return {key: controller.status().get(key)}
 
 

@@ -45,6 +45,7 @@ from station.controller import Controller, ControllerStopped
 from station.machine import Command
 from web.common.limits import json_object
 from web.csrf import UNSAFE_METHODS, csrf_token
+from web.failures import not_running
 from web.i18n import translator
 from web.public import public_status
 
@@ -198,7 +199,7 @@ def _command(cmd: Command) -> tuple[Response, int] | Response:
     try:
         result = _controller().call(cmd)
     except ControllerStopped as e:
-        abort(503, f"the station is not running: {e}")
+        abort(503, not_running(_controller(), e))
     except TimeoutError:
         abort(503, "the station did not answer in time")
     if result.get("ok") is False:  # a refusal; a confirmed checklist answers with the decision
