@@ -8,11 +8,13 @@ that says what to do.
 from __future__ import annotations
 
 import http.client
+import socket
 import sqlite3
 import threading
 import tracemalloc
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 import waitress
@@ -189,3 +191,22 @@ def test_open_streams_cannot_starve_the_status_api(
         finally:
             for c in streams:
                 c.close()
+
+
+def test_station_run_refuses_a_big_body_before_reading_it(tmp_path: Path) -> None:
+    """`station run`: waitress answers 413 on the headers alone, so a 1 GB upload is never
+    buffered to the SD card (before: it was, then the app refused it)."""
+    from tests.e2e_helpers import StationProcess, prepare_station
+
+    station = StationProcess(prepare_station(tmp_path / "station"))
+    try:
+        station.start_ready()
+        with socket.create_connection(("127.0.0.1", station.port), timeout=10) as s:
+            s.sendall(
+                b"POST /sim/badge HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                b"Content-Type: application/json\r\nContent-Length: 1000000000\r\n\r\n"
+            )
+            reply = s.recv(200)  # nothing of the body was sent: only a refusal can come back
+        assert reply.startswith(b"HTTP/1.1 413"), reply
+    finally:
+        station.close()
