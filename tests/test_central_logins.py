@@ -236,3 +236,22 @@ def test_sync_refuses_big_deep_and_nan_bodies(app: Flask, store: SqliteCentralSt
     assert r.status_code == 400 and "nests deeper" in r.get_json()["error"]
     r = client.post("/api/v1/sync", data=b'{"protocol": NaN, "events": []}', headers=auth)
     assert r.status_code == 400 and "finite number" in r.get_json()["error"]
+
+
+def test_open_dashboards_cannot_starve_the_pages(app: Flask) -> None:
+    """Each dashboard stream holds a server thread: past the cap, 503 and Retry-After."""
+    from web.common.limits import StreamLimiter
+
+    app.extensions["stream_limiter"] = StreamLimiter(2)
+    client = app.test_client()
+    login(client, "yanis")
+    open_streams = [client.get("/dash/stream", buffered=False) for _ in range(2)]
+    assert all(r.status_code == 200 for r in open_streams)
+    extra = client.get("/dash/stream")
+    assert extra.status_code == 503 and int(extra.headers["Retry-After"]) > 0
+    assert "close a tab" in extra.get_json()["error"]
+    open_streams[1].close()  # last opened, first closed: one thread of the test client
+    again = client.get("/dash/stream", buffered=False)
+    assert again.status_code == 200, "a closed stream frees its place"
+    for r in (again, open_streams[0]):
+        r.close()

@@ -46,6 +46,7 @@ from station.errors import RosterError
 from station.model import Level, Role
 from station.roster import KIND_PATTERN, MEMBER_ID_PATTERN, normalise_uid, parse_roster_csv
 from web import csrf
+from web.common.limits import StreamLimiter, stream_cap
 from web.common.login import MAX_USERNAME, LoginLimiter, limiter_keys, safe_next
 from web.i18n import LANGUAGES, fill
 
@@ -70,6 +71,7 @@ def init_app(app: Flask) -> None:
         PERMANENT_SESSION_LIFETIME=12 * 3600,
     )
     app.extensions.setdefault("login_limiter", LoginLimiter())
+    app.extensions["stream_limiter"] = StreamLimiter(stream_cap(config.server.threads))
     app.jinja_env.globals["csrf_token"] = csrf.csrf_token
     app.jinja_env.globals["current_user"] = current_user
     app.jinja_env.globals["t"] = t
@@ -286,10 +288,11 @@ def stream() -> Response:
                 time.sleep(FLEET_POLL_S)
                 quiet += FLEET_POLL_S
 
-    return Response(
-        generate(),
-        mimetype="text/event-stream",
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    limiter: StreamLimiter = current_app.extensions["stream_limiter"]
+    return limiter.response(
+        generate,
+        f"{limiter.max_open} dashboards are streaming already: close a tab, or try again in a "
+        "minute",
     )
 
 
