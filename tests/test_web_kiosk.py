@@ -252,3 +252,21 @@ def test_no_request_can_read_the_kiosk_key(controller: Controller) -> None:
                 if r.mimetype != "text/event-stream":
                     assert secret not in r.get_data(as_text=True), rule.rule
                 r.close()
+
+
+def test_a_technician_login_at_the_machine_keeps_the_kiosk_paired(
+    checklist_controller: Controller,
+) -> None:
+    from station.machine import Tap
+    from tests.test_web_helpers import add_tech, login
+
+    add_tech(checklist_controller)
+    app = make_app(checklist_controller, simulator=False)
+    secret = (checklist_controller.config.data_path / "kiosk-secret").read_text().strip()
+    with app.test_client() as kiosk:
+        assert boot_data(kiosk.get(f"/kiosk/?pair={secret}").text)["paired"] is True
+        assert login(kiosk) == 302
+        token = boot_data(kiosk.get("/kiosk/").text)["csrf"]
+        assert kiosk.post("/tech/logout", data={"csrf_token": token}).status_code == 302
+        checklist_controller.call(Tap(SOFIANE))
+        assert _kiosk_post(kiosk, "/kiosk/checklist", {"answer": "confirm"}) == 200

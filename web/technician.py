@@ -34,6 +34,7 @@ from station import accounts
 from station.controller import Controller, ControllerStopped
 from station.enrol import EnrolError, enrol_badge
 from station.machine import Command
+from web import kiosk
 from web.common.login import MAX_USERNAME, LoginLimiter, limiter_keys, safe_next
 from web.i18n import LANGUAGES, gettext
 from web.public import event_stream
@@ -132,10 +133,7 @@ def login() -> Any:
         flash(gettext("tech.login.failed"), "error")
         return render_template("tech_login.html", next=request.form.get("next", "")), 401
     limiter.succeeded(*keys)
-    lang = session.get("lang")
-    session.clear()  # a new session (and a new CSRF token) at each login
-    if lang:
-        session["lang"] = lang
+    _fresh_session()  # a new session (and a new CSRF token) at each login
     session["technician"] = username
     session[GENERATION] = accounts.session_generation(_db(), username)
     session.permanent = True
@@ -148,11 +146,16 @@ def logout() -> ResponseReturnValue:
     user = current_user()
     if user is not None:
         accounts.end_sessions(_db(), user)
-    lang = session.get("lang")
-    session.clear()
-    if lang:
-        session["lang"] = lang
+    _fresh_session()
     return redirect(url_for("technician.login"))
+
+
+def _fresh_session() -> None:
+    """A new session that keeps the page's language and, on the touchscreen, its kiosk pairing
+    (a technician logging in and out at the machine must not silence the kiosk's buttons)."""
+    kept = {k: session[k] for k in ("lang", kiosk.SESSION_KEY) if k in session}
+    session.clear()
+    session.update(kept)
 
 
 @bp.post("/language")
