@@ -196,6 +196,25 @@ def test_a_lan_client_cannot_confirm_the_checklist_or_report_a_problem(
             checklist_controller.call(Tap(SOFIANE))  # badge out of the checklist wait
 
 
+@pytest.mark.parametrize(
+    ("address", "local"),
+    [
+        ("127.0.0.1", True),
+        ("::1", True),
+        ("::ffff:127.0.0.1", True),
+        ("192.168.1.20", False),
+        ("::ffff:192.168.1.20", False),
+        ("", False),
+    ],
+)
+def test_loopback_is_this_computer_only(controller: Controller, address: str, local: bool) -> None:
+    from web.kiosk import from_loopback
+
+    app = make_app(controller, simulator=False)
+    with app.test_request_context("/kiosk/", environ_base={"REMOTE_ADDR": address}):
+        assert from_loopback() is local
+
+
 def test_a_proxied_request_is_not_the_kiosk(checklist_controller: Controller) -> None:
     """A reverse proxy on the Pi would make every client look local: forwarded means remote."""
     app = make_app(checklist_controller, simulator=True)
