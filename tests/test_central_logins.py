@@ -255,3 +255,20 @@ def test_open_dashboards_cannot_starve_the_pages(app: Flask) -> None:
     assert again.status_code == 200, "a closed stream frees its place"
     for r in (again, open_streams[0]):
         r.close()
+
+
+def test_an_open_dashboard_stream_ends_with_the_session(
+    app: Flask, store: SqliteCentralStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import web.central_pages
+
+    monkeypatch.setattr(web.central_pages, "FLEET_POLL_S", 0.0)  # no waiting between polls
+    monkeypatch.setattr(web.central_pages, "KEEPALIVE_S", 0.0)  # a stream that goes on says so
+    client = app.test_client()
+    login(client, "yanis")
+    r = client.get("/dash/stream", buffered=False)
+    chunks = iter(r.response)
+    assert b"event: fleet" in next(chunks)
+    store.set_user_active("yanis", False)
+    assert list(zip(range(1000), chunks, strict=False)) == [], "the stream ended"
+    r.close()

@@ -268,3 +268,23 @@ def test_a_new_password_ends_the_old_sessions(tech: FlaskClient, controller: Con
     add_technician(db, "yanis", "a brand new passphrase", replace=True)
     db.close()
     assert tech.get("/tech/").status_code == 302
+
+
+def test_an_open_stream_ends_with_the_session(
+    tech: FlaskClient, controller: Controller, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The full status (badge UIDs) stops flowing once the account is logged out elsewhere."""
+    from station.accounts import end_sessions, open_accounts
+    from web import public
+
+    monkeypatch.setattr(public, "KEEPALIVE_S", 0.001)  # a stream that goes on says so at once
+
+    r = tech.get("/tech/stream", buffered=False)
+    chunks = iter(r.response)
+    assert next(chunks).startswith(b"event: status")
+    db = open_accounts(controller.config.db_path)
+    end_sessions(db, "yanis")
+    db.close()
+    controller.call(Tap(UNKNOWN))  # something to send: the stream checks before sending it
+    assert list(zip(range(100), chunks, strict=False)) == [], "the stream ended"
+    r.close()

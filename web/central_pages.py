@@ -273,11 +273,18 @@ def fleet_json() -> Response:
 def stream() -> Response:
     """Server-sent events: the fleet whenever it changes, a comment every 15 s otherwise."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
+    viewer = current_user() or {}
+
+    def still_allowed() -> bool:
+        """A logout, a new role or a disabled account ends an open stream too."""
+        now = store().session_user(str(viewer.get("username")))
+        return now is not None and now["generation"] == viewer.get("generation")
 
     def generate() -> Iterator[str]:
         last, quiet = None, 0.0
         with app.app_context():
-            while True:  # ends when the viewer goes away (the write fails: GeneratorExit)
+            # Ends when the viewer goes away (the write fails: GeneratorExit) or loses the right.
+            while still_allowed():
                 payload = json.dumps({"stations": fleet_now()}, ensure_ascii=False)
                 if payload != last:
                     last, quiet = payload, 0.0

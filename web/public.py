@@ -12,6 +12,8 @@ from __future__ import annotations
 import json
 import queue
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager as ContextManager
+from contextlib import nullcontext
 from typing import Any
 
 from flask import Flask, Response, current_app
@@ -49,31 +51,53 @@ def init_app(app: Flask, controller: Controller) -> None:
     app.extensions["stream_limiter"] = StreamLimiter(stream_cap(controller.config.web.threads))
 
 
-def event_stream(controller: Controller, project: Projection) -> Response:
-    """Server-sent events: the status now, then every status change and event, ``project``-ed."""
+def event_stream(
+    controller: Controller,
+    project: Projection,
+    still_allowed: Callable[[], ContextManager[Callable[[], bool]]] | None = None,
+) -> Response:
+    """Server-sent events: the status now, then every status change and event, ``project``-ed.
+
+    ``still_allowed`` (a staff stream) opens a check that runs before every message: the stream
+    ends when it says no (a logout, a disabled account).
+    """
     limiter: StreamLimiter = current_app.extensions["stream_limiter"]
 
     def generate() -> Iterator[str]:
-        subscription = controller.broadcaster.subscribe()
-        try:
-            yield _sse("status", project(controller.status()))
-            while True:
-                try:
-                    message = subscription.get(timeout=KEEPALIVE_S)
-                except queue.Empty:
-                    yield ": keep-alive\n\n"
-                    continue
-                if message["kind"] == "status":
-                    yield _sse("status", project(message["status"]))
-                else:
-                    yield _sse("event", project(message["event"]))
-        finally:
-            controller.broadcaster.unsubscribe(subscription)
+        with still_allowed() if still_allowed else nullcontext(_always) as allowed:
+            yield from _messages(controller, project, allowed)
 
     return limiter.response(
         generate,
         f"{limiter.max_open} event streams are open already: close a tab, or try again in a minute",
     )
+
+
+def _always() -> bool:
+    return True
+
+
+def _messages(
+    controller: Controller, project: Projection, allowed: Callable[[], bool]
+) -> Iterator[str]:
+    subscription = controller.broadcaster.subscribe()
+    try:
+        yield _sse("status", project(controller.status()))
+        while True:
+            try:
+                message = subscription.get(timeout=KEEPALIVE_S)
+            except queue.Empty:
+                message = None
+            if not allowed():
+                return
+            if message is None:
+                yield ": keep-alive\n\n"
+            elif message["kind"] == "status":
+                yield _sse("status", project(message["status"]))
+            else:
+                yield _sse("event", project(message["event"]))
+    finally:
+        controller.broadcaster.unsubscribe(subscription)
 
 
 def _sse(event: str, data: Any) -> str:

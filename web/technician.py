@@ -10,7 +10,8 @@ from __future__ import annotations
 import functools
 import json
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -173,8 +174,19 @@ def language() -> ResponseReturnValue:
 @bp.get("/stream")
 @login_required
 def stream() -> Response:
-    """The full status (with the last unknown badge's UID, for enrolment): staff only."""
-    return event_stream(_controller(), lambda data: data)
+    """The full status (with the last unknown badge's UID, for enrolment): staff only, and only
+    while the session lasts (a logout elsewhere ends the stream at its next message)."""
+    controller, user, generation = _controller(), g.technician, session.get(GENERATION)
+
+    @contextmanager
+    def still_allowed() -> Iterator[Callable[[], bool]]:
+        db = accounts.open_accounts(controller.config.db_path)  # the stream's own thread
+        try:
+            yield lambda: accounts.session_generation(db, user) == generation
+        finally:
+            db.close()
+
+    return event_stream(controller, lambda data: data, still_allowed)
 
 
 @bp.get("/")
