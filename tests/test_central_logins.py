@@ -272,3 +272,21 @@ def test_an_open_dashboard_stream_ends_with_the_session(
     store.set_user_active("yanis", False)
     assert list(zip(range(1000), chunks, strict=False)) == [], "the stream ended"
     r.close()
+
+
+def test_a_broken_database_is_a_503_with_what_to_do(
+    app: Flask, store: SqliteCentralStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sqlite3
+
+    client = app.test_client()
+    login(client, "yanis")
+
+    def corrupt(*args: object, **kwargs: object) -> None:
+        raise sqlite3.DatabaseError("database disk image is malformed")
+
+    monkeypatch.setattr(store, "stations", corrupt)
+    r = client.get("/dash/")
+    assert r.status_code == 503 and r.is_json
+    message = r.get_json()["error"]
+    assert "malformed" in message and "admin" in message and "Traceback" not in message
