@@ -550,8 +550,12 @@ def test_install_writes_the_kiosk_key_for_the_station_and_the_kiosk_user_only(
     assert not copy.exists() and key.exists()
 
 
-def _run_kiosk(tmp_path: Path, secret: str | None) -> tuple[str, str, str]:
-    """Run fabrique-kiosk with a fake Chromium that records its last argument and stops it."""
+def run_kiosk_launcher(
+    tmp_path: Path, secret: str | None, url: str = "http://127.0.0.1:8090/"
+) -> tuple[str, str, str]:
+    """Run fabrique-kiosk with a fake Chromium that records its last argument and stops it.
+
+    The start page stays in ``tmp_path/run`` (the browser test of the pairing opens it)."""
     bin_dir, home, run_dir = tmp_path / "bin", tmp_path / "home", tmp_path / "run"
     for d in (bin_dir, home / ".config", run_dir):
         d.mkdir(parents=True)
@@ -571,7 +575,7 @@ def _run_kiosk(tmp_path: Path, secret: str | None) -> tuple[str, str, str]:
         "XDG_RUNTIME_DIR": str(run_dir),
     }
     done = subprocess.run(
-        [str(REPO / "deploy/fabrique-kiosk"), "http://127.0.0.1:8090/"],
+        [str(REPO / "deploy/fabrique-kiosk"), url],
         env=env,
         capture_output=True,
         text=True,
@@ -583,7 +587,7 @@ def _run_kiosk(tmp_path: Path, secret: str | None) -> tuple[str, str, str]:
 
 def test_kiosk_launcher_pairs_through_a_private_start_page(tmp_path: Path) -> None:
     secret = "k" * 43
-    args, start, _ = _run_kiosk(tmp_path, secret)
+    args, start, _ = run_kiosk_launcher(tmp_path, secret)
     assert secret not in args, "the key never shows on Chromium's command line"
     assert args.split()[-1] == f"file://{tmp_path}/run/fabrique-kiosk-start.html"
     assert 'location.replace("http://127.0.0.1:8090/kiosk/?pair=' + secret + '")' in start
@@ -592,7 +596,7 @@ def test_kiosk_launcher_pairs_through_a_private_start_page(tmp_path: Path) -> No
 
 
 def test_kiosk_launcher_without_a_key_says_so(tmp_path: Path) -> None:
-    args, start, stderr = _run_kiosk(tmp_path, None)
+    args, start, stderr = run_kiosk_launcher(tmp_path, None)
     assert args.split()[-1] == "http://127.0.0.1:8090/" and start == ""
     assert "no kiosk key" in stderr and "deploy.sh install" in stderr
 
