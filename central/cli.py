@@ -104,6 +104,14 @@ def build_parser() -> argparse.ArgumentParser:
     ulist = usub.add_parser("list", help="list the accounts")
     ulist.add_argument("--config", required=True)
     ulist.set_defaults(func=cmd_user_list)
+    udis = usub.add_parser("disable", help="disable an account: its open sessions end at once")
+    udis.add_argument("username")
+    udis.add_argument("--config", required=True)
+    udis.set_defaults(func=cmd_user_disable)
+    uen = usub.add_parser("enable", help="enable a disabled account again")
+    uen.add_argument("username")
+    uen.add_argument("--config", required=True)
+    uen.set_defaults(func=cmd_user_enable)
 
     cmd = sub.add_parser("command", help="send a command to a station (its next sync gets it)")
     csub = cmd.add_subparsers(dest="command_command", required=True)
@@ -310,6 +318,20 @@ def cmd_user_add(args: argparse.Namespace) -> int:
     with closing(open_store(load_config(args.config))) as store:
         created = store.add_user(args.username, password, args.role, replace=args.replace)
     print(f"{args.role} {args.username} {'created' if created else 'updated'}")
+    return 0
+
+
+def cmd_user_disable(args: argparse.Namespace) -> int:
+    with closing(open_store(load_config(args.config))) as store:
+        store.set_user_active(args.username, False)
+    print(f"{args.username} disabled: logged out everywhere, cannot log in")
+    return 0
+
+
+def cmd_user_enable(args: argparse.Namespace) -> int:
+    with closing(open_store(load_config(args.config))) as store:
+        store.set_user_active(args.username, True)
+    print(f"{args.username} enabled")
     return 0
 
 

@@ -27,6 +27,18 @@ class ServerSection:
     max_request_kb: int = _f(
         8192, "Largest request body accepted (KiB); bigger ones get 413.", minimum=16
     )
+    allowed_hosts: list[str] = _f(  # noqa: RUF009 - _f builds a field(), not a shared default
+        [],
+        "Host names the pages answer to, besides `localhost`, `127.0.0.1`, `::1` and `host` "
+        'itself (e.g. `["central.fablab.lan"]`; `".fablab.lan"` allows its subdomains). Any '
+        "other Host header gets 400: a DNS-rebinding page cannot reach the store.",
+    )
+    behind_tls: bool = _f(
+        False,
+        "`true` when an HTTPS reverse proxy on this machine is the only way in (keep `host = "
+        '"127.0.0.1"`): cookies get `Secure`, responses `Strict-Transport-Security`, and the '
+        "client address and scheme are read from the proxy's `X-Forwarded-For`/`-Proto`.",
+    )
 
 
 @dataclass(frozen=True)
@@ -99,6 +111,10 @@ host = "{host}"
 port = {port}
 threads = 16
 max_request_kb = 8192
+# Names the pages answer to besides localhost (e.g. ["central.fablab.lan"]).
+allowed_hosts = []
+# true behind an HTTPS reverse proxy on this machine (then keep host = "127.0.0.1").
+behind_tls = false
 
 [storage]
 backend = "sqlite"

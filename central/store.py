@@ -110,6 +110,9 @@ class CentralStore(Protocol):
         self, username: str, password: str, role: str, *, replace: bool = False
     ) -> bool: ...
     def authenticate(self, username: str, password: str) -> dict[str, Any] | None: ...
+    def session_user(self, username: str) -> dict[str, Any] | None: ...
+    def end_sessions(self, username: str) -> None: ...
+    def set_user_active(self, username: str, active: bool) -> None: ...
 
     def close(self) -> None: ...
 
@@ -370,6 +373,13 @@ def m004_scope(db: Database) -> None:
             dry_run INTEGER NOT NULL
         )"""
     )
+
+
+@migrations()
+def m005_user_sessions(db: Database) -> None:
+    # A login records its account's generation; logout, a new password, a new role or disabling
+    # the account bumps it, and every request checks it: the older sessions end at once.
+    db.execute("ALTER TABLE users ADD COLUMN session_generation INTEGER NOT NULL DEFAULT 0")
 
 
 def open_central_database(path: Path) -> Database:
@@ -1310,6 +1320,8 @@ class SqliteCentralStore:
     # --- web accounts -------------------------------------------------------------------------
 
     def add_user(self, username: str, password: str, role: str, *, replace: bool = False) -> bool:
+        """Create an account, or with ``replace`` set its password and role (and end its
+        sessions: a demoted admin's open pages stop at their next request)."""
         from station.accounts import (
             MIN_PASSWORD_LENGTH,
             USERNAME_PATTERN,
@@ -1334,25 +1346,56 @@ class SqliteCentralStore:
             conn.execute(
                 "INSERT INTO users (username, password_hash, role, created_at) VALUES (?, ?, ?, ?)"
                 " ON CONFLICT(username) DO UPDATE SET password_hash = excluded.password_hash, "
-                "role = excluded.role, active = 1",
+                "role = excluded.role, active = 1, "
+                "session_generation = users.session_generation + 1",
                 (username, hashed, role, now_iso()),
             )
         return not exists
 
     def authenticate(self, username: str, password: str) -> dict[str, Any] | None:
-        from station.accounts import check_password
+        """The account if the password is right; as slow for an unknown user as for a known
+        one, so that the reply's timing does not tell which usernames exist."""
+        from station.accounts import verify
 
         row = self.db.conn.execute(
-            "SELECT password_hash, role FROM users WHERE username = ? AND active = 1",
+            "SELECT password_hash, role, session_generation FROM users"
+            " WHERE username = ? AND active = 1",
             (username,),
         ).fetchone()
-        if row is None or not check_password(row[0], password):
+        if not verify(row[0] if row else None, password):
             return None
         with self._transaction() as conn:
             conn.execute(
                 "UPDATE users SET last_login_at = ? WHERE username = ?", (now_iso(), username)
             )
-        return {"username": username, "role": row[1]}
+        return {"username": username, "role": row[1], "generation": row[2]}
+
+    def session_user(self, username: str) -> dict[str, Any] | None:
+        """What a request checks of its session's account: role, generation; None if gone."""
+        row = self.db.conn.execute(
+            "SELECT role, session_generation FROM users WHERE username = ? AND active = 1",
+            (username,),
+        ).fetchone()
+        return {"username": username, "role": row[0], "generation": row[1]} if row else None
+
+    def end_sessions(self, username: str) -> None:
+        """Every open session of this account ends (logout, a stolen cookie)."""
+        with self._transaction() as conn:
+            conn.execute(
+                "UPDATE users SET session_generation = session_generation + 1 WHERE username = ?",
+                (username,),
+            )
+
+    def set_user_active(self, username: str, active: bool) -> None:
+        """Disable (its sessions end at once) or enable an account."""
+        with self._transaction() as conn:
+            cur = conn.execute(
+                "UPDATE users SET active = ?, session_generation = session_generation + 1"
+                " WHERE username = ?",
+                (int(active), username),
+            )
+            if cur.rowcount == 0:
+                raise NotFound(f"no account {username!r}: see `station-central user list`")
 
     def users(self) -> list[dict[str, Any]]:
         return self._rows(

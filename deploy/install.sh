@@ -16,6 +16,11 @@ CENTRAL_TMPFILES=/etc/tmpfiles.d/fabrique-central.conf
 RETENTION_UNITS=(fabrique-retention.service fabrique-retention.timer)
 KIOSK_BIN=$OPT/bin/fabrique-kiosk
 KIOSK_MARK="# fabrique-station kiosk"
+# The kiosk key: only a browser that presents it from the Pi itself acts as the touchscreen
+# (confirms the safety checklist, reports a problem). The station reads it from its data; the
+# kiosk's desktop user gets a copy only it can read. No web request ever hands it out.
+KIOSK_SECRET=$STATION_DATA/kiosk-secret
+KIOSK_SECRET_COPY=.config/fabrique-kiosk-secret
 
 # Raspberry Pi OS ships lgpio and spidev built for its kernel: the venv sees them
 # (--system-site-packages), so `pip install .[pi]` normally finds them installed. python3-dev
@@ -304,6 +309,34 @@ kiosk_user() {
   echo "$u"
 }
 
+# The kiosk key in the station's data (0600, user station), made once: 256 random bits.
+step_kiosk_secret() {
+  local tmp
+  if [ -s "$ROOT$KIOSK_SECRET" ]; then
+    put_file "$ROOT$KIOSK_SECRET" "$KIOSK_SECRET" 600 || true
+    return 0
+  fi
+  tmp="$(mktemp)"
+  head -c 32 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n' >"$tmp"
+  echo >>"$tmp"
+  put_file "$tmp" "$KIOSK_SECRET" 600 || true
+  rm -f "$tmp"
+  act chown station:station "$ROOT$KIOSK_SECRET"
+}
+
+# The kiosk user's copy of the key (0600, theirs), read by fabrique-kiosk at each start.
+step_kiosk_secret_copy() {
+  local user="$1" home="$2" copy="$2/$KIOSK_SECRET_COPY"
+  if [ ! -f "$ROOT$KIOSK_SECRET" ]; then
+    change "write $copy"
+    act chown "$user:" "$ROOT$copy"
+    return 0
+  fi
+  if put_file "$ROOT$KIOSK_SECRET" "$copy" 600; then
+    act chown "$user:" "$ROOT$copy"
+  fi
+}
+
 # The kiosk line in the desktop user's labwc autostart; other lines are left alone.
 step_kiosk() {
   local user home file line tmp dir created=()
@@ -335,6 +368,7 @@ step_kiosk() {
   if [ ${#created[@]} -gt 0 ]; then
     act chown "$user:" "${created[@]}"
   fi
+  step_kiosk_secret_copy "$user" "$home"
 }
 
 # --- self-test ---------------------------------------------------------------------------------
@@ -460,6 +494,7 @@ cmd_install() {
   local before="$CHANGES"
   step_station_config
   ensure_dir "$STATION_DATA" 750
+  step_kiosk_secret
   if [ "$CHANGES" -gt "$before" ]; then OWNERS_CHANGED=1; fi
   say "systemd unit"
   step_units "$here/deploy/fabrique-station.service" "$STATION_UNIT" \
@@ -578,6 +613,7 @@ cmd_uninstall() {
       fi
       rm -f "$tmp"
     fi
+    [ -n "$home" ] && remove_path "$home/$KIOSK_SECRET_COPY"
   fi
   if [ "$PURGE" = 1 ]; then
     remove_path "$ETC"

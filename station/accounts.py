@@ -52,6 +52,13 @@ def m001_technicians(db: Database) -> None:
     )
 
 
+@migrations()
+def m002_session_generation(db: Database) -> None:
+    # A login records the account's generation; logout or a new password bumps it, and every
+    # request checks it: a copied cookie ends with the session it was copied from.
+    db.execute("ALTER TABLE technicians ADD COLUMN session_generation INTEGER NOT NULL DEFAULT 0")
+
+
 def open_accounts(path: Path) -> Database:
     """A new connection to the station's store with the accounts table in place."""
     db = open_database(path)
@@ -91,6 +98,14 @@ _DUMMY_HASH = hash_password(secrets.token_urlsafe(16))
 """Checked against when the username is unknown, so a reply's timing does not reveal usernames."""
 
 
+def verify(stored_hash: str | None, password: str) -> bool:
+    """Check ``password`` in the same time whether the account exists (``None``) or not."""
+    if stored_hash is None:
+        check_password(_DUMMY_HASH, password)
+        return False
+    return check_password(stored_hash, password)
+
+
 def validate_username(username: str) -> str:
     if not USERNAME_PATTERN.match(username):
         raise AccountError(
@@ -124,7 +139,8 @@ def add_technician(db: Database, username: str, password: str, *, replace: bool 
         "INSERT INTO technicians (username, password_hash, active, created_at, password_changed_at)"
         " VALUES (?, ?, 1, ?, ?) ON CONFLICT(username) DO UPDATE SET"
         " password_hash = excluded.password_hash, active = 1,"
-        " password_changed_at = excluded.password_changed_at",
+        " password_changed_at = excluded.password_changed_at,"
+        " session_generation = technicians.session_generation + 1",
         [username, hash_password(password), now, now],
     )
     return not exists
@@ -134,13 +150,27 @@ def authenticate(db: Database, username: str, password: str) -> bool:
     row = db.execute(
         "SELECT password_hash FROM technicians WHERE username = ? AND active = 1", [username]
     ).fetchone()
-    if row is None:
-        check_password(_DUMMY_HASH, password)
-        return False
-    if not check_password(row[0], password):
+    if not verify(row[0] if row else None, password):
         return False
     db.execute("UPDATE technicians SET last_login_at = ? WHERE username = ?", [_now(), username])
     return True
+
+
+def session_generation(db: Database, username: str) -> int | None:
+    """The generation a session of this account must carry; None if the account is gone."""
+    row = db.execute(
+        "SELECT session_generation FROM technicians WHERE username = ? AND active = 1",
+        [username],
+    ).fetchone()
+    return int(row[0]) if row else None
+
+
+def end_sessions(db: Database, username: str) -> None:
+    """Every open session of this account ends (logout, a new password)."""
+    db.execute(
+        "UPDATE technicians SET session_generation = session_generation + 1 WHERE username = ?",
+        [username],
+    )
 
 
 def is_active(db: Database, username: str) -> bool:

@@ -211,7 +211,7 @@ def run_station(config: Config, *, banner: str | None = None) -> int:
 
     from station.controller import Controller, ControllerStopped
     from station.wiring import build_clock, build_hardware
-    from web.app import create_app
+    from web.app import MAX_BODY_BYTES, create_app
 
     clock = build_clock(config)
     hardware = build_hardware(config, clock)
@@ -241,6 +241,8 @@ def run_station(config: Config, *, banner: str | None = None) -> int:
             port=config.web.port,
             threads=config.web.threads,
             ident="fabrique-station",
+            # Refuse a big body before waitress buffers it (to the SD card); the app says 413 too.
+            max_request_body_size=MAX_BODY_BYTES + 1024,
         )
         thread = threading.Thread(target=server.run, name="web", daemon=True)
         thread.start()

@@ -50,7 +50,9 @@ def test_sim_badge_returns_the_decision(client: FlaskClient) -> None:
     assert s["machine"]["relay_on"] is True and s["session"]["member_name"] == "Sofiane"
     code, d = tap(client, UNKNOWN)
     assert d == {**d, "granted": False, "reason": "unknown_badge"}
-    assert client.get("/api/status").get_json()["last_unknown_uid"] == UNKNOWN
+    # The unknown badge's UID is for the technician page (after login), not for /api/status.
+    status = client.get("/api/status")
+    assert "last_unknown_uid" not in status.get_json() and UNKNOWN not in status.text
 
 
 def test_sim_badge_co_badge_wait(client: FlaskClient) -> None:
@@ -118,3 +120,15 @@ def test_event_stream_sends_status_then_events(client: FlaskClient) -> None:
             break
     assert "event: event" in seen
     r.close()
+
+
+def test_the_simulator_answers_only_on_this_computer(client: FlaskClient) -> None:
+    """It taps badges and lists the roster's UIDs: not for the LAN, even on the mock backend."""
+    lan = {"REMOTE_ADDR": "192.168.1.20"}
+    for method, url in (("POST", "/sim/badge"), ("GET", "/sim/badges"), ("GET", "/sim/")):
+        r = client.open(url, method=method, json={"uid": SOFIANE}, environ_base=lan)
+        assert r.status_code == 403 and "127.0.0.1" in r.get_json()["error"], url
+    proxied = {"X-Forwarded-For": "192.168.1.20"}
+    assert client.get("/sim/badges", headers=proxied).status_code == 403
+    assert client.get("/sim/badges").status_code == 200
+    assert client.get("/api/status").get_json()["machine"]["relay_on"] is False

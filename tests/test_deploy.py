@@ -376,6 +376,8 @@ EXPECTED_STATION_FILES = {
     "/opt/fabrique-station/venv/bin/station",
     "/opt/fabrique-station/venv/.fabrique-installed",
     "/home/pi/.config/labwc/autostart",
+    "/var/lib/fabrique-station/kiosk-secret",
+    "/home/pi/.config/fabrique-kiosk-secret",
 }
 
 
@@ -411,6 +413,7 @@ def test_install_puts_files_where_documented(pi: Target) -> None:
         "/opt/fabrique-station/",
         "/var/lib/fabrique-station",
         "/home/pi/.config/labwc/autostart",
+        "/home/pi/.config/fabrique-kiosk-secret",
         "/etc/os-release",
         "/proc/",
         "/dev/",
@@ -518,6 +521,84 @@ def test_kiosk_line_in_labwc_autostart(pi: Target) -> None:
         "--no-first-run",
     ):
         assert flag in kiosk
+
+
+def test_install_writes_the_kiosk_key_for_the_station_and_the_kiosk_user_only(
+    pi: Target,
+) -> None:
+    result = first_install(pi)
+    key = pi.path("/var/lib/fabrique-station/kiosk-secret")
+    copy = pi.path("/home/pi/.config/fabrique-kiosk-secret")
+    assert re.fullmatch(r"[A-Za-z0-9_-]{43}\n", key.read_text()), "256 random bits, URL-safe"
+    assert copy.read_text() == key.read_text()
+    snapshot = pi.snapshot()
+    assert snapshot["/var/lib/fabrique-station/kiosk-secret"][1] == 0o600
+    assert snapshot["/home/pi/.config/fabrique-kiosk-secret"][1] == 0o600
+    assert "chown station:station /var/lib/fabrique-station/kiosk-secret" in result.calls
+    assert "chown pi: /home/pi/.config/fabrique-kiosk-secret" in result.calls
+    tmpfiles = pi.path("/etc/tmpfiles.d/fabrique-station.conf").read_text()
+    assert "z /var/lib/fabrique-station/kiosk-secret 0600 station station -" in tmpfiles
+    # A second install keeps the key; a lost copy is written again.
+    copy.unlink()
+    pi.run("install")
+    assert (
+        copy.read_text()
+        == key.read_text()
+        == pi.path("/var/lib/fabrique-station/kiosk-secret").read_text()
+    )
+    pi.run("uninstall")
+    assert not copy.exists() and key.exists()
+
+
+def run_kiosk_launcher(
+    tmp_path: Path, secret: str | None, url: str = "http://127.0.0.1:8090/"
+) -> tuple[str, str, str]:
+    """Run fabrique-kiosk with a fake Chromium that records its last argument and stops it.
+
+    The start page stays in ``tmp_path/run`` (the browser test of the pairing opens it)."""
+    bin_dir, home, run_dir = tmp_path / "bin", tmp_path / "home", tmp_path / "run"
+    for d in (bin_dir, home / ".config", run_dir):
+        d.mkdir(parents=True)
+    (bin_dir / "curl").write_text("#!/bin/sh\nexit 0\n")
+    (bin_dir / "chromium").write_text(
+        '#!/bin/sh\nfor a; do last="$a"; done\necho "$*" >"$HOME/args"\n'
+        'case "$last" in file://*) cp "${last#file://}" "$HOME/start.html" ;; esac\n'
+        "kill $PPID\n"
+    )
+    for f in bin_dir.iterdir():
+        f.chmod(0o755)
+    if secret is not None:
+        (home / ".config/fabrique-kiosk-secret").write_text(secret + "\n")
+    env = {
+        "PATH": f"{bin_dir}:/usr/bin:/bin",
+        "HOME": str(home),
+        "XDG_RUNTIME_DIR": str(run_dir),
+    }
+    done = subprocess.run(
+        [str(REPO / "deploy/fabrique-kiosk"), url],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    start = home / "start.html"
+    return (home / "args").read_text(), start.read_text() if start.exists() else "", done.stderr
+
+
+def test_kiosk_launcher_pairs_through_a_private_start_page(tmp_path: Path) -> None:
+    secret = "k" * 43
+    args, start, _ = run_kiosk_launcher(tmp_path, secret)
+    assert secret not in args, "the key never shows on Chromium's command line"
+    assert args.split()[-1] == f"file://{tmp_path}/run/fabrique-kiosk-start.html"
+    assert 'location.replace("http://127.0.0.1:8090/kiosk/?pair=' + secret + '")' in start
+    page = tmp_path / "run/fabrique-kiosk-start.html"
+    assert page.stat().st_mode & 0o077 == 0, "only the kiosk user reads the start page"
+
+
+def test_kiosk_launcher_without_a_key_says_so(tmp_path: Path) -> None:
+    args, start, stderr = run_kiosk_launcher(tmp_path, None)
+    assert args.split()[-1] == "http://127.0.0.1:8090/" and start == ""
+    assert "no kiosk key" in stderr and "deploy.sh install" in stderr
 
 
 def test_no_kiosk(pi: Target) -> None:

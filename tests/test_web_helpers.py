@@ -20,7 +20,12 @@ def make_app(controller: Controller, *, simulator: bool | None = None) -> Flask:
 
 
 def csrf(client: FlaskClient) -> str:
-    """The session's CSRF token, as the kiosk page would hand it out."""
+    """The session's CSRF token, as the kiosk page would hand it out.
+
+    The page is loaded first, as the touchscreen does: on the mock backend that pairs a loopback
+    session with the kiosk (web/kiosk.py), which kiosk actions need.
+    """
+    assert client.get("/kiosk/").status_code == 200
     r = client.get("/kiosk/token")
     assert r.status_code == 200
     token: str = r.get_json()["csrf"]

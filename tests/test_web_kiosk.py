@@ -6,6 +6,7 @@ import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
@@ -160,3 +161,131 @@ def test_kiosk_commands_when_the_controller_stopped(
     controller.stop()
     r = client.post("/kiosk/problem", json={"problem": "broken"}, headers={"X-CSRF-Token": token})
     assert r.status_code == 503
+
+
+# --- only the touchscreen acts as the kiosk (issue 10, item 10) -----------------------------
+
+LAN = {"REMOTE_ADDR": "192.168.1.20"}
+
+
+def _kiosk_post(client: FlaskClient, url: str, body: dict, **kwargs: Any) -> int:
+    token = boot_data(client.get("/kiosk/", **kwargs).get_data(as_text=True))["csrf"]
+    r = client.post(url, json=body, headers={"X-CSRF-Token": token}, **kwargs)
+    return r.status_code
+
+
+def test_a_lan_client_cannot_confirm_the_checklist_or_report_a_problem(
+    checklist_controller: Controller,
+) -> None:
+    from station.machine import Tap
+
+    for simulator in (False, True):
+        app = make_app(checklist_controller, simulator=simulator)
+        with app.test_client() as lan:
+            checklist_controller.call(Tap(SOFIANE))
+            for url, body in (
+                ("/kiosk/checklist", {"answer": "confirm"}),
+                ("/kiosk/problem", {"problem": "broken"}),
+            ):
+                code = _kiosk_post(lan, url, body, environ_base=LAN)
+                assert code == 403, f"{url} from the LAN (simulator={simulator}): {code}"
+            status = checklist_controller.status()
+            assert status["machine"]["relay_on"] is False and status["machine"]["state"] == (
+                "available"
+            )
+            checklist_controller.call(Tap(SOFIANE))  # badge out of the checklist wait
+
+
+@pytest.mark.parametrize(
+    ("address", "local"),
+    [
+        ("127.0.0.1", True),
+        ("::1", True),
+        ("::ffff:127.0.0.1", True),
+        ("192.168.1.20", False),
+        ("::ffff:192.168.1.20", False),
+        ("", False),
+    ],
+)
+def test_loopback_is_this_computer_only(controller: Controller, address: str, local: bool) -> None:
+    from web.kiosk import from_loopback
+
+    app = make_app(controller, simulator=False)
+    with app.test_request_context("/kiosk/", environ_base={"REMOTE_ADDR": address}):
+        assert from_loopback() is local
+
+
+def test_a_proxied_request_is_not_the_kiosk(checklist_controller: Controller) -> None:
+    """A reverse proxy on the Pi would make every client look local: forwarded means remote."""
+    app = make_app(checklist_controller, simulator=True)
+    with app.test_client() as client:
+        headers = {"X-Forwarded-For": "192.168.1.20"}
+        token = boot_data(client.get("/kiosk/", headers=headers).text)["csrf"]
+        r = client.post(
+            "/kiosk/problem",
+            json={"problem": "broken"},
+            headers={"X-CSRF-Token": token, **headers},
+        )
+        assert r.status_code == 403 and "touchscreen" in r.get_json()["error"]
+
+
+def test_the_real_kiosk_pairs_with_its_key(
+    checklist_controller: Controller, tmp_path: Path
+) -> None:
+    """Not on the mock backend: a loopback page alone is not enough, the key from the file is."""
+    from station.machine import Tap
+
+    app = make_app(checklist_controller, simulator=False)
+    secret = (checklist_controller.config.data_path / "kiosk-secret").read_text().strip()
+    assert (checklist_controller.config.data_path / "kiosk-secret").stat().st_mode & 0o777 == (
+        0o600
+    )
+    checklist_controller.call(Tap(SOFIANE))
+    with app.test_client() as local:
+        page = local.get("/kiosk/").text
+        assert secret not in page and boot_data(page)["paired"] is False
+        assert _kiosk_post(local, "/kiosk/checklist", {"answer": "confirm"}) == 403
+        assert boot_data(local.get("/kiosk/?pair=wrong" + "x" * 40).text)["paired"] is False
+        assert _kiosk_post(local, "/kiosk/checklist", {"answer": "confirm"}) == 403
+    with app.test_client() as lan:
+        page = lan.get(f"/kiosk/?pair={secret}", environ_base=LAN).text
+        assert boot_data(page)["paired"] is False, "the key alone, from the LAN, is not enough"
+        assert _kiosk_post(lan, "/kiosk/checklist", {"answer": "confirm"}, environ_base=LAN) == (
+            403
+        )
+    assert checklist_controller.status()["machine"]["relay_on"] is False
+    with app.test_client() as kiosk:
+        page = kiosk.get(f"/kiosk/?pair={secret}").text
+        assert boot_data(page)["paired"] is True and secret not in page
+        assert _kiosk_post(kiosk, "/kiosk/checklist", {"answer": "confirm"}) == 200
+    assert checklist_controller.status()["machine"]["relay_on"] is True
+
+
+def test_no_request_can_read_the_kiosk_key(controller: Controller) -> None:
+    app = make_app(controller, simulator=True)
+    secret = (controller.config.data_path / "kiosk-secret").read_text().strip()
+    with app.test_client() as client:
+        for rule in app.url_map.iter_rules():
+            if "GET" in (rule.methods or ()) and not rule.arguments:
+                r = client.get(rule.rule, buffered=False)
+                if r.mimetype != "text/event-stream":
+                    assert secret not in r.get_data(as_text=True), rule.rule
+                r.close()
+
+
+def test_a_technician_login_at_the_machine_keeps_the_kiosk_paired(
+    checklist_controller: Controller,
+) -> None:
+    from station.machine import Tap
+    from tests.test_web_helpers import add_tech, login
+
+    add_tech(checklist_controller)
+    app = make_app(checklist_controller, simulator=False)
+    secret = (checklist_controller.config.data_path / "kiosk-secret").read_text().strip()
+    with app.test_client() as kiosk:
+        assert boot_data(kiosk.get(f"/kiosk/?pair={secret}").text)["paired"] is True
+        assert login(kiosk) == 302
+        token = boot_data(kiosk.get("/kiosk/").text)["csrf"]
+        assert kiosk.post("/tech/logout", data={"csrf_token": token}).status_code == 302
+        checklist_controller.call(Tap(SOFIANE))
+        assert _kiosk_post(kiosk, "/kiosk/checklist", {"answer": "confirm"}) == 200

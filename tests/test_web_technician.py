@@ -251,3 +251,42 @@ def test_health_shows_the_sync_clients_view(tech: FlaskClient, controller: Contr
     page = tech.get("/tech/").get_data(as_text=True)
     assert f"{backlog} événements en attente" in page
     assert "Dernier succès : 2026-11-25T10:00:00Z" in page and "timed out" in page
+
+
+def test_logout_ends_a_copied_session(tech: FlaskClient, controller: Controller) -> None:
+    """Before: the cookie stayed valid for 12 h after logout, wherever it had been copied."""
+    copied = tech.get_cookie("station_session")
+    assert copied is not None
+    assert post(tech, "/tech/logout").status_code == 302
+    with make_app(controller).test_client() as thief:
+        thief.set_cookie("station_session", copied.value)
+        assert thief.get("/tech/").status_code == 302
+
+
+def test_a_new_password_ends_the_old_sessions(tech: FlaskClient, controller: Controller) -> None:
+    from station.accounts import add_technician, open_accounts
+
+    db = open_accounts(controller.config.db_path)
+    add_technician(db, "yanis", "a brand new passphrase", replace=True)
+    db.close()
+    assert tech.get("/tech/").status_code == 302
+
+
+def test_an_open_stream_ends_with_the_session(
+    tech: FlaskClient, controller: Controller, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The full status (badge UIDs) stops flowing once the account is logged out elsewhere."""
+    from station.accounts import end_sessions, open_accounts
+    from web import public
+
+    monkeypatch.setattr(public, "KEEPALIVE_S", 0.001)  # a stream that goes on says so at once
+
+    r = tech.get("/tech/stream", buffered=False)
+    chunks = iter(r.response)
+    assert next(chunks).startswith(b"event: status")
+    db = open_accounts(controller.config.db_path)
+    end_sessions(db, "yanis")
+    db.close()
+    controller.call(Tap(UNKNOWN))  # something to send: the stream checks before sending it
+    assert list(zip(range(100), chunks, strict=False)) == [], "the stream ended"
+    r.close()

@@ -5,20 +5,25 @@ Request threads never touch hardware: they read the controller's snapshot and po
 
 from __future__ import annotations
 
-import json
-import queue
+import logging
+import math
 import time
-from collections.abc import Iterator
 from typing import Any
 
 from flask import Flask, Response, abort, jsonify, redirect, request
+from werkzeug.exceptions import HTTPException
 
 from station.controller import Controller, ControllerStopped
 from station.machine import Tap
 from station.roster import normalise_uid
-from web import csrf, i18n, kiosk, sim_panel, technician
+from web import csrf, i18n, kiosk, public, sim_panel, technician
+from web.common import limits
+from web.failures import STORAGE_FAILED, is_storage_failure, not_running
 
-KEEPALIVE_S = 15.0
+log = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 64 * 1024
+"""The largest request the station takes: its forms and JSON bodies are a few hundred bytes."""
 
 
 def create_app(controller: Controller, *, simulator: bool | None = None) -> Flask:
@@ -30,20 +35,34 @@ def create_app(controller: Controller, *, simulator: bool | None = None) -> Flas
     # The pages: kiosk (public), technician (login), /sim panel (mock backend). See web/csrf.py.
     app.secret_key = csrf.secret_key_from(controller.config.data_path)
     app.config["PERMANENT_SESSION_LIFETIME"] = 12 * 3600
+    limits.init_app(
+        app,
+        MAX_BODY_BYTES,
+        lambda: f"the request is larger than {MAX_BODY_BYTES // 1024} KiB: send less",
+    )
     csrf.init_app(app, simulator=simulator)
     i18n.init_app(app, controller.config.station.language)
-    app.register_blueprint(kiosk.bp)
+    public.init_app(app, controller)
+    kiosk.init_app(app, controller, simulator=simulator)
     technician.init_app(app)
     if simulator:
         app.register_blueprint(sim_panel.bp)
 
-    @app.errorhandler(400)
-    @app.errorhandler(401)
-    @app.errorhandler(404)
-    @app.errorhandler(405)
-    @app.errorhandler(503)
-    def json_error(e: Any) -> tuple[Response, int]:
-        return jsonify(error=e.description), e.code
+    @app.errorhandler(HTTPException)
+    def json_error(e: HTTPException) -> tuple[Response, int]:
+        return jsonify(error=e.description), e.code or 500
+
+    @app.errorhandler(Exception)
+    def unexpected(e: Exception) -> tuple[Response, int]:
+        """Never a traceback: a sentence that says what happened and what to do."""
+        if is_storage_failure(e):
+            log.error("storage failure serving %s: %r", request.path, e)
+            return jsonify(error=STORAGE_FAILED.format(error=e)), 503
+        log.exception("unexpected error serving %s", request.path)
+        return jsonify(
+            error="the station hit an unexpected error: try again; if it persists, a "
+            "technician reads the station's log (journalctl -u fabrique-station)"
+        ), 500
 
     @app.get("/")
     def index() -> Response:
@@ -66,37 +85,27 @@ def create_app(controller: Controller, *, simulator: bool | None = None) -> Flas
 
     @app.get("/api/status")
     def status() -> Response:
-        return jsonify(controller.status())
+        return jsonify(public.public_status(controller))
 
     @app.get("/api/events/stream")
     def stream() -> Response:
-        subscription = controller.broadcaster.subscribe()
-
-        def generate() -> Iterator[str]:
-            try:
-                yield _sse("status", controller.status())
-                while True:
-                    try:
-                        message = subscription.get(timeout=KEEPALIVE_S)
-                    except queue.Empty:
-                        yield ": keep-alive\n\n"
-                        continue
-                    if message["kind"] == "status":
-                        yield _sse("status", message["status"])
-                    else:
-                        yield _sse("event", message["event"])
-            finally:
-                controller.broadcaster.unsubscribe(subscription)
-
-        return Response(
-            generate(),
-            mimetype="text/event-stream",
-            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-        )
+        return public.event_stream(controller, public.without_uids)
 
     if simulator:
         _simulator_routes(app, controller)
+        app.before_request(_simulator_on_this_computer_only)
     return app
+
+
+def _simulator_on_this_computer_only() -> None:
+    """The simulator (mock backend) taps badges and lists the roster's UIDs: it answers only to
+    the computer that runs it, as the demo does (everything on 127.0.0.1)."""
+    if request.path.startswith("/sim/") and not kiosk.from_loopback():
+        abort(
+            403,
+            "the simulator answers only on the computer that runs the station: open "
+            "http://127.0.0.1:<port>/sim/ there",
+        )
 
 
 def _simulator_routes(app: Flask, controller: Controller) -> None:
@@ -124,7 +133,7 @@ def _simulator_routes(app: Flask, controller: Controller) -> None:
             else:
                 decision = controller.call(Tap(uid))
         except ControllerStopped as e:
-            abort(503, f"the station is not running: {e}")
+            abort(503, not_running(controller, e))
         except TimeoutError:
             abort(503, "the station did not handle the tap in time")
         return jsonify(decision)
@@ -134,25 +143,27 @@ def _simulator_routes(app: Flask, controller: Controller) -> None:
         seconds = _json_body().get("seconds")
         if isinstance(seconds, bool) or not isinstance(seconds, int | float):
             abort(400, 'send {"seconds": 600}: seconds must be a number')
+        if not math.isfinite(seconds):
+            abort(400, 'send {"seconds": 600}: seconds must be a finite number')
         try:
             result = controller.advance(float(seconds))
         except ValueError as e:
             abort(400, str(e))
         except ControllerStopped as e:
-            abort(503, f"the station is not running: {e}")
+            abort(503, not_running(controller, e))
         return jsonify(result)
 
     @app.post("/sim/power")
     def sim_power() -> Response:
-        sensors = _emulated_sensors(controller, "power_device", "power_meter")
         watts = _number(_json_body(), "watts", 0, 26_000, '{"watts": 850}')
+        sensors = _emulated_sensors(controller, "power_device", "power_meter")
         sensors.set_load(watts)
         return jsonify(_after_sensor_change(controller, "power"))
 
     @app.post("/sim/air")
     def sim_air() -> Response:
-        sensors = _emulated_sensors(controller, "air_device", "air_sensor")
         body = _json_body()
+        sensors = _emulated_sensors(controller, "air_device", "air_sensor")
         pm25 = _number(body, "pm25", 0, 999.9, '{"pm25": 80}')
         pm10 = _number(body, "pm10", 0, 999.9, '{"pm25": 80, "pm10": 120}', required=False)
         sensors.set_pm(pm25, pm10)
@@ -232,7 +243,7 @@ def _after_sensor_change(controller: Controller, key: str) -> Any:
             if value.get("watts" if key == "power" else "pm25") is not None:
                 break
     except ControllerStopped as e:
-        abort(503, f"the station is not running: {e}")
+        abort(503, not_running(controller, e))
     return {key: controller.status().get(key)}
 
 
@@ -242,7 +253,7 @@ def _number(
     value = body.get(key)
     if value is None and not required:
         return None
-    if isinstance(value, bool) or not isinstance(value, int | float):
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         abort(400, f"send {example}: {key} must be a number")
     if not low <= value <= high:
         abort(400, f"{key} must be between {low} and {high}, got {value}")
@@ -250,11 +261,4 @@ def _number(
 
 
 def _json_body() -> dict[str, Any]:
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        abort(400, "send a JSON object with Content-Type: application/json")
-    return body
-
-
-def _sse(event: str, data: Any) -> str:
-    return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
+    return limits.json_object('{"uid": "04A1B2C3"}')

@@ -9,15 +9,19 @@ request bodies are bounded (413).
 from __future__ import annotations
 
 import logging
+import sqlite3
 from typing import Any
 
-from flask import Flask, Response, g, jsonify, request
+from flask import Flask, Response, abort, g, jsonify, request
 from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.sansio.utils import host_is_trusted
 
 from central.config import CentralConfig
-from central.errors import BadRequest, Conflict, NotFound, TooLarge
+from central.errors import BadRequest, CentralError, Conflict, NotFound, TooLarge
 from central.ingest import PROTOCOL, parse_sync_request
 from central.store import CentralStore
+from web.common import limits
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +31,15 @@ def create_central_app(store: CentralStore, config: CentralConfig) -> Flask:
     app = Flask(__name__)
     app.extensions["central_store"] = store
     app.extensions["central_config"] = config
-    app.config["MAX_CONTENT_LENGTH"] = config.server.max_request_kb * 1024
+    _guard_host_and_tls(app, config)
+    limits.init_app(
+        app,
+        config.server.max_request_kb * 1024,
+        lambda: (
+            f"the request is larger than {config.server.max_request_kb} KiB: "
+            "send fewer events per request"
+        ),
+    )
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
 
     @app.errorhandler(HTTPException)
@@ -51,6 +63,24 @@ def create_central_app(store: CentralStore, config: CentralConfig) -> Flask:
     def not_found(e: NotFound) -> tuple[Response, int]:
         return jsonify(error=str(e), field=None), 404
 
+    @app.errorhandler(Exception)
+    def unexpected(e: Exception) -> tuple[Response, int]:
+        """Never a traceback: a sentence that says what happened and what to do."""
+        if isinstance(e, sqlite3.Error | CentralError | OSError):
+            log.error("storage failure serving %s: %r", request.path, e)
+            return jsonify(
+                error=f"the central store cannot use its database ({e}): try again in a "
+                "minute; an admin checks the disk and the server's log "
+                "(journalctl -u fabrique-central)",
+                field=None,
+            ), 503
+        log.exception("unexpected error serving %s", request.path)
+        return jsonify(
+            error="the central store hit an unexpected error: try again; if it persists, an "
+            "admin reads the server's log (journalctl -u fabrique-central)",
+            field=None,
+        ), 500
+
     @app.get("/api/v1/health")
     def health() -> Response:
         return jsonify(ok=True, protocol=PROTOCOL)
@@ -66,11 +96,7 @@ def create_central_app(store: CentralStore, config: CentralConfig) -> Flask:
             )
             response.headers["WWW-Authenticate"] = 'Bearer realm="fabrique-central"'
             return response, 401
-        body = request.get_json(silent=True)
-        if body is None:
-            raise BadRequest(
-                "the body must be a JSON object sent with Content-Type: application/json", "body"
-            )
+        body = _json_body()
         req = parse_sync_request(body, station_id, config.sync.max_batch)
         result = store.ingest(station_id, req.events, status=req.status, backlog=req.backlog)
         g.sync_station = station_id
@@ -95,6 +121,58 @@ def create_central_app(store: CentralStore, config: CentralConfig) -> Flask:
     _register_pages(app)
     app.jinja_env.globals["url_rules"] = {r.endpoint for r in app.url_map.iter_rules()}
     return app
+
+
+def _json_body() -> Any:
+    """The sync body, parsed strictly (no NaN, no deep nesting): a 400 that says why."""
+    if not request.is_json:
+        raise BadRequest(
+            "the body must be a JSON object sent with Content-Type: application/json", "body"
+        )
+    try:
+        return limits.strict_loads(request.get_data(cache=True))
+    except ValueError as e:
+        raise BadRequest(f"the body is not valid JSON: {e}", "body") from None
+
+
+LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
+UNLISTED_HOSTS_OK = ("/api/v1/",)
+"""The stations' API answers to any Host: a bearer token, never a cookie, so a rebinding page
+gains nothing, and a station configured with the server's address keeps syncing."""
+
+
+def allowed_hosts(config: CentralConfig) -> list[str]:
+    """localhost, the listening address unless it is every address, and the configured names."""
+    hosts = [*LOCAL_HOSTS, *config.server.allowed_hosts]
+    if config.server.host not in ("0.0.0.0", "::", ""):
+        hosts.append(config.server.host)
+    return [h.lower() for h in hosts]
+
+
+def _guard_host_and_tls(app: Flask, config: CentralConfig) -> None:
+    """The host allow-list; behind a TLS proxy, Secure cookies, HSTS and the proxy's headers."""
+    trusted = allowed_hosts(config)
+    if config.server.behind_tls:
+        # One proxy on this machine sets X-Forwarded-For/-Proto: trust that one hop, no more.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1)  # type: ignore[method-assign]
+
+    @app.before_request
+    def check_host() -> None:
+        if request.path.startswith(UNLISTED_HOSTS_OK):
+            return
+        host = request.headers.get("Host", "")
+        if not host_is_trusted(host, trusted):
+            abort(
+                400,
+                f"this server does not answer to the name {host[:100]!r}: use one of "
+                f"{', '.join(trusted)}, or add it to [server] allowed_hosts",
+            )
+
+    @app.after_request
+    def strict_transport(response: Response) -> Response:
+        if config.server.behind_tls and request.is_secure:
+            response.headers["Strict-Transport-Security"] = "max-age=31536000"
+        return response
 
 
 def _station_from_token(store: CentralStore) -> str | None:

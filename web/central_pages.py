@@ -23,6 +23,7 @@ from flask import (
     abort,
     current_app,
     flash,
+    g,
     redirect,
     render_template,
     request,
@@ -53,6 +54,8 @@ from station.roster import (
     unsafe_text,
 )
 from web import csrf
+from web.common.limits import StreamLimiter, stream_cap
+from web.common.login import MAX_USERNAME, LoginLimiter, limiter_keys, safe_next
 from web.i18n import LANGUAGES, fill
 
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -72,14 +75,18 @@ def init_app(app: Flask) -> None:
         SESSION_COOKIE_NAME="central_session",
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Strict",
+        SESSION_COOKIE_SECURE=config.server.behind_tls,
         PERMANENT_SESSION_LIFETIME=12 * 3600,
     )
+    app.extensions.setdefault("login_limiter", LoginLimiter())
+    app.extensions["stream_limiter"] = StreamLimiter(stream_cap(config.server.threads))
     app.jinja_env.globals["csrf_token"] = csrf.csrf_token
     app.jinja_env.globals["current_user"] = current_user
     app.jinja_env.globals["t"] = t
     app.jinja_env.globals["lang"] = language
     app.extensions["central_catalogs"] = load_catalogs()
     app.before_request(check_csrf)
+    app.before_request(load_user)
     app.before_request(choose_language)
     app.register_blueprint(auth)
     app.register_blueprint(dash)
@@ -144,8 +151,25 @@ def check_csrf() -> None:
         abort(400, "missing or wrong CSRF token: reload the page and try again")
 
 
-def current_user() -> dict[str, Any] | None:
+def load_user() -> None:
+    """The session's account, checked against the store on every request: a logout, a new
+    password or role, or a disabled account ends every older session at once."""
+    g.user = None
     user = session.get("user")
+    if not isinstance(user, dict):
+        return
+    now = store().session_user(str(user.get("username")))
+    if now is None or now["generation"] != user.get("generation"):
+        lang = session.get("lang")
+        session.clear()
+        if lang:
+            session["lang"] = lang
+        return
+    g.user = now
+
+
+def current_user() -> dict[str, Any] | None:
+    user = g.get("user")
     return user if isinstance(user, dict) else None
 
 
@@ -185,27 +209,40 @@ def home() -> Any:
 
 @auth.route("/login", methods=["GET", "POST"])
 def login() -> Any:
-    error = None
-    if request.method == "POST":
-        username = request.form.get("username", "").strip().lower()
-        password = request.form.get("password", "")
-        user = store().authenticate(username, password) if username and password else None
-        if user is None:
-            error = t("c.login.wrong")
-        else:
-            session.clear()
-            session["user"] = user
-            session.permanent = True
-            target = request.args.get("next", "")
-            if not target.startswith("/") or target.startswith("//"):
-                target = url_for("central_auth.home")
-            return redirect(target)
-    return render_template("central_login.html", error=error), 401 if error else 200
+    if request.method == "GET":
+        return render_template("central_login.html", error=None)
+    limiter: LoginLimiter = current_app.extensions["login_limiter"]
+    username = request.form.get("username", "").strip().lower()
+    password = request.form.get("password", "")
+    keys = limiter_keys(username)
+    if limiter.blocked(*keys):
+        return render_template("central_login.html", error=t("c.login.rate_limited")), 429
+    user = None
+    if username and password and len(username) <= MAX_USERNAME:
+        user = store().authenticate(username, password)
+    if user is None:
+        limiter.failed(*keys)
+        return render_template("central_login.html", error=t("c.login.wrong")), 401
+    limiter.succeeded(*keys)
+    lang = session.get("lang")
+    session.clear()  # a new session (and a new CSRF token) at each login
+    if lang:
+        session["lang"] = lang
+    session["user"] = user
+    session.permanent = True
+    return redirect(safe_next(request.args.get("next"), url_for("central_auth.home")))
 
 
 @auth.post("/logout")
 def logout() -> Any:
+    """Ends this account's sessions everywhere (a copied cookie dies with the others)."""
+    user = current_user()
+    if user is not None:
+        store().end_sessions(user["username"])
+    lang = session.get("lang")
     session.clear()
+    if lang:
+        session["lang"] = lang
     return redirect(url_for("central_auth.login"))
 
 
@@ -244,11 +281,18 @@ def fleet_json() -> Response:
 def stream() -> Response:
     """Server-sent events: the fleet whenever it changes, a comment every 15 s otherwise."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
+    viewer = current_user() or {}
+
+    def still_allowed() -> bool:
+        """A logout, a new role or a disabled account ends an open stream too."""
+        now = store().session_user(str(viewer.get("username")))
+        return now is not None and now["generation"] == viewer.get("generation")
 
     def generate() -> Iterator[str]:
         last, quiet = None, 0.0
         with app.app_context():
-            while True:  # ends when the viewer goes away (the write fails: GeneratorExit)
+            # Ends when the viewer goes away (the write fails: GeneratorExit) or loses the right.
+            while still_allowed():
                 payload = json.dumps({"stations": fleet_now()}, ensure_ascii=False)
                 if payload != last:
                     last, quiet = payload, 0.0
@@ -259,10 +303,11 @@ def stream() -> Response:
                 time.sleep(FLEET_POLL_S)
                 quiet += FLEET_POLL_S
 
-    return Response(
-        generate(),
-        mimetype="text/event-stream",
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    limiter: StreamLimiter = current_app.extensions["stream_limiter"]
+    return limiter.response(
+        generate,
+        f"{limiter.max_open} dashboards are streaming already: close a tab, or try again in a "
+        "minute",
     )
 
 
@@ -378,7 +423,7 @@ def badge_active(uid: str, what: str) -> Any:
     except NotFound as e:
         abort(404, str(e))
     flash(t("c.admin.badge_revoked" if what == "revoke" else "c.admin.badge_restored"), "ok")
-    return redirect(request.form.get("next") or url_for("central_admin.members"))
+    return redirect(safe_next(request.form.get("next"), url_for("central_admin.members")))
 
 
 @admin.post("/members/<member_id>/qualifications")

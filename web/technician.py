@@ -10,15 +10,14 @@ from __future__ import annotations
 import functools
 import json
 import shutil
-import threading
-import time
-from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
 from flask import (
     Blueprint,
+    Response,
     abort,
     current_app,
     flash,
@@ -36,51 +35,20 @@ from station import accounts
 from station.controller import Controller, ControllerStopped
 from station.enrol import EnrolError, enrol_badge
 from station.machine import Command
+from web import kiosk
+from web.common.login import MAX_USERNAME, LoginLimiter, limiter_keys, safe_next
 from web.i18n import LANGUAGES, gettext
+from web.public import event_stream
+
+__all__ = ["LoginLimiter", "bp", "init_app"]
 
 bp = Blueprint("technician", __name__, url_prefix="/tech")
 
 EVENTS_SHOWN = 100
+GENERATION = "technician_generation"
+"""The account's session generation at login: logout or a new password bumps it."""
 CPU_TEMP_FILE = Path("/sys/class/thermal/thermal_zone0/temp")
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-class LoginLimiter:
-    """At most ``attempts`` failed logins per ``window_s``, counted per address and per username."""
-
-    def __init__(
-        self,
-        attempts: int = 5,
-        window_s: float = 300.0,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self.attempts = attempts
-        self.window_s = window_s
-        self.clock = clock
-        self._failures: dict[str, deque[float]] = {}
-        self._lock = threading.Lock()
-
-    def _recent(self, key: str, now: float) -> deque[float]:
-        q = self._failures.setdefault(key, deque())
-        while q and now - q[0] >= self.window_s:
-            q.popleft()
-        return q
-
-    def blocked(self, *keys: str) -> bool:
-        now = self.clock()
-        with self._lock:
-            return any(len(self._recent(k, now)) >= self.attempts for k in keys)
-
-    def failed(self, *keys: str) -> None:
-        now = self.clock()
-        with self._lock:
-            for k in keys:
-                self._recent(k, now).append(now)
-
-    def succeeded(self, *keys: str) -> None:
-        with self._lock:
-            for k in keys:
-                self._failures.pop(k, None)
 
 
 def init_app(app: Any) -> None:
@@ -125,8 +93,9 @@ def login_required(view: F) -> F:
     @functools.wraps(view)
     def wrapped(*args: Any, **kwargs: Any) -> Any:
         user = current_user()
-        if user is None or not accounts.is_active(_db(), user):
+        if user is None or accounts.session_generation(_db(), user) != session.get(GENERATION):
             session.pop("technician", None)
+            session.pop(GENERATION, None)
             if request.method == "GET":
                 flash(gettext("tech.login.required"), "info")
                 return redirect(url_for("technician.login", next=request.path))
@@ -134,13 +103,12 @@ def login_required(view: F) -> F:
         g.technician = user
         return view(*args, **kwargs)
 
+    wrapped.required_roles = ("technician",)  # type: ignore[attr-defined] # read by the URL-map test
     return wrapped  # type: ignore[return-value]
 
 
 def _safe_next(target: str | None) -> str:
-    if target and target.startswith("/tech") and not target.startswith("//"):
-        return target
-    return url_for("technician.dashboard")
+    return safe_next(target, url_for("technician.dashboard"), prefix="/tech")
 
 
 # --- login ------------------------------------------------------------------------------------
@@ -153,31 +121,42 @@ def login() -> Any:
     limiter: LoginLimiter = current_app.extensions["login_limiter"]
     username = request.form.get("username", "").strip().lower()
     password = request.form.get("password", "")
-    keys = (f"ip:{request.remote_addr}", f"user:{username}")
+    keys = limiter_keys(username)
     if limiter.blocked(*keys):
         flash(gettext("tech.login.rate_limited"), "error")
         return render_template("tech_login.html", next=request.form.get("next", "")), 429
-    if not username or not accounts.authenticate(_db(), username, password):
+    if (
+        not username
+        or len(username) > MAX_USERNAME
+        or not accounts.authenticate(_db(), username, password)
+    ):
         limiter.failed(*keys)
         flash(gettext("tech.login.failed"), "error")
         return render_template("tech_login.html", next=request.form.get("next", "")), 401
     limiter.succeeded(*keys)
-    lang = session.get("lang")
-    session.clear()  # a new session (and a new CSRF token) at each login
-    if lang:
-        session["lang"] = lang
+    _fresh_session()  # a new session (and a new CSRF token) at each login
     session["technician"] = username
+    session[GENERATION] = accounts.session_generation(_db(), username)
     session.permanent = True
     return redirect(_safe_next(request.form.get("next")))
 
 
 @bp.post("/logout")
 def logout() -> ResponseReturnValue:
-    lang = session.get("lang")
-    session.clear()
-    if lang:
-        session["lang"] = lang
+    """Ends this account's sessions everywhere (a copied cookie dies with the others)."""
+    user = current_user()
+    if user is not None:
+        accounts.end_sessions(_db(), user)
+    _fresh_session()
     return redirect(url_for("technician.login"))
+
+
+def _fresh_session() -> None:
+    """A new session that keeps the page's language and, on the touchscreen, its kiosk pairing
+    (a technician logging in and out at the machine must not silence the kiosk's buttons)."""
+    kept = {k: session[k] for k in ("lang", kiosk.SESSION_KEY) if k in session}
+    session.clear()
+    session.update(kept)
 
 
 @bp.post("/language")
@@ -190,6 +169,24 @@ def language() -> ResponseReturnValue:
 
 
 # --- the page ---------------------------------------------------------------------------------
+
+
+@bp.get("/stream")
+@login_required
+def stream() -> Response:
+    """The full status (with the last unknown badge's UID, for enrolment): staff only, and only
+    while the session lasts (a logout elsewhere ends the stream at its next message)."""
+    controller, user, generation = _controller(), g.technician, session.get(GENERATION)
+
+    @contextmanager
+    def still_allowed() -> Iterator[Callable[[], bool]]:
+        db = accounts.open_accounts(controller.config.db_path)  # the stream's own thread
+        try:
+            yield lambda: accounts.session_generation(db, user) == generation
+        finally:
+            db.close()
+
+    return event_stream(controller, lambda data: data, still_allowed)
 
 
 @bp.get("/")

@@ -1,0 +1,106 @@
+"""The login limiter and the redirect after login, shared by the station and the central app.
+
+The limiter counts failed logins per client address and per username; after ``attempts``
+failures in ``window_s`` both are refused (429) until the window has passed, even with the right
+password. Its memory is bounded: keys are hashed (a 10 MB username costs 32 bytes) and at most
+``max_keys`` are tracked, the stalest dropped first.
+
+The password check itself is constant-time for unknown users (``station.accounts.verify``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from collections import OrderedDict, deque
+from collections.abc import Callable
+from urllib.parse import urlsplit
+
+from flask import request
+
+MAX_USERNAME = 64
+"""Longer usernames are not looked up (no account can have one)."""
+
+
+class LoginLimiter:
+    """At most ``attempts`` failed logins per ``window_s``, counted per address and per username."""
+
+    def __init__(
+        self,
+        attempts: int = 5,
+        window_s: float = 300.0,
+        clock: Callable[[], float] = time.monotonic,
+        max_keys: int = 10_000,
+    ) -> None:
+        self.attempts = attempts
+        self.window_s = window_s
+        self.clock = clock
+        self.max_keys = max_keys
+        self._failures: OrderedDict[bytes, deque[float]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def _key(key: str) -> bytes:
+        return hashlib.sha256(key.encode("utf-8", "surrogatepass")).digest()
+
+    def _recent(self, key: bytes, now: float) -> deque[float]:
+        q = self._failures.get(key)
+        if q is None:
+            return deque()
+        while q and now - q[0] >= self.window_s:
+            q.popleft()
+        if not q:
+            del self._failures[key]
+        return q
+
+    def blocked(self, *keys: str) -> bool:
+        now = self.clock()
+        with self._lock:
+            return any(len(self._recent(self._key(k), now)) >= self.attempts for k in keys)
+
+    def failed(self, *keys: str) -> None:
+        now = self.clock()
+        with self._lock:
+            for k in keys:
+                hashed = self._key(k)
+                q = self._recent(hashed, now)
+                q.append(now)
+                if len(q) > self.attempts:
+                    q.popleft()  # only the last few count: a flood costs no memory
+                self._failures[hashed] = q
+                self._failures.move_to_end(hashed)
+            while len(self._failures) > self.max_keys:
+                self._failures.popitem(last=False)
+
+    def succeeded(self, *keys: str) -> None:
+        with self._lock:
+            for k in keys:
+                self._failures.pop(self._key(k), None)
+
+    @property
+    def tracked(self) -> int:
+        with self._lock:
+            return len(self._failures)
+
+
+def limiter_keys(username: str) -> tuple[str, str]:
+    """The keys a login attempt counts against: the client's address and the username."""
+    return (f"ip:{request.remote_addr}", f"user:{username[:MAX_USERNAME]}")
+
+
+def safe_next(target: str | None, default: str, prefix: str = "/") -> str:
+    """``target`` if it is a path on this site under ``prefix``, else ``default``.
+
+    Browsers drop tabs and newlines from URLs and read a backslash as a slash, so
+    ``/\\t/evil.example`` and ``/\\evil.example`` would leave the site: anything but a plain
+    path is refused.
+    """
+    if not target or not target.startswith(prefix) or not target.startswith("/"):
+        return default
+    if any(c in target for c in "\\") or any(ord(c) < 0x21 or ord(c) == 0x7F for c in target):
+        return default
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or target.startswith("//"):
+        return default
+    return target
