@@ -22,6 +22,7 @@ from sqlite_utils.migrations import Migrations
 
 from station.clock import Now
 from station.errors import StoreError
+from station.finite import finite
 from station.model import Badge, Level, MachineState, Member, Qualification, Role
 from station.roster import Roster, RosterImport
 from station.roster_age import Anchor
@@ -232,7 +233,9 @@ class Store:
                         int(now.synced),
                         boot_id,
                         now.mono,
-                        json.dumps(data, ensure_ascii=False, separators=(",", ":")),
+                        json.dumps(
+                            finite(data), ensure_ascii=False, separators=(",", ":"), allow_nan=False
+                        ),
                     ),
                 )
                 self._project(conn, event)

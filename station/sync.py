@@ -37,6 +37,7 @@ from sqlite_utils.migrations import Migrations
 
 from station.clock import Clock, iso
 from station.config import Config
+from station.finite import finite
 from station.machine import Command
 from station.roster_age import Anchor, roster_expiry, upgraded
 from station.sqlite import immediate
@@ -45,7 +46,7 @@ from station.store import Store
 log = logging.getLogger(__name__)
 
 PROTOCOL = 1
-_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 SYNC_PATH = "/api/v1/sync"
 COMMAND_ACTIONS = {
     "lock": "out_of_service",
@@ -273,7 +274,7 @@ class SyncClient:
             "station_id": self.config.station.id,
             "roster_version": self._get_int("roster_version"),
             "backlog": max(0, backlog - count),
-            "status": self._station_status(backlog),
+            "status": finite(self._station_status(backlog)),
         }
         data = (_ENCODER.encode(head)[:-1] + ',"events":[' + events + "]}").encode("utf-8")
         headers = {
@@ -485,7 +486,7 @@ class SyncClient:
         parts = [
             f'{{"id":{enc(r[0])},"station_id":{station},"seq":{r[1]},"type":{enc(r[2])},'
             f'"at":{enc(r[3])},"clock_synced":{"true" if r[4] else "false"},'
-            f'"boot_id":{enc(r[5])},"mono":{enc(float(r[6]))},"data":{r[7]}}}'
+            f'"boot_id":{enc(r[5])},"mono":{enc(float(r[6]))},"data":{_finite_text(r[7])}}}'
             for r in rows
         ]
         return ",".join(parts), len(parts)
@@ -586,6 +587,13 @@ def _valid_qual(q: Any) -> bool:
         and isinstance(q.get("kind"), str)
         and q.get("level") in LEVELS
     )
+
+
+def _finite_text(data: str) -> str:
+    """An event's stored JSON as sent: one stored before NaN was refused is cleaned on the way."""
+    if "NaN" not in data and "Infinity" not in data:
+        return data
+    return _ENCODER.encode(finite(json.loads(data)))
 
 
 def _marks(values: list[str]) -> str:

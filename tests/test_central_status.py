@@ -88,7 +88,6 @@ def sync(server: CentralServer, token: str, payload: Any) -> tuple[int, dict[str
         ({**GOOD, "session": ["Léa"]}, "status.session"),
         ({**GOOD, "health": {"reader": "broken"}}, "status.health.reader"),
         ({**GOOD, "roster_expired": "yes"}, "status.roster_expired"),
-        ({**GOOD, "health": {"power_meter": {"watts": math.nan}}}, f"{HEALTH}.power_meter.watts"),
     ],
 )
 def test_a_bad_status_is_refused_and_the_fleet_keeps_working(
@@ -115,16 +114,34 @@ def test_a_bad_status_is_refused_and_the_fleet_keeps_working(
     assert alert["data"]["station_id"] == "laser-1" and alert["data"]["field"] == field
 
 
-def test_nan_in_event_data_is_stored_as_valid_json(
-    central: tuple[CentralServer, dict[str, str]],
+@pytest.mark.parametrize(
+    "payload",
+    [
+        lambda: body("laser-1", event("laser-1", 1, watts=math.nan, ok=1.5)),
+        lambda: body(
+            "laser-1",
+            event("laser-1", 1),
+            status={**GOOD, "health": {"power_meter": {"watts": math.inf}}},
+        ),
+    ],
+)
+def test_nan_anywhere_is_refused_whole_and_the_fleet_keeps_working(
+    central: tuple[CentralServer, dict[str, str]], payload: Any
 ) -> None:
+    """Strict JSON on the sync API: NaN or Infinity is a 400 naming the body, nothing is kept
+    (the station never sends them: station/finite.py), and the other stations are unaffected."""
     server, tokens = central
-    raw = json.dumps(body("laser-1", event("laser-1", 1, watts=math.nan, ok=1.5)))
-    assert "NaN" in raw
+    assert sync(server, tokens["laser-2"], body("laser-2", status=GOOD))[0] == 200
+    raw = json.dumps(payload())
+    assert "NaN" in raw or "Infinity" in raw
     code, reply = sync(server, tokens["laser-1"], raw.encode())
-    assert code == 200, reply
-    (stored,) = server.store.events("laser-1")
-    assert stored["data"] == {"watts": None, "ok": 1.5}
+    assert code == 400 and reply["field"] == "body", reply
+    assert server.store.count_events("laser-1") == 0
+    client = server.app.test_client()
+    login(client, "yanis")
+    assert client.get("/dash/").status_code == 200
+    fleet_json = strict_json(client.get("/dash/fleet.json").get_data(as_text=True))
+    assert {s["id"]: s for s in fleet_json["stations"]}["laser-2"]["state"] == "in_use"
 
 
 def test_a_far_ahead_seq_cannot_block_the_real_station(

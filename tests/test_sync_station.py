@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -408,3 +409,32 @@ def test_a_process_restart_on_the_same_boot_keeps_the_rosters_age(
             c.stop()
     finally:
         proxy.stop()
+
+
+def test_a_number_that_is_not_finite_never_blocks_the_sync(
+    central: CentralServer, stations: Any
+) -> None:
+    """The central store refuses NaN (strict JSON): one kept in an event, or one left in the log
+    by an older version, would make every push a 400 and block the station's sync for good."""
+    st: Station = stations("laser-1")
+    wait_for(st.synced, 10, "a first sync")
+    st.controller.record("problem_reported", {"problem": "strange_noise", "watts": float("nan")})
+    # An event an older version stored with NaN in its text, straight into the log.
+    last = st.controller.record("heartbeat", {})
+    conn = sqlite3.connect(st.config.db_path)
+    with conn:
+        row = conn.execute("SELECT * FROM events WHERE seq = ?", (last["seq"],)).fetchone()
+        names = [d[0] for d in conn.execute("SELECT * FROM events LIMIT 0").description]
+        legacy = dict(zip(names, row, strict=True))
+        legacy.update(id="legacy-nan", seq=last["seq"] + 1, data='{"watts":NaN,"kwh":Infinity}')
+        conn.execute(
+            f"INSERT INTO events ({','.join(legacy)}) VALUES ({','.join('?' * len(legacy))})",
+            list(legacy.values()),
+        )
+    conn.close()
+    last = {"seq": last["seq"] + 1}
+    wait_for(lambda: central.store.high_water("laser-1") >= last["seq"], 10, "the push")
+    stored = {e["type"]: e["data"] for e in central.store.events("laser-1")}
+    assert stored["problem_reported"]["watts"] is None
+    legacy_event = next(e for e in central.store.events("laser-1") if e["id"] == "legacy-nan")
+    assert legacy_event["data"] == {"watts": None, "kwh": None}
