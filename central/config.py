@@ -13,6 +13,7 @@ from typing import Any
 from central.errors import CentralConfigError
 from station import tomlconfig
 from station.tomlconfig import setting as _f
+from station.tomlconfig import time_zone_problem
 
 BACKENDS = ("sqlite",)
 
@@ -81,11 +82,21 @@ class PrivacySection:
 
 
 @dataclass(frozen=True)
+class SiteSection:
+    timezone: str = _f(
+        "Europe/Paris",
+        "The fablab's time zone (IANA name): every time a person reads on the pages is in it.",
+        check=time_zone_problem,
+    )
+
+
+@dataclass(frozen=True)
 class CentralConfig:
     server: ServerSection = field(default_factory=ServerSection)
     storage: StorageSection = field(default_factory=StorageSection)
     sync: SyncSection = field(default_factory=SyncSection)
     privacy: PrivacySection = field(default_factory=PrivacySection)
+    site: SiteSection = field(default_factory=SiteSection)
     path: Path = field(default=Path("central.toml"), metadata={"internal": True})
 
     @property
@@ -129,6 +140,9 @@ badge_two_stations_s = 10
 
 [privacy]
 retention_days = 0
+
+[site]
+timezone = "Europe/Paris"
 """
 
 

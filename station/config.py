@@ -13,7 +13,7 @@ from typing import Any
 
 from station import tomlconfig
 from station.errors import ConfigError
-from station.tomlconfig import REQUIRED
+from station.tomlconfig import REQUIRED, time_zone_problem
 from station.tomlconfig import setting as _f
 
 ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
@@ -32,6 +32,11 @@ class StationSection:
         "data", "Where the SQLite store lives; relative paths are relative to the config file."
     )
     language: str = _f("fr", "Default language of the kiosk and messages.", choices=LANGUAGES)
+    timezone: str = _f(
+        "Europe/Paris",
+        "The fablab's time zone (IANA name): every time a person reads is in it.",
+        check=time_zone_problem,
+    )
 
 
 @dataclass(frozen=True)

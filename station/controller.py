@@ -623,6 +623,7 @@ class Controller:
                 "name": self.config.display_name,
                 "version": __version__,
                 "language": self.config.station.language,
+                "timezone": self.config.station.timezone,
                 "backend": self.config.hardware.backend,
                 "simulated_clock": isinstance(self.clock, SimulatedClock),
             },

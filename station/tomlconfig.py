@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import tomllib
+from collections.abc import Callable
 from dataclasses import field
 from pathlib import Path
 from typing import Any, get_type_hints
@@ -25,9 +26,17 @@ def setting(
     choices: tuple[Any, ...] = (),
     minimum: float | None = None,
     maximum: float | None = None,
+    check: Callable[[Any], str | None] | None = None,
 ) -> Any:
-    """A config field: its default, one line of documentation and its constraints."""
-    meta = {"doc": doc, "choices": choices, "minimum": minimum, "maximum": maximum}
+    """A config field: its default, one line of documentation and its constraints (``check``
+    returns what is wrong with a value, or None)."""
+    meta = {
+        "doc": doc,
+        "choices": choices,
+        "minimum": minimum,
+        "maximum": maximum,
+        "check": check,
+    }
     if isinstance(default, list | dict):
         return field(default_factory=lambda: type(default)(default), metadata=meta)
     return field(default=default, metadata=meta)
@@ -103,7 +112,22 @@ def _value(value: Any, hint: Any, key: str, meta: Any, path: Path, error: type[E
     maximum = meta.get("maximum")
     if maximum is not None and value > maximum:
         raise error(f"{path}: {key} = {value!r} is too large; the maximum is {maximum}.")
+    check = meta.get("check")
+    problem = check(value) if check is not None else None
+    if problem:
+        raise error(f"{path}: {key} = {value!r} {problem}")
     return value
+
+
+def time_zone_problem(name: str) -> str | None:
+    """What is wrong with an IANA time zone name (``Europe/Paris``), or None."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return 'is not a time zone; use an IANA name such as "Europe/Paris".'
+    return None
 
 
 def _key(prefix: str, name: str) -> str:

@@ -17,6 +17,7 @@ from station.controller import Controller, ControllerStopped
 from station.machine import Tap
 from station.roster import normalise_uid
 from web import csrf, i18n, kiosk, public, sim_panel, technician
+from web.common import format as fmt
 from web.common import limits
 from web.failures import STORAGE_FAILED, is_storage_failure, not_running
 
@@ -42,6 +43,7 @@ def create_app(controller: Controller, *, simulator: bool | None = None) -> Flas
     )
     csrf.init_app(app, simulator=simulator)
     i18n.init_app(app, controller.config.station.language)
+    fmt.init_app(app, controller.config.station.timezone, i18n.current_language)
     public.init_app(app, controller)
     kiosk.init_app(app, controller, simulator=simulator)
     technician.init_app(app)

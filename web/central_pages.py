@@ -54,6 +54,7 @@ from station.roster import (
     unsafe_text,
 )
 from web import csrf
+from web.common import format as fmt
 from web.common.limits import StreamLimiter, stream_cap
 from web.common.login import MAX_USERNAME, LoginLimiter, limiter_keys, safe_next
 from web.i18n import LANGUAGES, fill
@@ -84,6 +85,7 @@ def init_app(app: Flask) -> None:
     app.jinja_env.globals["current_user"] = current_user
     app.jinja_env.globals["t"] = t
     app.jinja_env.globals["lang"] = language
+    fmt.init_app(app, config.site.timezone, language)
     app.extensions["central_catalogs"] = load_catalogs()
     app.before_request(check_csrf)
     app.before_request(load_user)
