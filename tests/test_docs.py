@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 from pathlib import Path
 
 from station.cli import build_parser
@@ -33,3 +34,23 @@ def test_every_cli_command_is_documented() -> None:
     assert "station roster import" in commands
     missing = [c for c in commands if f"`{c}" not in text]
     assert not missing, f"document these commands in docs/cli.md: {missing}"
+
+
+def test_every_test_that_docs_security_names_exists() -> None:
+    """docs/security.md names the test that holds each rule; a renamed test must not leave the
+    threat model pointing at nothing (`::name` refers to the last file named before it)."""
+    text = (DOCS / "security.md").read_text(encoding="utf-8")
+    current: Path | None = None
+    named = 0
+    for match in re.finditer(r"`(tests/[\w/]+\.py)(?:::(\w+))?`|`::(\w+)`", text):
+        file, name, short = match.groups()
+        if file:
+            current = DOCS.parent / file
+            assert current.exists(), file
+        test = name or short
+        if test:
+            assert current is not None, f"::{test} before any file"
+            source = current.read_text(encoding="utf-8")
+            assert re.search(rf"def {test}\b", source), f"{current.name}::{test} does not exist"
+            named += 1
+    assert named >= 20
