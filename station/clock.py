@@ -124,3 +124,16 @@ class SimulatedClock:
         with self._lock:
             self._mono += seconds
             self._at += timedelta(seconds=seconds)
+
+
+def resumed_simulated_clock(last_record: datetime | None) -> SimulatedClock:
+    """A simulated clock for a station that starts again: it goes on from its last record.
+
+    A demo station's clock may have been advanced hours past the real time; starting again
+    from the real time would date the new events before the old ones. The monotonic clock
+    starts afresh with a new boot id, as after a reboot.
+    """
+    start = datetime.now(UTC)
+    if last_record is not None and last_record > start:
+        start = last_record
+    return SimulatedClock(start)

@@ -8,8 +8,10 @@ hardware code, and a laptop never imports Pi-only libraries.
 from __future__ import annotations
 
 import importlib
+from datetime import datetime
+from pathlib import Path
 
-from station.clock import Clock, SimulatedClock, SystemClock
+from station.clock import Clock, SystemClock, resumed_simulated_clock
 from station.config import Config
 from station.latch import LatchingRelay
 from station.ports import Hardware
@@ -30,4 +32,20 @@ def build_hardware(config: Config, clock: Clock | None = None) -> Hardware:
 
 
 def build_clock(config: Config) -> Clock:
-    return SimulatedClock() if config.clock.simulated else SystemClock()
+    if config.clock.simulated:
+        return resumed_simulated_clock(last_record_at(config.db_path))
+    return SystemClock()
+
+
+def last_record_at(db_path: Path) -> datetime | None:
+    """The time of the station's latest event, or None before its first run."""
+    if not db_path.exists():
+        return None
+    from station.store import open_database
+
+    db = open_database(db_path)
+    try:
+        row = db.execute("SELECT MAX(at) FROM events").fetchone()
+    finally:
+        db.close()
+    return datetime.fromisoformat(row[0]) if row and row[0] else None
