@@ -81,3 +81,32 @@ def test_the_session_clock_runs_on_while_the_simulated_clock_stands_still(
     )
     page.clock.run_for(4000)
     expect(page.locator("#elapsed")).to_have_text("0:10")  # not back to 0:04
+
+
+def test_a_technician_stays_logged_in_while_another_station_is_open(
+    page: Any, tmp_path: Path
+) -> None:
+    """The demo's stations share one host (127.0.0.1): a kiosk or a login on one station must
+    not replace the other's session cookie (browsers keep cookies per host, not per port)."""
+    stations = []
+    for sid in ("laser-1", "cnc-1"):
+        config = helpers.prepare(tmp_path / sid)
+        text = set_toml(config.read_text(encoding="utf-8"), "station", "id", f'"{sid}"')
+        config.write_text(text, encoding="utf-8")
+        stations.append(StationProcess(config))
+    try:
+        for s in stations:
+            s.start_ready()
+        laser, cnc = stations
+        page.goto(laser.base + "/tech/")
+        page.get_by_label("Identifiant").fill("yanis")
+        page.get_by_label("Mot de passe").fill(helpers.TECH_PASSWORD)
+        page.get_by_role("button", name="Se connecter").click()
+        expect(page).to_have_url(laser.base + "/tech/")
+        page.goto(cnc.base + "/kiosk/")
+        expect(page.locator("#title")).to_have_text("Badge ta carte pour commencer")
+        page.goto(laser.base + "/tech/")
+        expect(page).to_have_url(laser.base + "/tech/")  # not sent back to the login page
+    finally:
+        for s in stations:
+            s.close()

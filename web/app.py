@@ -31,6 +31,7 @@ def create_app(controller: Controller, *, simulator: bool | None = None) -> Flas
     app.secret_key = csrf.secret_key_from(controller.config.data_path)
     app.config["PERMANENT_SESSION_LIFETIME"] = 12 * 3600
     csrf.init_app(app, simulator=simulator)
+    app.config["SESSION_COOKIE_NAME"] = session_cookie_name(controller.config.station.id)
     i18n.init_app(app, controller.config.station.language)
     app.register_blueprint(kiosk.bp)
     technician.init_app(app)
@@ -97,6 +98,13 @@ def create_app(controller: Controller, *, simulator: bool | None = None) -> Flas
     if simulator:
         _simulator_routes(app, controller)
     return app
+
+
+def session_cookie_name(station_id: str) -> str:
+    """One session cookie per station: browsers keep cookies per host, not per port, so the
+    demo's stations on 127.0.0.1 would otherwise log each other's technicians out (and
+    replace each other's CSRF tokens)."""
+    return f"station_session_{station_id}"
 
 
 def _simulator_routes(app: Flask, controller: Controller) -> None:
