@@ -6,6 +6,7 @@ Moussa since then, must not go back to ``supervised`` without anyone saying so.
 
 from __future__ import annotations
 
+import io
 import os
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -142,3 +143,31 @@ def test_only_levels_set_by_a_person_after_the_date_are_kept() -> None:
     kept = grants_to_keep(rows, roster, replace_all=True, since=FILE_DATE)
     assert [(g.member_id, g.level, g.file_level) for g in kept] == [("amina", "supervised", "none")]
     assert grants_to_keep(rows, roster, replace_all=False, since=FILE_DATE) == []
+
+
+def test_an_upload_on_the_admin_page_keeps_the_grant_and_says_so(
+    tmp_path: Path, store: SqliteCentralStore
+) -> None:
+    from tests.test_central_helpers import central_config
+    from tests.test_central_web import PASSWORD, csrf_of
+    from web.central_app import create_central_app
+
+    store.add_user("ines", PASSWORD, "educator")
+    app = create_central_app(store, central_config(tmp_path))
+    app.config["TESTING"] = True
+    client = app.test_client()
+    client.post(
+        "/login", data={"username": "ines", "password": PASSWORD, "csrf_token": csrf_of(client)}
+    )
+    r = client.post(
+        "/admin/roster/import",
+        data={
+            "csv": (io.BytesIO(sample_roster_text().encode()), "old.csv"),
+            "csrf_token": csrf_of(client),
+        },
+        content_type="multipart/form-data",
+        follow_redirects=True,
+    )
+    assert level(store, "lea", "laser") == "autonomous"
+    page = r.get_data(as_text=True)
+    assert "Niveaux gardés" in page and "lea · laser : autonomous" in page
