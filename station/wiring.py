@@ -7,11 +7,18 @@ hardware code, and a laptop never imports Pi-only libraries.
 
 from __future__ import annotations
 
+import atexit
 import importlib
 from datetime import datetime
 from pathlib import Path
 
-from station.clock import Clock, SystemClock, resumed_simulated_clock
+from station.clock import (
+    Clock,
+    SystemClock,
+    read_saved_time,
+    resumed_simulated_clock,
+    save_time,
+)
 from station.config import Config
 from station.latch import LatchingRelay
 from station.ports import Hardware
@@ -33,8 +40,15 @@ def build_hardware(config: Config, clock: Clock | None = None) -> Hardware:
 
 def build_clock(config: Config) -> Clock:
     if config.clock.simulated:
-        return resumed_simulated_clock(last_record_at(config.db_path))
+        saved = config.data_path / SIMULATED_CLOCK_FILE
+        clock = resumed_simulated_clock(last_record_at(config.db_path), read_saved_time(saved))
+        atexit.register(save_time, clock, saved)
+        return clock
     return SystemClock()
+
+
+SIMULATED_CLOCK_FILE = "simulated-clock"
+"""In the data dir: the simulated clock's time when the station stopped, to go on from it."""
 
 
 def last_record_at(db_path: Path) -> datetime | None:

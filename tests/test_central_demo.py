@@ -36,6 +36,7 @@ from station.roster import parse_roster_csv
 from station.store import Store
 from station.wiring import build_clock
 from tests.conftest import SOFIANE, make_config, sample_roster_text, start_controller
+from tests.e2e_helpers import StationProcess, prepare_station
 from tests.test_central_helpers import REPO, post_json, wait_for
 from tests.test_central_reports import Log
 
@@ -74,6 +75,22 @@ def test_a_restarted_simulated_station_continues_its_clock(tmp_path: Path) -> No
         times = [datetime.fromisoformat(e["at"]) for e in store.events()]
     assert times == sorted(times), "events went back in time after the restart"
     assert times[-1] - times[0] >= timedelta(hours=3)
+
+
+@pytest.mark.e2e
+def test_a_stopped_idle_station_starts_again_at_its_simulated_time(tmp_path: Path) -> None:
+    """Advanced two hours while idle (no event records it), stopped, started: its clock goes
+    on from where it stood, not from the real time."""
+    station = StationProcess(prepare_station(tmp_path / "s"))
+    try:
+        station.start_ready()
+        before = datetime.fromisoformat(station.advance(2 * 3600)["now"])
+        station.signal(signal.SIGTERM)
+        assert station.wait_exit() == 0
+        after = datetime.fromisoformat(station.start_ready()["now"])
+    finally:
+        station.close()
+    assert after >= before
 
 
 def test_the_banner_technician_logs_in_on_each_station(tmp_path: Path) -> None:
