@@ -213,14 +213,16 @@ def check_ports_free(port: int) -> None:
     """Refuse to start, naming the port, when one of the demo's ports is taken: otherwise a
     child fails to listen and the demo could only say that it did not start."""
     busy = [p for p in demo_ports(port) if not _port_free(p.port)]
-    if busy:
-        names = ", ".join(f"{p.port} ({p.what})" for p in busy)
-        raise DemoError(
-            f"port {names} on 127.0.0.1 already in use: another demo may still be running "
-            f"(stop it with Ctrl-C in its terminal, or find it with `ss -ltnp | grep "
-            f":{busy[0].port}`), or start this one on other ports with --port N "
-            f"(it uses N, N+1, N+2 and N+{CENTRAL_PORT_OFFSET})"
-        )
+    if not busy:
+        return
+    names = ", ".join(f"{p.port} ({p.what})" for p in busy)
+    what = f"port {names} is" if len(busy) == 1 else f"ports {names} are"
+    raise DemoError(
+        f"{what} already in use on 127.0.0.1. Another demo may still be running: stop it with "
+        f"Ctrl-C in its terminal (`ss -ltnp 'sport = :{busy[0].port}'` shows which program "
+        f"holds the port). Or start this one on other ports with --port N (it uses N, N+1, "
+        f"N+2 and N+{CENTRAL_PORT_OFFSET})."
+    )
 
 
 def _port_free(port: int) -> bool:
@@ -299,12 +301,18 @@ def _wait_ready(proc: subprocess.Popen[str], what: str, log_path: Path) -> str:
     assert proc.stdout is not None
     line = proc.stdout.readline()
     if "ready on" not in line:
+        proc.stdout.close()
         proc.wait(10)
         last = _last_line(log_path) or line.strip() or f"exit {proc.returncode}"
         raise DemoError(f"{what} did not start: {last} (the whole log: {log_path})")
-    # Keep draining stdout so that the child never blocks on a full pipe.
-    threading.Thread(target=proc.stdout.read, daemon=True).start()
+    # Keep draining stdout so that the child never blocks on a full pipe; closed at its end.
+    threading.Thread(target=_drain, args=(proc.stdout,), daemon=True).start()
     return line.strip()
+
+
+def _drain(stream: IO[str]) -> None:
+    with stream:
+        stream.read()
 
 
 def _last_line(path: Path) -> str:

@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import urllib.request
 from contextlib import closing
 from datetime import datetime, timedelta
@@ -17,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from central import demo
 from central.config import load_config as load_central_config
 from central.demo import (
     DEMO_PASSWORD,
@@ -325,3 +327,24 @@ def test_a_port_in_use_is_named_with_what_to_do(tmp_path: Path) -> None:
     assert f"port {base + 10} (the central store)" in done.stderr, done.stderr
     assert "--port N" in done.stderr and "already in use" in done.stderr
     assert not (tmp_path / "d" / "logs").exists(), "nothing was started"
+
+
+def test_a_child_that_keeps_crashing_is_left_stopped_and_said_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(demo, "RESTART_PAUSE_S", 0.0)
+    script = "import sys; print('ready on test', flush=True); sys.exit(3)"
+    child = demo.Child("cnc-1", "station cnc-1", [sys.executable, "-c", script], tmp_path / "c.log")
+    child.start()
+    stop = threading.Event()
+    supervisor = threading.Thread(target=demo.supervise, args=([child], stop, 0.01))
+    supervisor.start()
+    try:
+        wait_for(lambda: child.proc is None, 60, "the child left stopped")
+    finally:
+        stop.set()
+        supervisor.join(10)
+    out = capsys.readouterr().out
+    assert out.count("restarting it") == demo.RESTART_LIMIT
+    assert "cnc-1 stopped again (exit 3); it is left stopped, the others keep running" in out
+    assert str(tmp_path / "c.log") in out
