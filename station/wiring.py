@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import atexit
 import importlib
+import sqlite3
+from contextlib import closing
 from datetime import datetime
 from pathlib import Path
 
@@ -52,14 +54,16 @@ SIMULATED_CLOCK_FILE = "simulated-clock"
 
 
 def last_record_at(db_path: Path) -> datetime | None:
-    """The time of the station's latest event, or None before its first run."""
+    """The time of the station's latest event, or None before its first run.
+
+    Read-only and quiet: a store that cannot be read is the controller's to report, in its
+    one sentence, when it opens it.
+    """
     if not db_path.exists():
         return None
-    from station.store import open_database
-
-    db = open_database(db_path)
     try:
-        row = db.execute("SELECT MAX(at) FROM events").fetchone()
-    finally:
-        db.close()
-    return datetime.fromisoformat(row[0]) if row and row[0] else None
+        with closing(sqlite3.connect(f"{db_path.resolve().as_uri()}?mode=ro", uri=True)) as conn:
+            row = conn.execute("SELECT MAX(at) FROM events").fetchone()
+        return datetime.fromisoformat(row[0]) if row and row[0] else None
+    except (sqlite3.Error, ValueError, TypeError):
+        return None
