@@ -64,6 +64,9 @@ def test_a_decision_screen_times_out_while_the_simulated_clock_stands_still(
     assert station.status()["now"] == now, "the clock did not move"
     page.clock.run_for(4000)  # 9 s in all: past the denial's 8 s
     expect(screen(page)).to_have_attribute("data-screen", "idle")
+    # The same badge again, at the same simulated instant: a new denial, shown again.
+    assert station.badge(NOAH)["reason"] == "not_qualified"
+    expect(screen(page)).to_have_attribute("data-screen", "decision")
 
 
 def test_the_session_clock_runs_on_while_the_simulated_clock_stands_still(

@@ -97,7 +97,7 @@
   // A simulated clock may stand still for minutes: a decision's age is the real time since
   // the kiosk first saw it, plus the time the station's clock moved since the decision.
   function simulatedDecisionAge(d, s) {
-    const key = d.at + "|" + d.action + "|" + (d.uid || "");
+    const key = d.id || d.at + "|" + d.action + "|" + (d.uid || "");
     if (state.decisionKey !== key) {
       state.decisionKey = key;
       state.decisionSeenAt = performance.now();
@@ -397,7 +397,8 @@
 
   function cueFor(previous, s) {
     const d = s.last_decision;
-    if (d && d.at && (!previous.last_decision || previous.last_decision.at !== d.at || previous.last_decision.action !== d.action)) {
+    const p = previous.last_decision;
+    if (d && d.at && (!p || p.id !== d.id || p.at !== d.at || p.action !== d.action)) {
       const cue = { denied: "deny", session_started: "ok", takeover: "ok", session_ended: "ok", check_cleared: "ok",
         session_extended: "ok", idle_extended: "ok", qualification_granted: "grant", waiting_for_supervisor: "wait", checklist: "wait",
         grant_confirm_supervisor: "wait", grant_awaiting_trainee: "wait" }[d.action];
