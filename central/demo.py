@@ -285,8 +285,8 @@ class Child:
 
 
 RESTART_LIMIT = 3
-"""A child that dies this many times within RESTART_WINDOW_S is left stopped (it would only
-crash again: its log says why); the other processes keep running."""
+"""A child is restarted at most this many times within RESTART_WINDOW_S; after that it is left
+stopped (it would only crash again: its log says why) and the other processes keep running."""
 RESTART_WINDOW_S = 60.0
 RESTART_PAUSE_S = 1.0
 
@@ -302,7 +302,11 @@ def _wait_ready(proc: subprocess.Popen[str], what: str, log_path: Path) -> str:
     line = proc.stdout.readline()
     if "ready on" not in line:
         proc.stdout.close()
-        proc.wait(10)
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:  # closed its output but did not exit
+            proc.kill()
+            proc.wait(5)
         last = _last_line(log_path) or line.strip() or f"exit {proc.returncode}"
         raise DemoError(f"{what} did not start: {last} (the whole log: {log_path})")
     # Keep draining stdout so that the child never blocks on a full pipe; closed at its end.
