@@ -131,6 +131,10 @@ class _Importer(Protocol):
     ) -> list[NewerGrant]: ...
 
 
+EVER = datetime.min.replace(tzinfo=UTC)
+"""``since`` that takes in every level a person set."""
+
+
 def import_file(
     store: _Importer,
     roster: RosterImport,
@@ -139,21 +143,32 @@ def import_file(
     since: datetime,
     undo_grants: bool = False,
 ) -> tuple[dict[str, int], list[str]]:
-    """Import for a person at a terminal: the counts and the lines that say what happened to
-    the levels set since ``since`` (kept, or with ``undo_grants`` undone, each listed)."""
+    """Import for a person at a terminal: the counts, and lines listing every level a person
+    set that the file lowers or withdraws — kept when set after ``since`` (unless
+    ``undo_grants``), lowered when set before it (a file copied today looks newer than the
+    grants it undoes: nothing is lowered without a word)."""
     when = since.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    lowered = store.grants_an_import_undoes(roster, replace_all=replace_all, since=EVER)
+    kept: list[NewerGrant] = []
     if undo_grants:
-        undone = store.grants_an_import_undoes(roster, replace_all=replace_all, since=since)
         counts = store.import_roster(roster, replace_all=replace_all)
-        if not undone:
-            return counts, []
-        head = f"undid {len(undone)} level(s) set since the file's date ({when}):"
-        return counts, [head] + [f"  {g.describe()}" for g in undone]
-    counts, kept = store.import_roster_keeping_grants(roster, replace_all=replace_all, since=since)
-    if not kept:
-        return counts, []
-    lines = [
-        f"kept {len(kept)} level(s) set since the file's date ({when}) that the file would "
-        "lower (to apply the file's levels anyway, import again with --undo-grants):"
-    ]
-    return counts, lines + [f"  {g.describe()}" for g in kept]
+    else:
+        counts, kept = store.import_roster_keeping_grants(
+            roster, replace_all=replace_all, since=since
+        )
+    lines: list[str] = []
+    if kept:
+        lines.append(
+            f"kept {len(kept)} level(s) set since the file's date ({when}) that the file would "
+            "lower (to apply the file's levels anyway, import again with --undo-grants):"
+        )
+        lines += [f"  {g.describe()}" for g in kept]
+    kept_keys = {(k.member_id, k.kind) for k in kept}
+    done = [g for g in lowered if (g.member_id, g.kind) not in kept_keys]
+    if done:
+        lines.append(
+            f"lowered {len(done)} level(s) a person had set, as the file says (file's date "
+            f"{when}; set it with --as-of if the file is older):"
+        )
+        lines += [f"  {g.describe()}" for g in done]
+    return counts, lines

@@ -102,7 +102,7 @@ def test_undo_grants_lists_what_it_undoes_then_applies_the_file(
     path = str(old_file(tmp_path))
     code, out, _ = run(capsys, "roster", "import", path, "--undo-grants", "--config", str(config))
     assert code == 0 and level(store, "lea", "laser") == "supervised"
-    assert "undid 1 level(s) set since the file's date" in out
+    assert "lowered 1 level(s) a person had set, as the file says" in out
     assert "lea laser: autonomous (granted by moussa" in out
 
 
@@ -114,7 +114,9 @@ def test_a_file_newer_than_the_grant_wins(
         capsys, "roster", "import", path, "--as-of", "2026-04-01", "--config", str(config)
     )
     assert code == 0 and level(store, "lea", "laser") == "supervised"
-    assert "kept" not in out
+    # Lowered, as the file is newer, but not without a word: a file copied today looks new.
+    assert "kept" not in out and "lowered 1 level(s) a person had set" in out
+    assert "lea laser: autonomous (granted by moussa" in out and "--as-of" in out
 
 
 def test_a_bad_as_of_date_names_the_option(
