@@ -13,11 +13,13 @@ import signal
 import sys
 import threading
 from contextlib import closing
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from central.config import CentralConfig, load_config, write_config
 from central.ingest import COMMAND_ACTIONS, parse_command
+from central.roster_import import file_date, import_file, parse_date
 from central.store import ROLES, SqliteCentralStore
 from station import __version__
 from station.cli import dispatch
@@ -87,6 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("csv")
     imp.add_argument("--config", required=True)
     imp.add_argument("--merge", action="store_true", help="add and update only")
+    add_grant_options(imp)
     imp.set_defaults(func=cmd_roster_import)
     exp = rsub.add_parser("export", help="print the active roster as CSV")
     exp.add_argument("--config", required=True)
@@ -269,15 +272,45 @@ def cmd_events(args: argparse.Namespace) -> int:
 def cmd_roster_import(args: argparse.Namespace) -> int:
     path = Path(args.csv)
     parsed = read_roster_file(path)
+    since = grants_since(args, path)
     with closing(open_store(load_config(args.config))) as store:
-        counts = store.import_roster(parsed, replace_all=not args.merge)
+        counts, lines = import_file(
+            store, parsed, replace_all=not args.merge, since=since, undo_grants=args.undo_grants
+        )
         version = store.roster_version()
+    for line in lines:
+        print(line)
     print(
         f"imported {counts['members']} members, {counts['badges']} badges, "
         f"{counts['qualifications']} qualifications from {path}: {counts['changed']} changes, "
         f"roster version {version}"
     )
     return 0
+
+
+def add_grant_options(imp: argparse.ArgumentParser) -> None:
+    """Levels set since the file was written (grants at the machines) are kept unless told."""
+    imp.add_argument(
+        "--as-of",
+        metavar="DATE",
+        help="the date the file describes (2026-11-01); levels set after it are kept "
+        "(default: the file's modification time)",
+    )
+    imp.add_argument(
+        "--undo-grants",
+        action="store_true",
+        help="apply the file's levels even where they lower a level set since its date "
+        "(each one is listed)",
+    )
+
+
+def grants_since(args: argparse.Namespace, path: Path) -> datetime:
+    if args.as_of is None:
+        return file_date(path)
+    try:
+        return parse_date(args.as_of)
+    except ValueError as e:
+        raise StationError(f"--as-of: {e}") from None
 
 
 def roster_csv(store: SqliteCentralStore) -> str:

@@ -12,12 +12,14 @@ from __future__ import annotations
 import json
 import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
 import time
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
@@ -30,6 +32,10 @@ from station.roster import parse_roster_csv
 
 SYNC_INTERVAL_S = 2
 DEMO_PASSWORD = "fabrique-demo"
+DEMO_TECHNICIAN = "yanis"
+DEMO_ROSTER_DATE = datetime(2026, 1, 1, tzinfo=UTC)
+"""The date the demo roster describes: levels granted at the machines after it are kept when
+the demo starts again."""
 DEMO_ROSTER = """\
 member_id,name,role,badge_uid,qualifications
 ines,Inès Haddad,educator,04A1B2C3,
@@ -100,6 +106,21 @@ def set_toml(text: str, section: str, key: str, value: str) -> str:
     return new
 
 
+def add_demo_technician(config_path: Path) -> None:
+    """The banner's technician login (yanis) on the station's own technician page, /tech/:
+    its accounts are the station's, not the central store's."""
+    from station.accounts import add_technician, open_accounts
+    from station.config import load_config
+
+    db_path = load_config(config_path).db_path
+    db_path.parent.mkdir(parents=True, exist_ok=True)
+    db = open_accounts(db_path)
+    try:
+        add_technician(db, DEMO_TECHNICIAN, DEMO_PASSWORD, replace=True)
+    finally:
+        db.close()
+
+
 def prepare(data: Path, port: int) -> dict[str, Any]:
     """Write the configs, load the roster into the central store, register the stations."""
     from station.cli import _emulated_reader_available, write_config
@@ -117,8 +138,16 @@ def prepare(data: Path, port: int) -> dict[str, Any]:
     )
     stations: list[dict[str, Any]] = []
     try:
-        store.import_roster(parse_roster_csv(DEMO_ROSTER, "demo roster"))
-        for username, role in (("admin", "admin"), ("ines", "educator"), ("yanis", "technician")):
+        # A restart keeps what happened at the machines: Léa, granted autonomous on the
+        # laser, is not sent back to supervised by the demo's own roster.
+        store.import_roster_keeping_grants(
+            parse_roster_csv(DEMO_ROSTER, "demo roster"), replace_all=True, since=DEMO_ROSTER_DATE
+        )
+        for username, role in (
+            ("admin", "admin"),
+            ("ines", "educator"),
+            (DEMO_TECHNICIAN, "technician"),
+        ):
             try:
                 store.add_user(username, DEMO_PASSWORD, role)
             except Conflict:
@@ -154,6 +183,7 @@ def prepare(data: Path, port: int) -> dict[str, Any]:
                 for key, value in values.items():
                     text = set_toml(text, section, key, value)
             path.write_text(text, encoding="utf-8")
+            add_demo_technician(path)
             stations.append(
                 {"station": st, "config": path, "url": f"http://127.0.0.1:{port + st.port_offset}"}
             )
@@ -162,13 +192,103 @@ def prepare(data: Path, port: int) -> dict[str, Any]:
     return {"central_config": central_path, "central_url": central_url, "stations": stations}
 
 
-def _spawn(args: list[str], log_path: Path) -> tuple[subprocess.Popen[str], IO[str]]:
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    log = open(log_path, "a", encoding="utf-8")  # noqa: SIM115 - closed when the demo stops
-    proc = subprocess.Popen(
-        args, stdout=subprocess.PIPE, stderr=log, text=True, env=_env(), start_new_session=True
+class DemoError(StationError, RuntimeError):
+    """The demo could not start (a port in use, a process that did not come up)."""
+
+
+@dataclass(frozen=True)
+class DemoPort:
+    port: int
+    what: str
+
+
+def demo_ports(port: int) -> list[DemoPort]:
+    """Every port the demo listens on (127.0.0.1), with what listens there."""
+    ports = [DemoPort(port + CENTRAL_PORT_OFFSET, "the central store")]
+    ports += [DemoPort(port + st.port_offset, f"station {st.id}") for st in STATIONS]
+    return ports
+
+
+def check_ports_free(port: int) -> None:
+    """Refuse to start, naming the port, when one of the demo's ports is taken: otherwise a
+    child fails to listen and the demo could only say that it did not start."""
+    busy = [p for p in demo_ports(port) if not _port_free(p.port)]
+    if not busy:
+        return
+    names = ", ".join(f"{p.port} ({p.what})" for p in busy)
+    what = f"port {names} is" if len(busy) == 1 else f"ports {names} are"
+    raise DemoError(
+        f"{what} already in use on 127.0.0.1. Another demo may still be running: stop it with "
+        f"Ctrl-C in its terminal (`ss -ltnp 'sport = :{busy[0].port}'` shows which program "
+        f"holds the port). Or start this one on other ports with --port N (it uses N, N+1, "
+        f"N+2 and N+{CENTRAL_PORT_OFFSET})."
     )
-    return proc, log
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as waitress does
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+@dataclass
+class Child:
+    """One process of the demo, restarted when it dies."""
+
+    name: str
+    what: str
+    args: list[str]
+    log_path: Path
+    proc: subprocess.Popen[str] | None = None
+    log: IO[str] | None = None
+    restarts: list[float] = field(default_factory=list)
+
+    def start(self) -> None:
+        """Spawn and wait for its ``ready on`` line (or its exit, with the log's last line)."""
+        self.close_log()
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        self.log = open(self.log_path, "a", encoding="utf-8")  # noqa: SIM115 - close_log()
+        self.proc = subprocess.Popen(
+            self.args,
+            stdout=subprocess.PIPE,
+            stderr=self.log,
+            text=True,
+            env=_env(),
+            # Its own session: Ctrl-C and the terminal's hang-up reach the demo alone, which
+            # stops the children in order (stations first, then the central store).
+            start_new_session=True,
+        )
+        _wait_ready(self.proc, self.what, self.log_path)
+
+    def exited(self) -> bool:
+        return self.proc is not None and self.proc.poll() is not None
+
+    def stop(self, timeout: float = 15.0) -> None:
+        proc = self.proc
+        if proc is not None and proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(5)
+        self.close_log()
+
+    def close_log(self) -> None:
+        if self.log is not None:
+            self.log.close()
+            self.log = None
+
+
+RESTART_LIMIT = 3
+"""A child is restarted at most this many times within RESTART_WINDOW_S; after that it is left
+stopped (it would only crash again: its log says why) and the other processes keep running."""
+RESTART_WINDOW_S = 60.0
+RESTART_PAUSE_S = 1.0
 
 
 def _env() -> dict[str, str]:
@@ -181,10 +301,30 @@ def _wait_ready(proc: subprocess.Popen[str], what: str, log_path: Path) -> str:
     assert proc.stdout is not None
     line = proc.stdout.readline()
     if "ready on" not in line:
-        raise StationError(f"{what} did not start (see {log_path}): {line.strip()!r}")
-    # Keep draining stdout so that the child never blocks on a full pipe.
-    threading.Thread(target=proc.stdout.read, daemon=True).start()
+        proc.stdout.close()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:  # closed its output but did not exit
+            proc.kill()
+            proc.wait(5)
+        last = _last_line(log_path) or line.strip() or f"exit {proc.returncode}"
+        raise DemoError(f"{what} did not start: {last} (the whole log: {log_path})")
+    # Keep draining stdout so that the child never blocks on a full pipe; closed at its end.
+    threading.Thread(target=_drain, args=(proc.stdout,), daemon=True).start()
     return line.strip()
+
+
+def _drain(stream: IO[str]) -> None:
+    with stream:
+        stream.read()
+
+
+def _last_line(path: Path) -> str:
+    try:
+        lines = path.read_text(encoding="utf-8", errors="replace").strip().splitlines()
+    except OSError:
+        return ""
+    return lines[-1].strip() if lines else ""
 
 
 def _sync_state(url: str) -> str | None:
@@ -195,54 +335,84 @@ def _sync_state(url: str) -> str | None:
         return None
 
 
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+"""Ctrl-C, a service stop, and closing the terminal (SIGHUP) all stop every child."""
+
+
 def run_demo(data_dir: Path, port: int) -> int:
-    """Start everything, print the URLs, run until Ctrl-C or SIGTERM, stop everything."""
-    data = data_dir.resolve()
-    plan = prepare(data, port)
-    logs = data / "logs"
-    procs: list[tuple[str, subprocess.Popen[str], IO[str]]] = []
+    """Start everything, print the URLs, restart a child that dies, and stop everything on
+    Ctrl-C, SIGTERM or SIGHUP (the terminal closed)."""
     stop = threading.Event()
 
     def on_signal(signum: int, _frame: Any) -> None:
         stop.set()
 
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, on_signal)
+    check_ports_free(port)
+    data = data_dir.resolve()
+    plan = prepare(data, port)
+    children = _children(plan, data / "logs")
     try:
-        central_cmd = [sys.executable, "-m", "central.cli", "run", "--config"]
-        proc, log = _spawn([*central_cmd, str(plan["central_config"])], logs / "central.log")
-        procs.append(("central", proc, log))
-        _wait_ready(proc, "the central store", logs / "central.log")
-        for s in plan["stations"]:
-            sid = s["station"].id
-            cmd = [sys.executable, "-m", "station.cli", "run", "--config", str(s["config"])]
-            proc, log = _spawn(cmd, logs / f"{sid}.log")
-            procs.append((sid, proc, log))
-            _wait_ready(proc, f"station {sid}", logs / f"{sid}.log")
+        for child in children:
+            if stop.is_set():
+                return 0
+            child.start()
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline and not all(
             _sync_state(s["url"]) == "ok" for s in plan["stations"]
         ):
             stop.wait(0.1)
         print(_banner(plan, data), flush=True)
-        while not stop.is_set():
-            for name, proc, _ in procs:
-                if proc.poll() is not None:
-                    print(f"demo: {name} stopped (exit {proc.returncode}); see {logs}", flush=True)
-                    stop.set()
-            stop.wait(0.5)
+        supervise(children, stop)
         return 0
     finally:
-        for _, proc, _ in reversed(procs):
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        for _, proc, log in reversed(procs):
-            try:
-                proc.wait(15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(5)
-            log.close()
+        for child in reversed(children):
+            child.stop()
+
+
+def _children(plan: dict[str, Any], logs: Path) -> list[Child]:
+    central = [sys.executable, "-m", "central.cli", "run", "--config", str(plan["central_config"])]
+    out = [Child("central", "the central store", central, logs / "central.log")]
+    for s in plan["stations"]:
+        sid = s["station"].id
+        args = [sys.executable, "-m", "station.cli", "run", "--config", str(s["config"])]
+        out.append(Child(sid, f"station {sid}", args, logs / f"{sid}.log"))
+    return out
+
+
+def supervise(children: list[Child], stop: threading.Event, poll_s: float = 0.5) -> None:
+    """Until ``stop``: a child that exits is restarted, the others keep running."""
+    while not stop.wait(poll_s):
+        for child in children:
+            if child.proc is None or not child.exited():
+                continue
+            _restart(child, stop)
+
+
+def _restart(child: Child, stop: threading.Event) -> None:
+    assert child.proc is not None
+    code = child.proc.returncode
+    child.close_log()
+    now = time.monotonic()
+    child.restarts = [t for t in child.restarts if now - t < RESTART_WINDOW_S] + [now]
+    if len(child.restarts) > RESTART_LIMIT:
+        print(
+            f"demo: {child.name} stopped again (exit {code}); it is left stopped, the others "
+            f"keep running. Its log says why: {child.log_path}",
+            flush=True,
+        )
+        child.proc = None
+        return
+    print(f"demo: {child.name} stopped (exit {code}); restarting it", flush=True)
+    if stop.wait(RESTART_PAUSE_S):
+        return
+    try:
+        child.start()
+    except DemoError as e:
+        print(f"demo: {e}", flush=True)
+    else:
+        print(f"demo: {child.name} running again", flush=True)
 
 
 def _banner(plan: dict[str, Any], data: Path) -> str:
@@ -259,12 +429,14 @@ def _banner(plan: dict[str, Any], data: Path) -> str:
         lines.append(f"  {st.id:<10}  {st.name} ({st.kind})")
         lines.append(f"      kiosk   {url}/kiosk/")
         lines.append(f"      sim     {url}/sim/")
+        lines.append(f"      tech    {url}/tech/   (technician {DEMO_TECHNICIAN})")
         lines.append(f"      status  {url}/api/status")
     first = plan["stations"][0]["url"]
     lines += [
         f"  tap         curl -s -XPOST {first}/sim/badge -H 'Content-Type: application/json' "
         '-d \'{"uid": "04C0C1C2"}\'',
         f"  events      python -m central.cli events --config {plan['central_config']} --json",
-        f"Logs in {data / 'logs'}. Ctrl-C stops everything.",
+        f"Logs in {data / 'logs'}. A process that stops is restarted; Ctrl-C (or closing "
+        "this terminal) stops everything.",
     ]
     return "\n".join(lines)

@@ -43,6 +43,7 @@ from central.ingest import (
     parse_status,
     repaired_at,
 )
+from central.roster_import import NewerGrant, grants_to_keep, keeping
 from station.config import ID_PATTERN
 from station.model import Level, Role
 from station.roster import RosterImport
@@ -1111,9 +1112,47 @@ class SqliteCentralStore:
             "changed": changed,
         }
 
-    def _import_roster(self, roster: RosterImport, replace_all: bool) -> int:
+    def import_roster_keeping_grants(
+        self, roster: RosterImport, *, replace_all: bool, since: datetime
+    ) -> tuple[dict[str, int], list[NewerGrant]]:
+        """:meth:`import_roster`, keeping the levels set by a person after ``since`` that the
+        file would lower or withdraw (central/roster_import.py); returns them too."""
+        kept: list[NewerGrant] = []
+        try:
+            changed = self._import_roster(roster, replace_all, keep=(since, kept))
+        except _NothingChanged:
+            changed = 0
+        counts = {
+            "members": len(roster.members),
+            "badges": len(roster.badges),
+            "qualifications": len(roster.qualifications),
+            "changed": changed,
+        }
+        return counts, kept
+
+    def grants_an_import_undoes(
+        self, roster: RosterImport, *, replace_all: bool, since: datetime
+    ) -> list[NewerGrant]:
+        """The levels set by a person after ``since`` that importing ``roster`` would undo."""
+        with self._read() as conn:
+            return grants_to_keep(
+                _qualification_rows(conn), roster, replace_all=replace_all, since=since
+            )
+
+    def _import_roster(
+        self,
+        roster: RosterImport,
+        replace_all: bool,
+        keep: tuple[datetime, list[NewerGrant]] | None = None,
+    ) -> int:
         changed = 0
         with self._transaction() as conn:
+            if keep is not None:  # in the transaction: a grant arriving now is seen or after
+                since, kept = keep
+                kept += grants_to_keep(
+                    _qualification_rows(conn), roster, replace_all=replace_all, since=since
+                )
+                roster = keeping(roster, kept)
             version = self._bump(conn)
             stamp = now_iso()
             ids = {m.id for m in roster.members}
@@ -1528,6 +1567,12 @@ def scrub_erased(conn: sqlite3.Connection, e: Event, erased: frozenset[str]) -> 
         if f in data:
             data[f] = None
     return dataclasses.replace(e, data=data)
+
+
+def _qualification_rows(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+    cur = conn.execute("SELECT member_id, kind, level, granted_by, granted_at FROM qualifications")
+    names = [d[0] for d in cur.description]
+    return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
 
 
 def _first_name(name: str, fallback: str) -> str:

@@ -124,3 +124,34 @@ class SimulatedClock:
         with self._lock:
             self._mono += seconds
             self._at += timedelta(seconds=seconds)
+
+
+def resumed_simulated_clock(*records: datetime | None) -> SimulatedClock:
+    """A simulated clock for a station that starts again: it goes on from the latest of its
+    records (its last event, the time it had when it stopped).
+
+    A demo station's clock may have been advanced hours past the real time; starting again
+    from the real time would date the new events before the old ones. The monotonic clock
+    starts afresh with a new boot id, as after a reboot.
+    """
+    start = max([datetime.now(UTC), *(r for r in records if r is not None)])
+    return SimulatedClock(start)
+
+
+def read_saved_time(path: Path) -> datetime | None:
+    """The time a simulated clock had when its station stopped (see :func:`save_time`)."""
+    try:
+        at = datetime.fromisoformat(path.read_text(encoding="utf-8").strip())
+    except (OSError, ValueError):
+        return None
+    return at if at.tzinfo else None
+
+
+def save_time(clock: Clock, path: Path) -> None:
+    """Keep a simulated clock's time for the next start (an idle station writes no event)."""
+    try:
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(clock.now().iso() + "\n", encoding="utf-8")
+        tmp.replace(path)
+    except OSError:
+        pass  # the last event's time is the fallback

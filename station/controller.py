@@ -490,7 +490,8 @@ class Controller:
         if any(e["type"] in ROSTER_EVENTS for e in stored):
             self._reload_roster()
         if outcome.decision is not None:
-            self._last_decision = {**outcome.decision, "at": now.iso()}
+            # ``id``: two taps at one simulated instant are two decisions for the kiosk.
+            self._last_decision = {**outcome.decision, "at": now.iso(), "id": uuid.uuid4().hex}
             if outcome.decision.get("reason") == "unknown_badge":
                 self._last_unknown_uid = outcome.decision.get("uid")
         self._show(outcome.state)

@@ -7,9 +7,20 @@ hardware code, and a laptop never imports Pi-only libraries.
 
 from __future__ import annotations
 
+import atexit
 import importlib
+import sqlite3
+from contextlib import closing
+from datetime import datetime
+from pathlib import Path
 
-from station.clock import Clock, SimulatedClock, SystemClock
+from station.clock import (
+    Clock,
+    SystemClock,
+    read_saved_time,
+    resumed_simulated_clock,
+    save_time,
+)
 from station.config import Config
 from station.latch import LatchingRelay
 from station.ports import Hardware
@@ -30,4 +41,29 @@ def build_hardware(config: Config, clock: Clock | None = None) -> Hardware:
 
 
 def build_clock(config: Config) -> Clock:
-    return SimulatedClock() if config.clock.simulated else SystemClock()
+    if config.clock.simulated:
+        saved = config.data_path / SIMULATED_CLOCK_FILE
+        clock = resumed_simulated_clock(last_record_at(config.db_path), read_saved_time(saved))
+        atexit.register(save_time, clock, saved)
+        return clock
+    return SystemClock()
+
+
+SIMULATED_CLOCK_FILE = "simulated-clock"
+"""In the data dir: the simulated clock's time when the station stopped, to go on from it."""
+
+
+def last_record_at(db_path: Path) -> datetime | None:
+    """The time of the station's latest event, or None before its first run.
+
+    Read-only and quiet: a store that cannot be read is the controller's to report, in its
+    one sentence, when it opens it.
+    """
+    if not db_path.exists():
+        return None
+    try:
+        with closing(sqlite3.connect(f"{db_path.resolve().as_uri()}?mode=ro", uri=True)) as conn:
+            row = conn.execute("SELECT MAX(at) FROM events").fetchone()
+        return datetime.fromisoformat(row[0]) if row and row[0] else None
+    except (sqlite3.Error, ValueError, TypeError):
+        return None

@@ -52,7 +52,7 @@ def test_kiosk_page_is_public_and_self_contained(client: FlaskClient) -> None:
     assert set(boot["catalogs"]) == {"fr", "en"}
     assert boot["language"] == "fr" and boot["csrf"]
     assert boot["status"]["machine"]["state"] == "available"
-    assert "station_session=" in r.headers["Set-Cookie"]
+    assert "station_session_laser-1=" in r.headers["Set-Cookie"]
 
 
 def test_static_files_are_served(client: FlaskClient) -> None:

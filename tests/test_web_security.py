@@ -126,8 +126,8 @@ def test_a_login_survives_a_restart(controller: Controller) -> None:
     add_tech(controller)
     with make_app(controller).test_client() as client:
         assert login(client) == 302
-        cookie = client.get_cookie("station_session")
+        cookie = client.get_cookie("station_session_laser-1")
         assert cookie is not None
     with make_app(controller).test_client() as client:
-        client.set_cookie("station_session", cookie.value)
+        client.set_cookie("station_session_laser-1", cookie.value)
         assert client.get("/tech/").status_code == 200

@@ -2,34 +2,46 @@
 
 from __future__ import annotations
 
-from flask import jsonify
+from pathlib import Path
 
+import pytest
+
+from station.clock import SimulatedClock
 from station.controller import Controller
+from tests.conftest import make_config, start_controller
 from tests.test_web_helpers import make_app
 
 
 def test_panel_shows_the_controls_whose_routes_exist(controller: Controller) -> None:
     app = make_app(controller)
-    have = {r.rule for r in app.url_map.iter_rules()}
     with app.test_client() as client:
         r = client.get("/sim/")
         assert r.status_code == 200
         page = r.get_data(as_text=True)
     assert "Badges de démonstration" in page and 'class="advance"' in page
-    assert ('id="power-form"' in page) == ("/sim/power" in have)
-    assert ('id="air-form"' in page) == ("/sim/air" in have)
+    # This station emulates no sensor: the routes exist, but the panel offers no value to send.
+    assert 'id="power-form"' not in page and 'id="air-form"' not in page
 
 
-def test_power_and_air_controls_appear_with_their_routes(controller: Controller) -> None:
-    app = make_app(controller)
-    for name in ("power", "air"):
-        if f"/sim/{name}" not in {r.rule for r in app.url_map.iter_rules()}:
-            app.add_url_rule(
-                f"/sim/{name}", f"fake_{name}", lambda: jsonify(ok=True), methods=["POST"]
-            )
-    with app.test_client() as client:
-        page = client.get("/sim/").get_data(as_text=True)
-    assert 'id="power-form"' in page and 'id="air-form"' in page
+@pytest.mark.parametrize(
+    ("sensors", "power", "air"),
+    [
+        ({"air_sensor": "sds011-emulated"}, False, True),
+        ({"power_meter": "pzem-emulated"}, True, False),
+        ({"power_meter": "pzem-emulated", "air_sensor": "sds011-emulated"}, True, True),
+    ],
+)
+def test_panel_offers_only_the_sensors_this_station_has(
+    tmp_path: Path, clock: SimulatedClock, sensors: dict[str, str], power: bool, air: bool
+) -> None:
+    controller = start_controller(make_config(tmp_path, sensors=sensors), clock)
+    try:
+        with make_app(controller).test_client() as client:
+            page = client.get("/sim/").get_data(as_text=True)
+    finally:
+        controller.stop()
+    assert ('id="power-form"' in page) is power
+    assert ('id="air-form"' in page) is air
 
 
 def test_panel_in_english(controller: Controller) -> None:

@@ -42,6 +42,7 @@ def create_app(controller: Controller, *, simulator: bool | None = None) -> Flas
         lambda: f"the request is larger than {MAX_BODY_BYTES // 1024} KiB: send less",
     )
     csrf.init_app(app, simulator=simulator)
+    app.config["SESSION_COOKIE_NAME"] = session_cookie_name(controller.config.station.id)
     i18n.init_app(app, controller.config.station.language)
     fmt.init_app(app, controller.config.station.timezone, i18n.current_language)
     public.init_app(app, controller)
@@ -108,6 +109,13 @@ def _simulator_on_this_computer_only() -> None:
             "the simulator answers only on the computer that runs the station: open "
             "http://127.0.0.1:<port>/sim/ there",
         )
+
+
+def session_cookie_name(station_id: str) -> str:
+    """One session cookie per station: browsers keep cookies per host, not per port, so the
+    demo's stations on 127.0.0.1 would otherwise log each other's technicians out (and
+    replace each other's CSRF tokens)."""
+    return f"station_session_{station_id}"
 
 
 def _simulator_routes(app: Flask, controller: Controller) -> None:

@@ -14,6 +14,7 @@ import hmac
 import json
 import time
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 from flask import (
@@ -458,8 +459,10 @@ def import_roster() -> Any:
         return redirect(url_for("central_admin.members"))
     try:
         text = upload.read().decode("utf-8")
-        counts = store().import_roster(
-            parse_roster_csv(text, upload.filename), replace_all=not request.form.get("merge")
+        counts, kept = store().import_roster_keeping_grants(
+            parse_roster_csv(text, upload.filename),
+            replace_all=not request.form.get("merge"),
+            since=UPLOAD_KEEPS_SINCE,
         )
     except UnicodeDecodeError:
         flash(t("c.admin.not_utf8"), "error")
@@ -467,7 +470,18 @@ def import_roster() -> Any:
         flash(str(e), "error")
     else:
         flash(t("c.admin.imported", members=counts["members"], changed=counts["changed"]), "ok")
+        if kept:
+            flash(t("c.admin.kept_grants", levels=kept_levels(kept)), "info")
     return redirect(url_for("central_admin.members"))
+
+
+UPLOAD_KEEPS_SINCE = datetime.min.replace(tzinfo=UTC)
+"""An upload has no date: it never lowers a level a person set (at a machine or on a member's
+page); the member's page does, explicitly (central/roster_import.py)."""
+
+
+def kept_levels(kept: list[Any]) -> str:
+    return "; ".join(f"{g.member_id} · {g.kind} : {g.level}" for g in kept)
 
 
 @admin.get("/roster/export.csv")

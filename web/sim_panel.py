@@ -3,7 +3,7 @@ the clock, and watch the kiosk react — so that a newcomer can play with a stat
 
 The panel is a page over the simulator's JSON API (``POST /sim/badge``, ``/sim/advance``, and
 ``/sim/power`` and ``/sim/air`` when the backend has them); it shows only the controls whose route
-exists in this app.
+exists in this app and, for the sensors, only those this station emulates.
 """
 
 from __future__ import annotations
@@ -19,4 +19,16 @@ ADVANCE_MINUTES = (1, 5, 30)
 def panel() -> str:
     rules = {r.rule for r in current_app.url_map.iter_rules() if "POST" in (r.methods or ())}
     controls = {name: f"/sim/{name}" in rules for name in ("badge", "advance", "power", "air")}
+    for name, present in emulated_sensors().items():
+        controls[name] = controls[name] and present
     return render_template("sim.html", controls=controls, advance_minutes=ADVANCE_MINUTES)
+
+
+def emulated_sensors() -> dict[str, bool]:
+    """The routes for power and air exist on every simulated station, but only a station with
+    that sensor emulated can take a value: offer only those (the demo's laser has air only)."""
+    sensors = current_app.extensions["controller"].hardware.extras.get("sensors")
+    return {
+        "power": getattr(sensors, "power_device", None) is not None,
+        "air": getattr(sensors, "air_device", None) is not None,
+    }

@@ -74,6 +74,12 @@
     return Date.parse(state.status.now) + (performance.now() - state.receivedAt);
   }
 
+  // A simulated clock that has not moved sends the same time again (a sync, a sensor reading):
+  // going on from when that time first came keeps screens timing out and countdowns running.
+  function sameSimulatedInstant(previous, s) {
+    return Boolean(s.station.simulated_clock && previous && previous.now === s.now);
+  }
+
   function secondsUntil(iso) {
     return (Date.parse(iso) - serverNow()) / 1000;
   }
@@ -88,8 +94,19 @@
     const d = s.last_decision;
     if (!d || !d.at || !d.action) return null;
     const limit = (boot.display_s[d.action] ?? boot.display_s.default) * 1000;
-    const age = serverNow() - Date.parse(d.at);
+    const age = s.station.simulated_clock ? simulatedDecisionAge(d, s) : serverNow() - Date.parse(d.at);
     return age >= 0 && age < limit ? d : null;
+  }
+
+  // A simulated clock may stand still for minutes: a decision's age is the real time since
+  // the kiosk first saw it, plus the time the station's clock moved since the decision.
+  function simulatedDecisionAge(d, s) {
+    const key = d.id || d.at + "|" + d.action + "|" + (d.uid || "");
+    if (state.decisionKey !== key) {
+      state.decisionKey = key;
+      state.decisionSeenAt = performance.now();
+    }
+    return performance.now() - state.decisionSeenAt + (Date.parse(s.now) - Date.parse(d.at));
   }
 
   function chooseScreen(s) {
@@ -436,7 +453,8 @@
 
   function cueFor(previous, s) {
     const d = s.last_decision;
-    if (d && d.at && (!previous.last_decision || previous.last_decision.at !== d.at || previous.last_decision.action !== d.action)) {
+    const p = previous.last_decision;
+    if (d && d.at && (!p || p.id !== d.id || p.at !== d.at || p.action !== d.action)) {
       const cue = { denied: "deny", session_started: "ok", takeover: "ok", session_ended: "ok", check_cleared: "ok",
         fault_cleared: "ok", grant_not_yet: "wait", grant_expired: "wait",
         session_extended: "ok", idle_extended: "ok", qualification_granted: "grant", waiting_for_supervisor: "wait", checklist: "wait",
@@ -451,7 +469,7 @@
   function onStatus(s) {
     const previous = state.status;
     state.status = s;
-    state.receivedAt = performance.now();
+    if (!sameSimulatedInstant(previous, s)) state.receivedAt = performance.now();
     cueFor(previous, s);
     render(false);
   }
