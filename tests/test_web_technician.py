@@ -249,8 +249,29 @@ def test_health_shows_the_sync_clients_view(tech: FlaskClient, controller: Contr
     backlog = controller.status()["sync"]["backlog"]  # every event: none acknowledged
     assert backlog >= 1
     page = tech.get("/tech/").get_data(as_text=True)
-    assert f"{backlog} événements en attente" in page
+    plural = "s" if backlog > 1 else ""  # « 1 événement », not « 1 événements »
+    assert f"{backlog} événement{plural} en attente" in page
     assert "Dernier succès : 2026-11-25T10:00:00Z" in page and "timed out" in page
+
+
+def test_health_counts_waiting_events_in_words(tech: FlaskClient, controller: Controller) -> None:
+    """« 1 événement », « 0 événement » (French: 0 and 1 are singular), « 2 événements »."""
+    from station.machine import Tap
+
+    controller.call(Tap("04AB0001"))  # unknown badges: one event each
+    controller.call(Tap("04AB0002"))
+    controller.set_sync_status({"enabled": True, "acked_seq": 0})
+    last = controller.status()["sync"]["backlog"]
+    assert last >= 2
+    for acked, words in (
+        (last - 1, "1 événement en attente"),
+        (last, "0 événement en attente"),
+        (last - 2, "2 événements en attente"),
+    ):
+        controller.set_sync_status({"enabled": True, "acked_seq": acked})
+        assert words in tech.get("/tech/").get_data(as_text=True)
+    controller.set_sync_status({"enabled": True, "acked_seq": last - 1})
+    assert "1 event waiting" in tech.get("/tech/?lang=en").get_data(as_text=True)
 
 
 def test_logout_ends_a_copied_session(tech: FlaskClient, controller: Controller) -> None:

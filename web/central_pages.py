@@ -462,10 +462,25 @@ def import_roster() -> Any:
     except UnicodeDecodeError:
         flash(t("c.admin.not_utf8"), "error")
     except RosterError as e:
-        flash(str(e), "error")
+        flash(_roster_problem(e), "error")
     else:
-        flash(t("c.admin.imported", members=counts["members"], changed=counts["changed"]), "ok")
+        flash(
+            t(
+                "c.admin.imported",
+                members=tn("c.admin.imported.members", counts["members"]),
+                changed=tn("c.admin.imported.changes", counts["changed"]),
+            ),
+            "ok",
+        )
     return redirect(url_for("central_admin.members"))
+
+
+def _roster_problem(e: RosterError) -> str:
+    """How many rows are wrong, in the reader's words, then the rows themselves."""
+    if not e.bad_rows:
+        return str(e)
+    shown = "; ".join(e.problems[:10]) + (" …" if len(e.problems) > 10 else "")
+    return tn("c.admin.bad_rows", e.bad_rows, details=shown)
 
 
 @admin.get("/roster/export.csv")

@@ -75,9 +75,12 @@ def num_plurals(lang: str) -> int:
 
 
 def plural_form(lang: str, count: float) -> int:
-    """Index of the form to use for ``count`` (decimals too: French says « 1,5 heure »)."""
-    category = Locale.parse(lang).plural_form(abs(count))
+    """Index of the form to use for ``count`` (decimals too: French says « 1,5 heure »); a
+    value that is no number (a missing field) takes the ``other`` form rather than failing."""
     categories = plural_categories(lang)
+    if not isinstance(count, int | float) or isinstance(count, bool):
+        return categories["other"]
+    category = Locale.parse(lang).plural_form(abs(count))
     return categories.get(category, categories["other"])
 
 
@@ -304,11 +307,6 @@ def _forms(lang: str, key: str, given: dict[str, str]) -> tuple[str, ...]:
     return tuple(forms)
 
 
-def _flags(text: Text) -> set[str]:
-    joined = "".join(text) if isinstance(text, tuple) else text
-    return {"python-brace-format"} if PLACEHOLDER.search(joined) else set()
-
-
 def merge_json(catalog: Catalog, data: dict[str, Any], lang: str) -> ImportReport:
     """Merge a flat JSON catalog into ``catalog``: new keys are added, changed texts replace the
     old ones, ``<key>.one``/``<key>.other`` pairs become one plural entry. A plain text never
@@ -336,9 +334,11 @@ def merge_json(catalog: Catalog, data: dict[str, Any], lang: str) -> ImportRepor
         else:
             continue
         msgid: Any = (key, key) if isinstance(text, tuple) else key
-        if old is not None and old.pluralizable != isinstance(text, tuple):
-            catalog.delete(key)
-        catalog.add(msgid, new_string, flags=_flags(text))
+        if old is None:
+            catalog.add(msgid, new_string)
+        else:  # in place, so the entry keeps its position (Catalog.add keeps the old text);
+            # no format flag: the msgid is a key, so a checker would find no placeholder in it
+            old.id, old.string, old.flags = msgid, new_string, set()
     return report
 
 
@@ -353,8 +353,13 @@ def annotate(catalog: Catalog, reference: Catalog | None) -> None:
         source = reference.get(key)
         if source is None:
             continue
-        forms = source.string if source.pluralizable else [source.string]
-        message.auto_comments = [f"{REFERENCE}: {form}" for form in forms]
+        if source.pluralizable:
+            names = {i: cat for cat, i in plural_categories(REFERENCE).items()}
+            message.auto_comments = [
+                f"{REFERENCE} ({names.get(i, i)}): {form}" for i, form in enumerate(source.string)
+            ]
+        else:
+            message.auto_comments = [f"{REFERENCE}: {source.string}"]
 
 
 def write_catalog(catalog: Catalog, path: Path) -> None:

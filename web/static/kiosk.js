@@ -43,6 +43,7 @@
     source: null,
   };
   window.kiosk = state; // for the browser tests and the benchmark
+  window.kioskWords = { t, tn }; // for the browser tests
 
   // --- words --------------------------------------------------------------------------------
 
