@@ -464,3 +464,19 @@ def test_package_data_ships_every_catalog() -> None:
         for domain in DOMAINS:
             relative = _po(lang, domain).relative_to(WEB).as_posix()
             assert any(fnmatch.fnmatch(relative, p) for p in patterns), relative
+
+
+def test_import_json_with_a_base_merges_only_what_the_branch_changed(tmp_path: Path) -> None:
+    """A branch made before « Importé : {members}, {changed}. » still has the old text: with the
+    JSON where it started as ``--base``, its untouched texts cannot undo the newer ones."""
+    po = _po_copy(tmp_path, "fr", "central")
+    now = _entries(po, "fr")["c.admin.imported"]
+    old = {"c.admin.imported": "Importé : {members} membres, {changed} changements."}
+    base, branch = tmp_path / "base.json", tmp_path / "branch.json"
+    base.write_text(json.dumps(old, ensure_ascii=False), "utf-8")
+    branch.write_text(json.dumps({**old, "c.new.key": "Nouveau"}, ensure_ascii=False), "utf-8")
+    args = ["import-json", str(branch), "--lang", "fr", "--domain", "central", "--po", str(po)]
+    assert main([*args, "--base", str(base)]) == 0
+    after = _entries(po, "fr")
+    assert after["c.admin.imported"] == now
+    assert after["c.new.key"] == "Nouveau"

@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from babel import Locale
-from babel.messages.catalog import Catalog
+from babel.messages.catalog import Catalog, Message
 from babel.messages.pofile import read_po, write_po
 from flask import Flask, current_app, request, session
 
@@ -97,6 +97,14 @@ def read_catalog(lang: str, domain: str) -> Catalog:
         return read_po(f, locale=lang, domain=domain)
 
 
+def _text(message: Message) -> Text:
+    """A message's translation as the Translator keeps it: one text, or a tuple of forms."""
+    string = message.string
+    if isinstance(string, tuple | list):
+        return tuple(str(form) for form in string)
+    return string or ""
+
+
 def texts(catalog: Catalog) -> dict[str, Text]:
     """The usable translations: fuzzy and empty ones are left out (French is used instead)."""
     found: dict[str, Text] = {}
@@ -104,12 +112,9 @@ def texts(catalog: Catalog) -> dict[str, Text]:
         if not message.id or message.fuzzy:
             continue
         key = message.id[0] if isinstance(message.id, tuple | list) else message.id
-        if message.pluralizable:
-            forms = tuple(message.string)
-            if all(forms):
-                found[key] = forms
-        elif message.string:
-            found[key] = message.string
+        text = _text(message)
+        if all(text) if isinstance(text, tuple) else text:
+            found[key] = text
     return found
 
 
@@ -329,7 +334,7 @@ def merge_json(catalog: Catalog, data: dict[str, Any], lang: str) -> ImportRepor
         new_string: Any = text
         if old is None:
             report.added.append(key)
-        elif (tuple(old.string) if old.pluralizable else old.string) != text:
+        elif _text(old) != text:
             report.changed.append(key)
         else:
             continue
@@ -353,13 +358,14 @@ def annotate(catalog: Catalog, reference: Catalog | None) -> None:
         source = reference.get(key)
         if source is None:
             continue
-        if source.pluralizable:
+        text = _text(source)
+        if isinstance(text, tuple):
             names = {i: cat for cat, i in plural_categories(REFERENCE).items()}
             message.auto_comments = [
-                f"{REFERENCE} ({names.get(i, i)}): {form}" for i, form in enumerate(source.string)
+                f"{REFERENCE} ({names.get(i, i)}): {form}" for i, form in enumerate(text)
             ]
         else:
-            message.auto_comments = [f"{REFERENCE}: {source.string}"]
+            message.auto_comments = [f"{REFERENCE}: {text}"]
 
 
 def write_catalog(catalog: Catalog, path: Path) -> None:
@@ -374,15 +380,33 @@ def source_path(lang: str, domain: str) -> Path:
     return Path(__file__).resolve().parent / "translations" / lang / "LC_MESSAGES" / f"{domain}.po"
 
 
-def import_json(json_path: Path, lang: str, domain: str, po: Path | None = None) -> ImportReport:
-    """Library side of ``python -m web.i18n import-json`` (the CLI only prints)."""
-    po = po or source_path(lang, domain)
+def read_json(json_path: Path) -> dict[str, Any]:
     try:
         data = json.loads(json_path.read_text("utf-8"))
     except (OSError, ValueError) as e:
         raise CatalogImportError(f"{json_path}: cannot read it as JSON ({e})") from e
     if not isinstance(data, dict):
         raise CatalogImportError(f"{json_path}: expected an object of key → text")
+    return data
+
+
+def import_json(
+    json_path: Path,
+    lang: str,
+    domain: str,
+    po: Path | None = None,
+    base: Path | None = None,
+) -> ImportReport:
+    """Library side of ``python -m web.i18n import-json`` (the CLI only prints).
+
+    With ``base`` (the same JSON file as it was where a branch started), only what the branch
+    added or changed is merged: a text the branch did not touch never undoes a newer one.
+    """
+    po = po or source_path(lang, domain)
+    data = read_json(json_path)
+    if base is not None:
+        before = read_json(base)
+        data = {key: text for key, text in data.items() if before.get(key) != text}
     if po.exists():
         with po.open("rb") as f:
             catalog = read_po(f, locale=lang, domain=domain)
@@ -409,9 +433,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     imp.add_argument("--lang", required=True, choices=LANGUAGES)
     imp.add_argument("--domain", required=True, choices=DOMAINS)
     imp.add_argument("--po", type=Path, help="the .po file (default: the one in web/translations)")
+    imp.add_argument(
+        "--base",
+        type=Path,
+        help="the same JSON where the branch started: merge only the keys the branch changed",
+    )
     args = parser.parse_args(argv)
     try:
-        report = import_json(args.json, args.lang, args.domain, args.po)
+        report = import_json(args.json, args.lang, args.domain, args.po, args.base)
     except CatalogImportError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
