@@ -202,9 +202,13 @@ def parse_roster_csv(text: str, source: str = "roster.csv") -> RosterImport:
     if errors:
         shown = errors[:50]
         more = f"\n… and {len(errors) - 50} more" if len(errors) > 50 else ""
+        bad_rows = len({e.split(":", 1)[0] for e in errors})  # each starts "line N:"
+        rows = "1 bad row" if bad_rows == 1 else f"{bad_rows} bad rows"
         raise RosterError(
-            f"{source}: {len(errors)} bad row(s); nothing was imported. Fix them and import "
-            "again:\n  " + "\n  ".join(shown) + more
+            f"{source}: {rows}; nothing was imported. Fix them and import "
+            "again:\n  " + "\n  ".join(shown) + more,
+            problems=tuple(errors),
+            bad_rows=bad_rows,
         )
     qualifications = [
         Qualification(mid, kind, level) for mid, q in quals_of.items() for kind, level in q.items()

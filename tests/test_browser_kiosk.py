@@ -181,9 +181,30 @@ def test_a_repeat_tap_is_ignored_and_said(page: Any, station: StationProcess) ->
     assert station.badge(SOFIANE)["action"] == "session_started"
     assert station.badge(SOFIANE)["action"] == "repeat_tap"
     expect(page.locator("#notice")).to_contain_text("Carte déjà lue")
+    expect(page.locator("#notice")).to_contain_text("attends 3 secondes.")
     expect(page.locator("#title")).to_have_text("Sofiane")  # the session screen stays
     screenshot(page, "kiosk-repeat-tap")
     assert station.status()["machine"]["relay_on"] is True
+
+
+def test_the_kiosk_picks_plural_forms_by_the_languages_rules(
+    page: Any, station: StationProcess
+) -> None:
+    """French: 0 and 1 are singular; English: only 1 (Intl.PluralRules over the .po forms)."""
+    open_kiosk(page, station)
+
+    def say(count: float) -> str:
+        text: str = page.evaluate("n => kioskWords.tn('kiosk.repeat.next', n, {seconds: n})", count)
+        return text.rsplit(" ", 2)[-2] + " " + text.rsplit(" ", 1)[-1]
+
+    assert [say(n) for n in (0, 1, 1.5, 2)] == [
+        "0 seconde.",
+        "1 seconde.",
+        "1.5 seconde.",
+        "2 secondes.",
+    ]
+    page.locator("#lang-toggle").click()
+    assert [say(n) for n in (0, 1, 2)] == ["0 seconds.", "1 second.", "2 seconds."]
 
 
 def test_the_trainee_confirms_her_checklist_after_a_handover(

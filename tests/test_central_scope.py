@@ -268,7 +268,7 @@ def test_the_dashboard_shows_scope_and_power_alerts(
     client = app.test_client()
     login(client, "yanis")
     html = unescape(client.get("/dash/").get_data(as_text=True))
-    assert "laser-1 a envoyé 1 évènement(s) hors de ce qu'une station peut faire" in html
+    assert "laser-1 a envoyé 1 évènement hors de ce qu'une station peut faire" in html
     assert "un niveau qui ne monte pas d'un seul cran" in html
     assert "la machine consomme 850.0 W depuis 12.0 s alors que son relais est coupé" in html
 

@@ -174,7 +174,17 @@ def test_roster_admin(app: Flask, store: SqliteCentralStore) -> None:
         content_type="multipart/form-data",
         follow_redirects=True,
     )
-    assert "line 2: name is empty" in r.get_data(as_text=True)
+    page = r.get_data(as_text=True)
+    assert "line 2: name is empty" in page
+    assert "1 ligne à corriger, rien n&#39;a été importé. Corrige-la" in page
+    bad = io.BytesIO(b"member_id,name,role,badge_uid,qualifications\nx,,trainee,,\ny,,x,,\n")
+    r = client.post(
+        "/admin/roster/import?lang=en",
+        data={"csv": (bad, "bad.csv"), "csrf_token": token},
+        content_type="multipart/form-data",
+        follow_redirects=True,
+    )
+    assert "2 lines to fix; nothing was imported. Fix them" in r.get_data(as_text=True)
 
 
 def test_a_new_station_shows_its_token_once(app: Flask, store: SqliteCentralStore) -> None:

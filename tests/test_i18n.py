@@ -1,44 +1,122 @@
-"""Translations: French is the reference, English has the same keys, and no visible word lives
-outside a catalog. Keys used by templates and scripts exist; every state, denial reason, end
-reason and problem choice has its message."""
+"""Translations: both apps read gettext ``.po`` catalogs (web/translations/<lang>/LC_MESSAGES/
+<domain>.po) through Babel. French is the reference, English has the same keys, placeholders and
+plural entries; the files parse as a translator's tool reads them; no visible word lives outside a
+catalog. Keys used by templates and scripts exist; every state, denial reason, end reason and
+problem choice has its message. Plurals follow each language's rules in Python and in the kiosk's
+script, and the import tool merges other branches' JSON catalogs without losing a plural."""
 
 from __future__ import annotations
 
+import fnmatch
+import json
 import re
+import shutil
+import subprocess
+import tomllib
 from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+from babel.messages.catalog import Catalog
+from babel.messages.pofile import read_po
 
 from station.model import Denial, EndReason, Level, MachineState, Role
-from web.i18n import LANGUAGES, PLACEHOLDER, Translator, fill, load_catalogs
+from web.i18n import (
+    DOMAINS,
+    LANGUAGES,
+    PLACEHOLDER,
+    REFERENCE,
+    Translator,
+    fill,
+    load_catalogs,
+    main,
+    plural_categories,
+)
 from web.kiosk import PROBLEMS
 
-WEB = Path(__file__).resolve().parent.parent / "web"
+ROOT = Path(__file__).resolve().parent.parent
+WEB = ROOT / "web"
 CATALOGS = load_catalogs()
 FR = CATALOGS["fr"]
+BY_DOMAIN = {domain: load_catalogs(domain) for domain in DOMAINS}
 
 
-def test_languages_have_the_same_keys() -> None:
+def _po(lang: str, domain: str) -> Path:
+    return WEB / "translations" / lang / "LC_MESSAGES" / f"{domain}.po"
+
+
+def _read(path: Path, lang: str) -> Catalog:
+    with path.open("rb") as f:
+        return read_po(f, locale=lang, abort_invalid=True)
+
+
+def _forms(text: str | tuple[str, ...]) -> tuple[str, ...]:
+    return text if isinstance(text, tuple) else (text,)
+
+
+@pytest.mark.parametrize("domain", DOMAINS)
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_po_files_are_what_a_translators_tool_reads(lang: str, domain: str) -> None:
+    """Babel parses them strictly; the header carries the language and its plural rules; nothing
+    is fuzzy (a fuzzy text is not used) and every plural entry has every form."""
+    catalog = _read(_po(lang, domain), lang)
+    assert str(catalog.locale) == lang
+    assert catalog.plural_forms == Catalog(locale=lang).plural_forms
+    assert catalog.num_plurals >= 2
+    for message in catalog:
+        if not message.id:
+            continue
+        assert not message.fuzzy, f"{lang}/{domain}: {message.id} is fuzzy"
+        if message.pluralizable:
+            assert len(message.string) == catalog.num_plurals, message.id
+            assert all(form.strip() for form in message.string), f"{message.id}: empty form"
+    assert len(BY_DOMAIN[domain][lang]) == len([m for m in catalog if m.id])
+
+
+@pytest.mark.parametrize("domain", DOMAINS)
+def test_languages_have_the_same_keys_and_plurals(domain: str) -> None:
+    catalogs = BY_DOMAIN[domain]
+    reference = catalogs[REFERENCE]
     for lang in LANGUAGES:
-        assert set(CATALOGS[lang]) == set(FR), f"{lang}: {set(CATALOGS[lang]) ^ set(FR)}"
+        assert set(catalogs[lang]) == set(reference), (
+            f"{lang}: {set(catalogs[lang]) ^ set(reference)}"
+        )
+        differ = [
+            k
+            for k, v in catalogs[lang].items()
+            if isinstance(v, tuple) != isinstance(reference[k], tuple)
+        ]
+        assert not differ, f"{lang}/{domain}: plural in one language only: {differ}"
 
 
-def test_messages_are_not_empty_and_placeholders_match() -> None:
+@pytest.mark.parametrize("domain", DOMAINS)
+def test_placeholders_match_in_every_language_and_form(domain: str) -> None:
+    reference = BY_DOMAIN[domain][REFERENCE]
     for lang in LANGUAGES:
-        for key, message in CATALOGS[lang].items():
-            assert message.strip(), f"{lang}: {key} is empty"
-            assert set(PLACEHOLDER.findall(message)) == set(PLACEHOLDER.findall(FR[key])), (
-                f"{lang}: {key} has other placeholders than French"
-            )
+        for key, text in BY_DOMAIN[domain][lang].items():
+            expected = set(PLACEHOLDER.findall(_forms(reference[key])[-1]))
+            for form in _forms(text):
+                assert form.strip(), f"{lang}: {key} is empty"
+                assert set(PLACEHOLDER.findall(form)) == expected, (
+                    f"{lang}: {key} ({form!r}) has other placeholders than French {expected}"
+                )
 
 
-SAME_IN_BOTH = {"app.name", "tech.session.remaining_value"}
+SAME_IN_BOTH = {
+    "app.name",
+    "tech.session.remaining_value",
+    "c.title",
+    "c.admin.quals",
+    "c.reports.grants_csv",
+}
 
 
 def test_english_is_translated() -> None:
     same = [
-        k for k, v in CATALOGS["en"].items() if v == FR[k] and len(v) > 12 and k not in SAME_IN_BOTH
+        k
+        for catalogs in BY_DOMAIN.values()
+        for k, v in catalogs["en"].items()
+        if v == catalogs["fr"][k] and len(_forms(v)[-1]) > 12 and k not in SAME_IN_BOTH
     ]
     assert not same, f"copied from French, not translated: {same}"
 
@@ -73,7 +151,7 @@ def _script_keys() -> set[str]:
     for path in (WEB / "static").glob("*.js"):
         lines = path.read_text("utf-8").splitlines()
         text = "\n".join(line for line in lines if not line.lstrip().startswith("//"))
-        keys |= set(re.findall(r"""\bt\(\s*["']([\w.]+)["']""", text))
+        keys |= set(re.findall(r"""\btn?\(\s*["']([\w.]+)["']""", text))
         keys |= set(re.findall(r'"((?:kiosk|denial|helpers|state|language)\.[\w.]+)"', text))
     return keys
 
@@ -165,3 +243,240 @@ def test_every_event_type_the_station_stores_has_a_label() -> None:
     assert {"session_started", "access_denied", "station_started"} <= types
     missing = sorted(t for t in types if f"event.{t}" not in FR)
     assert not missing, f"add event.<type> to web/translations: {missing}"
+
+
+# --- keys used by each app ---------------------------------------------------------------------
+
+
+def _used_keys(paths: list[Path], call: str) -> set[str]:
+    keys: set[str] = set()
+    for path in paths:
+        keys |= set(re.findall(call + r"""\(\s*["']([\w.]+)["']""", path.read_text("utf-8")))
+    return keys
+
+
+def test_keys_the_central_pages_and_the_station_code_use_exist() -> None:
+    central = sorted(WEB.glob("templates/central_*.html")) + sorted(WEB.glob("central_*.py"))
+    used = _used_keys(central, r"\btn?")
+    assert len(used) > 100
+    missing = [k for k in used if not k.endswith(".") and k not in BY_DOMAIN["central"]["fr"]]
+    assert not missing, missing
+    station = [WEB / "technician.py", WEB / "kiosk.py", WEB / "public.py", WEB / "sim_panel.py"]
+    used = _used_keys(station, r"\b(?:n?gettext)")
+    assert "tech.health.sync_pending" in used
+    assert not [k for k in used if not k.endswith(".") and k not in FR]
+
+
+def _plural_calls() -> set[str]:
+    """Keys on a line that calls ``tn(`` or ``ngettext(`` (a conditional picks one of two)."""
+    keys: set[str] = set()
+    paths = [*WEB.glob("*.py"), *WEB.glob("templates/*.html"), *WEB.glob("static/*.js")]
+    for path in paths:
+        text = path.read_text("utf-8")
+        for call in re.finditer(r"\b(?:tn|ngettext)\(((?:[^()]|\([^()]*\))*)\)", text):
+            keys |= set(re.findall(r"""["']([a-z_]+\.[\w.]*\w)["']""", call.group(1)))
+    return keys
+
+
+def test_plural_entries_are_called_with_a_count() -> None:
+    """A plural entry read without a count would always say « événements »; a count given to a
+    plain entry would be lost: both sides agree."""
+    plural = {
+        key
+        for catalogs in BY_DOMAIN.values()
+        for key, text in catalogs["fr"].items()
+        if isinstance(text, tuple)
+    }
+    called = _plural_calls()
+    assert len(plural) >= 12
+    assert plural - called == set(), "call these with tn()/ngettext()"
+    assert called - plural == set(), "make these plural entries (or call t()/gettext())"
+
+
+def test_no_message_counts_with_parentheses() -> None:
+    """« membre(s) » is what plural entries are for."""
+    for domain, catalogs in BY_DOMAIN.items():
+        for lang in LANGUAGES:
+            found = [k for k, v in catalogs[lang].items() if any("(s)" in f for f in _forms(v))]
+            assert not found, f"{lang}/{domain}: make these plural entries: {found}"
+
+
+# --- plural rules ------------------------------------------------------------------------------
+
+
+def test_plurals_follow_each_languages_rules() -> None:
+    t = Translator(load_catalogs(), default="fr")
+    say = t.ngettext
+    assert say("fr", "tech.health.sync_pending", 0) == "0 événement en attente"
+    assert say("fr", "tech.health.sync_pending", 1) == "1 événement en attente"
+    assert say("fr", "tech.health.sync_pending", 3) == "3 événements en attente"
+    assert say("fr", "tech.health.sync_pending", 1_000_000) == "1000000 événements en attente"
+    assert say("en", "tech.health.sync_pending", 0) == "0 events waiting"
+    assert say("en", "tech.health.sync_pending", 1) == "1 event waiting"
+    # An old call that passes count= gets the right form too; no count means the plural form.
+    assert t.gettext("fr", "tech.health.sync_pending", count=1) == "1 événement en attente"
+    assert t.gettext("en", "tech.health.sync_pending") == "{count} events waiting"
+    # A count that is not a number does not break the page.
+    assert say("fr", "tech.health.sync_pending", None) == "None événements en attente"  # type: ignore[arg-type]
+
+
+def test_decimal_counts_follow_french_rules() -> None:
+    """« 1,5 h » is singular in French (CLDR: i = 0 or 1), plural in English."""
+    t = Translator(load_catalogs("central"), default="fr")
+    assert t.ngettext("en", "c.progress.more", 1.5, hours="1.5", then="x").startswith(
+        "1.5 more hours"
+    )
+    assert t.ngettext("en", "c.progress.more", 1, hours="1", then="x").startswith("1 more hour ")
+
+
+def test_the_script_gets_forms_by_cldr_category() -> None:
+    script = Translator(load_catalogs(), default="fr").for_script()
+    fr = script["fr"]["tech.health.sync_pending"]
+    en = script["en"]["tech.health.sync_pending"]
+    assert isinstance(fr, dict) and isinstance(en, dict)
+    assert fr["one"] == "{count} événement en attente"
+    assert fr["other"] == fr["many"] == "{count} événements en attente"
+    assert set(en) == {"one", "other"}
+    assert script["fr"]["kiosk.idle.title"] == FR["kiosk.idle.title"]
+    json.dumps(script)  # it goes into the page as JSON
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="needs node (Intl.PluralRules)")
+def test_the_browsers_plural_rules_pick_the_same_forms_as_python() -> None:
+    """kiosk.js picks ``forms[new Intl.PluralRules(lang).select(n)]``: the categories it gets
+    must be the ones Babel uses, and each must be a key the script receives."""
+    from babel import Locale
+
+    numbers = [0, 1, 1.5, 2, 5, 21, 100, 1_000_000, 2_000_000]
+    code = (
+        "const out = {};"
+        f"for (const lang of {json.dumps(list(LANGUAGES))}) {{"
+        f"  out[lang] = {json.dumps(numbers)}.map(n => new Intl.PluralRules(lang).select(n)); }}"
+        "console.log(JSON.stringify(out));"
+    )
+    browser = json.loads(
+        subprocess.run(["node", "-e", code], capture_output=True, check=True, text=True).stdout
+    )
+    for lang in LANGUAGES:
+        python = [Locale.parse(lang).plural_form(n) for n in numbers]
+        assert browser[lang] == python, lang
+        assert set(python) <= set(plural_categories(lang))
+
+
+def test_kiosk_script_picks_plural_forms_with_intl() -> None:
+    script = (WEB / "static" / "kiosk.js").read_text("utf-8")
+    assert "new Intl.PluralRules(lang).select(count)" in script
+    assert 'tn("kiosk.repeat.next", values.seconds, values)' in script
+
+
+# --- the import tool ---------------------------------------------------------------------------
+
+
+def _po_copy(tmp_path: Path, lang: str, domain: str = "station") -> Path:
+    target = tmp_path / "translations" / lang / "LC_MESSAGES" / f"{domain}.po"
+    target.parent.mkdir(parents=True)
+    shutil.copy(_po(lang, domain), target)
+    return target
+
+
+def _entries(po: Path, lang: str) -> dict[str, str | tuple[str, ...]]:
+    from web.i18n import texts
+
+    return texts(_read(po, lang))
+
+
+def test_import_json_merges_new_keys_and_plural_pairs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    po = _po_copy(tmp_path, "fr")
+    before = _entries(po, "fr")
+    data = {
+        "kiosk.idle.title": "Badge ici pour commencer",
+        "kiosk.new.line": "Nouvelle ligne {name}",
+        "kiosk.new.count.one": "{count} heure",
+        "kiosk.new.count.other": "{count} heures",
+        "language.other": "English",  # one key that ends in "other" is no plural
+        "tech.health.sync_pending": "{count} événement(s) en attente",  # an older branch's text
+    }
+    source = tmp_path / "messages.json"
+    source.write_text(json.dumps(data, ensure_ascii=False), "utf-8")
+    assert (
+        main(["import-json", str(source), "--lang", "fr", "--domain", "station", "--po", str(po)])
+        == 0
+    )
+    out = capsys.readouterr().out
+    assert "2 added, 1 changed" in out and "tech.health.sync_pending" in out
+    after = _entries(po, "fr")
+    assert after["kiosk.idle.title"] == "Badge ici pour commencer"
+    assert after["kiosk.new.line"] == "Nouvelle ligne {name}"
+    assert after["kiosk.new.count"] == ("{count} heure", "{count} heures", "{count} heures")
+    assert after["language.other"] == "English"
+    assert after["tech.health.sync_pending"] == before["tech.health.sync_pending"]
+    assert list(after)[: len(before)] == list(before), "entries keep their place"
+    assert {k: v for k, v in after.items() if k in before and k != "kiosk.idle.title"} == {
+        k: v for k, v in before.items() if k != "kiosk.idle.title"
+    }
+
+
+def test_import_json_writes_a_translation_with_the_french_beside_it(tmp_path: Path) -> None:
+    _po_copy(tmp_path, "fr")
+    po = _po_copy(tmp_path, "en")
+    source = tmp_path / "messages.json"
+    source.write_text(json.dumps({"kiosk.idle.title": "Tap to start now"}), "utf-8")
+    assert (
+        main(["import-json", str(source), "--lang", "en", "--domain", "station", "--po", str(po)])
+        == 0
+    )
+    message = _read(po, "en").get("kiosk.idle.title")
+    assert message is not None and message.string == "Tap to start now"
+    assert message.auto_comments == [f"fr: {FR['kiosk.idle.title']}"]
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        ("{not json", "cannot read it as JSON"),
+        ('["a"]', "expected an object"),
+        ('{"a.b": ""}', "a.b: the text must be a non-empty string"),
+        ('{"a.one": "x", "a.other": "y", "a.two": "z"}', "fr has no plural form named ['two']"),
+    ],
+)
+def test_import_json_says_what_is_wrong_and_writes_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], content: str, expected: str
+) -> None:
+    po = _po_copy(tmp_path, "fr")
+    before = po.read_bytes()
+    source = tmp_path / "bad.json"
+    source.write_text(content, "utf-8")
+    assert (
+        main(["import-json", str(source), "--lang", "fr", "--domain", "station", "--po", str(po)])
+        == 2
+    )
+    assert expected in capsys.readouterr().err
+    assert po.read_bytes() == before
+
+
+def test_package_data_ships_every_catalog() -> None:
+    """A fresh ``pip install .`` must carry the .po files the apps read at start."""
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text("utf-8"))
+    patterns = config["tool"]["setuptools"]["package-data"]["web"]
+    for lang in LANGUAGES:
+        for domain in DOMAINS:
+            relative = _po(lang, domain).relative_to(WEB).as_posix()
+            assert any(fnmatch.fnmatch(relative, p) for p in patterns), relative
+
+
+def test_import_json_with_a_base_merges_only_what_the_branch_changed(tmp_path: Path) -> None:
+    """A branch made before « Importé : {members}, {changed}. » still has the old text: with the
+    JSON where it started as ``--base``, its untouched texts cannot undo the newer ones."""
+    po = _po_copy(tmp_path, "fr", "central")
+    now = _entries(po, "fr")["c.admin.imported"]
+    old = {"c.admin.imported": "Importé : {members} membres, {changed} changements."}
+    base, branch = tmp_path / "base.json", tmp_path / "branch.json"
+    base.write_text(json.dumps(old, ensure_ascii=False), "utf-8")
+    branch.write_text(json.dumps({**old, "c.new.key": "Nouveau"}, ensure_ascii=False), "utf-8")
+    args = ["import-json", str(branch), "--lang", "fr", "--domain", "central", "--po", str(po)]
+    assert main([*args, "--base", str(base)]) == 0
+    after = _entries(po, "fr")
+    assert after["c.admin.imported"] == now
+    assert after["c.new.key"] == "Nouveau"

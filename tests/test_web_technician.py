@@ -249,17 +249,41 @@ def test_health_shows_the_sync_clients_view(tech: FlaskClient, controller: Contr
     backlog = controller.status()["sync"]["backlog"]  # every event: none acknowledged
     assert backlog >= 1
     page = tech.get("/tech/").get_data(as_text=True)
-    assert f"{backlog} événements en attente" in page
+    plural = "s" if backlog > 1 else ""  # « 1 événement », not « 1 événements »
+    assert f"{backlog} événement{plural} en attente" in page
     assert "Dernier succès : 2026-11-25T10:00:00Z" in page and "timed out" in page
+
+
+def test_health_counts_waiting_events_in_words(tech: FlaskClient, controller: Controller) -> None:
+    """« 1 événement », « 0 événement » (French: 0 and 1 are singular), « 2 événements »."""
+    from station.machine import Tap
+
+    controller.call(Tap("04AB0001"))  # unknown badges: one event each
+    controller.call(Tap("04AB0002"))
+    controller.set_sync_status({"enabled": True, "acked_seq": 0})
+    last = controller.status()["sync"]["backlog"]
+    assert last >= 2
+    for acked, words in (
+        (last - 1, "1 événement en attente"),
+        (last, "0 événement en attente"),
+        (last - 2, "2 événements en attente"),
+    ):
+        controller.set_sync_status({"enabled": True, "acked_seq": acked})
+        assert words in tech.get("/tech/").get_data(as_text=True)
+    controller.set_sync_status({"enabled": True, "acked_seq": last - 1})
+    assert "1 event waiting" in tech.get("/tech/?lang=en").get_data(as_text=True)
 
 
 def test_logout_ends_a_copied_session(tech: FlaskClient, controller: Controller) -> None:
     """Before: the cookie stayed valid for 12 h after logout, wherever it had been copied."""
-    copied = tech.get_cookie("station_session")
+    from web.app import session_cookie_name
+
+    name = session_cookie_name(controller.config.station.id)
+    copied = tech.get_cookie(name)
     assert copied is not None
     assert post(tech, "/tech/logout").status_code == 302
     with make_app(controller).test_client() as thief:
-        thief.set_cookie("station_session", copied.value)
+        thief.set_cookie(name, copied.value)
         assert thief.get("/tech/").status_code == 302
 
 

@@ -54,11 +54,11 @@ from station.roster import (
     parse_roster_csv,
     unsafe_text,
 )
-from web import csrf
+from web import csrf, i18n
 from web.common import format as fmt
 from web.common.limits import StreamLimiter, stream_cap
 from web.common.login import MAX_USERNAME, LoginLimiter, limiter_keys, safe_next
-from web.i18n import LANGUAGES, fill
+from web.i18n import LANGUAGES
 
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 BEARER_API = ("/api/v1/sync",)
@@ -85,9 +85,10 @@ def init_app(app: Flask) -> None:
     app.jinja_env.globals["csrf_token"] = csrf.csrf_token
     app.jinja_env.globals["current_user"] = current_user
     app.jinja_env.globals["t"] = t
+    app.jinja_env.globals["tn"] = tn
     app.jinja_env.globals["lang"] = language
     fmt.init_app(app, config.site.timezone, language)
-    app.extensions["central_catalogs"] = load_catalogs()
+    i18n.init_app(app, "fr", domain="central", language=language)
     app.before_request(check_csrf)
     app.before_request(load_user)
     app.before_request(choose_language)
@@ -106,15 +107,9 @@ def init_app(app: Flask) -> None:
         module.init_app(app)
 
 
-def load_catalogs() -> dict[str, dict[str, str]]:
-    """The central pages' own catalogs, beside the stations' (same languages, French first)."""
-    from importlib import resources
-
-    root = resources.files("web").joinpath("translations")
-    return {
-        lang: json.loads(root.joinpath(lang, "central_messages.json").read_text("utf-8"))
-        for lang in LANGUAGES
-    }
+def load_catalogs() -> dict[str, dict[str, i18n.Text]]:
+    """The central pages' own catalogs (domain ``central``), beside the stations'."""
+    return i18n.load_catalogs("central")
 
 
 def choose_language() -> None:
@@ -130,9 +125,12 @@ def language() -> str:
 
 
 def t(key: str, **values: Any) -> str:
-    catalogs = current_app.extensions["central_catalogs"]
-    message = catalogs[language()].get(key) or catalogs["fr"].get(key) or key
-    return fill(message, values)
+    return i18n.translator().gettext(language(), key, **values)
+
+
+def tn(key: str, count: float, **values: Any) -> str:
+    """A plural message: the form for ``count`` (« 1 événement », « 3 événements »)."""
+    return i18n.translator().ngettext(language(), key, count, **values)
 
 
 def store() -> SqliteCentralStore:
@@ -467,9 +465,16 @@ def import_roster() -> Any:
     except UnicodeDecodeError:
         flash(t("c.admin.not_utf8"), "error")
     except RosterError as e:
-        flash(str(e), "error")
+        flash(_roster_problem(e), "error")
     else:
-        flash(t("c.admin.imported", members=counts["members"], changed=counts["changed"]), "ok")
+        flash(
+            t(
+                "c.admin.imported",
+                members=tn("c.admin.imported.members", counts["members"]),
+                changed=tn("c.admin.imported.changes", counts["changed"]),
+            ),
+            "ok",
+        )
         if kept:
             flash(t("c.admin.kept_grants", levels=kept_levels(kept)), "info")
     return redirect(url_for("central_admin.members"))
@@ -482,6 +487,14 @@ page); the member's page does, explicitly (central/roster_import.py)."""
 
 def kept_levels(kept: list[Any]) -> str:
     return "; ".join(f"{g.member_id} · {g.kind} : {g.level}" for g in kept)
+
+
+def _roster_problem(e: RosterError) -> str:
+    """How many rows are wrong, in the reader's words, then the rows themselves."""
+    if not e.bad_rows:
+        return str(e)
+    shown = "; ".join(e.problems[:10]) + (" …" if len(e.problems) > 10 else "")
+    return tn("c.admin.bad_rows", e.bad_rows, details=shown)
 
 
 @admin.get("/roster/export.csv")

@@ -11,7 +11,7 @@ from flask import Blueprint, Flask, Response, abort, flash, redirect, request, u
 
 from central.errors import NotFound
 from central.privacy import erase_member, export_member
-from web.central_pages import requires, store, t
+from web.central_pages import requires, store, t, tn
 
 bp = Blueprint("central_privacy", __name__, url_prefix="/admin/members")
 
@@ -45,8 +45,9 @@ def erase(member_id: str) -> Any:
     except NotFound as e:
         abort(404, str(e))
     flash(
-        t(
+        tn(
             "c.member.erased_flash",
+            result["events"],
             id=member_id,
             events=result["events"],
             anon=result["pseudonym"],

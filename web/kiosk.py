@@ -159,7 +159,7 @@ def page() -> str:
     boot = {
         "status": public_status(controller),
         "paired": is_paired(),
-        "catalogs": t.catalogs,
+        "catalogs": t.for_script(),
         "language": t.default,
         "csrf": csrf_token(),
         "problems": PROBLEMS,

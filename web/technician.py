@@ -37,7 +37,7 @@ from station.enrol import EnrolError, enrol_badge
 from station.machine import Command
 from web import kiosk
 from web.common.login import MAX_USERNAME, LoginLimiter, limiter_keys, safe_next
-from web.i18n import LANGUAGES, gettext
+from web.i18n import LANGUAGES, gettext, ngettext
 from web.public import event_stream
 
 __all__ = ["LoginLimiter", "bp", "init_app"]
@@ -300,7 +300,7 @@ def health_rows(status: dict[str, Any], controller: Controller) -> list[dict[str
         parts = [gettext("tech.health.sync_enabled")]
         pending = _first(sync, "backlog", "pending", "queued", "queue")
         if pending is not None:
-            parts.append(gettext("tech.health.sync_pending", count=pending))
+            parts.append(ngettext("tech.health.sync_pending", pending))
         last = _first(sync, "last_success_at", "last_success")
         if last:
             parts.append(gettext("tech.health.sync_last_success", at=last))

@@ -43,13 +43,28 @@
     source: null,
   };
   window.kiosk = state; // for the browser tests and the benchmark
+  window.kioskWords = { t, tn }; // for the browser tests
 
   // --- words --------------------------------------------------------------------------------
 
   function t(key, values, fallback) {
-    const message = (catalogs[state.lang] || {})[key] ?? catalogs.fr[key] ?? fallback ?? key;
+    const count = values && typeof values.count === "number" ? values.count : null;
+    return tn(key, count, values, fallback);
+  }
+
+  // A plural entry is {one: ..., other: ...} (CLDR categories): the language's rules pick the form
+  // (French: 0 and 1 are singular). Without a count, the "other" form.
+  function tn(key, count, values, fallback) {
+    const own = (catalogs[state.lang] || {})[key];
+    const lang = own === undefined ? "fr" : state.lang;
+    let message = own ?? catalogs.fr[key] ?? fallback ?? key;
+    if (typeof message === "object") {
+      const category = count === null ? "other" : new Intl.PluralRules(lang).select(count);
+      message = message[category] ?? message.other;
+    }
+    const all = Object.assign({ count: count }, values);
     return message.replace(/\{(\w+)\}/g, (m, name) =>
-      values && values[name] !== undefined && values[name] !== null ? String(values[name]) : m);
+      all[name] !== undefined && all[name] !== null ? String(all[name]) : m);
   }
 
   function kindName(kind) {
@@ -123,7 +138,7 @@
     const values = { name: d.member_name, supervisor: d.supervisor_name, trainee: d.trainee_name,
       seconds: Math.round(d.guard_s ?? 0) };
     if (d.action === "repeat_tap") {
-      return { tone: "info", title: t("kiosk.repeat.title", values), text: t("kiosk.repeat.next", values) };
+      return { tone: "info", title: t("kiosk.repeat.title", values), text: tn("kiosk.repeat.next", values.seconds, values) };
     }
     if (d.action === "grant_not_yet") {
       return { tone: "info", title: t("kiosk.grant.not_yet.title", values), text: t("kiosk.grant.not_yet.next", values) };
