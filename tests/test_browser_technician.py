@@ -23,7 +23,7 @@ def log_in(tech: Any, station: StationProcess) -> None:
     tech.get_by_label("Identifiant").fill("yanis")
     tech.get_by_label("Mot de passe").fill(TECH_PASSWORD)
     tech.get_by_role("button", name="Se connecter").click()
-    expect(tech.get_by_text("Connecté·e : yanis")).to_be_visible()
+    expect(tech.get_by_text("Compte : yanis")).to_be_visible()
 
 
 def test_technician_puts_the_machine_out_of_service(
