@@ -68,3 +68,21 @@ def helpers_for(roster: Roster, kind: str, limit: int = 3) -> list[str]:
         if len(names) == limit:
             break
     return names
+
+
+def trainers_for(roster: Roster, limit: int = 3) -> list[str]:
+    """First names of educators: they arrange a first training for a trainee at level ``none``."""
+    names: list[str] = []
+    for m in sorted(roster.members.values(), key=lambda m: m.name):
+        if m.role is Role.EDUCATOR and m.active and m.first_name not in names:
+            names.append(m.first_name)
+    return names[:limit]
+
+
+def mentors_only(roster: Roster, kind: str, limit: int = 3) -> list[str]:
+    """First names of peer mentors for ``kind`` (not educators): who teaches at the machine."""
+    names: list[str] = []
+    for m in roster.mentors_for(kind):
+        if m.role is not Role.EDUCATOR and m.first_name not in names:
+            names.append(m.first_name)
+    return names[:limit]

@@ -41,6 +41,7 @@ from station.machine import (
     Tap,
     Tick,
     handle,
+    idle_off_mono,
     next_due,
     station_stopped,
 )
@@ -104,6 +105,8 @@ class Controller:
         self._status: dict[str, Any] = {}
         self._started_mono = time.monotonic()
         self._last_decision: dict[str, Any] | None = None
+        self._decision_seq = 0
+        """Counts decisions: two at the same instant are still two screens on the kiosk."""
         self._last_unknown_uid: str | None = None
         self._sync: dict[str, Any] = {"enabled": bool(config.central.url)}
         self._last_seq = 0
@@ -489,11 +492,22 @@ class Controller:
                 self._play(effect.name)
         if any(e["type"] in ROSTER_EVENTS for e in stored):
             self._reload_roster()
-        if outcome.decision is not None:
-            # ``id``: two taps at one simulated instant are two decisions for the kiosk.
-            self._last_decision = {**outcome.decision, "at": now.iso(), "id": uuid.uuid4().hex}
-            if outcome.decision.get("reason") == "unknown_badge":
-                self._last_unknown_uid = outcome.decision.get("uid")
+        decision = outcome.decision
+        if decision is None or "granted" not in decision:  # a tick or a command
+            notice = kiosk_notice(stored)
+            if notice is not None:
+                decision = {**notice, "member_name": self._first_name(notice["member_id"] or "")}
+        if decision is not None:
+            # ``id`` and ``seq``: two decisions at one (simulated) instant are two for the kiosk.
+            self._decision_seq += 1
+            self._last_decision = {
+                **decision,
+                "at": now.iso(),
+                "id": uuid.uuid4().hex,
+                "seq": self._decision_seq,
+            }
+            if decision.get("reason") == "unknown_badge":
+                self._last_unknown_uid = decision.get("uid")
         self._show(outcome.state)
         for event in stored:
             self.broadcaster.publish({"kind": "event", "event": event})
@@ -636,7 +650,7 @@ class Controller:
                 "reason": s.reason,
                 "relay_on": s.machine.relay_on,
             },
-            "session": _session_json(s.session, self.clock.now()) if s.session else None,
+            "session": self._session_status(s),
             "waiting": (
                 {
                     "member_name": s.waiting.member_name,
@@ -689,6 +703,17 @@ class Controller:
         }
         self._status = status
         self.broadcaster.publish({"kind": "status", "status": self.status()})
+
+    def _session_status(self, s: State) -> dict[str, Any] | None:
+        """The session for the kiosk, with when it stops for want of work (None: not idle)."""
+        if s.session is None:
+            return None
+        now = self.clock.now()
+        idle_off = idle_off_mono(s, self._context())
+        return {
+            **_session_json(s.session, now),
+            "idle_off_at": None if idle_off is None else iso(now.at_mono(idle_off)),
+        }
 
     def _power_json(self, s: State) -> dict[str, Any]:
         now = self.clock.now().mono
@@ -747,6 +772,31 @@ def _safe_health(fn: Callable[[], dict[str, object]]) -> dict[str, object]:
         return fn()
     except Exception as e:
         return {"ok": False, "error": repr(e)}
+
+
+STOPS_TO_TELL = frozenset({"timeout", "idle", "technician"})
+"""Session ends nobody tapped for: the kiosk says what happened instead of going idle."""
+
+
+def kiosk_notice(stored: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """A decision-like notice for what time or staff did without a tap at the machine.
+
+    A lapsed co-badge wait, a session stopped by its time limit, by idleness or by a
+    technician: the kiosk shows what happened and what to do (kiosk.js).
+    """
+    for event in stored:
+        data = event["data"]
+        if event["type"] == "access_denied" and data.get("reason") == "needs_supervisor":
+            if data.get("detail"):
+                return {"action": "waiting_expired", "member_id": data.get("member_id")}
+        if event["type"] == "session_ended" and data.get("end_reason") in STOPS_TO_TELL:
+            if not data.get("finishing"):
+                return {
+                    "action": "session_stopped",
+                    "end_reason": data["end_reason"],
+                    "member_id": data.get("member_id"),
+                }
+    return None
 
 
 def _session_json(s: Session, now: Now) -> dict[str, Any]:

@@ -32,6 +32,8 @@ from station.access import (
     helpers_for,
     identify,
     level_for,
+    mentors_only,
+    trainers_for,
 )
 from station.clock import Now, iso
 from station.config import MachineSection
@@ -421,7 +423,10 @@ def _tap(state: State, uid: str, now: Now, ctx: Context, effects: list[Effect]) 
         finishing_name = state.finishing.member_name
         if m.role.is_staff:
             state = _end_finishing(state, now, ctx, effects, "takeover", by=m.id)
-            return _start(state, m, now, ctx, effects, uid=uid, takeover=True, relay_was_on=True)
+            out = _start(state, m, now, ctx, effects, uid=uid, takeover=True, relay_was_on=True)
+            assert out.decision is not None
+            out.decision["took_over_from"] = finishing_name
+            return out
         outcome = _deny(state, Denial.MACHINE_IN_USE, uid, m, ctx, effects)
         assert outcome.decision is not None
         outcome.decision.update(in_use_by=finishing_name, finishing=True)
@@ -436,6 +441,8 @@ def _tap(state: State, uid: str, now: Now, ctx: Context, effects: list[Effect]) 
     if _roster_expired(ctx, now) and not m.role.is_staff:
         return _deny(state, Denial.ROSTER_EXPIRED, uid, m, ctx, effects)
     level = level_for(ctx.roster, m, kind)
+    if w is not None and w.member_id != m.id and (m.role.is_staff or level is Level.SUPERVISED):
+        return _keep_waiting(state, w, m, uid, now, ctx, effects)
     if level in (Level.AUTONOMOUS, Level.MENTOR):
         return _start_or_checklist(replace(state, waiting=None), m, now, ctx, effects, uid=uid)
     if level is Level.SUPERVISED:
@@ -457,6 +464,25 @@ def _tap(state: State, uid: str, now: Now, ctx: Context, effects: list[Effect]) 
         )
         return Outcome(replace(state, waiting=waiting), effects, decision)
     return _deny(state, Denial.NOT_QUALIFIED, uid, m, ctx, effects)
+
+
+def _keep_waiting(
+    state: State, w: Waiting, m: Member, uid: str, now: Now, ctx: Context, effects: list[Effect]
+) -> Outcome:
+    """A tap that cannot supervise the waiting trainee keeps her wait, and says why.
+
+    A technician is staff but not a supervisor; a second supervised trainee must not take the
+    first one's place silently. Both may badge again once the wait is over.
+    """
+    effects.append(Cue("deny"))
+    action = "cannot_supervise" if m.role.is_staff else "already_waiting"
+    decision = _decision(False, action, m, uid)
+    decision.update(
+        waiting_name=w.member_name,
+        expires_at=iso(now.at_mono(w.expires_mono)),
+        helpers=helpers_for(ctx.roster, ctx.machine.kind),
+    )
+    return Outcome(state, effects, decision)
 
 
 def _tap_in_use(
@@ -512,7 +538,10 @@ def _tap_in_use(
             return _handover(state, m, mentor, uid, now, ctx, effects)
     if m.role.is_staff:
         state = _end(state, now, ctx, effects, EndReason.TAKEOVER, by=m.id)
-        return _start(state, m, now, ctx, effects, uid=uid, takeover=True, relay_was_on=True)
+        out = _start(state, m, now, ctx, effects, uid=uid, takeover=True, relay_was_on=True)
+        assert out.decision is not None
+        out.decision["took_over_from"] = s.member_name  # the kiosk tells whose session ended
+        return out
     return _deny(state, Denial.MACHINE_IN_USE, uid, m, ctx, effects)
 
 
@@ -885,6 +914,15 @@ def _power(state: State, reading: PowerReading, now: Now, ctx: Context) -> State
     if f is not None and f.meter is not None:
         state = replace(state, finishing=replace(f, meter=f.meter.add(now.mono, reading)))
     return state
+
+
+def idle_off_mono(state: State, ctx: Context) -> float | None:
+    """When the session stops for want of work if nothing changes (None: it is not idle)."""
+    s, m = state.session, ctx.machine
+    base = _quiet_base(state, ctx)
+    if s is None or base is None or m.idle_off_min <= 0:
+        return None
+    return max(base, s.started_mono, s.idle_reset_mono) + m.idle_off_min * 60
 
 
 def _idle_due(state: State, now: Now, ctx: Context, effects: list[Effect]) -> State:
@@ -1289,8 +1327,12 @@ def _deny(
     )
     effects.append(Cue("deny"))
     decision = _decision(False, "denied", m, uid, reason)
-    if reason in (Denial.NOT_QUALIFIED, Denial.NEEDS_SUPERVISOR, Denial.ROSTER_EXPIRED):
+    if reason in (Denial.NEEDS_SUPERVISOR, Denial.ROSTER_EXPIRED):
         decision["helpers"] = helpers_for(ctx.roster, ctx.machine.kind)
+    if reason is Denial.NOT_QUALIFIED:
+        # A co-badge cannot admit her: she needs a first training, which the educators arrange.
+        decision["trainers"] = trainers_for(ctx.roster)
+        decision["mentors"] = mentors_only(ctx.roster, ctx.machine.kind)
     if reason is Denial.MACHINE_IN_USE and state.session:
         decision["in_use_by"] = state.session.member_name
     if reason in (Denial.OUT_OF_SERVICE, Denial.TO_CHECK, Denial.FAULT):

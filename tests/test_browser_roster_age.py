@@ -48,7 +48,8 @@ def test_the_kiosk_says_only_staff_get_in_while_the_rosters_age_is_unknown(
         ready = s.start_ready()
         assert ready["roster_age_unknown"] is True and ready["roster_expired"] is True
         page.goto(s.base + "/kiosk/")
-        expect(page.locator("#title")).to_have_text("Badge ta carte pour commencer")
+        # Only staff get in: the title says so, not « Badge ta carte » (issue 11, item 3).
+        expect(page.locator("#title")).to_have_text("Pour l'instant, seule l'équipe peut badger")
         expect(page.locator("main#screen")).to_contain_text(UNKNOWN_AGE)
         assert s.badge(SOFIANE)["reason"] == "roster_expired"
         expect(page.locator("main#screen")).to_have_attribute("data-reason", "roster_expired")

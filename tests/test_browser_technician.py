@@ -23,7 +23,7 @@ def log_in(tech: Any, station: StationProcess) -> None:
     tech.get_by_label("Identifiant").fill("yanis")
     tech.get_by_label("Mot de passe").fill(TECH_PASSWORD)
     tech.get_by_role("button", name="Se connecter").click()
-    expect(tech.get_by_text("Connecté·e : yanis")).to_be_visible()
+    expect(tech.get_by_text("Compte : yanis")).to_be_visible()
 
 
 def test_technician_puts_the_machine_out_of_service(
@@ -102,6 +102,12 @@ def test_sim_panel_taps_a_badge(browser: Any, page: Any, station: StationProcess
         expect(page.locator("#title")).to_have_text("Sofiane")
         sim.get_by_role("button", name="Avancer de 30 min").click()
         expect(page.locator("#elapsed")).to_have_text("30:00")
+        # The station's time in the fablab's zone and French format (issue 11, item 6).
+        from datetime import datetime
+        from zoneinfo import ZoneInfo
+
+        now = datetime.fromisoformat(station.status()["now"]).astimezone(ZoneInfo("Europe/Paris"))
+        expect(sim.locator("#sim-now")).to_contain_text(now.strftime("%d/%m/%Y %H:%M"))
         screenshot(sim, "sim-panel")
     finally:
         laptop.close()

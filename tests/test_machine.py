@@ -108,10 +108,67 @@ def test_denials(sim: Sim, uid: str, reason: str) -> None:
     assert sim.cues == ["deny"]
 
 
-def test_not_qualified_names_who_can_help(sim: Sim) -> None:
+def test_not_qualified_names_who_can_train_not_who_can_co_badge(sim: Sim) -> None:
     d = sim.tap(NOAH)
-    # The mentor for lasers first, then educators: the kiosk says whom to ask.
+    # A co-badge cannot admit a trainee at level none: no "ask X to join you" list. The
+    # educators arrange a first training; the laser's mentors teach at the machine.
+    assert "helpers" not in d
+    assert d["trainers"] == ["Inès"] and d["mentors"] == ["Moussa"]
+
+
+def test_a_technician_cannot_supervise_and_the_wait_goes_on(sim: Sim) -> None:
+    sim.tap(LEA)
+    d = sim.tap(YANIS)  # a technician: staff, but not a supervisor
+    assert d["action"] == "cannot_supervise" and d["waiting_name"] == "Léa"
     assert d["helpers"] == ["Moussa", "Inès"]
+    assert sim.state.session is None and sim.state.waiting is not None
+    assert sim.state.waiting.member_id == "lea"
+    sim.wait(5)
+    assert sim.tap(MOUSSA)["action"] == "session_started"
+    assert sim.state.session is not None and sim.state.session.member_id == "lea"
+
+
+def test_a_second_supervised_trainee_does_not_replace_the_first_wait(
+    tmp_path: Path, roster: Roster, clock: SimulatedClock
+) -> None:
+    second = "04B9B9B9"
+    badges = {**roster.badges, second: replace(roster.badges[LEA], uid=second, member_id="zoe")}
+    members = {**roster.members, "zoe": replace(roster.members["lea"], id="zoe", name="Zoé B")}
+    quals = dict(roster.qualifications)
+    quals[("zoe", "laser")] = replace(quals[("lea", "laser")], member_id="zoe")
+    roster = replace(roster, badges=badges, members=members, qualifications=quals)
+    sim = Sim(make_context(make_config(tmp_path), roster), clock)
+    sim.tap(LEA)
+    sim.wait(10)
+    d = sim.tap(second)
+    assert d["action"] == "already_waiting" and d["waiting_name"] == "Léa"
+    assert sim.state.waiting is not None and sim.state.waiting.member_id == "lea"
+    sim.tap(MOUSSA)
+    assert sim.state.session is not None and sim.state.session.member_id == "lea"
+
+
+def test_a_takeover_says_whose_session_ended(sim: Sim) -> None:
+    sim.tap(SOFIANE)
+    sim.wait(5)
+    d = sim.tap(YANIS)
+    assert d["action"] == "takeover" and d["took_over_from"] == "Sofiane"
+
+
+def test_the_idle_stop_time_is_known_while_idle(
+    tmp_path: Path, roster: Roster, clock: SimulatedClock
+) -> None:
+    """The kiosk counts down to the idle stop, not to the session's far end (issue 11, item 4)."""
+    from station.machine import idle_off_mono
+    from tests.test_machine_sensors import make_sim
+
+    sim = make_sim(tmp_path, roster, clock, idle_off_min=10, idle_warn_min=2)
+    sim.tap(SOFIANE)
+    sim.run(2)  # the first reading: idle from here
+    quiet_from = clock.now().mono
+    sim.run(8 * 60)
+    assert sim.state.session is not None and sim.state.session.idle_warned
+    assert idle_off_mono(sim.state, sim.ctx) == pytest.approx(quiet_from + 600, abs=0.01)
+    assert sim.state.session.ends_mono - clock.now().mono > 40 * 60  # the session's own end is far
 
 
 def test_inactive_badge_and_member(tmp_path: Path, roster: Roster, clock: SimulatedClock) -> None:

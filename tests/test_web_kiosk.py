@@ -289,3 +289,67 @@ def test_a_technician_login_at_the_machine_keeps_the_kiosk_paired(
         assert kiosk.post("/tech/logout", data={"csrf_token": token}).status_code == 302
         checklist_controller.call(Tap(SOFIANE))
         assert _kiosk_post(kiosk, "/kiosk/checklist", {"answer": "confirm"}) == 200
+
+
+# --- what the kiosk is told when nobody tapped (issue 11, items 3 and 4) -----------------------
+
+
+def test_a_lapsed_co_badge_wait_is_told_not_dropped(controller: Controller) -> None:
+    from station.machine import Tap
+    from tests.conftest import LEA
+
+    controller.call(Tap(LEA))
+    controller.advance(61)
+    d = controller.status()["last_decision"]
+    assert d["action"] == "waiting_expired" and d["member_name"] == "Léa"
+
+
+@pytest.mark.parametrize("how", ["timeout", "technician"])
+def test_a_session_stopped_without_a_tap_is_told(controller: Controller, how: str) -> None:
+    from station.machine import Command, Tap
+
+    controller.call(Tap(SOFIANE))
+    if how == "timeout":
+        controller.advance(3600)
+    else:
+        controller.call(Command("end_session", by="yanis"))
+    d = controller.status()["last_decision"]
+    assert d["action"] == "session_stopped" and d["end_reason"] == how
+    assert d["member_name"] == "Sofiane"
+
+
+def test_two_decisions_at_the_same_instant_are_two(controller: Controller) -> None:
+    from station.machine import Tap
+    from tests.conftest import NOAH, UNKNOWN
+
+    controller.call(Tap(UNKNOWN))
+    first = controller.status()["last_decision"]
+    controller.call(Tap(NOAH))  # the simulated clock did not move
+    second = controller.status()["last_decision"]
+    assert first["at"] == second["at"] and second["seq"] == first["seq"] + 1
+
+
+def test_the_keepalive_is_a_heartbeat_the_kiosk_can_hear(controller: Controller) -> None:
+    import queue
+
+    from web import public
+
+    class Quiet:
+        def get(self, timeout: float) -> None:
+            raise queue.Empty
+
+    class Broadcaster:
+        def subscribe(self) -> Quiet:
+            return Quiet()
+
+        def unsubscribe(self, subscription: Quiet) -> None:
+            pass
+
+    real = controller.broadcaster
+    controller.broadcaster = Broadcaster()  # type: ignore[assignment]
+    try:
+        messages = public._messages(controller, public.without_uids, lambda: True)
+        next(messages)  # the status
+        assert next(messages) == "event: ping\ndata: {}\n\n"  # EventSource fires on it
+    finally:
+        controller.broadcaster = real

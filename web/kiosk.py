@@ -60,8 +60,11 @@ PROBLEMS: dict[str, bool] = {
 }
 """Blame-free problem choices, and whether each puts the machine ``to_check``."""
 
-DISPLAY_S = {"denied": 8.0, "default": 6.0}
-"""How long a decision stays on screen before the kiosk returns to the state's screen."""
+DISPLAY_S = {"denied": 8.0, "waiting_expired": 10.0, "session_stopped": 30.0, "default": 6.0}
+"""How long a decision stays on screen before the kiosk returns to the state's screen.
+
+A session stopped by time, idleness or staff stays longer: its trainee may be away from the
+machine and must still read what happened when she comes back."""
 
 KIOSK_SECRET_FILE = "kiosk-secret"
 PAIR_PARAM = "pair"

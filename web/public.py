@@ -22,6 +22,7 @@ from station.controller import Controller
 from web.common.limits import StreamLimiter, stream_cap
 
 KEEPALIVE_S = 15.0
+"""The kiosk shows « La station ne répond pas » after a few missed heartbeats (kiosk.js)."""
 SECRET_KEYS = frozenset({"uid", "uids", "last_unknown_uid"})
 """Keys whose values are badge UIDs, wherever they appear."""
 
@@ -91,7 +92,7 @@ def _messages(
             if not allowed():
                 return
             if message is None:
-                yield ": keep-alive\n\n"
+                yield _sse("ping", {})  # a heartbeat the kiosk watches: silence means trouble
             elif message["kind"] == "status":
                 yield _sse("status", project(message["status"]))
             else:

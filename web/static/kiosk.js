@@ -8,12 +8,18 @@
   const catalogs = boot.catalogs;
   const DECISION_ACTIONS = new Set([
     "denied", "session_ended", "qualification_granted", "check_cleared", "fault_cleared", "already_supervising",
+    "waiting_expired", "session_stopped",
   ]);
   // Taps that changed nothing: said in a notice on top of the screen they met, never instead of it.
-  const NOTICE_ACTIONS = new Set(["repeat_tap", "grant_not_yet", "grant_expired"]);
+  const NOTICE_ACTIONS = new Set(["repeat_tap", "grant_not_yet", "grant_expired", "cannot_supervise", "already_waiting",
+    "takeover"]);
   const POWER_FAULT = "power_without_permission";
   const BROKEN = "problem_reported:broken";
   const IDLE_LANGUAGE_RESET_MS = 120000;
+  // The stream sends a heartbeat every 15 s: past this silence (or a lost connection this long),
+  // the station is down and the screen says so instead of showing a stale « Libre ».
+  const SILENCE_MS = 40000;
+  const LOST_MS = 8000;
 
   const ui = {
     body: document.body,
@@ -41,6 +47,8 @@
     checklistKey: null,
     sound: localStorage.getItem("kiosk.sound") === "on",
     source: null,
+    heardAt: performance.now(),
+    lostSince: null,
   };
   window.kiosk = state; // for the browser tests and the benchmark
   window.kioskWords = { t, tn }; // for the browser tests
@@ -71,8 +79,28 @@
     return t("kind." + kind, null, kind);
   }
 
+  // « Moussa, Samir ou Chloé »: a list a 16-year-old reads aloud.
   function names(list) {
-    return list.join(t("list.sep"));
+    if (list.length < 2) return list.join("");
+    return list.slice(0, -1).join(t("list.sep")) + t("list.or") + list[list.length - 1];
+  }
+
+  function kindOn(kind) {
+    return t("kind.on." + kind, null, kindName(kind));
+  }
+
+  // Numbers and times the French way (« 1 234 », « 14:05 »), in the fablab's time zone.
+  function number(value) {
+    return new Intl.NumberFormat(state.lang, { maximumFractionDigits: 0 }).format(value);
+  }
+
+  function clockTime(iso) {
+    const zone = (state.status.station && state.status.station.timezone) || "Europe/Paris";
+    try {
+      return new Intl.DateTimeFormat(state.lang, { hour: "2-digit", minute: "2-digit", timeZone: zone }).format(new Date(iso));
+    } catch (e) {
+      return new Intl.DateTimeFormat(state.lang, { hour: "2-digit", minute: "2-digit" }).format(new Date(iso));
+    }
   }
 
   function duration(seconds) {
@@ -116,29 +144,61 @@
   // A simulated clock may stand still for minutes: a decision's age is the real time since
   // the kiosk first saw it, plus the time the station's clock moved since the decision.
   function simulatedDecisionAge(d, s) {
-    const key = d.id || d.at + "|" + d.action + "|" + (d.uid || "");
-    if (state.decisionKey !== key) {
-      state.decisionKey = key;
+    const key = decisionKey(d);
+    if (state.seenDecision !== key) {
+      state.seenDecision = key;
       state.decisionSeenAt = performance.now();
     }
     return performance.now() - state.decisionSeenAt + (Date.parse(s.now) - Date.parse(d.at));
   }
 
+  // Each decision has its own id (and seq): two at one instant are two screens.
+  function decisionKey(d) {
+    return d.id || d.at + ":" + (d.seq ?? "") + ":" + d.action;
+  }
+
   function chooseScreen(s) {
+    if (stationDown(s)) return downScreen();
     const view = baseScreen(s);
     const d = recentDecision(s);
-    if (d && NOTICE_ACTIONS.has(d.action)) {
-      view.notice = noticeFor(d);
-      view.key += ":notice:" + d.at;
+    if (d && NOTICE_ACTIONS.has(d.action) && !(d.action === "takeover" && !d.took_over_from)) {
+      view.notice = noticeFor(d, s);
+      view.key += ":notice:" + decisionKey(d);
     }
     return view;
   }
 
-  function noticeFor(d) {
+  // The station is down: its stream is lost for a while, silent, or its controller stopped.
+  function stationDown(s) {
+    const now = performance.now();
+    if (state.lostSince !== null && now - state.lostSince > LOST_MS) return true;
+    if (now - state.heardAt > SILENCE_MS) return true;
+    return !!(s.health && s.health.controller === "stopped");
+  }
+
+  function downScreen() {
+    return { key: "down", tone: "blocked", icon: "warn", title: t("kiosk.down.title"),
+      lines: [t("kiosk.down.safe"), t("kiosk.down.next")], pill: t("kiosk.down.pill") };
+  }
+
+  function noticeFor(d, s) {
     const values = { name: d.member_name, supervisor: d.supervisor_name, trainee: d.trainee_name,
-      seconds: Math.round(d.guard_s ?? 0) };
+      waiting: d.waiting_name, previous: d.took_over_from,
+      kind: kindOn(s.machine.kind) };
     if (d.action === "repeat_tap") {
-      return { tone: "info", title: t("kiosk.repeat.title", values), text: tn("kiosk.repeat.next", values.seconds, values) };
+      return { tone: "info", title: t("kiosk.repeat.title", values), text: tn("kiosk.repeat.next", Math.round(d.guard_s ?? 0), values) };
+    }
+    if (d.action === "takeover") {
+      return { tone: "info", title: t("kiosk.takeover.title", values), text: t("kiosk.takeover.next", values) };
+    }
+    if (d.action === "cannot_supervise") {
+      const helpers = d.helpers || [];
+      const text = helpers.length ? t("kiosk.cannot_supervise.helpers", { ...values, names: names(helpers) })
+        : t("kiosk.cannot_supervise.next", values);
+      return { tone: "warn", title: t("kiosk.cannot_supervise.title", values), text };
+    }
+    if (d.action === "already_waiting") {
+      return { tone: "warn", title: t("kiosk.already_waiting.title", values), text: t("kiosk.already_waiting.next", values) };
     }
     if (d.action === "grant_not_yet") {
       return { tone: "info", title: t("kiosk.grant.not_yet.title", values), text: t("kiosk.grant.not_yet.next", values) };
@@ -165,11 +225,23 @@
       return { key: "to_check:broken", tone: "warn", icon: "tool", title: t("kiosk.to_check_broken.title"),
         lines: [t("kiosk.to_check_broken.next")] };
     }
-    if (m.state === "to_check") return blocked("to_check", "kiosk.to_check", null);
-    const idle = [t("kiosk.idle.hint")];
-    if (s.roster_expired) idle.push(t(s.roster_age_unknown ? "denial.roster_expired.unknown_age" : "kiosk.staff_only"));
-    return { key: "idle:" + !!s.roster_expired + !!s.roster_age_unknown, tone: "idle", icon: "card",
-      title: t("kiosk.idle.title"), lines: idle };
+    if (m.state === "to_check") return toCheckScreen(s);
+    if (s.roster_expired) {
+      // Only staff get in: the screen says so first, not « Badge ta carte ».
+      return { key: "idle:staff_only:" + !!s.roster_age_unknown, tone: "warn", icon: "warn",
+        title: t("kiosk.staff_only.title"),
+        lines: [t(s.roster_age_unknown ? "denial.roster_expired.unknown_age" : "kiosk.staff_only"), t("kiosk.staff_only.next")] };
+    }
+    return { key: "idle", tone: "idle", icon: "card", title: t("kiosk.idle.title"), lines: [t("kiosk.idle.hint")] };
+  }
+
+  // To check: why (after every use, or a reported problem) and who may clear it.
+  function toCheckScreen(s) {
+    const reason = s.machine.reason || "";
+    const why = reason.startsWith("problem_reported:") ? "kiosk.to_check.why." + reason.split(":")[1]
+      : "kiosk.to_check.why." + (reason || "other");
+    return { key: "to_check:" + reason, tone: "warn", icon: "tool", title: t("kiosk.to_check.title"),
+      lines: [t(why, null, t("kiosk.to_check.why.other")), t("kiosk.to_check.who", { kind: kindOn(s.machine.kind) })] };
   }
 
   // The air alarm says what is wrong and what to do: the fumes, or a silent sensor.
@@ -186,14 +258,14 @@
     if (s.machine.reason === POWER_FAULT) {
       const lines = [t("kiosk.power_fault.next")];
       const watts = s.power && s.power.watts;
-      if (typeof watts === "number" && watts > 0) lines.push(t("kiosk.power_fault.value", { watts: Math.round(watts) }));
+      if (typeof watts === "number" && watts > 0) lines.push(t("kiosk.power_fault.value", { watts: number(watts) }));
       return { key: "fault:" + POWER_FAULT, tone: "blocked", icon: "warn", title: t("kiosk.power_fault.title"), lines };
     }
     return blocked("fault", "kiosk.fault", null);
   }
 
   function airValue(air) {
-    return t("kiosk.air.value", { pm25: Math.round(air.pm25 ?? 0), threshold: Math.round(air.threshold ?? 0) });
+    return t("kiosk.air.value", { pm25: number(Math.round(air.pm25 ?? 0)), threshold: number(Math.round(air.threshold ?? 0)) });
   }
 
   function blocked(name, prefix, reason) {
@@ -204,13 +276,15 @@
   }
 
   function decisionScreen(d, s) {
-    const key = "decision:" + d.at + ":" + d.action;
+    const key = "decision:" + decisionKey(d);
     if (d.action === "denied") {
       const reason = d.reason || "unknown_badge";
       const lines = [];
       if (reason === "machine_in_use" && d.in_use_by) lines.push(t("denial.machine_in_use.by", { name: d.in_use_by }));
       const helpers = d.helpers || [];
-      if (reason === "not_qualified" || reason === "needs_supervisor") {
+      if (reason === "not_qualified") {
+        lines.push(...trainingLines(d, s));
+      } else if (reason === "needs_supervisor") {
         lines.push(helpers.length ? t("helpers.ask", { names: names(helpers) }) : t("denial." + reason + ".next"));
       } else if (reason === "roster_expired" && s.roster_age_unknown) {
         lines.push(t("denial.roster_expired.unknown_age"));
@@ -221,6 +295,15 @@
       }
       return { key, tone: "deny", icon: "no", reason,
         title: t("denial." + reason + ".title", { kind: kindName(s.machine.kind) }), lines };
+    }
+    if (d.action === "waiting_expired") {
+      return { key, tone: "deny", icon: "wait", title: t("kiosk.waiting_expired.title", { name: d.member_name }),
+        lines: [t("kiosk.waiting_expired.next")] };
+    }
+    if (d.action === "session_stopped") {
+      const why = d.end_reason || "timeout";
+      return { key, tone: "warn", icon: "wait", title: t("kiosk.stopped." + why + ".title", { name: d.member_name }),
+        lines: [t("kiosk.stopped." + why + ".next", { name: d.member_name, time: clockTime(d.at) })] };
     }
     if (d.action === "session_ended") {
       return { key, tone: "ok", icon: "ok", title: t("kiosk.ended.title"),
@@ -243,6 +326,16 @@
       lines: [t("kiosk.already_supervising.next")] };
   }
 
+  // Level « none »: a co-badge cannot admit her. Who trains her, and how.
+  function trainingLines(d, s) {
+    const trainers = d.trainers || [];
+    const mentors = d.mentors || [];
+    const values = { kind: kindOn(s.machine.kind), names: names(trainers), mentors: names(mentors) };
+    const lines = [t(trainers.length ? "denial.not_qualified.trainers" : "denial.not_qualified.next", values)];
+    if (mentors.length) lines.push(t("denial.not_qualified.mentors", values));
+    return lines;
+  }
+
   function waitingScreen(w, d) {
     const lines = [t("kiosk.waiting.next")];
     const helpers = d && d.action === "waiting_for_supervisor" ? d.helpers || [] : [];
@@ -256,7 +349,7 @@
   // A grant is always by the session's supervisor, for the session's trainee.
   function grantScreen(g, session, kind) {
     const values = { supervisor: session.supervisor_name || "", trainee: session.member_name,
-      level: t("level.autonomous").toLowerCase(), kind: kindName(kind) };
+      level: t("level.autonomous").toLowerCase(), kind: kindOn(kind) };
     const step = g.step >= 2 ? "accept" : g.step === 1 ? "confirm" : "expired";
     const tone = step === "expired" ? "warn" : "grant";
     const lines = ["next", "trainee"].map((part) => t("kiosk.grant." + step + "." + part, values));
@@ -275,8 +368,9 @@
     if (d && d.action === "checklist" && d.supervisor_name && d.member_id === c.member_id) {
       lines.push(t("kiosk.checklist.with", { name: d.supervisor_name }));
     }
+    // One paragraph: six items and the buttons must still fit on 800×480.
     return { key: "checklist:" + c.expires_at, tone: "wait", icon: null,
-      title: t("kiosk.checklist.title"), lines,
+      title: t("kiosk.checklist.title"), lines: [lines.join(" ")],
       checklist: c.items, countdown: { until: c.expires_at, key: "kiosk.waiting.countdown" } };
   }
 
@@ -289,14 +383,20 @@
     if (session.supervisor_name) lines.push(t("kiosk.session.with", { name: session.supervisor_name }));
     let banner = null;
     const airAlarm = s.air && s.air.alarm;
-    if (airAlarm) banner = { tone: "warn", title: t("kiosk.air_alarm.during"), text: t("kiosk.air_pm25.next") };
+    if (airAlarm) banner = { tone: "warn", title: t("kiosk.air_alarm.during"), text: t("kiosk.air_alarm.during_next") };
     else if (s.machine.state === "finishing") banner = { tone: "info", text: t("kiosk.finishing.hint") };
     else if (warned) banner = { tone: "warn", countdownKey: "kiosk.warning.title", until: session.ends_at, text: t("kiosk.warning.next") };
-    else if (idle) banner = { tone: "warn", title: t("kiosk.idle_warning.title"), text: t("kiosk.idle_warning.next") };
+    else if (idle && session.idle_off_at) {
+      banner = { tone: "warn", title: t("kiosk.idle_warning.title"), countdownKey: "kiosk.idle_warning.countdown",
+        until: session.idle_off_at, text: t("kiosk.idle_warning.next") };
+    } else if (idle) banner = { tone: "warn", title: t("kiosk.idle_warning.title"), text: t("kiosk.idle_warning.next") };
     else if (extended) banner = { tone: "ok", text: t("kiosk.session.extended") };
     else lines.push(t("kiosk.session.end_hint"));
-    return { key: ["session", session.id, s.machine.state, warned, idle, extended, airAlarm].join(":"),
-      tone: warned || idle || airAlarm ? "warn" : "ok", icon: null, title: session.member_name, lines, session, banner };
+    // The « time left » tile tells the nearest end: the idle stop when it comes first.
+    const idleFirst = idle && session.idle_off_at && Date.parse(session.idle_off_at) < Date.parse(session.ends_at);
+    const until = idleFirst ? session.idle_off_at : session.ends_at;
+    return { key: ["session", session.id, s.machine.state, warned, idle, extended, airAlarm, until].join(":"),
+      tone: warned || idle || airAlarm ? "warn" : "ok", icon: null, title: session.member_name, lines, session, banner, until };
   }
 
   // --- drawing ------------------------------------------------------------------------------
@@ -332,6 +432,9 @@
     screen.replaceChildren();
     screen.dataset.screen = view.key.split(":")[0];
     if (view.reason) screen.dataset.reason = view.reason; else delete screen.dataset.reason;
+    // Long words (names, lists) on a small screen: smaller type rather than text under the footer.
+    const length = view.title.length + view.lines.join(" ").length;
+    screen.classList.toggle("dense", length > 150);
     if (view.icon) screen.append(icon(view.icon));
     screen.append(el("h2", { id: "title", text: view.title }));
     for (const line of view.lines) screen.append(el("p", { class: "lead", text: line }));
@@ -339,7 +442,7 @@
       const session = view.session;
       const stats = el("div", { class: "tiles" },
         tile(t("kiosk.session.elapsed"), el("span", { class: "tile-value", "data-since": session.started_at, id: "elapsed" })),
-        tile(t("kiosk.session.remaining"), el("span", { class: "tile-value", "data-until": session.ends_at, id: "remaining" })));
+        tile(t("kiosk.session.remaining"), el("span", { class: "tile-value", "data-until": view.until || session.ends_at, id: "remaining" })));
       const power = el("span", { class: "tile-value", id: "power" });
       const powerTile = tile(t("kiosk.session.power"), power);
       powerTile.id = "power-tile";
@@ -361,14 +464,18 @@
       n.append(el("span", { text: view.notice.text }));
       screen.append(n);
     }
-    if (view.checklist) screen.append(checklistForm(view.checklist));
-    if (view.countdown) {
+    if (view.checklist) {
+      const form = checklistForm(view.checklist);
+      form.querySelector(".actions").append(
+        el("p", { class: "countdown", "data-until": view.countdown.until, "data-template": view.countdown.key }));
+      screen.append(form);
+    } else if (view.countdown) {
       screen.append(el("p", { class: "countdown", "data-until": view.countdown.until, "data-template": view.countdown.key }));
     }
   }
 
   function checklistForm(items) {
-    const list = el("ul", { class: "checklist" });
+    const list = el("ul", { class: items.length > 3 ? "checklist many" : "checklist" });
     const confirm = el("button", { type: "button", class: "primary", id: "checklist-confirm", text: t("kiosk.checklist.confirm") });
     const cancel = el("button", { type: "button", class: "secondary", id: "checklist-cancel", text: t("kiosk.checklist.cancel") });
     const sync = () => { confirm.disabled = state.checked.size < items.length; };
@@ -399,7 +506,7 @@
     if (power) {
       const watts = powerWatts(state.status);
       document.getElementById("power-tile").hidden = watts === null;
-      if (watts !== null) power.textContent = t("kiosk.session.power_value", { watts: Math.round(watts) });
+      if (watts !== null) power.textContent = t("kiosk.session.power_value", { watts: number(watts) });
     }
   }
 
@@ -416,8 +523,8 @@
     const key = view.key + "|" + state.lang;
     ui.body.className = "tone-" + view.tone;
     ui.machineName.textContent = s.station.name;
-    ui.pill.dataset.state = s.machine.state;
-    ui.pill.textContent = t("state." + s.machine.state);
+    ui.pill.dataset.state = view.key === "down" ? "down" : s.machine.state;
+    ui.pill.textContent = view.pill || t("state." + s.machine.state);
     if (force || key !== state.screenKey) {
       state.screenKey = key;
       draw(view);
@@ -468,12 +575,12 @@
 
   function cueFor(previous, s) {
     const d = s.last_decision;
-    const p = previous.last_decision;
-    if (d && d.at && (!p || p.id !== d.id || p.at !== d.at || p.action !== d.action)) {
+    if (d && d.at && (!previous.last_decision || decisionKey(previous.last_decision) !== decisionKey(d))) {
       const cue = { denied: "deny", session_started: "ok", takeover: "ok", session_ended: "ok", check_cleared: "ok",
         fault_cleared: "ok", grant_not_yet: "wait", grant_expired: "wait",
         session_extended: "ok", idle_extended: "ok", qualification_granted: "grant", waiting_for_supervisor: "wait", checklist: "wait",
-        grant_confirm_supervisor: "wait", grant_awaiting_trainee: "wait" }[d.action];
+        grant_confirm_supervisor: "wait", grant_awaiting_trainee: "wait", waiting_expired: "deny", session_stopped: "warn",
+        cannot_supervise: "deny", already_waiting: "deny" }[d.action];
       if (cue) play(cue);
     }
     if (s.session && s.session.warned && !(previous.session && previous.session.warned)) play("warn");
@@ -485,18 +592,27 @@
     const previous = state.status;
     state.status = s;
     if (!sameSimulatedInstant(previous, s)) state.receivedAt = performance.now();
+    heard();
     cueFor(previous, s);
     render(false);
+  }
+
+  function heard() {
+    state.heardAt = performance.now();
+    state.lostSince = null;
+    ui.offline.hidden = true;
   }
 
   function connect() {
     if (state.source) state.source.close();
     const source = new EventSource(boot.urls.stream);
     state.source = source;
-    source.addEventListener("open", () => { ui.offline.hidden = true; });
-    source.addEventListener("status", (e) => { ui.offline.hidden = true; onStatus(JSON.parse(e.data)); });
+    source.addEventListener("open", heard);
+    source.addEventListener("ping", heard);
+    source.addEventListener("status", (e) => onStatus(JSON.parse(e.data)));
     source.addEventListener("error", () => {
       ui.offline.hidden = false;
+      if (state.lostSince === null) state.lostSince = performance.now();
       if (source.readyState === EventSource.CLOSED) setTimeout(connect, 2000);
     });
   }
@@ -557,6 +673,7 @@
   ui.dialog.querySelectorAll(".choice").forEach((b) => b.addEventListener("click", () => report(b.dataset.problem)));
   document.addEventListener("pointerdown", () => { state.lastTouch = performance.now(); }, true);
 
+  state.show = onStatus; // the layout tests draw made-up statuses (long names, six items)
   translateStatic();
   render(true);
   setInterval(() => render(false), 500);

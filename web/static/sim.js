@@ -15,9 +15,19 @@
     refreshNow();
   }
 
+  // The station's time as people there read it: French format, the fablab's time zone.
+  function localTime(iso, zone) {
+    const options = { dateStyle: "short", timeStyle: "medium", timeZone: zone || "Europe/Paris" };
+    try {
+      return new Intl.DateTimeFormat(document.documentElement.lang || "fr", options).format(new Date(iso));
+    } catch (e) {
+      return iso;
+    }
+  }
+
   async function refreshNow() {
     const s = await (await fetch("/api/status")).json();
-    now.textContent = words.now.replace("{now}", s.now);
+    now.textContent = words.now.replace("{now}", localTime(s.now, s.station.timezone));
   }
 
   async function loadBadges() {
