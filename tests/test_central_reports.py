@@ -230,3 +230,36 @@ def test_csv_exports_are_safe_to_open_in_a_spreadsheet(
         assert "'" + formula in cells, url
         assert not any(c[:1] in ("=", "+", "@", "\t", "\r") for c in cells), url
     assert reports.to_csv([{"hours": -1.5, "note": "-1+2"}]) == "hours,note\n-1.5,'-1+2\n"
+
+
+@pytest.mark.parametrize(
+    ("name", "table"),
+    [("hours", None), ("mentors", None), ("mentors", "grants"), ("machines", None)],
+)
+def test_an_empty_csv_export_still_has_its_header(app: Flask, name: str, table: str | None) -> None:
+    """No row in the range: the header alone, the same as a full export's."""
+    client = app.test_client()
+    login(client, "ines")
+    extra = f"&table={table}" if table else ""
+    full = client.get(f"/reports/{name}?format=csv{extra}").get_data(as_text=True)
+    empty = client.get(f"/reports/{name}?format=csv&since=2030-01-01{extra}")
+    assert empty.status_code == 200
+    assert empty.get_data(as_text=True) == full.splitlines()[0] + "\n"
+
+
+@pytest.mark.parametrize(
+    ("query", "says"),
+    [
+        ("since=nope", "La date « Du » doit être une date"),
+        ("until=31/03/2026", "La date « au » doit être une date"),
+        ("period=fortnight", "La période doit être day, month ou year"),
+        ("kind=la%20ser", "La machine doit être un type de machine"),
+    ],
+)
+def test_a_bad_report_filter_gets_a_page(app: Flask, query: str, says: str) -> None:
+    client = app.test_client()
+    login(client, "ines")
+    r = client.get(f"/reports/hours?{query}")
+    assert r.status_code == 400 and r.mimetype == "text/html"
+    html = r.get_data(as_text=True)
+    assert says in html and 'href="/reports/hours"' in html

@@ -49,6 +49,8 @@ from station.model import Level, Role
 from station.roster import (
     KIND_PATTERN,
     MEMBER_ID_PATTERN,
+    RosterProblem,
+    RowProblem,
     normalise_uid,
     parse_roster_csv,
     unsafe_text,
@@ -403,8 +405,8 @@ def add_badge(member_id: str) -> Any:
         flash(t("c.admin.badge_added"), "ok")
     except BadgeHeld as e:
         flash(t("c.admin.badge_held", uid=e.uid, name=_name_of(e.holder)), "error")
-    except ValueError as e:
-        flash(str(e), "error")
+    except RosterProblem as e:
+        flash(problem_text(e.code, e.values), "error")
     except NotFound as e:
         abort(404, str(e))
     return redirect(url_for("central_admin.member", member_id=member_id))
@@ -464,10 +466,39 @@ def import_roster() -> Any:
     except UnicodeDecodeError:
         flash(t("c.admin.not_utf8"), "error")
     except RosterError as e:
-        flash(str(e), "error")
+        flash_roster_error(e)
     else:
         flash(t("c.admin.imported", members=counts["members"], changed=counts["changed"]), "ok")
     return redirect(url_for("central_admin.members"))
+
+
+MAX_SHOWN_PROBLEMS = 30
+"""A file with more bad lines shows the first ones and how many more: fix, import, repeat."""
+
+
+def plural(key: str, count: int, **values: Any) -> str:
+    """``<key>.one`` or ``<key>.other`` (French: 0 and 1 are singular)."""
+    return t(f"{key}.one" if count < 2 else f"{key}.other", count=count, **values)
+
+
+def problem_text(code: str, values: dict[str, object]) -> str:
+    """One roster problem in the reader's language (``c.import.<code>``)."""
+    return t(f"c.import.{code}", **values)
+
+
+def flash_roster_error(e: RosterError) -> None:
+    """What is wrong with an uploaded roster, line by line, in the reader's language."""
+    problems = [p for p in e.problems if isinstance(p, RowProblem)]
+    if not problems:
+        flash(str(e), "error")
+        return
+    if e.bad_rows:
+        flash(plural("c.import.bad_rows", e.bad_rows), "error")
+    for p in problems[:MAX_SHOWN_PROBLEMS]:
+        text = problem_text(p.code, p.values)
+        flash(t("c.import.line", line=p.line, problem=text) if p.line else text, "error")
+    if len(problems) > MAX_SHOWN_PROBLEMS:
+        flash(plural("c.import.more", len(problems) - MAX_SHOWN_PROBLEMS), "error")
 
 
 @admin.get("/roster/export.csv")

@@ -23,6 +23,34 @@ public = Blueprint("central_progress", __name__)
 REPORTS = ("hours", "mentors", "machines")
 """Each one's title is ``c.reports.<name>`` in the central catalogs."""
 
+CSV_COLUMNS = {
+    "hours": ["period", "member_id", "name", "kind", "sessions", "hours", "supervised_sessions"],
+    "mentors": ["member_id", "name", "sessions_supervised", "hours_supervised", "grants_given"],
+    "grants": [
+        "granted_at",
+        "member_id",
+        "name",
+        "kind",
+        "previous_level",
+        "level",
+        "granted_by",
+        "granted_by_name",
+        "station_id",
+    ],
+    "machines": [
+        "period",
+        "station_id",
+        "machine_id",
+        "kind",
+        "sessions",
+        "hours",
+        "energy_kwh",
+        "occupancy_pct",
+    ],
+}
+"""Each export's header, written even when no row matches (a spreadsheet macro expects it);
+a test checks it is the header of a non-empty export too."""
+
 
 def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
@@ -51,7 +79,7 @@ def report(name: str) -> Any:
     try:
         f = reports.Filters.parse(request.args)
     except BadRequest as e:
-        abort(400, str(e))
+        return bad_filter(e, url_for("central_reports.report", name=name))
     s = store()
     extra: dict[str, Any] = {}
     if name == "hours":
@@ -87,6 +115,7 @@ def report(name: str) -> Any:
         ]
         if request.args.get("format") == "csv" and request.args.get("table") == "grants":
             rows = extra["grants"]
+            name = "grants"
     else:
         rows = reports.machines(s, f)
         energy: dict[str, dict[str, float]] = defaultdict(dict)
@@ -106,7 +135,7 @@ def report(name: str) -> Any:
         ]
     if request.args.get("format") == "csv":
         return Response(
-            reports.to_csv(rows),
+            csv_text(rows, CSV_COLUMNS[name]),
             mimetype="text/csv",
             headers={"Content-Disposition": f"attachment; filename={name}.csv"},
         )
@@ -119,6 +148,28 @@ def report(name: str) -> Any:
         periods=list(reports.PERIODS),
         **extra,
     )
+
+
+def csv_text(rows: list[dict[str, Any]], columns: list[str]) -> str:
+    """The rows as CSV; no row still gives the header."""
+    if rows:
+        return reports.to_csv(rows)
+    return ",".join(columns) + "\n"
+
+
+def bad_filter(e: BadRequest, back: str) -> tuple[str, int]:
+    """A page (not JSON) that names the filter to fix, with a way back to the report."""
+    field = e.field if e.field in FILTER_FIELDS else "other"
+    return render_template(
+        "central_error.html",
+        title=t("c.error.filter_title"),
+        message=t(f"c.filter.{field}"),
+        back=back,
+    ), 400
+
+
+FILTER_FIELDS = ("since", "until", "period", "kind")
+"""Each one's message is ``c.filter.<field>`` (what to type instead)."""
 
 
 @bp.get("/progress/<member_id>")
