@@ -1,21 +1,37 @@
 """Report pages for educators and funders: a chart (SVG), the table, and a CSV export of each.
 
 Also a trainee's own progress page. Educators see it when logged in; they can give the trainee a
-personal link, signed with the app's secret key, that shows only that trainee's progress.
+personal link, signed with the app's secret key, that shows only that trainee's progress. The link
+expires (``[site] progress_link_days``) and an educator can revoke every link given so far.
 """
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
+from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
-from flask import Blueprint, Flask, Response, abort, render_template, request, url_for
-from itsdangerous import BadSignature, URLSafeSerializer
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
 
+from central import progress as ladder
 from central import reports
 from central.errors import BadRequest, NotFound
+from central.store import now_iso
 from web.central_charts import bar_chart, column_chart
-from web.central_pages import requires, store, t
+from web.central_pages import config, requires, store, t
 
 bp = Blueprint("central_reports", __name__, url_prefix="/reports")
 public = Blueprint("central_progress", __name__)
@@ -35,7 +51,9 @@ CSV_COLUMNS = {
         "level",
         "granted_by",
         "granted_by_name",
+        "place",
         "station_id",
+        "gain",
     ],
     "machines": [
         "period",
@@ -57,14 +75,32 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(public)
 
 
-def _serializer() -> URLSafeSerializer:
-    from flask import current_app
+def _now() -> float:
+    """Wall-clock seconds; tests put a simulated clock in ``app.extensions["clock_now"]``."""
+    clock: Callable[[], float] = current_app.extensions.get("clock_now", time.time)
+    return clock()
 
-    return URLSafeSerializer(current_app.secret_key, salt="trainee-progress")  # type: ignore[arg-type]
+
+class _ClockSigner(TimestampSigner):
+    """Stamps and checks links with :func:`_now` (so tests move time instead of waiting)."""
+
+    def get_timestamp(self) -> int:
+        return int(_now())
+
+
+def _serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(
+        current_app.secret_key,  # type: ignore[arg-type]
+        salt="trainee-progress-v2",
+        signer=_ClockSigner,
+    )
 
 
 def progress_link(member_id: str) -> str:
-    return url_for("central_progress.own", token=_serializer().dumps(member_id), _external=False)
+    """A signed link with the issue time (it expires) and the member's link generation (an
+    educator revokes every older link by moving it on)."""
+    token = _serializer().dumps([member_id, ladder.link_generation(store(), member_id)])
+    return url_for("central_progress.own", token=token, _external=False)
 
 
 @bp.get("/")
@@ -102,7 +138,7 @@ def report(name: str) -> Any:
         ]
     elif name == "mentors":
         rows = reports.mentors(s, f)
-        extra["grants"] = reports.grants(s, f)
+        extra["grants"] = ladder.who_trained(s, f)
         charts = [
             bar_chart(
                 [(r["name"], float(r["grants_given"])) for r in rows][:40],
@@ -174,23 +210,57 @@ FILTER_FIELDS = ("since", "until", "period", "kind")
 
 @bp.get("/progress/<member_id>")
 @requires("educator")
-def progress(member_id: str) -> str:
+def progress(member_id: str) -> Any:
     try:
-        data = reports.progress(store(), member_id)
-    except NotFound as e:
-        abort(404, str(e))
-    return render_template("central_progress.html", p=data, link=progress_link(member_id))
+        data = ladder.progress(store(), member_id)
+    except NotFound:
+        return _link_page("c.link.unknown_member", 404)
+    link_days = config().site.progress_link_days
+    return render_template(
+        "central_progress.html",
+        p=data,
+        link=progress_link(member_id),
+        expires=ladder.expires_on(datetime.fromtimestamp(_now(), UTC).date(), link_days),
+        revoked_at=ladder.link_revoked_at(store(), member_id),
+    )
+
+
+@bp.post("/progress/<member_id>/revoke")
+@requires("educator")
+def revoke_link(member_id: str) -> Any:
+    """Every personal link given to this member so far stops working; a new one is shown."""
+    try:
+        ladder.revoke_links(store(), member_id, now_iso())
+    except NotFound:
+        return _link_page("c.link.unknown_member", 404)
+    flash(t("c.link.revoked_done"), "ok")
+    return redirect(url_for("central_reports.progress", member_id=member_id))
 
 
 @public.get("/progress/<token>")
-def own(token: str) -> str:
+def own(token: str) -> Any:
     """The trainee's own page, by the personal link an educator gave them; nothing else."""
+    days = config().site.progress_link_days
     try:
-        member_id = _serializer().loads(token)
-    except BadSignature:
-        abort(404, "this link is not valid: ask an educator for your personal link")
+        member_id, generation = _serializer().loads(token, max_age=days * 86400)
+    except SignatureExpired:
+        return _link_page("c.link.expired", 410)
+    except (BadSignature, ValueError, TypeError):
+        return _link_page("c.link.invalid", 404)
+    member_id = str(member_id)
+    if generation != ladder.link_generation(store(), member_id):
+        return _link_page("c.link.revoked", 410)
     try:
-        data = reports.progress(store(), str(member_id))
+        data = ladder.progress(store(), member_id)
     except NotFound:
-        abort(404, "this link is not valid any more")
+        return _link_page("c.link.invalid", 404)
+    if data["erased"]:
+        return _link_page("c.link.invalid", 404)
     return render_template("central_progress.html", p=data, link=None)
+
+
+def _link_page(key: str, status: int) -> tuple[str, int]:
+    """A friendly page in the reader's language for a link that does not (or no longer) work."""
+    return render_template(
+        "central_error.html", title=t("c.link.title"), message=t(key), back=None
+    ), status
