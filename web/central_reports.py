@@ -31,7 +31,7 @@ from central import reports
 from central.errors import BadRequest, NotFound
 from central.store import now_iso
 from web.central_charts import bar_chart, column_chart
-from web.central_pages import config, requires, store, t
+from web.central_pages import config, language, requires, store, t
 
 bp = Blueprint("central_reports", __name__, url_prefix="/reports")
 public = Blueprint("central_progress", __name__)
@@ -129,10 +129,13 @@ def report(name: str) -> Any:
             )
         periods = sorted({r["period"] for r in rows})
         charts = [
-            column_chart(periods, per_period, title=t("c.chart.hours_period"), unit=" h"),
+            column_chart(
+                periods, per_period, title=t("c.chart.hours_period"), lang=language(), unit=" h"
+            ),
             bar_chart(
                 sorted(per_person.items(), key=lambda kv: -kv[1])[:40],
                 title=t("c.chart.hours_person"),
+                lang=language(),
                 unit=" h",
             ),
         ]
@@ -143,10 +146,12 @@ def report(name: str) -> Any:
             bar_chart(
                 [(r["name"], float(r["grants_given"])) for r in rows][:40],
                 title=t("c.chart.grants"),
+                lang=language(),
             ),
             bar_chart(
                 [(r["name"], float(r["sessions_supervised"])) for r in rows][:40],
                 title=t("c.chart.supervised"),
+                lang=language(),
             ),
         ]
         if request.args.get("format") == "csv" and request.args.get("table") == "grants":
@@ -166,8 +171,10 @@ def report(name: str) -> Any:
         for m, h in hours_by.items():
             occupancy[m] = round(100.0 * h / total_h, 2)
         charts = [
-            column_chart(periods, energy, title=t("c.chart.energy"), unit=" kWh"),
-            bar_chart(sorted(occupancy.items()), title=t("c.chart.occupancy"), unit=" %"),
+            column_chart(periods, energy, title=t("c.chart.energy"), lang=language(), unit=" kWh"),
+            bar_chart(
+                sorted(occupancy.items()), title=t("c.chart.occupancy"), lang=language(), unit=" %"
+            ),
         ]
     if request.args.get("format") == "csv":
         return Response(
@@ -204,7 +211,7 @@ def bad_filter(e: BadRequest, back: str) -> tuple[str, int]:
     ), 400
 
 
-FILTER_FIELDS = ("since", "until", "period", "kind")
+FILTER_FIELDS = ("since", "until", "period", "kind", "order")
 """Each one's message is ``c.filter.<field>`` (what to type instead)."""
 
 
