@@ -86,6 +86,7 @@ def init_app(app: Flask) -> None:
     app.jinja_env.globals["csrf_token"] = csrf.csrf_token
     app.jinja_env.globals["current_user"] = current_user
     app.jinja_env.globals["t"] = t
+    app.jinja_env.globals["plural"] = plural
     app.jinja_env.globals["lang"] = language
     fmt.init_app(app, config.site.timezone, language)
     app.extensions["central_catalogs"] = load_catalogs()
@@ -477,8 +478,9 @@ MAX_SHOWN_PROBLEMS = 30
 
 
 def plural(key: str, count: int, **values: Any) -> str:
-    """``<key>.one`` or ``<key>.other`` (French: 0 and 1 are singular)."""
-    return t(f"{key}.one" if count < 2 else f"{key}.other", count=count, **values)
+    """``<key>.one`` or ``<key>.other`` by the reader's language (French: 0 and 1 are one)."""
+    one = count < 2 if language() == "fr" else count == 1
+    return t(f"{key}.one" if one else f"{key}.other", count=count, **values)
 
 
 def problem_text(code: str, values: dict[str, object]) -> str:
