@@ -13,7 +13,7 @@ from flask import Flask
 from central import progress, reports
 from central.ingest import parse_event
 from central.store import SqliteCentralStore
-from station.model import Role
+from station.model import Level, Role
 from station.roster import parse_roster_csv
 from tests.conftest import sample_roster_text
 from tests.test_central_helpers import central_config
@@ -359,3 +359,18 @@ def test_an_erased_member_s_link_shows_nothing(app: Flask, store: SqliteCentralS
     erase_member(store, "lea")
     r = app.test_client().get(link)
     assert r.status_code in (404, 410) and "Léa" not in r.get_data(as_text=True)
+
+
+def test_erasure_takes_an_educator_set_level_s_granter_out_of_the_history(
+    store: SqliteCentralStore,
+) -> None:
+    """A mentor erased from the roster is no longer named as the one who set a level."""
+    from central.privacy import erase_member
+
+    store.set_qualification("amina", "printer3d", Level.AUTONOMOUS, by="moussa")
+    erase_member(store, "moussa")
+    held = store.db.conn.execute(
+        "SELECT COUNT(*) FROM qualification_history WHERE granted_by = 'moussa'"
+    ).fetchone()[0]
+    assert held == 0
+    assert all(r["granted_by"] != "moussa" for r in progress.who_trained(store, reports.Filters()))
