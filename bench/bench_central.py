@@ -34,7 +34,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from central import reports  # noqa: E402
+from central import progress, reports  # noqa: E402
 from central.config import write_config  # noqa: E402
 from central.fleet import fleet, utcnow  # noqa: E402
 from central.ingest import Event  # noqa: E402
@@ -283,7 +283,7 @@ def bench_reports(db: Path, runs: int) -> dict[str, Any]:
         ),
         "mentors and grants": lambda: (reports.mentors(store, month), reports.grants(store, month)),
         "machines by day": lambda: reports.machines(store, reports.Filters(period="day")),
-        "a trainee's progress": lambda: reports.progress(store, "t07"),
+        "a trainee's progress": lambda: progress.progress(store, "t07"),
         "fleet dashboard": lambda: fleet(
             store.stations(), recent_events(store, ("problem_reported",), 50), utcnow(), 30
         ),

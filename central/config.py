@@ -88,6 +88,12 @@ class SiteSection:
         "The fablab's time zone (IANA name): every time a person reads on the pages is in it.",
         check=time_zone_problem,
     )
+    progress_link_days: int = _f(
+        90,
+        "How long a trainee's personal progress link works (days); an educator can revoke it "
+        "sooner from the member's progress page.",
+        minimum=1,
+    )
 
 
 @dataclass(frozen=True)
@@ -143,6 +149,7 @@ retention_days = 0
 
 [site]
 timezone = "Europe/Paris"
+progress_link_days = 90
 """
 
 

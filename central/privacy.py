@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from central.errors import NotFound
+from central.progress import revoke_progress_links
 from central.store import (
     ID_FIELDS,
     NAME_FIELDS,
@@ -124,6 +125,11 @@ def erase_member(store: SqliteCentralStore, member_id: str) -> dict[str, Any]:
         ).rowcount
         conn.execute("UPDATE grants SET member_id = ? WHERE member_id = ?", (anon, member_id))
         conn.execute("UPDATE grants SET granted_by = ? WHERE granted_by = ?", (anon, member_id))
+        conn.execute(
+            "UPDATE qualification_history SET granted_by = ? WHERE granted_by = ?",
+            (anon, member_id),
+        )
+        revoke_progress_links(conn, member_id, now_iso())  # an old personal link shows nothing
         for station_id, seq, _type, _at, _fixed, data in mentions:
             for f in ID_FIELDS:
                 if data.get(f) == member_id:

@@ -1,8 +1,9 @@
 """Reports for educators and funders, from the projections ingest keeps (sessions, grants).
 
 Hours of practice per trainee, per machine kind and per period; qualifications earned and who
-trained whom (peer-teaching credit); energy and occupancy per machine; a trainee's progress. Each
-report is a list of plain rows (the page draws a chart from them, the CSV export writes them).
+trained whom (peer-teaching credit); energy and occupancy per machine. Each report is a list of
+plain rows (the page draws a chart from them, the CSV export writes them). A trainee's progress
+is in ``central/progress.py``, the funders' report in ``central/programme.py``.
 
 The queries read the ``sessions`` and ``grants`` tables, never the raw events, so they stay fast
 over millions of events (docs/benchmarks.md, "Central store"). Times are the repaired ones.
@@ -18,23 +19,10 @@ from typing import Any
 
 from central.errors import BadRequest
 from central.store import SqliteCentralStore
-from station.model import LEVEL_ORDER, Level
 from station.roster import csv_cell
 
 PERIODS = {"day": 10, "month": 7, "year": 4}
 """Period → length of the ISO date prefix that names it (``2026-03-02``, ``2026-03``, ``2026``)."""
-
-NEXT_LEVEL = {
-    Level.NONE: (0.0, "a first session with an educator, who records the level"),
-    Level.SUPERVISED: (
-        5.0,
-        "practice under supervision, then a mentor or educator grants it at the machine",
-    ),
-    Level.AUTONOMOUS: (20.0, "practice on your own; an educator decides when you can teach"),
-    Level.MENTOR: (0.0, "the top level: teach others and grant them at the machine"),
-}
-"""What each level needs for the next one: hours of practice at the current level (a guide the
-educators can change here) and what happens then."""
 
 
 @dataclass(frozen=True)
@@ -182,54 +170,6 @@ def _period_hours(period: str) -> float:
     except ValueError:
         pass
     return 24.0
-
-
-def progress(store: SqliteCentralStore, member_id: str) -> dict[str, Any]:
-    """A trainee's own page: per kind, the level, hours practised, and what the next level needs."""
-    from central.store import member_detail
-
-    member = member_detail(store, member_id)
-    practised = {
-        r["kind"]: r
-        for r in _rows(
-            store,
-            """SELECT kind, COUNT(*) AS sessions,
-                      ROUND(SUM(COALESCE(duration_s, 0)) / 3600.0, 2) AS hours,
-                      ROUND(SUM(CASE WHEN supervisor_id IS NULL THEN 0 ELSE
-                            COALESCE(duration_s, 0) END) / 3600.0, 2) AS supervised_hours,
-                      MAX(started_at) AS last_session
-               FROM sessions WHERE member_id = ? GROUP BY kind""",
-            [member_id],
-        )
-        if r["kind"]
-    }
-    levels = {q["kind"]: q for q in member["qualifications"]}
-    kinds = sorted(set(practised) | set(levels))
-    out = []
-    for kind in kinds:
-        q = levels.get(kind)
-        level = Level(q["level"]) if q else Level.NONE
-        p = practised.get(kind, {"sessions": 0, "hours": 0.0, "supervised_hours": 0.0})
-        need_h, then = NEXT_LEVEL[level]
-        at_level = p["supervised_hours"] if level is Level.SUPERVISED else p["hours"]
-        nxt = LEVEL_ORDER[level.rank + 1].value if level is not Level.MENTOR else None
-        out.append(
-            {
-                "kind": kind,
-                "level": level.value,
-                "granted_by": q["granted_by"] if q else None,
-                "sessions": p["sessions"],
-                "hours": p["hours"],
-                "next_level": nxt,
-                "hours_needed": max(0.0, round(need_h - (at_level or 0.0), 2)),
-                "then": then,
-            }
-        )
-    return {
-        "member": {"id": member["id"], "name": member["name"], "role": member["role"]},
-        "kinds": out,
-        "grants_given": len(member["grants_given"]),
-    }
 
 
 def to_csv(rows: list[dict[str, Any]]) -> str:

@@ -383,6 +383,43 @@ def m005_user_sessions(db: Database) -> None:
     db.execute("ALTER TABLE users ADD COLUMN session_generation INTEGER NOT NULL DEFAULT 0")
 
 
+@migrations()
+def m007_progress(db: Database) -> None:
+    """Who set each level (« Qui a formé qui » shows educators' levels too), and the personal
+    progress links an educator can revoke (a new generation voids every older link)."""
+    db.execute("ALTER TABLE qualification_history ADD COLUMN granted_by TEXT")
+    db.execute(
+        "UPDATE qualification_history SET granted_by = (SELECT q.granted_by FROM qualifications q "
+        "WHERE q.member_id = qualification_history.member_id "
+        "AND q.kind = qualification_history.kind AND q.level = qualification_history.level "
+        "AND q.granted_at = qualification_history.at)"
+    )
+    db.execute("DROP TRIGGER qualification_history_insert")
+    db.execute("DROP TRIGGER qualification_history_update")
+    db.execute(
+        f"""CREATE TRIGGER qualification_history_insert AFTER INSERT ON qualifications BEGIN
+            INSERT INTO qualification_history (member_id, kind, level, at, granted_by) VALUES
+            (NEW.member_id, NEW.kind, NEW.level, COALESCE(NEW.granted_at, {NOW_SQL}),
+             NEW.granted_by); END"""
+    )
+    db.execute(
+        f"""CREATE TRIGGER qualification_history_update AFTER UPDATE OF level ON qualifications
+            WHEN NEW.level IS NOT OLD.level BEGIN
+            INSERT INTO qualification_history (member_id, kind, level, at, granted_by) VALUES
+            (NEW.member_id, NEW.kind, NEW.level,
+            CASE WHEN NEW.granted_at IS NOT OLD.granted_at AND NEW.granted_at IS NOT NULL
+                 THEN NEW.granted_at ELSE {NOW_SQL} END, NEW.granted_by); END"""
+    )
+    db.execute(
+        """
+        CREATE TABLE progress_links (
+            member_id TEXT PRIMARY KEY,
+            generation INTEGER NOT NULL,
+            revoked_at TEXT
+        )"""
+    )
+
+
 def open_central_database(path: Path) -> Database:
     """One connection with the settings every connection needs, schema migrated."""
     return open_sqlite(

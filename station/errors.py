@@ -10,14 +10,15 @@ class ConfigError(StationError, ValueError):
 
 
 class RosterError(StationError, ValueError):
-    """A roster file is wrong; the message names the line and the field. ``problems`` (one per
-    problem, "line N: ...") and ``bad_rows`` (how many rows) let a page say it in its reader's
-    language."""
+    """A roster file is wrong; the message names the line and the field.
 
-    def __init__(self, message: str, problems: tuple[str, ...] = (), bad_rows: int = 0) -> None:
+    ``problems`` holds each one apart (``station.roster.RowProblem``: line, code, values), so a
+    page can say them in its reader's language; ``bad_rows`` counts lines, not problems.
+    """
+
+    def __init__(self, message: str, problems: tuple[object, ...] = (), bad_rows: int = 0) -> None:
         super().__init__(message)
-        self.problems = problems
-        self.bad_rows = bad_rows
+        self.problems, self.bad_rows = problems, bad_rows
 
 
 class StoreError(StationError, RuntimeError):

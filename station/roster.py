@@ -31,6 +31,25 @@ MAX_FIELD = {"member_id": 64, "name": 120, "role": 20, "badge_uid": 40, "qualifi
 """The longest each field may be, in characters."""
 
 
+class RosterProblem(ValueError):
+    """One thing wrong with a roster value: ``code`` and ``values`` let a page say it in the
+    reader's language (``c.import.<code>`` in the central catalogs); ``str()`` is the English."""
+
+    def __init__(self, code: str, english: str, **values: object) -> None:
+        super().__init__(english)
+        self.code, self.values = code, values
+
+
+@dataclass(frozen=True)
+class RowProblem:
+    """A problem on one line of a roster file (``line`` None: the file as a whole)."""
+
+    line: int | None
+    code: str
+    english: str
+    values: dict[str, object]
+
+
 def csv_cell(value: object) -> object:
     """A cell a spreadsheet will not run: text starting with a formula character (or with the
     quote that marks one) gets a leading ``'``; :func:`parse_roster_csv` takes it off again."""
@@ -48,14 +67,29 @@ def _uncell(value: str) -> str:
 
 def unsafe_text(value: str, what: str) -> str | None:
     """Why ``value`` cannot be stored (a control or bidi character), or None when it can."""
+    problem = unsafe_problem(value, what)
+    return str(problem) if problem else None
+
+
+def unsafe_problem(value: str, what: str) -> RosterProblem | None:
+    """:func:`unsafe_text` as a :class:`RosterProblem`, for pages in another language."""
     for ch in value:
+        char = f"U+{ord(ch):04X}"
         if ch in BIDI:
-            return (
-                f"{what} holds an invisible character that turns text around "
-                f"(U+{ord(ch):04X}); type it again"
+            return RosterProblem(
+                "bidi",
+                f"{what} holds an invisible character that turns text around ({char}); type it "
+                "again",
+                field=what,
+                char=char,
             )
         if unicodedata.category(ch) == "Cc":
-            return f"{what} holds a control character (U+{ord(ch):04X}); remove it"
+            return RosterProblem(
+                "control",
+                f"{what} holds a control character ({char}); remove it",
+                field=what,
+                char=char,
+            )
     return None
 
 
@@ -66,8 +100,10 @@ def normalise_uid(raw: str) -> str:
     """
     uid = re.sub(r"[\s:\-]", "", raw).upper()
     if not UID_PATTERN.match(uid):
-        raise ValueError(
-            f"badge_uid {raw!r} is not 4, 7 or 10 bytes of hex (e.g. 04A1B2C3 or 04:A1:B2:C3)"
+        raise RosterProblem(
+            "badge_uid",
+            f"badge_uid {raw!r} is not 4, 7 or 10 bytes of hex (e.g. 04A1B2C3 or 04:A1:B2:C3)",
+            value=raw,
         )
     return uid
 
@@ -121,19 +157,20 @@ class RosterImport:
 def parse_roster_csv(text: str, source: str = "roster.csv") -> RosterImport:
     """Parse a roster CSV; raise :class:`RosterError` listing every bad line, importing nothing."""
     reader = csv.reader(io.StringIO(text.lstrip("\ufeff")))
+    header_text = ",".join(CSV_HEADER)
     try:
         header = next(reader)
     except StopIteration:
-        raise RosterError(
-            f"{source}: the file is empty; the first line must be the header {','.join(CSV_HEADER)}"
-        ) from None
+        english = f"the file is empty; the first line must be the header {header_text}"
+        problem = RowProblem(None, "empty", english, {"header": header_text})
+        raise RosterError(f"{source}: {english}", (problem,)) from None
     header = [h.strip().lower() for h in header]
     if header != CSV_HEADER:
-        raise RosterError(
-            f"{source}, line 1: the header must be exactly {','.join(CSV_HEADER)} "
-            f"(found {','.join(header)})"
-        )
-    errors: list[str] = []
+        found = ",".join(header)
+        english = f"the header must be exactly {header_text} (found {found})"
+        problem = RowProblem(1, "header", english, {"header": header_text, "found": found})
+        raise RosterError(f"{source}, line 1: {english}", (problem,), 1)
+    problems: list[RowProblem] = []
     members: dict[str, Member] = {}
     member_line: dict[str, int] = {}
     quals_of: dict[str, dict[str, Level]] = {}
@@ -145,86 +182,140 @@ def parse_roster_csv(text: str, source: str = "roster.csv") -> RosterImport:
         if not any(cell.strip() for cell in row):
             continue
         if len(row) != len(CSV_HEADER):
-            errors.append(
-                f"line {line}: expected {len(CSV_HEADER)} fields ({','.join(CSV_HEADER)}), "
-                f"found {len(row)}"
+            problems.append(
+                RowProblem(
+                    line,
+                    "fields",
+                    f"expected {len(CSV_HEADER)} fields ({header_text}), found {len(row)}",
+                    {"expected": len(CSV_HEADER), "header": header_text, "found": len(row)},
+                )
             )
             continue
         cells = [_uncell(cell.strip()) for cell in row]
-        row_errors = _cell_errors(cells)
-        if row_errors:
-            errors.extend(f"line {line}: {e}" for e in row_errors)
+        row_problems = _cell_problems(cells)
+        if not row_problems:
+            row_problems = _row_problems(cells, members, quals_of, member_line, badges, badge_line)
+        if row_problems:
+            problems.extend(RowProblem(line, p.code, str(p), dict(p.values)) for p in row_problems)
             continue
         member_id, name, role_raw, uid_raw, quals_raw = cells
-        if not MEMBER_ID_PATTERN.match(member_id):
-            row_errors.append(
-                f"member_id {member_id!r} must be letters, digits, '.', '_' or '-' (max 64)"
-            )
-        if not name:
-            row_errors.append("name is empty")
-        try:
-            role = Role(role_raw.lower())
-        except ValueError:
-            row_errors.append(f"role {role_raw!r} must be one of trainee, educator, technician")
-            role = Role.TRAINEE
-        uid = None
-        if uid_raw:
-            try:
-                uid = normalise_uid(uid_raw)
-            except ValueError as e:
-                row_errors.append(str(e))
-        try:
-            quals = parse_qualifications(quals_raw)
-        except ValueError as e:
-            row_errors.append(str(e))
-            quals = {}
-        if not row_errors and member_id in members:
-            first = members[member_id]
-            if (first.name, first.role) != (name, role) or quals_of[member_id] != quals:
-                row_errors.append(
-                    f"member {member_id} is on line {member_line[member_id]} with another name, "
-                    "role or qualifications; rows of one member must agree"
-                )
-        if uid and uid in badges and badges[uid].member_id != member_id:
-            row_errors.append(
-                f"badge {uid} is already given to {badges[uid].member_id} on line {badge_line[uid]}"
-            )
-        if row_errors:
-            errors.extend(f"line {line}: {e}" for e in row_errors)
-            continue
         if member_id not in members:
-            members[member_id] = Member(member_id, name, role, True)
+            members[member_id] = Member(member_id, name, Role(role_raw.lower()), True)
             member_line[member_id] = line
-            quals_of[member_id] = quals
-        if uid:
+            quals_of[member_id] = parse_qualifications(quals_raw)
+        if uid_raw:
+            uid = normalise_uid(uid_raw)
             badges[uid] = Badge(uid, member_id, True)
             badge_line[uid] = line
-    if errors:
-        shown = errors[:50]
-        more = f"\n… and {len(errors) - 50} more" if len(errors) > 50 else ""
-        bad_rows = len({e.split(":", 1)[0] for e in errors})  # each starts "line N:"
-        rows = "1 bad row" if bad_rows == 1 else f"{bad_rows} bad rows"
-        raise RosterError(
-            f"{source}: {rows}; nothing was imported. Fix them and import "
-            "again:\n  " + "\n  ".join(shown) + more,
-            problems=tuple(errors),
-            bad_rows=bad_rows,
-        )
+    if problems:
+        raise _bad_rows(source, problems)
     qualifications = [
         Qualification(mid, kind, level) for mid, q in quals_of.items() for kind, level in q.items()
     ]
     return RosterImport(list(members.values()), list(badges.values()), qualifications)
 
 
-def _cell_errors(cells: list[str]) -> list[str]:
+def _bad_rows(source: str, problems: list[RowProblem]) -> RosterError:
+    """One error for the whole file: every problem, and how many rows (not problems) are bad."""
+    rows = len({p.line for p in problems})
+    lines = [f"line {p.line}: {p.english}" for p in problems]
+    shown = lines[:50]
+    more = f"\n… and {len(lines) - 50} more" if len(lines) > 50 else ""
+    what = "1 bad row" if rows == 1 else f"{rows} bad rows"
+    return RosterError(
+        f"{source}: {what}; nothing was imported. Fix them and import again:\n  "
+        + "\n  ".join(shown)
+        + more,
+        tuple(problems),
+        rows,
+    )
+
+
+def _row_problems(
+    cells: list[str],
+    members: dict[str, Member],
+    quals_of: dict[str, dict[str, Level]],
+    member_line: dict[str, int],
+    badges: dict[str, Badge],
+    badge_line: dict[str, int],
+) -> list[RosterProblem]:
+    """What is wrong with one row's values, and with how it agrees with the rows before it."""
+    member_id, name, role_raw, uid_raw, quals_raw = cells
+    out: list[RosterProblem] = []
+    if not MEMBER_ID_PATTERN.match(member_id):
+        out.append(
+            RosterProblem(
+                "member_id",
+                f"member_id {member_id!r} must be letters, digits, '.', '_' or '-' (max 64)",
+                value=member_id,
+            )
+        )
+    if not name:
+        out.append(RosterProblem("name_empty", "name is empty"))
+    try:
+        role = Role(role_raw.lower())
+    except ValueError:
+        out.append(
+            RosterProblem(
+                "role",
+                f"role {role_raw!r} must be one of trainee, educator, technician",
+                value=role_raw,
+            )
+        )
+        role = Role.TRAINEE
+    uid = None
+    if uid_raw:
+        try:
+            uid = normalise_uid(uid_raw)
+        except RosterProblem as e:
+            out.append(e)
+    try:
+        quals = parse_qualifications(quals_raw)
+    except RosterProblem as e:
+        out.append(e)
+        quals = {}
+    if not out and member_id in members:
+        first = members[member_id]
+        if (first.name, first.role) != (name, role) or quals_of[member_id] != quals:
+            out.append(
+                RosterProblem(
+                    "member_conflict",
+                    f"member {member_id} is on line {member_line[member_id]} with another name, "
+                    "role or qualifications; rows of one member must agree",
+                    id=member_id,
+                    first=member_line[member_id],
+                )
+            )
+    if uid and uid in badges and badges[uid].member_id != member_id:
+        out.append(
+            RosterProblem(
+                "badge_taken",
+                f"badge {uid} is already given to {badges[uid].member_id} on line "
+                f"{badge_line[uid]}",
+                uid=uid,
+                holder=badges[uid].member_id,
+                first=badge_line[uid],
+            )
+        )
+    return out
+
+
+def _cell_problems(cells: list[str]) -> list[RosterProblem]:
     """Control and bidi characters, over-long fields: each named, for the line's message."""
-    errors = []
+    out = []
     for header, cell in zip(CSV_HEADER, cells, strict=True):
         if len(cell) > MAX_FIELD[header]:
-            errors.append(f"{header} is longer than {MAX_FIELD[header]} characters")
-        elif why := unsafe_text(cell, header):
-            errors.append(why)
-    return errors
+            out.append(
+                RosterProblem(
+                    "too_long",
+                    f"{header} is longer than {MAX_FIELD[header]} characters",
+                    field=header,
+                    max=MAX_FIELD[header],
+                )
+            )
+        elif problem := unsafe_problem(cell, header):
+            out.append(problem)
+    return out
 
 
 def read_roster_file(path: Path) -> RosterImport:
@@ -247,18 +338,29 @@ def parse_qualifications(raw: str) -> dict[str, Level]:
         kind, sep, level_raw = part.partition(":")
         kind, level_raw = kind.strip().lower(), level_raw.strip().lower()
         if not sep or not KIND_PATTERN.match(kind):
-            raise ValueError(f"qualification {part!r} must read kind:level, e.g. laser:autonomous")
+            raise RosterProblem(
+                "qual_format",
+                f"qualification {part!r} must read kind:level, e.g. laser:autonomous",
+                value=part,
+            )
         try:
             level = Level(level_raw)
         except ValueError:
-            raise ValueError(
+            raise RosterProblem(
+                "qual_level",
                 f"qualification level {level_raw!r} for {kind} must be supervised, autonomous or "
-                "mentor"
+                "mentor",
+                value=level_raw,
+                kind=kind,
             ) from None
         if level is Level.NONE:
-            raise ValueError(f"qualification {part!r}: leave a kind out instead of 'none'")
+            raise RosterProblem(
+                "qual_none",
+                f"qualification {part!r}: leave a kind out instead of 'none'",
+                value=part,
+            )
         if kind in out:
-            raise ValueError(f"qualification for {kind} is given twice")
+            raise RosterProblem("qual_twice", f"qualification for {kind} is given twice", kind=kind)
         out[kind] = level
     return out
 

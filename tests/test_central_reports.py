@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from central import reports
+from central import progress, reports
 from central.ingest import parse_event
 from central.store import SqliteCentralStore
-from station.model import Role
+from station.model import Level, Role
 from station.roster import parse_roster_csv
 from tests.conftest import sample_roster_text
 from tests.test_central_helpers import central_config
@@ -163,12 +163,52 @@ def test_energy_and_occupancy(store: SqliteCentralStore) -> None:
 
 
 def test_progress_says_what_the_next_level_needs(store: SqliteCentralStore) -> None:
-    p = reports.progress(store, "lea")
+    """Hours count from the moment the level was reached: Léa, just made autonomous, has all
+    20 h ahead of her (her 1.5 h under supervision were for the level before)."""
+    p = progress.progress(store, "lea")
     laser = next(k for k in p["kinds"] if k["kind"] == "laser")
-    assert laser["level"] == "autonomous" and laser["granted_by"] == "moussa"
-    assert laser["next_level"] == "mentor" and laser["hours_needed"] == 18.5
+    assert laser["level"] == "autonomous" and laser["granted_by"] == "Moussa"
+    assert laser["since"] == "2026-03-09T10:30:00.000Z"
+    assert laser["hours"] == 1.5 and laser["hours_at_level"] == 0.0
+    assert laser["next_level"] == "mentor" and laser["hours_needed"] == 20.0
+    assert laser["mentors"] == ["Moussa"]
+    assert [s["state"] for s in laser["ladder"]] == ["done", "done", "current", "next"]
     cnc = next(k for k in p["kinds"] if k["kind"] == "cnc")
     assert cnc["level"] == "supervised" and cnc["hours_needed"] == 5.0
+    store.add_station("laser-2", kind="laser")
+    Log(store, "laser-2", "laser").session(
+        "lea", "2026-03-10T10:00:00.000Z", "2026-03-10T13:00:00.000Z", 10800
+    )
+    laser = next(k for k in progress.progress(store, "lea")["kinds"] if k["kind"] == "laser")
+    assert laser["hours_at_level"] == 3.0 and laser["hours_needed"] == 17.0
+
+
+def test_levels_set_by_educators_are_in_who_trained_whom(
+    app: Flask, store: SqliteCentralStore
+) -> None:
+    client = app.test_client()
+    token = login(client, "ines")
+    client.post(
+        "/admin/members/amina/qualifications",
+        data={"kind": "printer3d", "level": "autonomous", "csrf_token": token},
+    )
+    rows = progress.who_trained(store, reports.Filters())
+    by_place = {r["place"]: r for r in rows}
+    assert by_place["machine"]["member_id"] == "lea"
+    educator = by_place["educator"]
+    assert (educator["member_id"], educator["granted_by"], educator["level"]) == (
+        "amina",
+        "ines",
+        "autonomous",
+    )
+    assert educator["previous_level"] == "supervised" and educator["gain"] is True
+    assert len(rows) == 2, "levels from the roster import are nobody's teaching"
+    html = client.get("/reports/mentors").get_data(as_text=True)
+    who = html.split("Qui a formé qui")[1]
+    assert "Amina Traoré" in who and "par l&#39;équipe éducative" in who
+    assert "supervisé → autonome" in who and "à la machine" in who
+    grants_csv = client.get("/reports/mentors?format=csv&table=grants").get_data(as_text=True)
+    assert "amina,Amina Traoré,printer3d,supervised,autonomous,ines,ines,educator" in grants_csv
 
 
 def test_filters_are_checked() -> None:
@@ -230,3 +270,107 @@ def test_csv_exports_are_safe_to_open_in_a_spreadsheet(
         assert "'" + formula in cells, url
         assert not any(c[:1] in ("=", "+", "@", "\t", "\r") for c in cells), url
     assert reports.to_csv([{"hours": -1.5, "note": "-1+2"}]) == "hours,note\n-1.5,'-1+2\n"
+
+
+@pytest.mark.parametrize(
+    ("name", "table"),
+    [("hours", None), ("mentors", None), ("mentors", "grants"), ("machines", None)],
+)
+def test_an_empty_csv_export_still_has_its_header(app: Flask, name: str, table: str | None) -> None:
+    """No row in the range: the header alone, the same as a full export's."""
+    client = app.test_client()
+    login(client, "ines")
+    extra = f"&table={table}" if table else ""
+    full = client.get(f"/reports/{name}?format=csv{extra}").get_data(as_text=True)
+    empty = client.get(f"/reports/{name}?format=csv&since=2030-01-01{extra}")
+    assert empty.status_code == 200
+    assert empty.get_data(as_text=True) == full.splitlines()[0] + "\n"
+
+
+@pytest.mark.parametrize(
+    ("query", "says"),
+    [
+        ("since=nope", "La date « Du » doit être une date"),
+        ("until=31/03/2026", "La date « au » doit être une date"),
+        ("period=fortnight", "La période doit être day, month ou year"),
+        ("kind=la%20ser", "La machine doit être un type de machine"),
+    ],
+)
+def test_a_bad_report_filter_gets_a_page(app: Flask, query: str, says: str) -> None:
+    client = app.test_client()
+    login(client, "ines")
+    r = client.get(f"/reports/hours?{query}")
+    assert r.status_code == 400 and r.mimetype == "text/html"
+    html = r.get_data(as_text=True)
+    assert says in html and 'href="/reports/hours"' in html
+
+
+def _personal_link(client: Any, member_id: str = "lea") -> str:
+    html = client.get(f"/reports/progress/{member_id}").get_data(as_text=True)
+    link = re.search(r"(/progress/[A-Za-z0-9_.-]+)</code>", html)
+    assert link
+    return link.group(1)
+
+
+def test_a_personal_link_expires(app: Flask) -> None:
+    """After ``[site] progress_link_days`` the link shows a page in French saying what to do."""
+    now = [1_780_000_000.0]
+    app.extensions["clock_now"] = lambda: now[0]
+    client = app.test_client()
+    login(client, "ines")
+    page = client.get("/reports/progress/lea").get_data(as_text=True)
+    assert "Ce lien marche jusqu&#39;au" in page
+    link = _personal_link(client)
+    anonymous = app.test_client()
+    now[0] += 89 * 86400
+    assert anonymous.get(link).status_code == 200
+    now[0] += 2 * 86400
+    r = anonymous.get(link)
+    assert r.status_code == 410 and r.mimetype == "text/html"
+    assert "Ce lien est trop ancien" in r.get_data(as_text=True)
+    assert "Léa" not in r.get_data(as_text=True)
+
+
+def test_an_educator_revokes_the_personal_links(app: Flask, store: SqliteCentralStore) -> None:
+    client = app.test_client()
+    token = login(client, "ines")
+    old = _personal_link(client)
+    anonymous = app.test_client()
+    assert anonymous.get(old).status_code == 200
+    r = client.post("/reports/progress/lea/revoke", data={"csrf_token": token})
+    assert r.status_code == 302
+    page = client.get("/reports/progress/lea").get_data(as_text=True)
+    assert "Les anciens liens ne marchent plus" in page
+    gone = anonymous.get(old)
+    assert gone.status_code == 410 and "Ce lien a été coupé" in gone.get_data(as_text=True)
+    new = _personal_link(client)
+    assert new != old and anonymous.get(new).status_code == 200
+    other = anonymous.get("/progress/forged.token")
+    assert other.status_code == 404 and "pas un lien de progression" in other.get_data(as_text=True)
+    assert app.test_client().post("/reports/progress/lea/revoke").status_code in (400, 401)
+
+
+def test_an_erased_member_s_link_shows_nothing(app: Flask, store: SqliteCentralStore) -> None:
+    from central.privacy import erase_member
+
+    client = app.test_client()
+    login(client, "ines")
+    link = _personal_link(client)
+    erase_member(store, "lea")
+    r = app.test_client().get(link)
+    assert r.status_code in (404, 410) and "Léa" not in r.get_data(as_text=True)
+
+
+def test_erasure_takes_an_educator_set_level_s_granter_out_of_the_history(
+    store: SqliteCentralStore,
+) -> None:
+    """A mentor erased from the roster is no longer named as the one who set a level."""
+    from central.privacy import erase_member
+
+    store.set_qualification("amina", "printer3d", Level.AUTONOMOUS, by="moussa")
+    erase_member(store, "moussa")
+    held = store.db.conn.execute(
+        "SELECT COUNT(*) FROM qualification_history WHERE granted_by = 'moussa'"
+    ).fetchone()[0]
+    assert held == 0
+    assert all(r["granted_by"] != "moussa" for r in progress.who_trained(store, reports.Filters()))

@@ -108,6 +108,7 @@ SAME_IN_BOTH = {
     "c.title",
     "c.admin.quals",
     "c.reports.grants_csv",
+    "c.programme.csv_machines",
 }
 
 

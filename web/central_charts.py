@@ -8,11 +8,18 @@ from html import escape
 
 from markupsafe import Markup
 
+from web.common.format import number
+
 COLOURS = ("#2f6f9f", "#c8553d", "#588b5b", "#8e6bb8", "#d9a13b", "#4d908e")
 
 
 def bar_chart(
-    items: list[tuple[str, float]], *, title: str, unit: str = "", width: int = 640
+    items: list[tuple[str, float]],
+    *,
+    title: str,
+    unit: str = "",
+    width: int = 640,
+    lang: str = "fr",
 ) -> Markup:
     """Horizontal bars, one per label, longest first is up to the caller."""
     bar_h, gap, label_w, pad = 22, 6, 180, 60
@@ -35,14 +42,19 @@ def bar_chart(
             f'text-anchor="end">{escape(label[:28])}</text>'
             f'<rect x="{label_w}" y="{y}" width="{w:.1f}" height="{bar_h}" fill="{colour}"/>'
             f'<text x="{label_w + w + 4:.1f}" y="{y + bar_h * 0.7:.0f}" font-size="12">'
-            f"{_num(value)}{escape(unit)}</text>"
+            f"{_num(value, lang)}{escape(unit)}</text>"
         )
     parts.append("</svg>")
     return Markup("".join(parts))
 
 
 def column_chart(
-    periods: list[str], series: dict[str, dict[str, float]], *, title: str, unit: str = ""
+    periods: list[str],
+    series: dict[str, dict[str, float]],
+    *,
+    title: str,
+    unit: str = "",
+    lang: str = "fr",
 ) -> Markup:
     """Stacked columns: one per period, one colour per series (e.g. per machine kind)."""
     width, height, left, bottom, top_pad = 640, 280, 48, 40, 30
@@ -56,7 +68,7 @@ def column_chart(
         f'<svg xmlns="http://www.w3.org/2000/svg" role="img" width="{width}" height="{full_h}" '
         f'viewBox="0 0 {width} {full_h}"><title>{escape(title)}</title>',
         f'<text x="0" y="16" font-size="14" font-weight="600">{escape(title)}</text>',
-        f'<text x="0" y="{top_pad + 10}" font-size="11">{_num(top)}{escape(unit)}</text>',
+        f'<text x="0" y="{top_pad + 10}" font-size="11">{_num(top, lang)}{escape(unit)}</text>',
         f'<line x1="{left}" y1="{height - bottom}" x2="{width - 10}" y2="{height - bottom}" '
         'stroke="#555"/>',
     ]
@@ -72,7 +84,7 @@ def column_chart(
             parts.append(
                 f'<rect x="{x:.1f}" y="{y:.1f}" width="{col_w * 0.7:.1f}" height="{h:.1f}" '
                 f'fill="{COLOURS[j % len(COLOURS)]}"><title>{escape(p)} {escape(n)}: '
-                f"{_num(v)}{escape(unit)}</title></rect>"
+                f"{_num(v, lang)}{escape(unit)}</title></rect>"
             )
         parts.append(
             f'<text x="{x + col_w * 0.35:.1f}" y="{height - bottom + 16}" font-size="11" '
@@ -89,5 +101,6 @@ def column_chart(
     return Markup("".join(parts))
 
 
-def _num(v: float) -> str:
-    return f"{v:.1f}".rstrip("0").rstrip(".") if v % 1 else f"{v:.0f}"
+def _num(v: float, lang: str) -> str:
+    """« 2,9 » in French, « 2.9 » in English; whole numbers without decimals."""
+    return number(v, lang, 1 if round(v, 1) % 1 else 0)

@@ -50,6 +50,8 @@ from station.model import Level, Role
 from station.roster import (
     KIND_PATTERN,
     MEMBER_ID_PATTERN,
+    RosterProblem,
+    RowProblem,
     normalise_uid,
     parse_roster_csv,
     unsafe_text,
@@ -97,7 +99,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(admin)
     import importlib
 
-    for name in ("web.central_reports", "web.central_privacy"):
+    for name in ("web.central_reports", "web.central_programme", "web.central_privacy"):
         try:
             module = importlib.import_module(name)
         except ModuleNotFoundError as e:
@@ -402,8 +404,8 @@ def add_badge(member_id: str) -> Any:
         flash(t("c.admin.badge_added"), "ok")
     except BadgeHeld as e:
         flash(t("c.admin.badge_held", uid=e.uid, name=_name_of(e.holder)), "error")
-    except ValueError as e:
-        flash(str(e), "error")
+    except RosterProblem as e:
+        flash(problem_text(e.code, e.values), "error")
     except NotFound as e:
         abort(404, str(e))
     return redirect(url_for("central_admin.member", member_id=member_id))
@@ -465,7 +467,7 @@ def import_roster() -> Any:
     except UnicodeDecodeError:
         flash(t("c.admin.not_utf8"), "error")
     except RosterError as e:
-        flash(_roster_problem(e), "error")
+        flash_roster_error(e)
     else:
         flash(
             t(
@@ -489,12 +491,28 @@ def kept_levels(kept: list[Any]) -> str:
     return "; ".join(f"{g.member_id} · {g.kind} : {g.level}" for g in kept)
 
 
-def _roster_problem(e: RosterError) -> str:
-    """How many rows are wrong, in the reader's words, then the rows themselves."""
-    if not e.bad_rows:
-        return str(e)
-    shown = "; ".join(e.problems[:10]) + (" …" if len(e.problems) > 10 else "")
-    return tn("c.admin.bad_rows", e.bad_rows, details=shown)
+MAX_SHOWN_PROBLEMS = 30
+"""A file with more bad lines shows the first ones and how many more: fix, import, repeat."""
+
+
+def problem_text(code: str, values: dict[str, object]) -> str:
+    """One roster problem in the reader's language (``c.import.<code>``)."""
+    return t(f"c.import.{code}", **values)
+
+
+def flash_roster_error(e: RosterError) -> None:
+    """What is wrong with an uploaded roster, line by line, in the reader's language."""
+    problems = [p for p in e.problems if isinstance(p, RowProblem)]
+    if not problems:
+        flash(str(e), "error")
+        return
+    if e.bad_rows:
+        flash(tn("c.import.bad_rows", e.bad_rows), "error")
+    for p in problems[:MAX_SHOWN_PROBLEMS]:
+        text = problem_text(p.code, p.values)
+        flash(t("c.import.line", line=p.line, problem=text) if p.line else text, "error")
+    if len(problems) > MAX_SHOWN_PROBLEMS:
+        flash(tn("c.import.more", len(problems) - MAX_SHOWN_PROBLEMS), "error")
 
 
 @admin.get("/roster/export.csv")

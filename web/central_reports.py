@@ -1,21 +1,37 @@
 """Report pages for educators and funders: a chart (SVG), the table, and a CSV export of each.
 
 Also a trainee's own progress page. Educators see it when logged in; they can give the trainee a
-personal link, signed with the app's secret key, that shows only that trainee's progress.
+personal link, signed with the app's secret key, that shows only that trainee's progress. The link
+expires (``[site] progress_link_days``) and an educator can revoke every link given so far.
 """
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
+from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
-from flask import Blueprint, Flask, Response, abort, render_template, request, url_for
-from itsdangerous import BadSignature, URLSafeSerializer
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
 
+from central import progress as ladder
 from central import reports
 from central.errors import BadRequest, NotFound
+from central.store import now_iso
 from web.central_charts import bar_chart, column_chart
-from web.central_pages import requires, store, t
+from web.central_pages import config, language, requires, store, t
 
 bp = Blueprint("central_reports", __name__, url_prefix="/reports")
 public = Blueprint("central_progress", __name__)
@@ -23,20 +39,68 @@ public = Blueprint("central_progress", __name__)
 REPORTS = ("hours", "mentors", "machines")
 """Each one's title is ``c.reports.<name>`` in the central catalogs."""
 
+CSV_COLUMNS = {
+    "hours": ["period", "member_id", "name", "kind", "sessions", "hours", "supervised_sessions"],
+    "mentors": ["member_id", "name", "sessions_supervised", "hours_supervised", "grants_given"],
+    "grants": [
+        "granted_at",
+        "member_id",
+        "name",
+        "kind",
+        "previous_level",
+        "level",
+        "granted_by",
+        "granted_by_name",
+        "place",
+        "station_id",
+        "gain",
+    ],
+    "machines": [
+        "period",
+        "station_id",
+        "machine_id",
+        "kind",
+        "sessions",
+        "hours",
+        "energy_kwh",
+        "occupancy_pct",
+    ],
+}
+"""Each export's header, written even when no row matches (a spreadsheet macro expects it);
+a test checks it is the header of a non-empty export too."""
+
 
 def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
     app.register_blueprint(public)
 
 
-def _serializer() -> URLSafeSerializer:
-    from flask import current_app
+def _now() -> float:
+    """Wall-clock seconds; tests put a simulated clock in ``app.extensions["clock_now"]``."""
+    clock: Callable[[], float] = current_app.extensions.get("clock_now", time.time)
+    return clock()
 
-    return URLSafeSerializer(current_app.secret_key, salt="trainee-progress")  # type: ignore[arg-type]
+
+class _ClockSigner(TimestampSigner):
+    """Stamps and checks links with :func:`_now` (so tests move time instead of waiting)."""
+
+    def get_timestamp(self) -> int:
+        return int(_now())
+
+
+def _serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(
+        current_app.secret_key,  # type: ignore[arg-type]
+        salt="trainee-progress-v2",
+        signer=_ClockSigner,
+    )
 
 
 def progress_link(member_id: str) -> str:
-    return url_for("central_progress.own", token=_serializer().dumps(member_id), _external=False)
+    """A signed link with the issue time (it expires) and the member's link generation (an
+    educator revokes every older link by moving it on)."""
+    token = _serializer().dumps([member_id, ladder.link_generation(store(), member_id)])
+    return url_for("central_progress.own", token=token, _external=False)
 
 
 @bp.get("/")
@@ -51,7 +115,7 @@ def report(name: str) -> Any:
     try:
         f = reports.Filters.parse(request.args)
     except BadRequest as e:
-        abort(400, str(e))
+        return bad_filter(e, url_for("central_reports.report", name=name))
     s = store()
     extra: dict[str, Any] = {}
     if name == "hours":
@@ -65,28 +129,34 @@ def report(name: str) -> Any:
             )
         periods = sorted({r["period"] for r in rows})
         charts = [
-            column_chart(periods, per_period, title=t("c.chart.hours_period"), unit=" h"),
+            column_chart(
+                periods, per_period, title=t("c.chart.hours_period"), lang=language(), unit=" h"
+            ),
             bar_chart(
                 sorted(per_person.items(), key=lambda kv: -kv[1])[:40],
                 title=t("c.chart.hours_person"),
+                lang=language(),
                 unit=" h",
             ),
         ]
     elif name == "mentors":
         rows = reports.mentors(s, f)
-        extra["grants"] = reports.grants(s, f)
+        extra["grants"] = ladder.who_trained(s, f)
         charts = [
             bar_chart(
                 [(r["name"], float(r["grants_given"])) for r in rows][:40],
                 title=t("c.chart.grants"),
+                lang=language(),
             ),
             bar_chart(
                 [(r["name"], float(r["sessions_supervised"])) for r in rows][:40],
                 title=t("c.chart.supervised"),
+                lang=language(),
             ),
         ]
         if request.args.get("format") == "csv" and request.args.get("table") == "grants":
             rows = extra["grants"]
+            name = "grants"
     else:
         rows = reports.machines(s, f)
         energy: dict[str, dict[str, float]] = defaultdict(dict)
@@ -101,12 +171,14 @@ def report(name: str) -> Any:
         for m, h in hours_by.items():
             occupancy[m] = round(100.0 * h / total_h, 2)
         charts = [
-            column_chart(periods, energy, title=t("c.chart.energy"), unit=" kWh"),
-            bar_chart(sorted(occupancy.items()), title=t("c.chart.occupancy"), unit=" %"),
+            column_chart(periods, energy, title=t("c.chart.energy"), lang=language(), unit=" kWh"),
+            bar_chart(
+                sorted(occupancy.items()), title=t("c.chart.occupancy"), lang=language(), unit=" %"
+            ),
         ]
     if request.args.get("format") == "csv":
         return Response(
-            reports.to_csv(rows),
+            csv_text(rows, CSV_COLUMNS[name]),
             mimetype="text/csv",
             headers={"Content-Disposition": f"attachment; filename={name}.csv"},
         )
@@ -121,25 +193,81 @@ def report(name: str) -> Any:
     )
 
 
+def csv_text(rows: list[dict[str, Any]], columns: list[str]) -> str:
+    """The rows as CSV; no row still gives the header."""
+    if rows:
+        return reports.to_csv(rows)
+    return ",".join(columns) + "\n"
+
+
+def bad_filter(e: BadRequest, back: str) -> tuple[str, int]:
+    """A page (not JSON) that names the filter to fix, with a way back to the report."""
+    field = e.field if e.field in FILTER_FIELDS else "other"
+    return render_template(
+        "central_error.html",
+        title=t("c.error.filter_title"),
+        message=t(f"c.filter.{field}"),
+        back=back,
+    ), 400
+
+
+FILTER_FIELDS = ("since", "until", "period", "kind", "order")
+"""Each one's message is ``c.filter.<field>`` (what to type instead)."""
+
+
 @bp.get("/progress/<member_id>")
 @requires("educator")
-def progress(member_id: str) -> str:
+def progress(member_id: str) -> Any:
     try:
-        data = reports.progress(store(), member_id)
-    except NotFound as e:
-        abort(404, str(e))
-    return render_template("central_progress.html", p=data, link=progress_link(member_id))
+        data = ladder.progress(store(), member_id)
+    except NotFound:
+        return _link_page("c.link.unknown_member", 404)
+    link_days = config().site.progress_link_days
+    return render_template(
+        "central_progress.html",
+        p=data,
+        link=progress_link(member_id),
+        expires=ladder.expires_on(datetime.fromtimestamp(_now(), UTC).date(), link_days),
+        revoked_at=ladder.link_revoked_at(store(), member_id),
+    )
+
+
+@bp.post("/progress/<member_id>/revoke")
+@requires("educator")
+def revoke_link(member_id: str) -> Any:
+    """Every personal link given to this member so far stops working; a new one is shown."""
+    try:
+        ladder.revoke_links(store(), member_id, now_iso())
+    except NotFound:
+        return _link_page("c.link.unknown_member", 404)
+    flash(t("c.link.revoked_done"), "ok")
+    return redirect(url_for("central_reports.progress", member_id=member_id))
 
 
 @public.get("/progress/<token>")
-def own(token: str) -> str:
+def own(token: str) -> Any:
     """The trainee's own page, by the personal link an educator gave them; nothing else."""
+    days = config().site.progress_link_days
     try:
-        member_id = _serializer().loads(token)
-    except BadSignature:
-        abort(404, "this link is not valid: ask an educator for your personal link")
+        member_id, generation = _serializer().loads(token, max_age=days * 86400)
+    except SignatureExpired:
+        return _link_page("c.link.expired", 410)
+    except (BadSignature, ValueError, TypeError):
+        return _link_page("c.link.invalid", 404)
+    member_id = str(member_id)
+    if generation != ladder.link_generation(store(), member_id):
+        return _link_page("c.link.revoked", 410)
     try:
-        data = reports.progress(store(), str(member_id))
+        data = ladder.progress(store(), member_id)
     except NotFound:
-        abort(404, "this link is not valid any more")
+        return _link_page("c.link.invalid", 404)
+    if data["erased"]:
+        return _link_page("c.link.invalid", 404)
     return render_template("central_progress.html", p=data, link=None)
+
+
+def _link_page(key: str, status: int) -> tuple[str, int]:
+    """A friendly page in the reader's language for a link that does not (or no longer) work."""
+    return render_template(
+        "central_error.html", title=t("c.link.title"), message=t(key), back=None
+    ), status
