@@ -6,7 +6,18 @@
   if (!table || !window.EventSource) { return; }
   var lost = document.getElementById("stream-lost");
   var commands = document.querySelector("#commands tbody");
+  var parser = new DOMParser();
   var source = new EventSource(table.dataset.stream);
+  // The server's cells are escaped HTML from its templates; parsed inert, never run as script.
+  function fill(cell, html) {
+    if (cell.dataset.html === html) { return; }
+    cell.dataset.html = html;
+    cell.replaceChildren.apply(cell, Array.from(parser.parseFromString(html, "text/html").body.childNodes));
+  }
+  function fillRows(tbody, html) {
+    var doc = parser.parseFromString("<table><tbody>" + html + "</tbody></table>", "text/html");
+    tbody.replaceChildren.apply(tbody, Array.from(doc.querySelectorAll("tbody > tr")));
+  }
   source.addEventListener("fleet", function (e) {
     var message = JSON.parse(e.data);
     if (lost) { lost.hidden = true; }
@@ -15,14 +26,14 @@
       if (!row) { window.location.reload(); return; }
       Object.keys(s.cells).forEach(function (field) {
         var cell = row.querySelector('[data-field="' + field + '"]');
-        if (cell && cell.innerHTML !== s.cells[field]) { cell.innerHTML = s.cells[field]; }
+        if (cell) { fill(cell, s.cells[field]); }
       });
     });
     (message.removed || []).forEach(function (id) {
       var row = table.querySelector('tr[data-station="' + CSS.escape(id) + '"]');
       if (row) { row.remove(); }
     });
-    if (commands && typeof message.commands === "string") { commands.innerHTML = message.commands; }
+    if (commands && typeof message.commands === "string") { fillRows(commands, message.commands); }
   });
   source.addEventListener("error", function () { if (lost) { lost.hidden = false; } });
   source.addEventListener("open", function () { if (lost) { lost.hidden = true; } });
