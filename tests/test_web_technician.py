@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import html
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -13,6 +15,7 @@ from station.controller import Controller
 from station.machine import Tap
 from tests.conftest import NOAH, SOFIANE, UNKNOWN
 from tests.test_web_helpers import PASSWORD, add_tech, csrf, login, make_app
+from web.common import format as fmt
 from web.technician import LoginLimiter, cpu_temperature
 
 
@@ -147,6 +150,26 @@ def test_events_filters(tech: FlaskClient, controller: Controller) -> None:
     assert "Aucun événement." in page
 
 
+def test_events_are_sentences_in_local_time_without_heartbeats(
+    tech: FlaskClient, controller: Controller
+) -> None:
+    """Before issue 11: raw JSON, UTC ISO times, and heartbeats drowning everything else."""
+    controller.call(Tap(SOFIANE))
+    controller.advance(120)  # heartbeats during the session
+    controller.call(Tap(SOFIANE))
+    page = html.unescape(tech.get("/tech/").get_data(as_text=True))
+    events = page.split('id="live-events"')[1]
+    assert "Sofiane Kaci (sofiane) a commencé une session." in events
+    assert "Fin de la session de Sofiane Kaci (sofiane) : Fin au badge, 2 min." in events
+    assert 'data-type="heartbeat"' not in events and '{"' not in events
+    started = next(e for e in last_events(controller, 20) if e["type"] == "session_started")
+    local = fmt.local_time(started["at"], "fr", controller.config.station.timezone)
+    assert f'<time datetime="{started["at"]}">{local}</time>' in events
+    assert local != started["at"] and "T" not in local
+    shown = tech.get("/tech/?heartbeats=1").get_data(as_text=True)
+    assert 'data-type="heartbeat"' in shown and "Signal de vie pendant la session" in shown
+
+
 def test_out_of_service_and_back(tech: FlaskClient, controller: Controller) -> None:
     r = post(tech, "/tech/machine/out-of-service", reason="Lentille à nettoyer")
     assert r.status_code == 302
@@ -238,19 +261,40 @@ def test_cpu_temperature(tmp_path: Path) -> None:
 
 
 def test_health_shows_the_sync_clients_view(tech: FlaskClient, controller: Controller) -> None:
+    """The central store out of reach is a sentence (the station goes on, what to do), not a
+    raw ``URLError``; the backlog and the time since the last success are in words. (This
+    test asserted the raw ISO time and error before issue 11.)"""
+    error = "URLError: <urlopen error [Errno 111] Connection refused>"
+    now = controller.clock.now().at
     controller.set_sync_status(
         {
             "enabled": True,
             "acked_seq": 0,
-            "last_success_at": "2026-11-25T10:00:00Z",
-            "last_error": "timed out",
+            "state": "offline",
+            "last_success_at": (now - timedelta(minutes=42)).isoformat(),
+            "last_error": error,
+            "next_attempt_in_s": 30.0,
         }
     )
+    controller.call(Tap(UNKNOWN))  # one more event: two waiting, a plural
     backlog = controller.status()["sync"]["backlog"]  # every event: none acknowledged
-    assert backlog >= 1
-    page = tech.get("/tech/").get_data(as_text=True)
-    assert f"{backlog} événements en attente" in page
-    assert "Dernier succès : 2026-11-25T10:00:00Z" in page and "timed out" in page
+    assert backlog >= 2
+    page = html.unescape(tech.get("/tech/").get_data(as_text=True))
+    health = page.split('id="live-health"')[1].split("</section>")[0]
+    assert "Le serveur central ne répond pas" in health
+    assert f"{backlog} événements attendent d'être envoyés." in health
+    assert (
+        "Dernière synchro réussie il y a 42 min." in health and "Nouvel essai dans 30 s." in health
+    )
+    value, detail = health.split("Connection refused")[0].rsplit("<td>", 1)[1].split("<details>")
+    assert "URLError" not in value and "URLError" in detail, "the raw error is only a detail"
+
+
+def test_health_says_whether_the_clock_is_set(tech: FlaskClient, controller: Controller) -> None:
+    assert "À l'heure (réglée par le réseau)" in html.unescape(tech.get("/tech/").get_data(True))
+    controller.clock.synced = False  # type: ignore[attr-defined]
+    page = html.unescape(tech.get("/tech/").get_data(as_text=True))
+    assert "Pas encore réglée par le réseau" in page
 
 
 def test_logout_ends_a_copied_session(tech: FlaskClient, controller: Controller) -> None:
@@ -290,3 +334,20 @@ def test_an_open_stream_ends_with_the_session(
     controller.call(Tap(UNKNOWN))  # something to send: the stream checks before sending it
     assert list(zip(range(100), chunks, strict=False)) == [], "the stream ended"
     r.close()
+
+
+def test_every_event_type_has_a_sentence() -> None:
+    """The fallback (label and data) is for types added later, not for today's."""
+    import json
+    import re
+
+    root = Path(__file__).resolve().parent.parent
+    fr = json.loads((root / "web/translations/fr/messages.json").read_text("utf-8"))
+    en = json.loads((root / "web/translations/en/messages.json").read_text("utf-8"))
+    types = {"badge_enrolled", "power_without_permission"}
+    for path in (root / "station").glob("*.py"):
+        types |= set(re.findall(r'Record\(\s*"([a-z_]+)"', path.read_text("utf-8")))
+    missing = sorted(
+        t for t in types if f"tech.sentence.{t}" not in fr or f"tech.sentence.{t}" not in en
+    )
+    assert not missing, f"add tech.sentence.<type> to both catalogs: {missing}"

@@ -36,9 +36,11 @@ from station.controller import Controller, ControllerStopped
 from station.enrol import EnrolError, enrol_badge
 from station.machine import Command
 from web import kiosk
+from web.common import format as fmt
 from web.common.login import MAX_USERNAME, LoginLimiter, limiter_keys, safe_next
-from web.i18n import LANGUAGES, gettext
+from web.i18n import LANGUAGES, current_language, gettext
 from web.public import event_stream
+from web.tech_events import describe
 
 __all__ = ["LoginLimiter", "bp", "init_app"]
 
@@ -196,18 +198,21 @@ def dashboard() -> str:
     status = controller.status()
     type_filter = request.args.get("type", "")
     member_filter = request.args.get("member", "").strip()
+    heartbeats = request.args.get("heartbeats") == "1" or type_filter == "heartbeat"
     roster = controller.run_in_loop(lambda: _roster_members(controller))
     unknown = status.get("last_unknown_uid")
     if unknown and unknown in roster["badges"]:
         unknown = None
+    names = {m["id"]: m["name"] for m in roster["members"]}
     return render_template(
         "tech.html",
         status=status,
         health=health_rows(status, controller),
-        events=recent_events(_db(), type_filter, member_filter),
+        events=recent_events(_db(), type_filter, member_filter, heartbeats, names),
         event_types=event_types(_db()),
         type_filter=type_filter,
         member_filter=member_filter,
+        heartbeats=heartbeats,
         members=roster["members"],
         unknown_uid=unknown,
         user=g.technician,
@@ -226,9 +231,19 @@ def _roster_members(controller: Controller) -> dict[str, Any]:
     return {"members": members, "badges": badges}
 
 
-def recent_events(db: Database, type_filter: str, member_filter: str) -> list[dict[str, Any]]:
+def recent_events(
+    db: Database,
+    type_filter: str,
+    member_filter: str,
+    heartbeats: bool = False,
+    names: dict[str, str] | None = None,
+) -> list[dict[str, Any]]:
+    """The last events, newest first, each told in one sentence. Heartbeats (one a minute
+    during a session) drown the rest: hidden unless asked for."""
     where: list[str] = []
     params: list[Any] = []
+    if not heartbeats:
+        where.append("type != 'heartbeat'")
     if type_filter:
         where.append("type = ?")
         params.append(type_filter)
@@ -246,15 +261,12 @@ def recent_events(db: Database, type_filter: str, member_filter: str) -> list[di
     out = []
     for seq, at, type_, data in db.execute(sql, params).fetchall():
         d = json.loads(data)
-        who = d.get("by") or d.get("granted_by") or d.get("member_id") or ""
-        details = {k: v for k, v in d.items() if v not in (None, "")}
         out.append(
             {
                 "seq": seq,
                 "at": at,
                 "type": type_,
-                "who": who,
-                "details": json.dumps(details, ensure_ascii=False)[:300],
+                "sentence": describe(type_, d, names or {}, gettext, current_language()),
             }
         )
     return out
@@ -292,32 +304,8 @@ def health_rows(status: dict[str, Any], controller: Controller) -> list[dict[str
         None,
         gettext("tech.health.relay_on" if relay_on else "tech.health.relay_off"),
     )
-    sync = status.get("sync") or {}
-    if not sync.get("enabled"):
-        add("tech.health.sync", None, gettext("tech.health.sync_disabled"))
-    else:
-        # The sync client's keys (``Controller.set_sync_status``); shown when present.
-        parts = [gettext("tech.health.sync_enabled")]
-        pending = _first(sync, "backlog", "pending", "queued", "queue")
-        if pending is not None:
-            parts.append(gettext("tech.health.sync_pending", count=pending))
-        last = _first(sync, "last_success_at", "last_success")
-        if last:
-            parts.append(gettext("tech.health.sync_last_success", at=last))
-        since = sync.get("seconds_since_success")
-        if isinstance(since, int | float):
-            parts.append(gettext("tech.health.sync_since", ago=_uptime(since)))
-        elif sync.get("enabled") and not last:
-            parts.append(gettext("tech.health.sync_never"))
-        error = _first(sync, "last_error", "error")
-        ok = sync.get("ok")
-        ok = (not error) if not isinstance(ok, bool) and "last_error" in sync else ok
-        add(
-            "tech.health.sync",
-            ok if isinstance(ok, bool) else None,
-            " · ".join(parts),
-            error or None,
-        )
+    add(*sync_row(status.get("sync") or {}))
+    add(*clock_row(controller))
     try:
         usage = shutil.disk_usage(controller.config.data_path)
         free, total = usage.free / 1e9, usage.total / 1e9
@@ -341,8 +329,55 @@ def health_rows(status: dict[str, Any], controller: Controller) -> list[dict[str
     return rows
 
 
-def _first(d: dict[str, Any], *keys: str) -> Any:
-    return next((d[k] for k in keys if d.get(k) is not None), None)
+SYNC_PROBLEMS = {
+    "offline": "tech.sync.offline",
+    "unauthorized": "tech.sync.unauthorized",
+    "rejected": "tech.sync.rejected",
+    "error": "tech.sync.error",
+}
+"""The sync client's failure kinds (station/sync.py), each told as what it means and what to do."""
+
+
+def sync_row(sync: dict[str, Any]) -> tuple[str, bool | None, str, Any]:
+    """The sync in sentences: the backlog, how long since the last success, and when the
+    central store cannot be reached, that the station goes on and what to do (the raw error
+    stays available as a detail)."""
+    if not sync.get("enabled"):
+        return "tech.health.sync", None, gettext("tech.health.sync_disabled"), None
+    lang = current_language()
+    backlog = sync.get("backlog")
+    count = backlog if isinstance(backlog, int) and not isinstance(backlog, bool) else 0
+    parts = [plural("tech.sync.backlog", count, count=fmt.number(count, lang))]
+    since = sync.get("seconds_since_success")
+    if isinstance(since, int | float):
+        parts.insert(0, gettext("tech.sync.last_success", ago=fmt.duration(since, lang)))
+    else:
+        parts.insert(0, gettext("tech.health.sync_never"))
+    problem = SYNC_PROBLEMS.get(str(sync.get("state") or ""))
+    error = sync.get("last_error") or None
+    if problem is None and error:
+        problem = "tech.sync.error"
+    if problem is not None:
+        retry = sync.get("next_attempt_in_s")
+        parts.insert(0, gettext(problem))
+        if isinstance(retry, int | float):
+            parts.append(gettext("tech.sync.retry", after=fmt.duration(retry, lang)))
+    ok = problem is None if sync.get("state") or error else None
+    return "tech.health.sync", ok, " ".join(parts), error
+
+
+def clock_row(controller: Controller) -> tuple[str, bool | None, str, Any]:
+    """Whether the wall clock is set (NTP): before it is, event times are repaired centrally."""
+    now = controller.clock.now()
+    at = fmt.local_time(now.at, current_language(), controller.config.station.timezone)
+    key = "tech.clock.synced" if now.synced else "tech.clock.not_synced"
+    return "tech.health.clock", bool(now.synced), gettext(key, now=at), None
+
+
+def plural(key: str, n: int, **values: Any) -> str:
+    """``<key>.one`` or ``<key>.other`` (French: 0 and 1 are singular)."""
+    one = n in (0, 1) if current_language() == "fr" else n == 1
+    return gettext(f"{key}.one" if one else f"{key}.other", **values)
 
 
 def cpu_temperature(path: Path = CPU_TEMP_FILE) -> float | None:
