@@ -322,7 +322,6 @@ def stream() -> Response:
         now = store().session_user(str(viewer.get("username")))
         return now is not None and now["generation"] == viewer.get("generation")
 
-    @stream_with_context
     def generate() -> Iterator[str]:
         index: dict[str, str] = {}
         commands: str | None = None
@@ -342,7 +341,7 @@ def stream() -> Response:
 
     limiter: StreamLimiter = current_app.extensions["stream_limiter"]
     return limiter.response(
-        generate,
+        lambda: stream_with_context(generate()),  # the viewer's language in every message
         f"{limiter.max_open} dashboards are streaming already: close a tab, or try again in a "
         "minute",
     )
