@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import html
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -351,3 +353,108 @@ def test_every_event_type_has_a_sentence() -> None:
         t for t in types if f"tech.sentence.{t}" not in fr or f"tech.sentence.{t}" not in en
     )
     assert not missing, f"add tech.sentence.<type> to both catalogs: {missing}"
+
+
+# --- enrolment at the central store ----------------------------------------------------------
+
+
+@pytest.fixture
+def central_store(tmp_path: Path) -> Iterator[Any]:
+    from central.store import SqliteCentralStore
+    from station.roster import parse_roster_csv
+    from tests.conftest import sample_roster_text
+
+    store = SqliteCentralStore(tmp_path / "central" / "central.sqlite")
+    store.import_roster(parse_roster_csv(sample_roster_text()))
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+@pytest.fixture
+def online(
+    tech: FlaskClient, controller: Controller, central_store: Any, tmp_path: Path
+) -> FlaskClient:
+    """The station configured with a central store, reached through its Flask app."""
+    from station.sync import Reply
+    from tests.test_central_helpers import central_config
+    from web.central_app import create_central_app
+    from web.technician import CENTRAL_TRANSPORT
+
+    token = central_store.add_station("laser-1", kind="laser")
+    central = create_central_app(central_store, central_config(tmp_path)).test_client()
+
+    def transport(url: str, body: bytes, headers: dict[str, str], timeout: float) -> Reply:
+        r = central.post(url.removeprefix("http://central.test"), data=body, headers=headers)
+        return Reply(r.status_code, r.get_json() or {})
+
+    section = dataclasses.replace(controller.config.central, url="http://central.test", token=token)
+    controller.config = dataclasses.replace(controller.config, central=section)
+    tech.application.extensions[CENTRAL_TRANSPORT] = transport
+    return tech
+
+
+def test_enrolment_goes_to_the_central_store_so_every_station_gets_the_badge(
+    online: FlaskClient, controller: Controller, central_store: Any
+) -> None:
+    """Before issue 11 the badge worked only at the station where it was enrolled."""
+    version = central_store.roster_version()
+    controller.call(Tap(UNKNOWN))
+    post(online, "/tech/enrol", uid=UNKNOWN, member_id="noah")
+    page = html.unescape(online.get("/tech/").get_data(as_text=True))
+    assert "Badge DEADBEEF enregistré pour Noah Petit au serveur central" in page
+    changes = central_store.roster_changes(version)
+    assert [(b["uid"], b["member_id"]) for b in changes["badges"]] == [(UNKNOWN, "noah")]
+    (row,) = central_store.station_enrolments()
+    assert (row["station_id"], row["by"]) == ("laser-1", "yanis")
+    event = last_events(controller, 1)[0]
+    assert event["type"] == "badge_enrolled" and event["data"]["at_central"] is True
+    badge = controller.run_in_loop(lambda: controller.store.roster().badge(UNKNOWN))
+    assert badge.member_id == "noah" and badge.active, "it works here at once"
+
+
+def test_a_new_member_is_created_at_the_central_store(
+    online: FlaskClient, controller: Controller, central_store: Any
+) -> None:
+    controller.call(Tap(UNKNOWN))
+    post(online, "/tech/enrol", uid=UNKNOWN, member_id="", new_name="Zoé Leroy")
+    page = html.unescape(online.get("/tech/").get_data(as_text=True))
+    assert "Badge DEADBEEF enregistré pour Zoé Leroy au serveur central" in page
+    members = {m["id"]: m["name"] for m in central_store.roster_rows()["members"]}
+    assert members["zoe-leroy"] == "Zoé Leroy"
+
+
+def test_the_central_store_out_of_reach_offers_the_local_enrolment(
+    online: FlaskClient, controller: Controller
+) -> None:
+    from station.sync import SyncError
+    from web.technician import CENTRAL_TRANSPORT
+
+    def unreachable(*args: object) -> Any:
+        raise SyncError("offline", "URLError: <urlopen error [Errno 111] Connection refused>")
+
+    online.application.extensions[CENTRAL_TRANSPORT] = unreachable
+    controller.call(Tap(UNKNOWN))
+    post(online, "/tech/enrol", uid=UNKNOWN, member_id="noah")
+    page = html.unescape(online.get("/tech/").get_data(as_text=True))
+    assert "Le serveur central ne répond pas : le badge n'est pas enregistré." in page
+    assert "Enregistrer sur cette station seulement" in page
+    assert all(e["type"] != "badge_enrolled" for e in last_events(controller, 5))
+    post(online, "/tech/enrol", uid=UNKNOWN, member_id="noah", local="1")
+    page = html.unescape(online.get("/tech/").get_data(as_text=True))
+    assert "sur cette station seulement. Refais-le au serveur central" in page
+    event = last_events(controller, 1)[0]
+    assert event["type"] == "badge_enrolled" and event["data"]["at_central"] is False
+    assert "Enregistrer sur cette station seulement" not in page, "the offer is gone"
+
+
+def test_the_central_store_refuses_a_badge_someone_holds(
+    online: FlaskClient, controller: Controller, central_store: Any
+) -> None:
+    central_store.add_badge(UNKNOWN, "sofiane")  # given at the central store, not yet synced
+    post(online, "/tech/enrol", uid=UNKNOWN, member_id="noah")
+    page = html.unescape(online.get("/tech/").get_data(as_text=True))
+    assert "Le serveur central refuse ce badge" in page and "already in the roster" in page
+    assert "Enregistrer sur cette station seulement" not in page
+    assert all(e["type"] != "badge_enrolled" for e in last_events(controller, 5))

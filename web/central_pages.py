@@ -62,7 +62,7 @@ from web.common.login import MAX_USERNAME, LoginLimiter, limiter_keys, safe_next
 from web.i18n import LANGUAGES, fill
 
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-BEARER_API = ("/api/v1/sync",)
+BEARER_API = ("/api/v1/sync", "/api/v1/enrol")
 KEEPALIVE_S = 15.0
 FLEET_POLL_S = 1.0
 

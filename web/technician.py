@@ -32,9 +32,12 @@ from flask.typing import ResponseReturnValue
 from sqlite_utils import Database
 
 from station import accounts
+from station.central_enrol import CentralEnrolError, enrol_at_central
 from station.controller import Controller, ControllerStopped
 from station.enrol import EnrolError, enrol_badge
 from station.machine import Command
+from station.roster import normalise_uid
+from station.sync import urllib_transport
 from web import kiosk
 from web.common import format as fmt
 from web.common.login import MAX_USERNAME, LoginLimiter, limiter_keys, safe_next
@@ -215,6 +218,8 @@ def dashboard() -> str:
         heartbeats=heartbeats,
         members=roster["members"],
         unknown_uid=unknown,
+        fallback=session.get(ENROL_FALLBACK),
+        central=bool(controller.config.central.url),
         user=g.technician,
     )
 
@@ -440,18 +445,74 @@ def end_session() -> ResponseReturnValue:
     return _run_command("end_session")
 
 
+ENROL_FALLBACK = "enrol_fallback"
+"""The enrolment the central store could not take, offered here only (one click)."""
+CENTRAL_TRANSPORT = "central_transport"
+"""``app.extensions`` key of the HTTP transport to the central store (a fake in tests)."""
+
+
 @bp.post("/enrol")
 @login_required
 def enrol() -> ResponseReturnValue:
+    """At the central store first, so the badge works at every station; here only when the
+    technician chooses it (the central store is out of reach) — then it is marked local."""
     uid = request.form.get("uid", "")
-    member_id = request.form.get("member_id", "")
+    member_id = request.form.get("member_id", "").strip()
+    new_name = request.form.get("new_name", "").strip() or None
+    session.pop(ENROL_FALLBACK, None)
+    if not _controller().config.central.url:  # a station on its own: here, as always
+        _enrol_here(uid, member_id, at_central=None)
+    elif request.form.get("local") == "1":
+        _enrol_here(uid, member_id, at_central=False)
+    elif new_name is None and not member_id:
+        flash(gettext("tech.enrol.choose"), "error")
+    else:
+        _enrol_at_central(uid, member_id or None, new_name)
+    return redirect(url_for("technician.dashboard"))
+
+
+def _enrol_at_central(uid: str, member_id: str | None, new_name: str | None) -> None:
+    controller = _controller()
+    transport = current_app.extensions.get(CENTRAL_TRANSPORT, urllib_transport)
     try:
-        event = enrol_badge(_controller(), uid, member_id, by=g.technician)
-    except EnrolError as e:
+        uid = normalise_uid(uid)
+        reply = enrol_at_central(
+            controller.config.central,
+            uid,
+            g.technician,
+            member_id=member_id,
+            new_name=new_name,
+            transport=transport,
+        )
+    except ValueError as e:
         flash(gettext("tech.result.refused", error=str(e)), "error")
+        return
+    except CentralEnrolError as e:
+        if e.kind == "refused":
+            flash(gettext("tech.enrol.central_refused", error=str(e)), "error")
+            return
+        flash(gettext(f"tech.enrol.central_{e.kind}"), "error")
+        if new_name is None:
+            session[ENROL_FALLBACK] = {"uid": uid, "member_id": member_id, "error": str(e)}
+        else:
+            flash(gettext("tech.enrol.new_needs_central"), "info")
+        return
+    name = str(reply.get("member_name") or reply.get("member_id"))
+    if new_name is None and member_id:
+        _enrol_here(uid, member_id, at_central=True, quiet=True)  # works here at once
+    flash(gettext("tech.enrol.done_central", uid=uid, member=name), "ok")
+
+
+def _enrol_here(uid: str, member_id: str, *, at_central: bool | None, quiet: bool = False) -> None:
+    try:
+        event = enrol_badge(_controller(), uid, member_id, by=g.technician, at_central=at_central)
+    except EnrolError as e:
+        if not quiet:
+            flash(gettext("tech.result.refused", error=str(e)), "error")
     except (ControllerStopped, TimeoutError) as e:
         flash(gettext("tech.result.unavailable", error=str(e) or type(e).__name__), "error")
     else:
-        data = event["data"]
-        flash(gettext("tech.enrol.done", uid=data["uid"], member=data["member_id"]), "ok")
-    return redirect(url_for("technician.dashboard"))
+        if not quiet:
+            data = event["data"]
+            key = "tech.enrol.done" if at_central is None else "tech.enrol.done_local"
+            flash(gettext(key, uid=data["uid"], member=data["member_id"]), "ok")
