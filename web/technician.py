@@ -317,7 +317,11 @@ def health_rows(status: dict[str, Any], controller: Controller) -> list[dict[str
         add(
             "tech.health.disk",
             free / total > 0.05 if total else None,
-            gettext("tech.health.disk_value", free=f"{free:.1f}", total=f"{total:.1f}"),
+            gettext(
+                "tech.health.disk_value",
+                free=fmt.number(free, current_language(), 1),
+                total=fmt.number(total, current_language(), 1),
+            ),
         )
     except OSError:
         add("tech.health.disk", None, gettext("tech.health.unknown"))
@@ -329,7 +333,7 @@ def health_rows(status: dict[str, Any], controller: Controller) -> list[dict[str
         if celsius is None
         else gettext("tech.health.cpu_temp_value", celsius=f"{celsius:.0f}"),
     )
-    add("tech.health.uptime", None, _uptime(h.get("uptime_s", 0)))
+    add("tech.health.uptime", None, fmt.duration(h.get("uptime_s", 0), current_language()))
     add("tech.health.version", None, status["station"]["version"])
     return rows
 
@@ -391,14 +395,6 @@ def cpu_temperature(path: Path = CPU_TEMP_FILE) -> float | None:
         return int(path.read_text().strip()) / 1000
     except (OSError, ValueError):
         return None
-
-
-def _uptime(seconds: float) -> str:
-    s = int(seconds)
-    d, s = divmod(s, 86400)
-    h, s = divmod(s, 3600)
-    m, s = divmod(s, 60)
-    return f"{d} j {h:02d}:{m:02d}:{s:02d}" if d else f"{h:02d}:{m:02d}:{s:02d}"
 
 
 def _compact(d: dict[str, Any]) -> str:

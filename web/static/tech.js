@@ -39,7 +39,8 @@
     if (s.health) { delete s.health.uptime_s; }
     if (s.session) { delete s.session.elapsed_s; delete s.session.remaining_s; }
     const shown = JSON.stringify(s);
-    if (last !== null && shown !== last && timer === null) { timer = setTimeout(refresh, 300); }
+    // The first message too: the station may have changed between the page and the stream.
+    if (shown !== last && timer === null) { timer = setTimeout(refresh, 300); }
     last = shown;
   });
   // The minutes left and the time since the last sync move on their own: a quiet refresh.
