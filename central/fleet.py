@@ -29,7 +29,7 @@ def fleet(
 
     ``state_changes`` (the ``machine_state_changed`` events, any order) tell which problem
     reports are resolved: a technician cleared the check or put the machine back in service."""
-    changes = state_changes or []
+    changes = sorted(state_changes or [], key=lambda c: str(c.get("at")))  # oldest first
     out = []
     for s in stations:
         status = _obj(s.get("last_status"))
@@ -87,12 +87,12 @@ def _age(now: datetime, last: str | None) -> float | None:
 
 def _problem(p: dict[str, Any], changes: list[dict[str, Any]]) -> dict[str, Any]:
     """A problem's data (numbers that are not finite made null: valid JSON), marked resolved
-    when its station later left a state that needs a technician."""
+    when its station later left a state that needs a technician (``changes`` oldest first)."""
     at = _text(p.get("at")) or ""
     resolved = next(
         (
             c
-            for c in sorted(changes, key=lambda c: str(c.get("at")))
+            for c in changes
             if c.get("station_id") == p.get("station_id")
             and str(c.get("at")) > at
             and _obj(c.get("data")).get("from") in RESOLVED_FROM
