@@ -6,10 +6,15 @@ fault events, and ``now``; the page and its live stream render the result.
 
 from __future__ import annotations
 
+import json
+import math
 from datetime import UTC, datetime
 from typing import Any
 
 from central.ingest import finite, parse_at
+
+RESOLVED_FROM = frozenset({"to_check", "out_of_service", "fault"})
+"""A problem is resolved when its station later left one of these states for another."""
 
 
 def fleet(
@@ -17,9 +22,14 @@ def fleet(
     problems: list[dict[str, Any]],
     now: datetime,
     offline_after_s: float,
+    state_changes: list[dict[str, Any]] | None = None,
 ) -> list[dict[str, Any]]:
     """Each station as the dashboard shows it. A status stored before ingest checked it (or
-    anything odd in it) is read defensively: one station can never break the page."""
+    anything odd in it) is read defensively: one station can never break the page.
+
+    ``state_changes`` (the ``machine_state_changed`` events, any order) tell which problem
+    reports are resolved: a technician cleared the check or put the machine back in service."""
+    changes = sorted(state_changes or [], key=lambda c: str(c.get("at")))  # oldest first
     out = []
     for s in stations:
         status = _obj(s.get("last_status"))
@@ -45,9 +55,14 @@ def fleet(
                 "supervisor_name": _text(session.get("supervisor_name")) if session else None,
                 "session_started_at": _text(session.get("started_at")) if session else None,
                 "backlog": s.get("backlog", 0),
+                # Offline, the station has logged more since: the count is a floor, not a fact.
+                "backlog_at_least": not online and last is not None,
                 "acked_seq": s.get("high_water", 0),
                 "health": _health(health, status),
-                "problems": [_problem(p) for p in problems if p["station_id"] == s["id"]][:5],
+                "air": _air(status.get("air")),
+                "problems": [_problem(p, changes) for p in problems if p["station_id"] == s["id"]][
+                    :5
+                ],
             }
         )
     return out
@@ -70,9 +85,56 @@ def _age(now: datetime, last: str | None) -> float | None:
         return None
 
 
-def _problem(p: dict[str, Any]) -> dict[str, Any]:
-    """A problem's data, with numbers that are not finite (NaN) made null: valid JSON."""
-    return {**p, "data": finite(p.get("data"))}
+def _problem(p: dict[str, Any], changes: list[dict[str, Any]]) -> dict[str, Any]:
+    """A problem's data (numbers that are not finite made null: valid JSON), marked resolved
+    when its station later left a state that needs a technician (``changes`` oldest first)."""
+    at = _text(p.get("at")) or ""
+    resolved = next(
+        (
+            c
+            for c in changes
+            if c.get("station_id") == p.get("station_id")
+            and str(c.get("at")) > at
+            and _obj(c.get("data")).get("from") in RESOLVED_FROM
+            and _obj(c.get("data")).get("to") not in RESOLVED_FROM
+        ),
+        None,
+    )
+    return {
+        **p,
+        "data": finite(p.get("data")),
+        "resolved": resolved is not None,
+        "resolved_at": _text(resolved.get("at")) if resolved else None,
+        "resolved_by": _text(_obj(resolved.get("data")).get("by")) if resolved else None,
+    }
+
+
+def _air(value: Any) -> dict[str, Any] | None:
+    """The last air reading beside its alarm: a technician sees why the machine stopped."""
+    air = _obj(value)
+    if not air:
+        return None
+    return {
+        "pm25": _number(air.get("pm25")),
+        "alarm": air.get("alarm") is True,
+        "threshold": _number(air.get("threshold")),
+    }
+
+
+def _number(value: Any) -> float | None:
+    ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    return float(value) if ok else None
+
+
+def changed_rows(
+    previous: dict[str, str], rows: list[dict[str, Any]]
+) -> tuple[list[dict[str, Any]], list[str], dict[str, str]]:
+    """What the live dashboard sends: the rows that differ from ``previous`` (station id to the
+    row as JSON), the ids that went away, and the new index to compare the next update with."""
+    current = {r["id"]: json.dumps(r, sort_keys=True, default=str) for r in rows}
+    changed = [r for r in rows if previous.get(r["id"]) != current[r["id"]]]
+    removed = [i for i in previous if i not in current]
+    return changed, removed, current
 
 
 def _health(health: dict[str, Any], status: dict[str, Any]) -> list[dict[str, Any]]:

@@ -166,6 +166,7 @@ def _forget_badges(conn: Any, uids: tuple[str, ...]) -> None:
         return
     conn.execute(f"DELETE FROM badges WHERE uid IN ({marks})", uids)
     conn.execute(f"DELETE FROM badge_taps WHERE uid IN ({marks})", uids)
+    conn.execute(f"DELETE FROM station_enrolments WHERE uid IN ({marks})", uids)
     conn.execute(
         "UPDATE alerts SET data = json_set(data, '$.uid', NULL) "
         f"WHERE json_extract(data, '$.uid') IN ({marks})",

@@ -100,6 +100,15 @@ class CentralStore(Protocol):
     ) -> dict[str, int]: ...
     def roster_rows(self) -> dict[str, list[dict[str, Any]]]: ...
     def set_badge_active(self, uid: str, active: bool) -> None: ...
+    def enrol_from_station(
+        self,
+        station_id: str,
+        uid: str,
+        by: str,
+        *,
+        member_id: str | None = None,
+        new_name: str | None = None,
+    ) -> dict[str, Any]: ...
 
     # commands
     def add_command(self, station_id: str, command: dict[str, Any], by: str) -> dict[str, Any]: ...
@@ -381,6 +390,23 @@ def m005_user_sessions(db: Database) -> None:
     # A login records its account's generation; logout, a new password, a new role or disabling
     # the account bumps it, and every request checks it: the older sessions end at once.
     db.execute("ALTER TABLE users ADD COLUMN session_generation INTEGER NOT NULL DEFAULT 0")
+
+
+@migrations()
+def m006_station_enrolments(db: Database) -> None:
+    # Who gave which badge to whom at a station (a technician at the machine): the audit of the
+    # sync API's enrolment route. The badge itself is a roster row like any other.
+    db.execute(
+        """
+        CREATE TABLE station_enrolments (
+            uid TEXT NOT NULL,
+            member_id TEXT NOT NULL,
+            station_id TEXT NOT NULL,
+            by TEXT NOT NULL,
+            at TEXT NOT NULL,
+            created_member INTEGER NOT NULL DEFAULT 0
+        )"""
+    )
 
 
 @migrations()
@@ -1284,6 +1310,80 @@ class SqliteCentralStore:
                 names = [d[0] for d in cur.description]
                 out[table] = [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
         return out
+
+    def enrol_from_station(
+        self,
+        station_id: str,
+        uid: str,
+        by: str,
+        *,
+        member_id: str | None = None,
+        new_name: str | None = None,
+    ) -> dict[str, Any]:
+        """A technician at a station gives an unknown badge to a member (or to a new trainee):
+        the badge reaches every station with the next roster sync. A station may only enrol a
+        badge no one holds (not even inactive: a revoked badge comes back only by an educator),
+        give it to an active trainee or staff member, and create trainees only."""
+        with self._transaction() as conn:
+            holder = conn.execute("SELECT member_id FROM badges WHERE uid = ?", (uid,)).fetchone()
+            if holder is not None:
+                raise Conflict(
+                    f"badge {uid} is already in the roster: an educator moves or restores it "
+                    "on the central store's member page"
+                )
+            created = new_name is not None
+            if new_name is not None:
+                member_id = self._new_member_id(conn, new_name)
+                version = self._bump(conn)
+                conn.execute(
+                    "INSERT INTO members (id, name, role, active, version, updated_at) "
+                    "VALUES (?, ?, 'trainee', 1, ?, ?)",
+                    (member_id, new_name, version, now_iso()),
+                )
+            row = conn.execute(
+                "SELECT name, active, erased_at FROM members WHERE id = ?", (member_id,)
+            ).fetchone()
+            if row is None or row[2] is not None:
+                raise NotFound(f"no member {member_id!r} in the roster")
+            if not row[1]:
+                raise Conflict(f"member {member_id!r} is inactive: an educator reactivates them")
+            version = self._bump(conn)
+            conn.execute(
+                "INSERT INTO badges (uid, member_id, active, version) VALUES (?, ?, 1, ?)",
+                (uid, member_id, version),
+            )
+            conn.execute(
+                "INSERT INTO station_enrolments (uid, member_id, station_id, by, at, "
+                "created_member) VALUES (?, ?, ?, ?, ?, ?)",
+                (uid, member_id, station_id, by, now_iso(), int(created)),
+            )
+        return {
+            "uid": uid,
+            "member_id": member_id,
+            "member_name": row[0],
+            "created_member": created,
+            "roster_version": version,
+        }
+
+    @staticmethod
+    def _new_member_id(conn: sqlite3.Connection, name: str) -> str:
+        """An id from the name, as educators write them (« Zoé Leroy » → ``zoe-leroy``)."""
+        import unicodedata
+
+        plain = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode().lower()
+        base = "-".join("".join(c if c.isalnum() else " " for c in plain).split())[:40] or "membre"
+        candidate, n = base, 1
+        while conn.execute("SELECT 1 FROM members WHERE id = ?", (candidate,)).fetchone():
+            n += 1
+            candidate = f"{base}-{n}"
+        return candidate
+
+    def station_enrolments(self, limit: int = 50) -> list[dict[str, Any]]:
+        return self._rows(
+            "SELECT uid, member_id, station_id, by, at, created_member FROM station_enrolments "
+            "ORDER BY rowid DESC LIMIT ?",
+            (limit,),
+        )
 
     def set_badge_active(self, uid: str, active: bool) -> None:
         """Revoke (or restore) a badge: a roster change every station gets at its next sync."""

@@ -22,16 +22,23 @@ class EnrolError(StationError, ValueError):
     """The badge cannot be enrolled; the message says why."""
 
 
-def enrol_badge(controller: Controller, uid: str, member_id: str, *, by: str) -> dict[str, Any]:
-    """Enrol from any thread; returns the stored event. Raises :class:`EnrolError`."""
+def enrol_badge(
+    controller: Controller, uid: str, member_id: str, *, by: str, at_central: bool | None = None
+) -> dict[str, Any]:
+    """Enrol from any thread; returns the stored event. Raises :class:`EnrolError`.
+
+    ``at_central`` says whether the central store has it too (then every station gets it) or
+    only this station (the central store was out of reach); None when there is none."""
     try:
         uid = normalise_uid(uid)
     except ValueError as e:
         raise EnrolError(str(e)) from None
-    return controller.run_in_loop(lambda: _enrol(controller, uid, member_id, by))
+    return controller.run_in_loop(lambda: _enrol(controller, uid, member_id, by, at_central))
 
 
-def _enrol(controller: Controller, uid: str, member_id: str, by: str) -> dict[str, Any]:
+def _enrol(
+    controller: Controller, uid: str, member_id: str, by: str, at_central: bool | None
+) -> dict[str, Any]:
     store = controller.store
     assert store is not None
     roster = store.roster()
@@ -43,11 +50,13 @@ def _enrol(controller: Controller, uid: str, member_id: str, by: str) -> dict[st
     existing = roster.badge(uid)
     if existing is not None and existing.active:
         raise EnrolError(f"badge {uid} already belongs to {existing.member_id!r}")
-    data = {
+    data: dict[str, Any] = {
         "uid": uid,
         "member_id": member_id,
         "by": by,
         "previous_member_id": existing.member_id if existing else None,
     }
+    if at_central is not None:
+        data["at_central"] = at_central
     # The event's projection writes the badge in the same transaction, and the roster reloads.
     return controller.record_in_loop("badge_enrolled", data)

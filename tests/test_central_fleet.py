@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+import json
+import re
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
-from central.fleet import fleet
+import pytest
+
+from central.fleet import changed_rows, fleet
+from central.store import SqliteCentralStore
+from tests.test_central_helpers import central_config
+from web.central_app import create_central_app
 
 NOW = datetime(2026, 3, 2, 10, 0, 30, tzinfo=UTC)
 
@@ -44,4 +53,97 @@ def test_who_is_on_health_and_problems() -> None:
     assert (s["state"], s["member_name"], s["supervisor_name"]) == ("in_use", "Léa", "Moussa")
     bad = {h["part"]: h["detail"] for h in s["health"] if not h["ok"]}
     assert bad == {"air_sensor": "no data", "roster": "roster_expired"}
-    assert s["problems"] == [problem]
+    assert [{k: p[k] for k in problem} for p in s["problems"]] == [problem]
+    assert s["problems"][0]["resolved"] is False
+
+
+def test_a_problem_is_resolved_when_its_station_leaves_to_check_afterwards() -> None:
+    def problem(at: str, what: str) -> dict[str, object]:
+        return {"station_id": "laser-1", "at": at, "data": {"problem": what}}
+
+    def change(at: str, from_: str, to: str, station_id: str = "laser-1") -> dict[str, object]:
+        data = {"from": from_, "to": to, "by": "yanis"}
+        return {"station_id": station_id, "at": at, "data": data}
+
+    problems = [problem("2026-03-02T09:30:00Z", "fumée"), problem("2026-03-02T08:00:00Z", "lens")]
+    changes = [
+        change("2026-03-02T08:00:01Z", "available", "to_check"),
+        change("2026-03-02T09:00:00Z", "to_check", "available"),
+        change("2026-03-02T09:30:01Z", "available", "to_check"),
+        change("2026-03-02T09:45:00Z", "to_check", "available", station_id="cnc-1"),
+    ]
+    (s,) = fleet([station("2026-03-02T10:00:20.000Z")], problems, NOW, 30, changes)
+    smoke, lens = s["problems"]
+    assert (smoke["resolved"], lens["resolved"]) == (False, True)
+    assert (lens["resolved_at"], lens["resolved_by"]) == ("2026-03-02T09:00:00Z", "yanis")
+
+
+def test_the_air_reading_beside_an_alarm_and_the_backlog_of_an_offline_station() -> None:
+    status = {
+        "machine": {"state": "fault", "reason": "air_alarm"},
+        "air": {"pm25": 80.5, "alarm": True, "threshold": 35},
+    }
+    (online,) = fleet([station("2026-03-02T10:00:20.000Z", **status)], [], NOW, 30)
+    assert online["air"] == {"pm25": 80.5, "alarm": True, "threshold": 35.0}
+    assert online["backlog_at_least"] is False
+    (offline,) = fleet([station("2026-03-02T09:00:00.000Z")], [], NOW, 30)
+    assert offline["air"] is None and offline["backlog_at_least"] is True
+    (never,) = fleet([station(None)], [], NOW, 30)
+    assert never["backlog_at_least"] is False
+
+
+def test_changed_rows_carry_only_what_changed() -> None:
+    laser = station("2026-03-02T10:00:20.000Z")
+    cnc = {**station("2026-03-02T10:00:20.000Z"), "id": "cnc-1", "name": "CNC"}
+    rows = fleet([laser, cnc], [], NOW, 30)
+    first, removed, index = changed_rows({}, rows)
+    assert [r["id"] for r in first] == ["laser-1", "cnc-1"] and removed == []
+    cnc["backlog"] = 3
+    second, removed, index = changed_rows(index, fleet([laser, cnc], [], NOW, 30))
+    assert [r["id"] for r in second] == ["cnc-1"] and second[0]["backlog"] == 3
+    third, removed, _ = changed_rows(index, fleet([laser], [], NOW, 30))
+    assert third == [] and removed == ["cnc-1"]
+
+
+def sse_data(chunk: bytes | str) -> dict[str, Any]:
+    text = chunk.decode() if isinstance(chunk, bytes) else chunk
+    assert text.startswith("event: fleet\ndata: "), text
+    data: dict[str, Any] = json.loads(text.split("data: ", 1)[1])
+    return data
+
+
+def test_the_dashboard_stream_sends_only_the_station_that_changed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import web.central_pages
+
+    monkeypatch.setattr(web.central_pages, "FLEET_POLL_S", 0.0)  # no waiting between polls
+    store = SqliteCentralStore(tmp_path / "central" / "central.sqlite")
+    store.add_user("yanis", "a long passphrase", "technician")
+    store.add_station("laser-1", name="Découpe laser", kind="laser")
+    store.add_station("cnc-1", name="Fraiseuse", kind="cnc")
+    app = create_central_app(store, central_config(tmp_path))
+    client = app.test_client()
+    html = client.get("/login").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)  # type: ignore[union-attr]
+    client.post(
+        "/login", data={"username": "yanis", "password": "a long passphrase", "csrf_token": token}
+    )
+    r = client.get("/dash/stream", buffered=False)
+    chunks = iter(r.response)
+    try:
+        first = sse_data(next(chunks))
+        assert sorted(s["id"] for s in first["stations"]) == ["cnc-1", "laser-1"]
+        assert "Pas encore d&#39;état reçu" in first["stations"][0]["cells"]["state"]
+        assert "commands" in first
+        store.ingest("cnc-1", [], status={"machine": {"state": "available"}}, backlog=4)
+        second = sse_data(next(chunks))
+        assert [s["id"] for s in second["stations"]] == ["cnc-1"]
+        assert "Libre" in second["stations"][0]["cells"]["state"]
+        assert "commands" not in second, "the command log did not change"
+        store.add_command("laser-1", {"action": "lock", "reason": "lentille"}, by="yanis")
+        third = sse_data(next(chunks))
+        assert third["stations"] == [] and "Mettre hors service" in third["commands"]
+    finally:
+        r.close()
+        store.close()

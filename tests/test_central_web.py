@@ -22,7 +22,7 @@ PUBLIC = {"static", "central_auth.login", "central_auth.home", "central_auth.log
 """Endpoints open without a login. Everything else must refuse an anonymous request."""
 SIGNED = {"central_progress.own"}
 """Open only with a link signed by the server (a trainee's own progress): a forged one is 404."""
-BEARER = {"health", "sync", "openapi"}
+BEARER = {"health", "sync", "enrol", "openapi"}
 """The API: the sync endpoint checks its own bearer token; health and the description are open."""
 
 
@@ -99,6 +99,7 @@ def test_every_page_rejects_anonymous_requests(app: Flask) -> None:
     assert checked >= 15
     # And the sync API refuses a request without a token.
     assert client.post("/api/v1/sync", json={}).status_code == 401
+    assert client.post("/api/v1/enrol", json={}).status_code == 401
 
 
 def test_posts_need_the_csrf_token(app: Flask) -> None:

@@ -264,7 +264,7 @@ def test_keys_the_central_pages_and_the_station_code_use_exist() -> None:
     assert not missing, missing
     station = [WEB / "technician.py", WEB / "kiosk.py", WEB / "public.py", WEB / "sim_panel.py"]
     used = _used_keys(station, r"\b(?:n?gettext)")
-    assert "tech.health.sync_pending" in used
+    assert "tech.sync.backlog" in used
     assert not [k for k in used if not k.endswith(".") and k not in FR]
 
 
@@ -308,17 +308,19 @@ def test_no_message_counts_with_parentheses() -> None:
 def test_plurals_follow_each_languages_rules() -> None:
     t = Translator(load_catalogs(), default="fr")
     say = t.ngettext
-    assert say("fr", "tech.health.sync_pending", 0) == "0 événement en attente"
-    assert say("fr", "tech.health.sync_pending", 1) == "1 événement en attente"
-    assert say("fr", "tech.health.sync_pending", 3) == "3 événements en attente"
-    assert say("fr", "tech.health.sync_pending", 1_000_000) == "1000000 événements en attente"
-    assert say("en", "tech.health.sync_pending", 0) == "0 events waiting"
-    assert say("en", "tech.health.sync_pending", 1) == "1 event waiting"
+    assert say("fr", "tech.sync.backlog", 0) == "0 événement attend d'être envoyé."
+    assert say("fr", "tech.sync.backlog", 1) == "1 événement attend d'être envoyé."
+    assert say("fr", "tech.sync.backlog", 3) == "3 événements attendent d'être envoyés."
+    assert (
+        say("fr", "tech.sync.backlog", 1_000_000) == "1000000 événements attendent d'être envoyés."
+    )
+    assert say("en", "tech.sync.backlog", 0) == "0 events waiting to be sent."
+    assert say("en", "tech.sync.backlog", 1) == "1 event waiting to be sent."
     # An old call that passes count= gets the right form too; no count means the plural form.
-    assert t.gettext("fr", "tech.health.sync_pending", count=1) == "1 événement en attente"
-    assert t.gettext("en", "tech.health.sync_pending") == "{count} events waiting"
+    assert t.gettext("fr", "tech.sync.backlog", count=1) == "1 événement attend d'être envoyé."
+    assert t.gettext("en", "tech.sync.backlog") == "{count} events waiting to be sent."
     # A count that is not a number does not break the page.
-    assert say("fr", "tech.health.sync_pending", None) == "None événements en attente"  # type: ignore[arg-type]
+    assert say("fr", "tech.sync.backlog", None) == "None événements attendent d'être envoyés."  # type: ignore[arg-type]
 
 
 def test_decimal_counts_follow_french_rules() -> None:
@@ -332,11 +334,11 @@ def test_decimal_counts_follow_french_rules() -> None:
 
 def test_the_script_gets_forms_by_cldr_category() -> None:
     script = Translator(load_catalogs(), default="fr").for_script()
-    fr = script["fr"]["tech.health.sync_pending"]
-    en = script["en"]["tech.health.sync_pending"]
+    fr = script["fr"]["tech.sync.backlog"]
+    en = script["en"]["tech.sync.backlog"]
     assert isinstance(fr, dict) and isinstance(en, dict)
-    assert fr["one"] == "{count} événement en attente"
-    assert fr["other"] == fr["many"] == "{count} événements en attente"
+    assert fr["one"] == "{count} événement attend d'être envoyé."
+    assert fr["other"] == fr["many"] == "{count} événements attendent d'être envoyés."
     assert set(en) == {"one", "other"}
     assert script["fr"]["kiosk.idle.title"] == FR["kiosk.idle.title"]
     json.dumps(script)  # it goes into the page as JSON
@@ -397,7 +399,7 @@ def test_import_json_merges_new_keys_and_plural_pairs(
         "kiosk.new.count.one": "{count} heure",
         "kiosk.new.count.other": "{count} heures",
         "language.other": "English",  # one key that ends in "other" is no plural
-        "tech.health.sync_pending": "{count} événement(s) en attente",  # an older branch's text
+        "tech.sync.backlog": "{count} événement(s) en attente",  # an older branch's text
     }
     source = tmp_path / "messages.json"
     source.write_text(json.dumps(data, ensure_ascii=False), "utf-8")
@@ -406,13 +408,13 @@ def test_import_json_merges_new_keys_and_plural_pairs(
         == 0
     )
     out = capsys.readouterr().out
-    assert "2 added, 1 changed" in out and "tech.health.sync_pending" in out
+    assert "2 added, 1 changed" in out and "tech.sync.backlog" in out
     after = _entries(po, "fr")
     assert after["kiosk.idle.title"] == "Badge ici pour commencer"
     assert after["kiosk.new.line"] == "Nouvelle ligne {name}"
     assert after["kiosk.new.count"] == ("{count} heure", "{count} heures", "{count} heures")
     assert after["language.other"] == "English"
-    assert after["tech.health.sync_pending"] == before["tech.health.sync_pending"]
+    assert after["tech.sync.backlog"] == before["tech.sync.backlog"]
     assert list(after)[: len(before)] == list(before), "entries keep their place"
     assert {k: v for k, v in after.items() if k in before and k != "kiosk.idle.title"} == {
         k: v for k, v in before.items() if k != "kiosk.idle.title"

@@ -93,9 +93,13 @@ CENTRAL_PUBLIC = {
     "health": "the sync API's health check, no data",
     "openapi": "the sync API's description",
     "sync": "a station's bearer token, checked by the view",
+    "enrol": "a station's bearer token, checked by the view (badge enrolment)",
     "central_progress.own": "a trainee's own page, by a link the server signed (404 if forged)",
 }
-CENTRAL_CSRF_EXEMPT = {"sync": "a bearer token, never a cookie: no cross-site request has it"}
+CENTRAL_CSRF_EXEMPT = {
+    "sync": "a bearer token, never a cookie: no cross-site request has it",
+    "enrol": "a bearer token, never a cookie: no cross-site request has it",
+}
 CENTRAL_ROLES = ("admin", "educator", "technician")
 
 
@@ -287,7 +291,7 @@ def test_malformed_json_is_a_400_never_a_500(surface: Surface) -> None:
         if method not in UNSAFE or endpoint.endswith("logout"):
             continue
         headers = {"X-CSRF-Token": token, "Content-Type": "application/json"}
-        if sync_token and endpoint == "sync":
+        if sync_token and endpoint in ("sync", "enrol"):
             headers["Authorization"] = f"Bearer {sync_token}"
         for body in MALFORMED:
             r = client.open(url, method=method, data=body, headers=headers)

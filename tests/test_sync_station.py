@@ -304,8 +304,9 @@ def test_offline_the_status_shows_the_true_backlog_and_the_time_since_the_last_s
         with create_app(st.controller).test_request_context():
             rows = {r["label"]: r for r in health_rows(st.controller.status(), st.controller)}
         shown = rows["tech.health.sync"]["value"]
-        assert f"{len(unsent)} événements en attente" in shown
-        assert "il y a 00:1" in shown  # ten minutes and a little more
+        # The technician page's wording since issue 11: sentences, durations as people say them.
+        assert f"{len(unsent)} événements attendent d'être envoyés." in shown
+        assert "Dernière synchro réussie il y a 10 min." in shown  # ten minutes and a little more
         assert rows["tech.health.sync"]["ok"] is False
     finally:
         proxy.stop()

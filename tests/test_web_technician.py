@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
+import html
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -13,6 +17,7 @@ from station.controller import Controller
 from station.machine import Tap
 from tests.conftest import NOAH, SOFIANE, UNKNOWN
 from tests.test_web_helpers import PASSWORD, add_tech, csrf, login, make_app
+from web.common import format as fmt
 from web.technician import LoginLimiter, cpu_temperature
 
 
@@ -147,6 +152,26 @@ def test_events_filters(tech: FlaskClient, controller: Controller) -> None:
     assert "Aucun événement." in page
 
 
+def test_events_are_sentences_in_local_time_without_heartbeats(
+    tech: FlaskClient, controller: Controller
+) -> None:
+    """Before issue 11: raw JSON, UTC ISO times, and heartbeats drowning everything else."""
+    controller.call(Tap(SOFIANE))
+    controller.advance(120)  # heartbeats during the session
+    controller.call(Tap(SOFIANE))
+    page = html.unescape(tech.get("/tech/").get_data(as_text=True))
+    events = page.split('id="live-events"')[1]
+    assert "Sofiane Kaci (sofiane) a commencé une session." in events
+    assert "Fin de la session de Sofiane Kaci (sofiane) : Fin au badge, 2 min." in events
+    assert 'data-type="heartbeat"' not in events and '{"' not in events
+    started = next(e for e in last_events(controller, 20) if e["type"] == "session_started")
+    local = fmt.local_time(started["at"], "fr", controller.config.station.timezone)
+    assert f'<time datetime="{started["at"]}">{local}</time>' in events
+    assert local != started["at"] and "T" not in local
+    shown = tech.get("/tech/?heartbeats=1").get_data(as_text=True)
+    assert 'data-type="heartbeat"' in shown and "Signal de vie pendant la session" in shown
+
+
 def test_out_of_service_and_back(tech: FlaskClient, controller: Controller) -> None:
     r = post(tech, "/tech/machine/out-of-service", reason="Lentille à nettoyer")
     assert r.status_code == 302
@@ -238,20 +263,40 @@ def test_cpu_temperature(tmp_path: Path) -> None:
 
 
 def test_health_shows_the_sync_clients_view(tech: FlaskClient, controller: Controller) -> None:
+    """The central store out of reach is a sentence (the station goes on, what to do), not a
+    raw ``URLError``; the backlog and the time since the last success are in words. (This
+    test asserted the raw ISO time and error before issue 11.)"""
+    error = "URLError: <urlopen error [Errno 111] Connection refused>"
+    now = controller.clock.now().at
     controller.set_sync_status(
         {
             "enabled": True,
             "acked_seq": 0,
-            "last_success_at": "2026-11-25T10:00:00Z",
-            "last_error": "timed out",
+            "state": "offline",
+            "last_success_at": (now - timedelta(minutes=42)).isoformat(),
+            "last_error": error,
+            "next_attempt_in_s": 30.0,
         }
     )
+    controller.call(Tap(UNKNOWN))  # one more event: two waiting, a plural
     backlog = controller.status()["sync"]["backlog"]  # every event: none acknowledged
-    assert backlog >= 1
-    page = tech.get("/tech/").get_data(as_text=True)
-    plural = "s" if backlog > 1 else ""  # « 1 événement », not « 1 événements »
-    assert f"{backlog} événement{plural} en attente" in page
-    assert "Dernier succès : 2026-11-25T10:00:00Z" in page and "timed out" in page
+    assert backlog >= 2
+    page = html.unescape(tech.get("/tech/").get_data(as_text=True))
+    health = page.split('id="live-health"')[1].split("</section>")[0]
+    assert "Le serveur central ne répond pas" in health
+    assert f"{backlog} événements attendent d'être envoyés." in health
+    assert (
+        "Dernière synchro réussie il y a 42 min." in health and "Nouvel essai dans 30 s." in health
+    )
+    value, detail = health.split("Connection refused")[0].rsplit("<td>", 1)[1].split("<details>")
+    assert "URLError" not in value and "URLError" in detail, "the raw error is only a detail"
+
+
+def test_health_says_whether_the_clock_is_set(tech: FlaskClient, controller: Controller) -> None:
+    assert "À l'heure (réglée par le réseau)" in html.unescape(tech.get("/tech/").get_data(True))
+    controller.clock.synced = False  # type: ignore[attr-defined]
+    page = html.unescape(tech.get("/tech/").get_data(as_text=True))
+    assert "Pas encore réglée par le réseau" in page
 
 
 def test_health_counts_waiting_events_in_words(tech: FlaskClient, controller: Controller) -> None:
@@ -264,9 +309,9 @@ def test_health_counts_waiting_events_in_words(tech: FlaskClient, controller: Co
     last = controller.status()["sync"]["backlog"]
     assert last >= 2
     for acked, words in (
-        (last - 1, "1 événement en attente"),
-        (last, "0 événement en attente"),
-        (last - 2, "2 événements en attente"),
+        (last - 1, "1 événement attend d&#39;être envoyé."),
+        (last, "0 événement attend d&#39;être envoyé."),
+        (last - 2, "2 événements attendent d&#39;être envoyés."),
     ):
         controller.set_sync_status({"enabled": True, "acked_seq": acked})
         assert words in tech.get("/tech/").get_data(as_text=True)
@@ -314,3 +359,126 @@ def test_an_open_stream_ends_with_the_session(
     controller.call(Tap(UNKNOWN))  # something to send: the stream checks before sending it
     assert list(zip(range(100), chunks, strict=False)) == [], "the stream ended"
     r.close()
+
+
+def test_every_event_type_has_a_sentence() -> None:
+    """The fallback (label and data) is for types added later, not for today's."""
+    import re
+
+    root = Path(__file__).resolve().parent.parent
+    from web.i18n import load_catalogs
+
+    catalogs = load_catalogs("station")
+    fr, en = catalogs["fr"], catalogs["en"]
+    types = {"badge_enrolled", "power_without_permission"}
+    for path in (root / "station").glob("*.py"):
+        types |= set(re.findall(r'Record\(\s*"([a-z_]+)"', path.read_text("utf-8")))
+    missing = sorted(
+        t for t in types if f"tech.sentence.{t}" not in fr or f"tech.sentence.{t}" not in en
+    )
+    assert not missing, f"add tech.sentence.<type> to both catalogs: {missing}"
+
+
+# --- enrolment at the central store ----------------------------------------------------------
+
+
+@pytest.fixture
+def central_store(tmp_path: Path) -> Iterator[Any]:
+    from central.store import SqliteCentralStore
+    from station.roster import parse_roster_csv
+    from tests.conftest import sample_roster_text
+
+    store = SqliteCentralStore(tmp_path / "central" / "central.sqlite")
+    store.import_roster(parse_roster_csv(sample_roster_text()))
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+@pytest.fixture
+def online(
+    tech: FlaskClient, controller: Controller, central_store: Any, tmp_path: Path
+) -> FlaskClient:
+    """The station configured with a central store, reached through its Flask app."""
+    from station.sync import Reply
+    from tests.test_central_helpers import central_config
+    from web.central_app import create_central_app
+    from web.technician import CENTRAL_TRANSPORT
+
+    token = central_store.add_station("laser-1", kind="laser")
+    central = create_central_app(central_store, central_config(tmp_path)).test_client()
+
+    def transport(url: str, body: bytes, headers: dict[str, str], timeout: float) -> Reply:
+        r = central.post(url.removeprefix("http://central.test"), data=body, headers=headers)
+        return Reply(r.status_code, r.get_json() or {})
+
+    section = dataclasses.replace(controller.config.central, url="http://central.test", token=token)
+    controller.config = dataclasses.replace(controller.config, central=section)
+    tech.application.extensions[CENTRAL_TRANSPORT] = transport
+    return tech
+
+
+def test_enrolment_goes_to_the_central_store_so_every_station_gets_the_badge(
+    online: FlaskClient, controller: Controller, central_store: Any
+) -> None:
+    """Before issue 11 the badge worked only at the station where it was enrolled."""
+    version = central_store.roster_version()
+    controller.call(Tap(UNKNOWN))
+    post(online, "/tech/enrol", uid=UNKNOWN, member_id="noah")
+    page = html.unescape(online.get("/tech/").get_data(as_text=True))
+    assert "Badge DEADBEEF enregistré pour Noah Petit au serveur central" in page
+    changes = central_store.roster_changes(version)
+    assert [(b["uid"], b["member_id"]) for b in changes["badges"]] == [(UNKNOWN, "noah")]
+    (row,) = central_store.station_enrolments()
+    assert (row["station_id"], row["by"]) == ("laser-1", "yanis")
+    event = last_events(controller, 1)[0]
+    assert event["type"] == "badge_enrolled" and event["data"]["at_central"] is True
+    badge = controller.run_in_loop(lambda: controller.store.roster().badge(UNKNOWN))
+    assert badge.member_id == "noah" and badge.active, "it works here at once"
+
+
+def test_a_new_member_is_created_at_the_central_store(
+    online: FlaskClient, controller: Controller, central_store: Any
+) -> None:
+    controller.call(Tap(UNKNOWN))
+    post(online, "/tech/enrol", uid=UNKNOWN, member_id="", new_name="Zoé Leroy")
+    page = html.unescape(online.get("/tech/").get_data(as_text=True))
+    assert "Badge DEADBEEF enregistré pour Zoé Leroy au serveur central" in page
+    members = {m["id"]: m["name"] for m in central_store.roster_rows()["members"]}
+    assert members["zoe-leroy"] == "Zoé Leroy"
+
+
+def test_the_central_store_out_of_reach_offers_the_local_enrolment(
+    online: FlaskClient, controller: Controller
+) -> None:
+    from station.sync import SyncError
+    from web.technician import CENTRAL_TRANSPORT
+
+    def unreachable(*args: object) -> Any:
+        raise SyncError("offline", "URLError: <urlopen error [Errno 111] Connection refused>")
+
+    online.application.extensions[CENTRAL_TRANSPORT] = unreachable
+    controller.call(Tap(UNKNOWN))
+    post(online, "/tech/enrol", uid=UNKNOWN, member_id="noah")
+    page = html.unescape(online.get("/tech/").get_data(as_text=True))
+    assert "Le serveur central ne répond pas : le badge n'est pas enregistré." in page
+    assert "Enregistrer sur cette station seulement" in page
+    assert all(e["type"] != "badge_enrolled" for e in last_events(controller, 5))
+    post(online, "/tech/enrol", uid=UNKNOWN, member_id="noah", local="1")
+    page = html.unescape(online.get("/tech/").get_data(as_text=True))
+    assert "sur cette station seulement. Refais-le au serveur central" in page
+    event = last_events(controller, 1)[0]
+    assert event["type"] == "badge_enrolled" and event["data"]["at_central"] is False
+    assert "Enregistrer sur cette station seulement" not in page, "the offer is gone"
+
+
+def test_the_central_store_refuses_a_badge_someone_holds(
+    online: FlaskClient, controller: Controller, central_store: Any
+) -> None:
+    central_store.add_badge(UNKNOWN, "sofiane")  # given at the central store, not yet synced
+    post(online, "/tech/enrol", uid=UNKNOWN, member_id="noah")
+    page = html.unescape(online.get("/tech/").get_data(as_text=True))
+    assert "Le serveur central refuse ce badge" in page and "already in the roster" in page
+    assert "Enregistrer sur cette station seulement" not in page
+    assert all(e["type"] != "badge_enrolled" for e in last_events(controller, 5))

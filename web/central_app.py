@@ -18,6 +18,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.sansio.utils import host_is_trusted
 
 from central.config import CentralConfig
+from central.enrolment import parse_enrolment
 from central.errors import BadRequest, CentralError, Conflict, NotFound, TooLarge
 from central.ingest import PROTOCOL, parse_sync_request
 from central.store import CentralStore
@@ -89,13 +90,7 @@ def create_central_app(store: CentralStore, config: CentralConfig) -> Flask:
     def sync() -> tuple[Response, int] | Response:
         station_id = _station_from_token(store)
         if station_id is None:
-            response = jsonify(
-                error="missing, unknown or revoked token: send Authorization: Bearer <token> "
-                "as printed by `station-central station add`",
-                field="Authorization",
-            )
-            response.headers["WWW-Authenticate"] = 'Bearer realm="fabrique-central"'
-            return response, 401
+            return _unauthorized()
         body = _json_body()
         req = parse_sync_request(body, station_id, config.sync.max_batch)
         result = store.ingest(station_id, req.events, status=req.status, backlog=req.backlog)
@@ -112,6 +107,24 @@ def create_central_app(store: CentralStore, config: CentralConfig) -> Flask:
             sync_interval_s=config.sync.station_interval_s,
         )
 
+    @app.post("/api/v1/enrol")
+    def enrol() -> tuple[Response, int]:
+        """A technician at a station gives an unknown badge to a member: scope-checked (a badge
+        no one holds, trainees only created), recorded with the station and who, and sent to
+        every station with the next roster sync."""
+        station_id = _station_from_token(store)
+        if station_id is None:
+            return _unauthorized()
+        enrolment = parse_enrolment(_json_body())
+        result = store.enrol_from_station(
+            station_id,
+            enrolment.uid,
+            enrolment.by,
+            member_id=enrolment.member_id,
+            new_name=enrolment.new_name,
+        )
+        return jsonify(protocol=PROTOCOL, **result), 201
+
     @app.get("/api/v1/openapi.json")
     def openapi() -> Response:
         from web.central_openapi import spec
@@ -121,6 +134,16 @@ def create_central_app(store: CentralStore, config: CentralConfig) -> Flask:
     _register_pages(app)
     app.jinja_env.globals["url_rules"] = {r.endpoint for r in app.url_map.iter_rules()}
     return app
+
+
+def _unauthorized() -> tuple[Response, int]:
+    response = jsonify(
+        error="missing, unknown or revoked token: send Authorization: Bearer <token> "
+        "as printed by `station-central station add`",
+        field="Authorization",
+    )
+    response.headers["WWW-Authenticate"] = 'Bearer realm="fabrique-central"'
+    return response, 401
 
 
 def _json_body() -> Any:

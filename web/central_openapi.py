@@ -139,6 +139,32 @@ PAGE = {
     "404": ERROR,
 }
 ADMIN: list[dict[str, list[str]]] = [{"session": []}]
+ENROL_REQUEST: dict[str, Any] = {
+    "type": "object",
+    "required": ["uid", "by"],
+    "properties": {
+        "uid": {"type": "string", "maxLength": 40},
+        "by": {"type": "string", "minLength": 1, "maxLength": 64},
+        "member_id": {"type": "string", "minLength": 1, "maxLength": 64},
+        "new_member": {
+            "type": "object",
+            "required": ["name"],
+            "properties": {"name": {"type": "string", "minLength": 1, "maxLength": 100}},
+        },
+    },
+    "description": "exactly one of member_id and new_member",
+}
+ENROL_REPLY: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "protocol": {"type": "integer"},
+        "uid": {"type": "string"},
+        "member_id": {"type": "string"},
+        "member_name": {"type": "string"},
+        "created_member": {"type": "boolean"},
+        "roster_version": {"type": "integer"},
+    },
+}
 
 
 def spec(app: Flask | None = None) -> dict[str, Any]:
@@ -172,6 +198,28 @@ def spec(app: Flask | None = None) -> dict[str, Any]:
                         },
                         "400": ERROR,
                         "401": ERROR,
+                        "409": ERROR,
+                        "413": ERROR,
+                    },
+                }
+            },
+            "/api/v1/enrol": {
+                "post": {
+                    "summary": "A technician at a station gives an unknown badge to a member "
+                    "(or a new trainee); every station gets it with its next roster sync",
+                    "security": [{"station": []}],
+                    "requestBody": {
+                        "required": True,
+                        "content": {"application/json": {"schema": ENROL_REQUEST}},
+                    },
+                    "responses": {
+                        "201": {
+                            "description": "Enrolled",
+                            "content": {"application/json": {"schema": ENROL_REPLY}},
+                        },
+                        "400": ERROR,
+                        "401": ERROR,
+                        "404": ERROR,
                         "409": ERROR,
                         "413": ERROR,
                     },

@@ -25,16 +25,18 @@ from flask import (
     current_app,
     flash,
     g,
+    get_template_attribute,
     redirect,
     render_template,
     request,
     session,
+    stream_with_context,
     url_for,
 )
 
 from central.config import CentralConfig
 from central.errors import BadRequest, CentralError, Conflict, NotFound
-from central.fleet import fleet, utcnow
+from central.fleet import changed_rows, fleet, utcnow
 from central.ingest import COMMAND_ACTIONS, parse_command
 from central.privacy import retention_runs
 from central.store import (
@@ -63,7 +65,7 @@ from web.common.login import MAX_USERNAME, LoginLimiter, limiter_keys, safe_next
 from web.i18n import LANGUAGES
 
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-BEARER_API = ("/api/v1/sync",)
+BEARER_API = ("/api/v1/sync", "/api/v1/enrol")
 KEEPALIVE_S = 15.0
 FLEET_POLL_S = 1.0
 
@@ -130,7 +132,7 @@ def t(key: str, **values: Any) -> str:
     return i18n.translator().gettext(language(), key, **values)
 
 
-def tn(key: str, count: float, **values: Any) -> str:
+def tn(key: str, count: float, /, **values: Any) -> str:
     """A plural message: the form for ``count`` (« 1 événement », « 3 événements »)."""
     return i18n.translator().ngettext(language(), key, count, **values)
 
@@ -252,9 +254,37 @@ def logout() -> Any:
 # --- fleet dashboard ---------------------------------------------------------------------------
 
 
+FLEET_FIELDS = ("state", "who", "contact", "backlog", "health", "problems")
+"""The live cells of a station's row (web/templates/central_dash_rows.html)."""
+
+
 def fleet_now() -> list[dict[str, Any]]:
     problems = recent_events(store(), ("problem_reported",), 50)
-    return fleet(store().stations(), problems, utcnow(), config().offline_after_s)
+    changes = recent_events(store(), ("machine_state_changed",), 200)
+    return fleet(store().stations(), problems, utcnow(), config().offline_after_s, changes)
+
+
+def fleet_message(
+    previous: dict[str, str], last_commands: str | None
+) -> tuple[str | None, dict[str, str], str]:
+    """The next stream message: only the stations whose row changed (each with its cells as the
+    page shows them, in the viewer's language) and the command log when it changed; None when
+    nothing did."""
+    cell = get_template_attribute("central_dash_rows.html", "cell")
+    command_rows = get_template_attribute("central_dash_rows.html", "command_rows")
+    changed, removed, index = changed_rows(previous, fleet_now())
+    commands = str(command_rows(store().commands(limit=20)))
+    if not changed and not removed and commands == last_commands:
+        return None, index, commands
+    body: dict[str, Any] = {
+        "stations": [
+            {**row, "cells": {f: str(cell(f, row)) for f in FLEET_FIELDS}} for row in changed
+        ],
+        "removed": removed,
+    }
+    if commands != last_commands:
+        body["commands"] = commands
+    return json.dumps(body, ensure_ascii=False), index, commands
 
 
 @dash.get("/")
@@ -263,6 +293,7 @@ def index() -> str:
     return render_template(
         "central_dash.html",
         stations=fleet_now(),
+        fields=FLEET_FIELDS,
         commands=store().commands(limit=20),
         actions=COMMAND_ACTIONS,
         missed=config().sync.offline_after_missed,
@@ -282,7 +313,8 @@ def fleet_json() -> Response:
 @dash.get("/stream")
 @requires("technician")
 def stream() -> Response:
-    """Server-sent events: the fleet whenever it changes, a comment every 15 s otherwise."""
+    """Server-sent events: the first message carries every station, then each one only the
+    stations (and the command log) that changed; a comment every 15 s otherwise."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     viewer = current_user() or {}
 
@@ -292,13 +324,15 @@ def stream() -> Response:
         return now is not None and now["generation"] == viewer.get("generation")
 
     def generate() -> Iterator[str]:
-        last, quiet = None, 0.0
+        index: dict[str, str] = {}
+        commands: str | None = None
+        quiet = 0.0
         with app.app_context():
             # Ends when the viewer goes away (the write fails: GeneratorExit) or loses the right.
             while still_allowed():
-                payload = json.dumps({"stations": fleet_now()}, ensure_ascii=False)
-                if payload != last:
-                    last, quiet = payload, 0.0
+                payload, index, commands = fleet_message(index, commands)
+                if payload is not None:
+                    quiet = 0.0
                     yield f"event: fleet\ndata: {payload}\n\n"
                 elif quiet >= KEEPALIVE_S:
                     quiet = 0.0
@@ -308,7 +342,7 @@ def stream() -> Response:
 
     limiter: StreamLimiter = current_app.extensions["stream_limiter"]
     return limiter.response(
-        generate,
+        lambda: stream_with_context(generate()),  # the viewer's language in every message
         f"{limiter.max_open} dashboards are streaming already: close a tab, or try again in a "
         "minute",
     )

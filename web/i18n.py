@@ -156,8 +156,9 @@ class Translator:
         _, text = self._lookup(lang, key)
         return fill(text[-1] if isinstance(text, tuple) else text, values)
 
-    def ngettext(self, lang: str, key: str, count: float, **values: Any) -> str:
-        """The form for ``count`` by the language's plural rules; ``{count}`` is filled too."""
+    def ngettext(self, lang: str, key: str, count: float, /, **values: Any) -> str:
+        """The form for ``count`` by the language's plural rules; ``{count}`` is filled with it
+        unless ``values`` gives its own (a number formatted for the reader)."""
         found_in, text = self._lookup(lang, key)
         if isinstance(text, tuple):
             index = plural_form(found_in, count)
@@ -225,7 +226,7 @@ def gettext(key: str, **values: Any) -> str:
     return translator().gettext(_language(), key, **values)
 
 
-def ngettext(key: str, count: float, **values: Any) -> str:
+def ngettext(key: str, count: float, /, **values: Any) -> str:
     return translator().ngettext(_language(), key, count, **values)
 
 

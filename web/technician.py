@@ -32,13 +32,18 @@ from flask.typing import ResponseReturnValue
 from sqlite_utils import Database
 
 from station import accounts
+from station.central_enrol import CentralEnrolError, enrol_at_central
 from station.controller import Controller, ControllerStopped
 from station.enrol import EnrolError, enrol_badge
 from station.machine import Command
+from station.roster import normalise_uid
+from station.sync import urllib_transport
 from web import kiosk
+from web.common import format as fmt
 from web.common.login import MAX_USERNAME, LoginLimiter, limiter_keys, safe_next
-from web.i18n import LANGUAGES, gettext, ngettext
+from web.i18n import LANGUAGES, current_language, gettext, ngettext
 from web.public import event_stream
+from web.tech_events import describe
 
 __all__ = ["LoginLimiter", "bp", "init_app"]
 
@@ -196,20 +201,25 @@ def dashboard() -> str:
     status = controller.status()
     type_filter = request.args.get("type", "")
     member_filter = request.args.get("member", "").strip()
+    heartbeats = request.args.get("heartbeats") == "1" or type_filter == "heartbeat"
     roster = controller.run_in_loop(lambda: _roster_members(controller))
     unknown = status.get("last_unknown_uid")
     if unknown and unknown in roster["badges"]:
         unknown = None
+    names = {m["id"]: m["name"] for m in roster["members"]}
     return render_template(
         "tech.html",
         status=status,
         health=health_rows(status, controller),
-        events=recent_events(_db(), type_filter, member_filter),
+        events=recent_events(_db(), type_filter, member_filter, heartbeats, names),
         event_types=event_types(_db()),
         type_filter=type_filter,
         member_filter=member_filter,
+        heartbeats=heartbeats,
         members=roster["members"],
         unknown_uid=unknown,
+        fallback=session.get(ENROL_FALLBACK),
+        central=bool(controller.config.central.url),
         user=g.technician,
     )
 
@@ -226,9 +236,19 @@ def _roster_members(controller: Controller) -> dict[str, Any]:
     return {"members": members, "badges": badges}
 
 
-def recent_events(db: Database, type_filter: str, member_filter: str) -> list[dict[str, Any]]:
+def recent_events(
+    db: Database,
+    type_filter: str,
+    member_filter: str,
+    heartbeats: bool = False,
+    names: dict[str, str] | None = None,
+) -> list[dict[str, Any]]:
+    """The last events, newest first, each told in one sentence. Heartbeats (one a minute
+    during a session) drown the rest: hidden unless asked for."""
     where: list[str] = []
     params: list[Any] = []
+    if not heartbeats:
+        where.append("type != 'heartbeat'")
     if type_filter:
         where.append("type = ?")
         params.append(type_filter)
@@ -246,15 +266,12 @@ def recent_events(db: Database, type_filter: str, member_filter: str) -> list[di
     out = []
     for seq, at, type_, data in db.execute(sql, params).fetchall():
         d = json.loads(data)
-        who = d.get("by") or d.get("granted_by") or d.get("member_id") or ""
-        details = {k: v for k, v in d.items() if v not in (None, "")}
         out.append(
             {
                 "seq": seq,
                 "at": at,
                 "type": type_,
-                "who": who,
-                "details": json.dumps(details, ensure_ascii=False)[:300],
+                "sentence": describe(type_, d, names or {}, gettext, current_language()),
             }
         )
     return out
@@ -292,39 +309,19 @@ def health_rows(status: dict[str, Any], controller: Controller) -> list[dict[str
         None,
         gettext("tech.health.relay_on" if relay_on else "tech.health.relay_off"),
     )
-    sync = status.get("sync") or {}
-    if not sync.get("enabled"):
-        add("tech.health.sync", None, gettext("tech.health.sync_disabled"))
-    else:
-        # The sync client's keys (``Controller.set_sync_status``); shown when present.
-        parts = [gettext("tech.health.sync_enabled")]
-        pending = _first(sync, "backlog", "pending", "queued", "queue")
-        if pending is not None:
-            parts.append(ngettext("tech.health.sync_pending", pending))
-        last = _first(sync, "last_success_at", "last_success")
-        if last:
-            parts.append(gettext("tech.health.sync_last_success", at=last))
-        since = sync.get("seconds_since_success")
-        if isinstance(since, int | float):
-            parts.append(gettext("tech.health.sync_since", ago=_uptime(since)))
-        elif sync.get("enabled") and not last:
-            parts.append(gettext("tech.health.sync_never"))
-        error = _first(sync, "last_error", "error")
-        ok = sync.get("ok")
-        ok = (not error) if not isinstance(ok, bool) and "last_error" in sync else ok
-        add(
-            "tech.health.sync",
-            ok if isinstance(ok, bool) else None,
-            " · ".join(parts),
-            error or None,
-        )
+    add(*sync_row(status.get("sync") or {}))
+    add(*clock_row(controller))
     try:
         usage = shutil.disk_usage(controller.config.data_path)
         free, total = usage.free / 1e9, usage.total / 1e9
         add(
             "tech.health.disk",
             free / total > 0.05 if total else None,
-            gettext("tech.health.disk_value", free=f"{free:.1f}", total=f"{total:.1f}"),
+            gettext(
+                "tech.health.disk_value",
+                free=fmt.number(free, current_language(), 1),
+                total=fmt.number(total, current_language(), 1),
+            ),
         )
     except OSError:
         add("tech.health.disk", None, gettext("tech.health.unknown"))
@@ -336,13 +333,54 @@ def health_rows(status: dict[str, Any], controller: Controller) -> list[dict[str
         if celsius is None
         else gettext("tech.health.cpu_temp_value", celsius=f"{celsius:.0f}"),
     )
-    add("tech.health.uptime", None, _uptime(h.get("uptime_s", 0)))
+    add("tech.health.uptime", None, fmt.duration(h.get("uptime_s", 0), current_language()))
     add("tech.health.version", None, status["station"]["version"])
     return rows
 
 
-def _first(d: dict[str, Any], *keys: str) -> Any:
-    return next((d[k] for k in keys if d.get(k) is not None), None)
+SYNC_PROBLEMS = {
+    "offline": "tech.sync.offline",
+    "unauthorized": "tech.sync.unauthorized",
+    "rejected": "tech.sync.rejected",
+    "error": "tech.sync.error",
+}
+"""The sync client's failure kinds (station/sync.py), each told as what it means and what to do."""
+
+
+def sync_row(sync: dict[str, Any]) -> tuple[str, bool | None, str, Any]:
+    """The sync in sentences: the backlog, how long since the last success, and when the
+    central store cannot be reached, that the station goes on and what to do (the raw error
+    stays available as a detail)."""
+    if not sync.get("enabled"):
+        return "tech.health.sync", None, gettext("tech.health.sync_disabled"), None
+    lang = current_language()
+    backlog = sync.get("backlog")
+    count = backlog if isinstance(backlog, int) and not isinstance(backlog, bool) else 0
+    parts = [ngettext("tech.sync.backlog", count, count=fmt.number(count, lang))]
+    since = sync.get("seconds_since_success")
+    if isinstance(since, int | float):
+        parts.insert(0, gettext("tech.sync.last_success", ago=fmt.duration(since, lang)))
+    else:
+        parts.insert(0, gettext("tech.health.sync_never"))
+    problem = SYNC_PROBLEMS.get(str(sync.get("state") or ""))
+    error = sync.get("last_error") or None
+    if problem is None and error:
+        problem = "tech.sync.error"
+    if problem is not None:
+        retry = sync.get("next_attempt_in_s")
+        parts.insert(0, gettext(problem))
+        if isinstance(retry, int | float):
+            parts.append(gettext("tech.sync.retry", after=fmt.duration(retry, lang)))
+    ok = problem is None if sync.get("state") or error else None
+    return "tech.health.sync", ok, " ".join(parts), error
+
+
+def clock_row(controller: Controller) -> tuple[str, bool | None, str, Any]:
+    """Whether the wall clock is set (NTP): before it is, event times are repaired centrally."""
+    now = controller.clock.now()
+    at = fmt.local_time(now.at, current_language(), controller.config.station.timezone)
+    key = "tech.clock.synced" if now.synced else "tech.clock.not_synced"
+    return "tech.health.clock", bool(now.synced), gettext(key, now=at), None
 
 
 def cpu_temperature(path: Path = CPU_TEMP_FILE) -> float | None:
@@ -351,14 +389,6 @@ def cpu_temperature(path: Path = CPU_TEMP_FILE) -> float | None:
         return int(path.read_text().strip()) / 1000
     except (OSError, ValueError):
         return None
-
-
-def _uptime(seconds: float) -> str:
-    s = int(seconds)
-    d, s = divmod(s, 86400)
-    h, s = divmod(s, 3600)
-    m, s = divmod(s, 60)
-    return f"{d} j {h:02d}:{m:02d}:{s:02d}" if d else f"{h:02d}:{m:02d}:{s:02d}"
 
 
 def _compact(d: dict[str, Any]) -> str:
@@ -405,18 +435,74 @@ def end_session() -> ResponseReturnValue:
     return _run_command("end_session")
 
 
+ENROL_FALLBACK = "enrol_fallback"
+"""The enrolment the central store could not take, offered here only (one click)."""
+CENTRAL_TRANSPORT = "central_transport"
+"""``app.extensions`` key of the HTTP transport to the central store (a fake in tests)."""
+
+
 @bp.post("/enrol")
 @login_required
 def enrol() -> ResponseReturnValue:
+    """At the central store first, so the badge works at every station; here only when the
+    technician chooses it (the central store is out of reach) — then it is marked local."""
     uid = request.form.get("uid", "")
-    member_id = request.form.get("member_id", "")
+    member_id = request.form.get("member_id", "").strip()
+    new_name = request.form.get("new_name", "").strip() or None
+    session.pop(ENROL_FALLBACK, None)
+    if not _controller().config.central.url:  # a station on its own: here, as always
+        _enrol_here(uid, member_id, at_central=None)
+    elif request.form.get("local") == "1":
+        _enrol_here(uid, member_id, at_central=False)
+    elif new_name is None and not member_id:
+        flash(gettext("tech.enrol.choose"), "error")
+    else:
+        _enrol_at_central(uid, member_id or None, new_name)
+    return redirect(url_for("technician.dashboard"))
+
+
+def _enrol_at_central(uid: str, member_id: str | None, new_name: str | None) -> None:
+    controller = _controller()
+    transport = current_app.extensions.get(CENTRAL_TRANSPORT, urllib_transport)
     try:
-        event = enrol_badge(_controller(), uid, member_id, by=g.technician)
-    except EnrolError as e:
+        uid = normalise_uid(uid)
+        reply = enrol_at_central(
+            controller.config.central,
+            uid,
+            g.technician,
+            member_id=member_id,
+            new_name=new_name,
+            transport=transport,
+        )
+    except ValueError as e:
         flash(gettext("tech.result.refused", error=str(e)), "error")
+        return
+    except CentralEnrolError as e:
+        if e.kind == "refused":
+            flash(gettext("tech.enrol.central_refused", error=str(e)), "error")
+            return
+        flash(gettext(f"tech.enrol.central_{e.kind}"), "error")
+        if new_name is None:
+            session[ENROL_FALLBACK] = {"uid": uid, "member_id": member_id, "error": str(e)}
+        else:
+            flash(gettext("tech.enrol.new_needs_central"), "info")
+        return
+    name = str(reply.get("member_name") or reply.get("member_id"))
+    if new_name is None and member_id:
+        _enrol_here(uid, member_id, at_central=True, quiet=True)  # works here at once
+    flash(gettext("tech.enrol.done_central", uid=uid, member=name), "ok")
+
+
+def _enrol_here(uid: str, member_id: str, *, at_central: bool | None, quiet: bool = False) -> None:
+    try:
+        event = enrol_badge(_controller(), uid, member_id, by=g.technician, at_central=at_central)
+    except EnrolError as e:
+        if not quiet:
+            flash(gettext("tech.result.refused", error=str(e)), "error")
     except (ControllerStopped, TimeoutError) as e:
         flash(gettext("tech.result.unavailable", error=str(e) or type(e).__name__), "error")
     else:
-        data = event["data"]
-        flash(gettext("tech.enrol.done", uid=data["uid"], member=data["member_id"]), "ok")
-    return redirect(url_for("technician.dashboard"))
+        if not quiet:
+            data = event["data"]
+            key = "tech.enrol.done" if at_central is None else "tech.enrol.done_local"
+            flash(gettext(key, uid=data["uid"], member=data["member_id"]), "ok")

@@ -1,33 +1,40 @@
-// Live fleet: the server sends the whole fleet (server-sent events) whenever it changes. The words
-// come from the page (data-* attributes filled from the catalogs), never from this script.
+// Live fleet: the first message carries every station, then each message only the stations (and
+// the command log) that changed, with their cells rendered by the server in the viewer's language.
 (function () {
   "use strict";
   var table = document.getElementById("fleet");
   if (!table || !window.EventSource) { return; }
-  var words = table.dataset;
-  var source = new EventSource(words.stream);
-  function text(cell, value) { if (cell) { cell.textContent = value; } }
+  var lost = document.getElementById("stream-lost");
+  var commands = document.querySelector("#commands tbody");
+  var parser = new DOMParser();
+  var source = new EventSource(table.dataset.stream);
+  // The server's cells are escaped HTML from its templates; parsed inert, never run as script.
+  function fill(cell, html) {
+    if (cell.dataset.html === html) { return; }
+    cell.dataset.html = html;
+    cell.replaceChildren.apply(cell, Array.from(parser.parseFromString(html, "text/html").body.childNodes));
+  }
+  function fillRows(tbody, html) {
+    var doc = parser.parseFromString("<table><tbody>" + html + "</tbody></table>", "text/html");
+    tbody.replaceChildren.apply(tbody, Array.from(doc.querySelectorAll("tbody > tr")));
+  }
   source.addEventListener("fleet", function (e) {
-    var fleet = JSON.parse(e.data).stations;
-    fleet.forEach(function (s) {
+    var message = JSON.parse(e.data);
+    if (lost) { lost.hidden = true; }
+    message.stations.forEach(function (s) {
       var row = table.querySelector('tr[data-station="' + CSS.escape(s.id) + '"]');
       if (!row) { window.location.reload(); return; }
-      var state = row.querySelector('[data-field="state"]');
-      text(state, s.state + (s.reason ? " — " + s.reason : ""));
-      if (state) { state.className = "state state-" + s.state; }
-      var who = s.member_name || "—";
-      if (s.member_name && s.supervisor_name) { who += " (" + words["with"].replace("{name}", s.supervisor_name) + ")"; }
-      text(row.querySelector('[data-field="who"]'), who);
-      var contact = row.querySelector('[data-field="contact"]');
-      if (contact) {
-        contact.className = s.online ? "online" : "offline";
-        contact.textContent = (s.online ? words.online : words.offline) + " · " + (s.last_contact_at || words.never);
-      }
-      text(row.querySelector('[data-field="backlog"]'), String(s.backlog));
-      var health = s.health.filter(function (h) { return !h.ok; }).map(function (h) { return h.part + (h.detail ? ": " + h.detail : ""); });
-      text(row.querySelector('[data-field="health"]'), health.length ? health.join(", ") : words.ok);
-      var problems = s.problems.map(function (p) { return p.at + " — " + p.data.problem; });
-      text(row.querySelector('[data-field="problems"]'), problems.length ? problems.join("\n") : "—");
+      Object.keys(s.cells).forEach(function (field) {
+        var cell = row.querySelector('[data-field="' + field + '"]');
+        if (cell) { fill(cell, s.cells[field]); }
+      });
     });
+    (message.removed || []).forEach(function (id) {
+      var row = table.querySelector('tr[data-station="' + CSS.escape(id) + '"]');
+      if (row) { row.remove(); }
+    });
+    if (commands && typeof message.commands === "string") { fillRows(commands, message.commands); }
   });
+  source.addEventListener("error", function () { if (lost) { lost.hidden = false; } });
+  source.addEventListener("open", function () { if (lost) { lost.hidden = true; } });
 })();
