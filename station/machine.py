@@ -1389,9 +1389,13 @@ def _with_end_screen(out: Outcome) -> Outcome:
     """A job that ended shows its totals: on the badge-out's decision, or (a finishing job that
     ended on its own) as a decision of its own, so the kiosk shows the end screen then."""
     done = [e.summary for e in out.effects if isinstance(e, JobDone)]
+    d = out.decision
+    f = out.state.finishing
+    if not done and d is not None and d.get("action") == "session_ended" and f is not None:
+        # Badge-out while the job runs on: the kiosk says it goes on, and whose it is.
+        return replace(out, decision={**d, "finishing": True, "job": None})
     if not done:
         return out
-    d = out.decision
     if d is None:
         s = done[-1]
         d = {
