@@ -155,6 +155,22 @@ def test_station_sessions_hold_the_whole_job(printer: Controller) -> None:
     assert row["finished_at"] == finished["ended_at"]
 
 
+def test_the_technician_page_shows_the_whole_job(printer: Controller) -> None:
+    from tests.test_web_helpers import add_tech, login, make_app
+
+    ended, finished = print_with_finishing(printer)
+    add_tech(printer)
+    with make_app(printer).test_client() as client:
+        assert login(client) == 302
+        html = client.get("/tech/").get_data(as_text=True)
+    row = html.split(f'data-session="{ended["session_id"]}"')[1].split("</tr>")[0]
+    minutes = round(round(ended["duration_s"] + finished["duration_s"]) / 60)
+    kwh = f"{(ended['energy_wh'] + finished['energy_wh']) / 1000:.2f}".replace(".", ",")
+    assert "Léa" in row and f"{minutes} min" in row and f"{kwh} kWh" in row, row
+    assert f"{round(finished['duration_s'] / 60)} min" in row  # the finishing phase, apart
+    assert "Dernières sessions" in html and "Dont après le badge" in html
+
+
 def test_central_sessions_reports_and_csv_hold_the_whole_job(
     printer: Controller, central: CentralServer, tmp_path: Path
 ) -> None:
