@@ -1398,6 +1398,8 @@ def _with_end_screen(out: Outcome) -> Outcome:
         return out
     if d is None:
         s = done[-1]
+        if not s["after_finishing"]:
+            return out  # a timeout or idle end keeps the screens it had (the state's own)
         d = {
             "granted": True,
             "reason": None,

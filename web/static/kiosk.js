@@ -220,15 +220,15 @@
       return { key, tone: "info", icon: "wait", title: t("kiosk.ended.finishing.title", { name: d.member_name }),
         lines: [t("kiosk.ended.finishing.next")] };
     }
-    const lines = [];
     const job = d.job;
+    let figures = null;
     if (job && typeof job.duration_s === "number") {
-      lines.push(typeof job.energy_wh === "number"
+      figures = typeof job.energy_wh === "number"
         ? t("kiosk.ended.job", { duration: formatDuration(job.duration_s), energy: formatKwh(job.energy_wh) })
-        : formatDuration(job.duration_s));
+        : formatDuration(job.duration_s);
     }
-    lines.push(t("kiosk.ended.next", { name: d.member_name }));
-    return { key, tone: "ok", icon: "ok", title: t("kiosk.ended.title"), lines };
+    return { key, tone: "ok", icon: "ok", title: t("kiosk.ended.title"), figures,
+      lines: [t("kiosk.ended.next", { name: d.member_name })] };
   }
 
   // As web/common/format.py says them: « 45 s », « 42 min », « 1 h 05 »; « 0,10 kWh ».
@@ -336,6 +336,7 @@
     if (view.reason) screen.dataset.reason = view.reason; else delete screen.dataset.reason;
     if (view.icon) screen.append(icon(view.icon));
     screen.append(el("h2", { id: "title", text: view.title }));
+    if (view.figures) screen.append(el("p", { class: "figures", id: "figures", text: view.figures }));
     for (const line of view.lines) screen.append(el("p", { class: "lead", text: line }));
     if (view.session) {
       const session = view.session;
