@@ -71,8 +71,9 @@ def _rows(store: SqliteCentralStore, sql: str, params: list[Any]) -> list[dict[s
 
 
 def hours(store: SqliteCentralStore, f: Filters) -> list[dict[str, Any]]:
-    """Hours of practice per trainee, kind and period (supervised sessions count for the
-    trainee; the supervisor's credit is in :func:`mentors`)."""
+    """Hours of practice and energy per trainee, kind and period (supervised sessions count for
+    the trainee; the supervisor's credit is in :func:`mentors`). A session's hours and energy
+    are the whole job's: a print that ran on after badge-out counts in full (``finishing``)."""
     where, params = f.where()
     n = PERIODS[f.period]
     return _rows(
@@ -82,13 +83,38 @@ def hours(store: SqliteCentralStore, f: Filters) -> list[dict[str, Any]]:
         f"""WITH g AS (
                 SELECT substr(s.started_at, 1, {n}) AS period, s.member_id, s.kind,
                        COUNT(*) AS sessions, SUM(COALESCE(s.duration_s, 0)) AS seconds,
-                       SUM(s.supervisor_id IS NOT NULL) AS supervised_sessions
+                       SUM(s.supervisor_id IS NOT NULL) AS supervised_sessions,
+                       SUM(COALESCE(s.energy_wh, 0)) AS wh
                 FROM sessions s WHERE {where} GROUP BY 1, 2, 3)
             SELECT g.period, g.member_id, COALESCE(m.name, g.member_id) AS name, g.kind,
-                   g.sessions, ROUND(g.seconds / 3600.0, 2) AS hours, g.supervised_sessions
+                   g.sessions, ROUND(g.seconds / 3600.0, 2) AS hours, g.supervised_sessions,
+                   ROUND(g.wh / 1000.0, 3) AS energy_kwh
             FROM g LEFT JOIN members m ON m.id = g.member_id
             WHERE COALESCE(m.role, 'trainee') = 'trainee'
             ORDER BY 1, 3, 4""",
+        params,
+    )
+
+
+def energy_per_trainee(store: SqliteCentralStore, f: Filters) -> list[dict[str, Any]]:
+    """Per trainee over the filters: sessions, hours and energy of their whole jobs (finishing
+    included), the most first: what each trainee's making cost the fablab."""
+    where, params = f.where()
+    return _rows(
+        store,
+        f"""WITH g AS (
+                SELECT s.member_id, COUNT(*) AS sessions,
+                       SUM(COALESCE(s.duration_s, 0)) AS seconds,
+                       SUM(COALESCE(s.energy_wh, 0)) AS wh,
+                       SUM(COALESCE(s.finishing_energy_wh, 0)) AS finishing_wh
+                FROM sessions s WHERE {where} GROUP BY 1)
+            SELECT g.member_id, COALESCE(m.name, g.member_id) AS name, g.sessions,
+                   ROUND(g.seconds / 3600.0, 2) AS hours,
+                   ROUND(g.wh / 1000.0, 3) AS energy_kwh,
+                   ROUND(g.finishing_wh / 1000.0, 3) AS finishing_energy_kwh
+            FROM g LEFT JOIN members m ON m.id = g.member_id
+            WHERE COALESCE(m.role, 'trainee') = 'trainee'
+            ORDER BY g.wh DESC, name""",
         params,
     )
 

@@ -11,7 +11,8 @@ The rules (docs/sync.md, "Scope"):
 
 - the type is one a station writes (:data:`STATION_EVENT_TYPES`);
 - ``session_started`` is for the station's own machine kind, with a session id no other station
-  holds; ``session_ended`` ends a session this station started;
+  holds; ``session_ended`` and ``finishing_ended`` end a session (or its finishing phase) this
+  station started;
 - ``qualification_granted`` is for the station's own kind, raises a member of the roster master
   exactly one level above their current level, and was given by another member who, at the time
   of the event, was ``mentor`` for that kind or an educator (active);
@@ -110,7 +111,7 @@ def check(
         return _refuse("unknown_type")
     if type_ == "session_started":
         return _session_started(data, station_id, kind, master)
-    if type_ == "session_ended":
+    if type_ in ("session_ended", "finishing_ended"):
         return _session_ended(data, station_id, master)
     if type_ == "qualification_granted":
         return _grant(data, kind, at, master)

@@ -45,6 +45,7 @@ from central.ingest import (
 )
 from central.roster_import import NewerGrant, grants_to_keep, keeping
 from station.config import ID_PATTERN
+from station.job import finishing_params, finishing_totals_sql, session_totals_sql
 from station.model import Level, Role
 from station.roster import RosterImport
 from station.sqlite import immediate, open_sqlite
@@ -443,6 +444,43 @@ def m007_progress(db: Database) -> None:
             generation INTEGER NOT NULL,
             revoked_at TEXT
         )"""
+    )
+
+
+@migrations()
+def m008_whole_job(db: Database) -> None:
+    # A session's totals include its finishing phase (station/job.py): keep the phase's figures
+    # apart, then project the stored finishing_ended events so older sessions add up too.
+    for column in ("finishing_s", "finishing_active_s", "finishing_idle_s", "finishing_energy_wh"):
+        db.execute(f"ALTER TABLE sessions ADD COLUMN {column} REAL")
+    db.execute("ALTER TABLE sessions ADD COLUMN finished_at TEXT")
+    rows = db.execute(
+        "SELECT station_id, COALESCE(at_repaired, at), data FROM events "
+        "WHERE type = 'finishing_ended' AND applied = 1 ORDER BY station_id, seq"
+    ).fetchall()
+    for station_id, at, data in rows:
+        project_finishing(db.conn, station_id, json.loads(data), at)
+
+
+SESSION_TOTALS = ("duration_s", "active_s", "idle_s", "energy_wh")
+"""The central sessions' totals: each includes the finishing phase (``finishing_*``)."""
+
+
+def project_finishing(
+    conn: sqlite3.Connection, station_id: str, d: dict[str, Any], finished_at: str
+) -> None:
+    """The end of a session's finishing phase: the session row holds the whole job's totals."""
+    if not isinstance(d.get("session_id"), str):
+        return
+    conn.execute(
+        f"UPDATE sessions SET finished_at = :finished_at, {finishing_totals_sql(SESSION_TOTALS)}"
+        " WHERE id = :id AND station_id = :station_id",
+        {
+            "finished_at": finished_at,
+            "id": d["session_id"],
+            "station_id": station_id,
+            **finishing_params(d, SESSION_TOTALS),
+        },
     )
 
 
@@ -949,7 +987,7 @@ class SqliteCentralStore:
                 "UPDATE events SET at_repaired = ? WHERE station_id = ? AND seq = ?",
                 (repaired_at(e, offset), station_id, seq),
             )
-            if applied and type_ in ("session_started", "session_ended"):
+            if applied and type_ in ("session_started", "session_ended", "finishing_ended"):
                 self._project(conn, station_id, e, offset, kind[0] if kind else "")
 
     def _project(
@@ -982,19 +1020,21 @@ class SqliteCentralStore:
             if shift is not None:
                 ended = _shifted(ended, shift)
             conn.execute(
-                "UPDATE sessions SET ended_at = ?, end_reason = ?, duration_s = ?, active_s = ?,"
-                " idle_s = ?, energy_wh = ? WHERE id = ? AND station_id = ?",
-                (
-                    ended,
-                    _s(d.get("end_reason")),
-                    _n(d.get("duration_s")),
-                    _n(d.get("active_s")),
-                    _n(d.get("idle_s")),
-                    _n(d.get("energy_wh")),
-                    d["session_id"],
-                    station_id,
-                ),
+                "UPDATE sessions SET ended_at = :ended_at, end_reason = :end_reason, "
+                f"{session_totals_sql(SESSION_TOTALS)} WHERE id = :id AND station_id = :station_id",
+                {
+                    "ended_at": ended,
+                    "end_reason": _s(d.get("end_reason")),
+                    "id": d["session_id"],
+                    "station_id": station_id,
+                    **{t: _n(d.get(t)) for t in SESSION_TOTALS},
+                },
             )
+        elif e.type == "finishing_ended":
+            finished = _s(d.get("ended_at")) or e.at
+            if shift is not None:
+                finished = _shifted(finished, shift)
+            project_finishing(conn, station_id, d, finished)
         elif e.type == "qualification_granted":
             member, level = _s(d.get("member_id")), _s(d.get("level"))
             kind = kind or _s(d.get("kind")) or ""
@@ -1593,7 +1633,13 @@ class _NothingChanged(Exception):
 
 LEVELS = {lv.value for lv in Level if lv is not Level.NONE}
 PROJECTED = frozenset(
-    {"session_started", "session_ended", "qualification_granted", "command_applied"}
+    {
+        "session_started",
+        "session_ended",
+        "finishing_ended",
+        "qualification_granted",
+        "command_applied",
+    }
 )
 JUDGED = PROJECTED
 """Event types whose content the scope rules check; other known types are applied as they are

@@ -102,6 +102,12 @@ class MachineSection:
     finish_max_min: float = _f(
         240.0, "`finishing` never lasts longer than this (then the relay opens).", minimum=1
     )
+    finish_stop_window_s: float = _f(
+        20.0,
+        "During `finishing` the job's owner taps once to see it is hers, and again within this "
+        "many seconds to stop it early (one stray tap never cuts a print).",
+        minimum=5,
+    )
     pm25_alarm: float = _f(
         0.0,
         "PM2.5 (µg/m³) at or above which the air alarm sounds and new sessions are refused "

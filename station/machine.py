@@ -78,6 +78,11 @@ class Finishing:
     meter: SessionMeter | None
     then_check: str | None
     """The ``to_check`` reason to apply once finished, if the machine needs a check."""
+    used: dict[str, float] = field(default_factory=dict)
+    """The session's own totals (``duration_s``, ``energy_wh``...): the job's are these plus the
+    finishing phase's, so the end screen tells the whole job."""
+    stop_armed_until: float | None = None
+    """The owner tapped once: a second tap before this time stops the job early."""
 
 
 @dataclass(frozen=True)
@@ -235,7 +240,14 @@ class Cue:
     name: str
 
 
-Effect = Record | Cue
+@dataclass(frozen=True)
+class JobDone:
+    """A job is over (a session, or the finishing phase after it): what the end screen shows."""
+
+    summary: dict[str, Any]
+
+
+Effect = Record | Cue | JobDone
 
 
 @dataclass(frozen=True)
@@ -268,6 +280,10 @@ class Context:
 
 def handle(state: State, inp: Input, now: Now, ctx: Context) -> Outcome:
     """Apply one input. Time-driven changes are applied first, so a late tap sees a fresh state."""
+    return _with_end_screen(_handle(state, inp, now, ctx))
+
+
+def _handle(state: State, inp: Input, now: Now, ctx: Context) -> Outcome:
     effects: list[Effect] = []
     if not isinstance(inp, Tick):
         state = _due(state, now, ctx, effects)
@@ -421,6 +437,8 @@ def _tap(state: State, uid: str, now: Now, ctx: Context, effects: list[Effect]) 
         return _tap_in_use(state, who, now, ctx, effects)
     if state.finishing is not None:
         finishing_name = state.finishing.member_name
+        if m.id == state.finishing.member_id:
+            return _tap_own_finishing(state, m, uid, now, ctx, effects)
         if m.role.is_staff:
             state = _end_finishing(state, now, ctx, effects, "takeover", by=m.id)
             out = _start(state, m, now, ctx, effects, uid=uid, takeover=True, relay_was_on=True)
@@ -806,6 +824,8 @@ def _end(
         data.update({k: v for k, v in totals.items() if k != "enabled_s"})
     if finish:
         data["finishing"] = True
+    else:
+        effects.append(JobDone(_job_summary(s.member_id, s.member_name, data, False)))
     effects.append(Record("session_ended", data))
     if reason not in (EndReason.TAKEOVER, EndReason.HANDOVER):
         # A timeout while the machine is busy warns instead of cutting.
@@ -825,7 +845,9 @@ def _end(
             meter = SessionMeter.begin(now.mono, ctx.metering, last=last)
         state = replace(
             state,
-            finishing=Finishing(s.id, s.member_id, s.member_name, now.mono, meter, check),
+            finishing=Finishing(
+                s.id, s.member_id, s.member_name, now.mono, meter, check, used=_used(data)
+            ),
         )
         return _set_machine(state, MachineState.FINISHING, None, now, effects, why, by)
     return _after_use(state, check, now, effects, why, by)
@@ -862,11 +884,16 @@ def _end_finishing(
         "member_id": f.member_id,
         "reason": reason,
         "by": by,
+        "ended_at": iso(now.at_mono(now.mono)),
         "duration_s": round(now.mono - f.started_mono, 3),
     }
     if f.meter is not None:
         data.update(f.meter.totals(now.mono).as_event_data())
+    job = job_totals(f.used, data)
+    data.update({f"job_{k}": v for k, v in job.items()})
     effects.append(Record("finishing_ended", data))
+    if reason != "takeover":
+        effects.append(JobDone(_job_summary(f.member_id, f.member_name, job, True)))
     state = replace(state, finishing=None)
     check = f.then_check if reason != "takeover" else None
     return _after_use(state, check, now, effects, f"finishing_ended:{reason}", by)
@@ -1364,3 +1391,83 @@ def _refused(cmd: Command, error: str) -> dict[str, Any]:
 def _roster_expired(ctx: Context, now: Now) -> bool:
     exp = ctx.roster.expires_mono
     return exp is not None and now.mono >= exp
+
+
+# --- the whole job: a session and the finishing phase after it --------------------------------
+
+JOB_TOTALS = ("duration_s", "enabled_s", "active_s", "idle_s", "unknown_s", "energy_wh")
+"""The figures a session and its finishing phase add up to (the job's totals)."""
+
+
+def _used(data: dict[str, Any]) -> dict[str, float]:
+    """The session's own totals, from its ``session_ended`` data."""
+    return {k: float(data[k]) for k in JOB_TOTALS if isinstance(data.get(k), int | float)}
+
+
+def job_totals(used: dict[str, float], finishing: dict[str, Any]) -> dict[str, float]:
+    """The whole job's totals: the session's plus its finishing phase's, rounded like events."""
+    out: dict[str, float] = {}
+    for k in JOB_TOTALS:
+        parts = [v for v in (used.get(k), finishing.get(k)) if isinstance(v, int | float)]
+        if parts:
+            out[k] = round(sum(parts), 3)
+    return out
+
+
+def _job_summary(
+    member_id: str, member_name: str, totals: dict[str, Any], finished: bool
+) -> dict[str, Any]:
+    """What the end screen says: whose job, how long, how much energy."""
+    return {
+        "member_id": member_id,
+        "member_name": member_name,
+        "duration_s": totals.get("duration_s"),
+        "energy_wh": totals.get("energy_wh"),
+        "after_finishing": finished,
+    }
+
+
+def _with_end_screen(out: Outcome) -> Outcome:
+    """A job that ended shows its totals: on the badge-out's decision, or (a finishing job that
+    ended on its own) as a decision of its own, so the kiosk shows the end screen then."""
+    done = [e.summary for e in out.effects if isinstance(e, JobDone)]
+    d = out.decision
+    f = out.state.finishing
+    if not done and d is not None and d.get("action") == "session_ended" and f is not None:
+        # Badge-out while the job runs on: the kiosk says it goes on, and whose it is.
+        return replace(out, decision={**d, "finishing": True, "job": None})
+    if not done:
+        return out
+    if d is None:
+        s = done[-1]
+        if not s["after_finishing"]:
+            return out  # a timeout or idle end keeps the screens it had (the state's own)
+        d = {
+            "granted": True,
+            "reason": None,
+            "action": "session_ended",
+            "uid": None,
+            "member_id": s["member_id"],
+            "member_name": s["member_name"],
+        }
+    elif d.get("action") != "session_ended":
+        return out
+    return replace(out, decision={**d, "job": done[-1]})
+
+
+def _tap_own_finishing(
+    state: State, m: Member, uid: str, now: Now, ctx: Context, effects: list[Effect]
+) -> Outcome:
+    """The job's owner taps during finishing: the first tap says the job is hers and still
+    running; a second tap within ``finish_stop_window_s`` stops it early."""
+    f = state.finishing
+    assert f is not None
+    if f.stop_armed_until is not None and now.mono < f.stop_armed_until:
+        new = _end_finishing(state, now, ctx, effects, EndReason.BADGE_OUT.value, by=m.id)
+        return Outcome(new, effects, _decision(True, "session_ended", m, uid))
+    until = now.mono + ctx.machine.finish_stop_window_s
+    state = replace(state, finishing=replace(f, stop_armed_until=until))
+    effects.append(Cue("wait"))
+    decision = _decision(True, "finishing_yours", m, uid)
+    decision.update(finishing=True, stop_until=iso(now.at_mono(until)))
+    return Outcome(state, effects, decision)

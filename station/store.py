@@ -23,6 +23,7 @@ from sqlite_utils.migrations import Migrations
 from station.clock import Now
 from station.errors import StoreError
 from station.finite import finite
+from station.job import finishing_params, finishing_totals_sql, session_totals_sql
 from station.model import Badge, Level, MachineState, Member, Qualification, Role
 from station.roster import Roster, RosterImport
 from station.roster_age import Anchor
@@ -154,6 +155,53 @@ def m004_sensors(db: Database) -> None:
     )
 
 
+@migrations()
+def m005_whole_job(db: Database) -> None:
+    # A session's totals include its finishing phase (station/job.py): keep each phase figure
+    # apart, then project the stored ends again so older sessions add up too.
+    for phase in ("finishing_enabled_s", "finishing_active_s", "finishing_idle_s"):
+        db.execute(f"ALTER TABLE sessions ADD COLUMN {phase} REAL")
+    db.execute("ALTER TABLE sessions ADD COLUMN finishing_unknown_s REAL")
+    db.execute("ALTER TABLE sessions ADD COLUMN finished_at TEXT")
+    rows = db.execute(
+        "SELECT type, at, seq, data FROM events WHERE type IN ('session_ended', "
+        "'finishing_ended') AND json_extract(data, '$.session_id') IN (SELECT json_extract("
+        "data, '$.session_id') FROM events WHERE type = 'finishing_ended') ORDER BY seq"
+    ).fetchall()
+    for type_, at, seq, data in rows:
+        project_job(db.conn, type_, json.loads(data), at, seq)
+
+
+SESSION_TOTALS = ("duration_s", "enabled_s", "active_s", "idle_s", "unknown_s", "energy_wh")
+
+
+def project_job(conn: sqlite3.Connection, type_: str, d: dict[str, Any], at: str, seq: int) -> None:
+    """A session's end, or the end of its finishing phase: the row holds the whole job's totals."""
+    if type_ == "session_ended":
+        conn.execute(
+            "UPDATE sessions SET ended_at = :ended_at, end_reason = :end_reason, ended_seq = :seq,"
+            f" {session_totals_sql(SESSION_TOTALS)} WHERE id = :id",
+            {
+                "ended_at": d.get("ended_at", at),
+                "end_reason": d["end_reason"],
+                "seq": seq,
+                "id": d["session_id"],
+                **{t: d.get(t) for t in SESSION_TOTALS},
+            },
+        )
+    else:
+        # The job that ran on after badge-out belongs to the session that started it.
+        conn.execute(
+            f"UPDATE sessions SET finished_at = :finished_at, "
+            f"{finishing_totals_sql(SESSION_TOTALS)} WHERE id = :id",
+            {
+                "finished_at": d.get("ended_at", at),
+                "id": d["session_id"],
+                **finishing_params(d, SESSION_TOTALS),
+            },
+        )
+
+
 def store_problem(e: BaseException, path: Path) -> str | None:
     """One sentence saying what is wrong with the store and what to do, for the failures an
     operator can fix (a full disk, a damaged file, a missing folder); None for the others."""
@@ -271,38 +319,8 @@ class Store:
                 "UPDATE sessions SET ends_at = ?, extensions = ? WHERE id = ?",
                 (d["ends_at"], d.get("extensions", 0), d["session_id"]),
             )
-        elif t == "session_ended":
-            conn.execute(
-                "UPDATE sessions SET ended_at = ?, end_reason = ?, duration_s = ?, enabled_s = ?,"
-                " active_s = ?, idle_s = ?, energy_wh = ?, unknown_s = ?, ended_seq = ? "
-                "WHERE id = ?",
-                (
-                    d.get("ended_at", at),
-                    d["end_reason"],
-                    d.get("duration_s"),
-                    d.get("enabled_s"),
-                    d.get("active_s"),
-                    d.get("idle_s"),
-                    d.get("energy_wh"),
-                    d.get("unknown_s"),
-                    e["seq"],
-                    d["session_id"],
-                ),
-            )
-        elif t == "finishing_ended":
-            # The job that ran on after badge-out belongs to the session that started it.
-            conn.execute(
-                "UPDATE sessions SET finishing_s = ?, finishing_energy_wh = ?, "
-                "energy_wh = COALESCE(energy_wh, 0) + COALESCE(?, 0), "
-                "active_s = COALESCE(active_s, 0) + COALESCE(?, 0) WHERE id = ?",
-                (
-                    d.get("duration_s"),
-                    d.get("energy_wh"),
-                    d.get("energy_wh"),
-                    d.get("active_s"),
-                    d["session_id"],
-                ),
-            )
+        elif t in ("session_ended", "finishing_ended"):
+            project_job(conn, t, d, at, e["seq"])
         elif t == "machine_state_changed":
             conn.execute(
                 "INSERT INTO machine (id, state, reason, changed_at, changed_by) "

@@ -143,9 +143,9 @@ def test_finishing_refuses_trainees_and_yields_to_staff(printer: SensorSim) -> N
     printer.watts = 200.0
     printer.run(10)
     printer.tap(SOFIANE)
-    printer.run(4)  # past the repeat-tap guard
-    d = printer.tap(SOFIANE)
+    d = printer.tap(LEA)  # another trainee (the owner's own tap is hers: test_whole_job.py)
     assert d["reason"] == "machine_in_use" and d["finishing"] is True
+    assert d["in_use_by"] == "Sofiane"
     assert printer.tap(YANIS)["action"] == "takeover"
     assert printer.last("finishing_ended")["reason"] == "takeover"
     assert printer.state.machine is MachineState.IN_USE

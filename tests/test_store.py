@@ -37,7 +37,13 @@ def test_migrations_are_applied_once(tmp_path: Path) -> None:
         names = [r[0] for r in conn.execute("SELECT name FROM _sqlite_migrations")]
     finally:
         conn.close()
-    assert names == ["m001_events", "m002_projections", "m003_roster", "m004_sensors"]
+    assert names == [
+        "m001_events",
+        "m002_projections",
+        "m003_roster",
+        "m004_sensors",
+        "m005_whole_job",
+    ]
 
 
 def test_append_assigns_gap_free_seq_and_envelope(store: Store) -> None:

@@ -212,6 +212,7 @@ def dashboard() -> str:
         status=status,
         health=health_rows(status, controller),
         events=recent_events(_db(), type_filter, member_filter, heartbeats, names),
+        sessions=recent_sessions(_db()),
         event_types=event_types(_db()),
         type_filter=type_filter,
         member_filter=member_filter,
@@ -234,6 +235,19 @@ def _roster_members(controller: Controller) -> dict[str, Any]:
     )
     badges = {uid for uid, b in roster.badges.items() if b.active}
     return {"members": members, "badges": badges}
+
+
+def recent_sessions(db: Database, limit: int = 20) -> list[dict[str, Any]]:
+    """The latest sessions, each as the whole job: its totals include the finishing phase (a
+    print that ran on after badge-out), shown apart too."""
+    return list(
+        db.query(
+            "SELECT id, member_id, member_name, supervisor_name, started_at, ended_at,"
+            " finished_at, end_reason, duration_s, finishing_s, energy_wh, finishing_energy_wh"
+            " FROM sessions ORDER BY started_seq DESC LIMIT ?",
+            [limit],
+        )
+    )
 
 
 def recent_events(

@@ -8,7 +8,7 @@
   const catalogs = boot.catalogs;
   const DECISION_ACTIONS = new Set([
     "denied", "session_ended", "qualification_granted", "check_cleared", "fault_cleared", "already_supervising",
-    "waiting_expired", "session_stopped",
+    "waiting_expired", "session_stopped", "finishing_yours",
   ]);
   // Taps that changed nothing: said in a notice on top of the screen they met, never instead of it.
   const NOTICE_ACTIONS = new Set(["repeat_tap", "grant_not_yet", "grant_expired", "cannot_supervise", "already_waiting",
@@ -305,9 +305,10 @@
       return { key, tone: "warn", icon: "wait", title: t("kiosk.stopped." + why + ".title", { name: d.member_name }),
         lines: [t("kiosk.stopped." + why + ".next", { name: d.member_name, time: clockTime(d.at) })] };
     }
-    if (d.action === "session_ended") {
-      return { key, tone: "ok", icon: "ok", title: t("kiosk.ended.title"),
-        lines: [t("kiosk.ended.next", { name: d.member_name })] };
+    if (d.action === "session_ended") return endScreen(key, d);
+    if (d.action === "finishing_yours") {
+      return { key, tone: "info", icon: "wait", title: t("kiosk.finishing.yours.title", { name: d.member_name }),
+        lines: [t("kiosk.finishing.yours.next")] };
     }
     if (d.action === "qualification_granted") {
       const lines = [t("kiosk.granted.next", { kind: kindName(s.machine.kind) })];
@@ -334,6 +335,38 @@
     const lines = [t(trainers.length ? "denial.not_qualified.trainers" : "denial.not_qualified.next", values)];
     if (mentors.length) lines.push(t("denial.not_qualified.mentors", values));
     return lines;
+  }
+
+  // The end screen tells the whole job, its finishing phase included (« 42 min · 0,10 kWh »).
+  // At badge-out while the job runs on, it says so and whose it is; tidying up waits for the end.
+  function endScreen(key, d) {
+    if (d.finishing && !d.job) {
+      return { key, tone: "info", icon: "wait", title: t("kiosk.ended.finishing.title", { name: d.member_name }),
+        lines: [t("kiosk.ended.finishing.next")] };
+    }
+    const job = d.job;
+    let figures = null;
+    if (job && typeof job.duration_s === "number") {
+      figures = typeof job.energy_wh === "number"
+        ? t("kiosk.ended.job", { duration: formatDuration(job.duration_s), energy: formatKwh(job.energy_wh) })
+        : formatDuration(job.duration_s);
+    }
+    return { key, tone: "ok", icon: "ok", title: t("kiosk.ended.title"), figures,
+      lines: [t("kiosk.ended.next", { name: d.member_name })] };
+  }
+
+  // As web/common/format.py says them: « 45 s », « 42 min », « 1 h 05 »; « 0,10 kWh ».
+  function formatDuration(seconds) {
+    const s = Math.max(0, Math.round(seconds));
+    if (s < 60) return t("kiosk.unit.seconds", { n: s });
+    const minutes = Math.round(s / 60);
+    if (minutes < 60) return t("kiosk.unit.minutes", { n: minutes });
+    return t("kiosk.unit.hours_minutes", { h: Math.floor(minutes / 60), m: String(minutes % 60).padStart(2, "0") });
+  }
+
+  function formatKwh(wh) {
+    const number = new Intl.NumberFormat(state.lang, { minimumFractionDigits: 2, maximumFractionDigits: 2 });
+    return t("kiosk.unit.kwh", { n: number.format(wh / 1000) });
   }
 
   function waitingScreen(w, d) {
@@ -437,6 +470,7 @@
     screen.classList.toggle("dense", length > 150);
     if (view.icon) screen.append(icon(view.icon));
     screen.append(el("h2", { id: "title", text: view.title }));
+    if (view.figures) screen.append(el("p", { class: "figures", id: "figures", text: view.figures }));
     for (const line of view.lines) screen.append(el("p", { class: "lead", text: line }));
     if (view.session) {
       const session = view.session;
