@@ -40,7 +40,16 @@ REPORTS = ("hours", "mentors", "machines")
 """Each one's title is ``c.reports.<name>`` in the central catalogs."""
 
 CSV_COLUMNS = {
-    "hours": ["period", "member_id", "name", "kind", "sessions", "hours", "supervised_sessions"],
+    "hours": [
+        "period",
+        "member_id",
+        "name",
+        "kind",
+        "sessions",
+        "hours",
+        "supervised_sessions",
+        "energy_kwh",
+    ],
     "mentors": ["member_id", "name", "sessions_supervised", "hours_supervised", "grants_given"],
     "grants": [
         "granted_at",
