@@ -729,6 +729,11 @@ class Controller:
         m = self._roster.member(member_id)
         return m.first_name if m else None
 
+    def first_name(self, member_id: str) -> str | None:
+        """A member's first name, from any thread: the roster is replaced on reload, never
+        changed in place (what a page says after an enrolment, not a raw id)."""
+        return self._first_name(member_id)
+
     def status(self) -> dict[str, Any]:
         """A fresh JSON-able snapshot; times that move (elapsed, remaining) computed now."""
         status = dict(self._status)

@@ -64,7 +64,7 @@ def test_technician_enrols_an_unknown_badge(browser: Any, station: StationProces
         expect(tech.locator("#live-events")).to_contain_text("badge inconnu")
         tech.get_by_label("Un membre de la liste").select_option("noah")
         tech.get_by_role("button", name="Enregistrer le badge").click()
-        expect(tech.get_by_text(f"Badge {UNKNOWN} enregistré pour noah.")).to_be_visible()
+        expect(tech.get_by_text(f"Badge {UNKNOWN} enregistré pour Noah.")).to_be_visible()
         assert station.badge(UNKNOWN)["member_id"] == "noah"
         expect(tech.locator("#live-events")).to_contain_text(
             f"Yanis Benali (yanis) a enregistré le badge {UNKNOWN} pour Noah Petit (noah)."

@@ -222,7 +222,7 @@ def test_enrol_the_last_unknown_badge(tech: FlaskClient, controller: Controller)
         "by": "yanis",
         "previous_member_id": None,
     }
-    assert "Badge DEADBEEF enregistré pour noah." in tech.get("/tech/").get_data(as_text=True)
+    assert "Badge DEADBEEF enregistré pour Noah." in tech.get("/tech/").get_data(as_text=True)
     assert controller.call(Tap(UNKNOWN))["reason"] == "not_qualified", "the badge is Noah's now"
     assert "Aucun badge inconnu récent" in tech.get("/tech/").get_data(as_text=True)
 

@@ -519,4 +519,5 @@ def _enrol_here(uid: str, member_id: str, *, at_central: bool | None, quiet: boo
         if not quiet:
             data = event["data"]
             key = "tech.enrol.done" if at_central is None else "tech.enrol.done_local"
-            flash(gettext(key, uid=data["uid"], member=data["member_id"]), "ok")
+            member = _controller().first_name(data["member_id"]) or data["member_id"]
+            flash(gettext(key, uid=data["uid"], member=member), "ok")
