@@ -109,6 +109,8 @@ def test_the_page_shows_the_figures_in_french_without_names(app: Flask) -> None:
     assert html.count("<svg") == 4
     for figure in ("10,5 h", "3,50 kWh", "1,5 h (14,3 %)", "Apprendre en transmettant"):
         assert figure in html, figure
+    # One mentor: « 1 jeune a formé », never « 1 jeunes ont formé »; 4 trainees: plural.
+    assert "jeune a formé d&#39;autres jeunes" in html and "jeunes ont pratiqué" in html
     assert "Jeune 1" in html and "Léa" not in html and "Moussa" not in html
     named = client.get(f"/reports/programme/?{RANGE}&names=1").get_data(as_text=True)
     assert "Léa Martin" in named and "Moussa Diallo" in named
@@ -161,4 +163,5 @@ def test_the_pdf_is_one_report_on_a4(app: Flask, tmp_path: Path) -> None:
         ).stdout
         for figure in ("Rapport du programme", "10,5 h", "3,50 kWh", "Apprendre en transmettant"):
             assert figure in text, figure
+        assert "jeune a formé" in text and "jeunes ont formé" not in text
         assert "Léa" not in text

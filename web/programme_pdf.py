@@ -95,11 +95,11 @@ def programme_pdf(
     pdf.ln(2)
     num = lambda v, d=0: fmt.number(v, lang, d)  # noqa: E731
     figures = [
-        (num(tot["active_trainees"]), t("c.programme.active")),
+        (num(tot["active_trainees"]), t("c.programme.active", count=tot["active_trainees"])),
         (f"{num(tot['hours'], 1)} h", t("c.programme.hours")),
-        (num(tot["sessions"]), t("c.programme.sessions")),
-        (num(tot["levels_gained"]), t("c.programme.levels")),
-        (num(tot["peer_teachers"]), t("c.programme.teachers")),
+        (num(tot["sessions"]), t("c.programme.sessions", count=tot["sessions"])),
+        (num(tot["levels_gained"]), t("c.programme.levels", count=tot["levels_gained"])),
+        (num(tot["peer_teachers"]), t("c.programme.teachers", count=tot["peer_teachers"])),
         (f"{num(tot['peer_hours'], 1)} h", t("c.programme.peer_hours")),
         (f"{num(tot['energy_kwh'], 2)} kWh", t("c.programme.energy")),
     ]
