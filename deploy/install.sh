@@ -28,7 +28,7 @@ KIOSK_SECRET_COPY=.config/fabrique-kiosk-secret
 STATION_PACKAGES=(python3 python3-venv python3-pip python3-dev gcc python3-lgpio python3-spidev
   sqlite3 curl)
 KIOSK_PACKAGES=(chromium-browser)
-CENTRAL_PACKAGES=(python3 python3-venv python3-pip sqlite3 curl)
+CENTRAL_PACKAGES=(python3 python3-venv python3-pip sqlite3 curl fonts-dejavu-core)
 
 # Options (set by parse_install_options).
 STATION_ID=""
