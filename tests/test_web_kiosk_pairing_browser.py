@@ -17,6 +17,7 @@ import waitress
 
 from station.controller import Controller
 from tests import test_browser_helpers as helpers
+from tests.test_central_helpers import stop_waitress
 from tests.test_deploy import run_kiosk_launcher
 from tests.test_web_helpers import make_app
 
@@ -39,11 +40,14 @@ REPORT = """async () => {
 def base(controller: Controller) -> Iterator[str]:
     app = make_app(controller, simulator=False)
     server = waitress.create_server(app, host="127.0.0.1", port=0, threads=8)
-    threading.Thread(target=server.run, daemon=True).start()
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
     try:
         yield f"http://127.0.0.1:{server.effective_port}/"  # type: ignore[union-attr]
     finally:
-        server.close()
+        # From the server's own loop thread: closing its sockets from here races its select()
+        # (EBADF in the loop thread, seen under CI load).
+        stop_waitress(server, thread)
 
 
 def test_the_launchers_start_page_pairs_the_touchscreen(

@@ -23,6 +23,7 @@ from flask.testing import FlaskClient
 
 from station.controller import Controller
 from tests.conftest import SOFIANE
+from tests.test_central_helpers import stop_waitress
 from tests.test_web_helpers import add_tech, csrf, make_app
 from web import public
 from web.common.login import LoginLimiter
@@ -160,7 +161,9 @@ def serving(app: Flask, threads: int) -> Iterator[int]:
     try:
         yield server.effective_port  # type: ignore[union-attr]
     finally:
-        server.close()
+        # From the server's own loop thread: closing its sockets from here races its select()
+        # (EBADF in the loop thread, seen under CI load).
+        stop_waitress(server, thread)
 
 
 def test_open_streams_cannot_starve_the_status_api(
