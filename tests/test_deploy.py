@@ -14,6 +14,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -709,6 +710,33 @@ def test_dry_run_names_every_change_and_makes_none(tmp_path: Path, checkout: Pat
     ):
         assert any(r.startswith(expected) for r in planned_runs), expected
     assert "would create directory /var/lib/fabrique-station (mode 750)" in result.stdout
+
+
+def test_install_pins_dependencies_with_the_constraints_file(
+    tmp_path: Path, checkout: Path
+) -> None:
+    dry = Target(tmp_path / "dry", checkout)
+    result = dry.run("install", "--dry-run", "--station-id", "laser-1")
+    pip = [
+        line
+        for line in result.changes
+        if line.startswith("would run ") and " -m pip install" in line and "--no-deps" not in line
+    ]
+    assert len(pip) == 1, result.changes
+    constraints = "/opt/fabrique-station/src/deploy/constraints-pi.txt"
+    assert f"--constraint {dry.root}{constraints} " in pip[0], pip[0]
+    assert f"would write {constraints}" in "\n".join(result.changes), "copied with the sources"
+    # Every runtime dependency is pinned, and every line is `name==version`.
+    pins = {}
+    for line in (REPO / "deploy" / "constraints-pi.txt").read_text().splitlines():
+        if line and not line.startswith("#"):
+            name, _, version = line.partition("==")
+            assert name and version, f"deploy/constraints-pi.txt: {line!r} is not name==version"
+            pins[name.lower()] = version
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    for dep in project["dependencies"]:
+        name = re.split(r"[<>=!~ ;\[]", dep, maxsplit=1)[0].lower()
+        assert name in pins, f"{name} is not pinned in deploy/constraints-pi.txt"
 
 
 def test_dry_run_after_install_says_nothing_to_change(installed_pi: Target) -> None:
