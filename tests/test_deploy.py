@@ -1100,10 +1100,10 @@ def fake_test_tree(tmp_path: Path, mypy_exit: int) -> tuple[Path, Path]:
         (bin_ / tool).chmod(0o755)
     stamp = hashlib.sha256((tree / "pyproject.toml").read_bytes()).hexdigest()[:16]
     (tree / ".venv" / f".fabrique-{stamp}").touch()
-    # The test tools are "there", so nothing is installed.
+    # The test tools are "there", and apt-get is a stub: nothing is ever installed.
     tools = tmp_path / "tools"
     tools.mkdir()
-    for tool in ("shellcheck", "systemd-analyze"):
+    for tool in ("shellcheck", "systemd-analyze", "apt-get"):
         (tools / tool).write_text("#!/bin/sh\nexit 0\n")
         (tools / tool).chmod(0o755)
     return tree, log
