@@ -2,7 +2,7 @@
 # Fabrique station: the one set-up script.
 #
 #   ./deploy.sh demo [--port 8080]   create .venv, install, run the demo on 127.0.0.1
-#   ./deploy.sh test [pytest args]   create .venv, install, lint and run the whole test suite
+#   ./deploy.sh test [pytest args]   create .venv, install, lint, type-check, run the whole test suite
 #
 # On a Raspberry Pi (Raspberry Pi OS Bookworm) or the central store's Debian server:
 #   sudo ./deploy.sh install [--station-id ID] [--machine-name NAME] [--kind KIND] [--port N]
@@ -80,6 +80,8 @@ case "$cmd" in
     say "ruff"
     "$venv/bin/ruff" check .
     "$venv/bin/ruff" format --check .
+    say "mypy"
+    "$venv/bin/mypy" # the packages listed in pyproject.toml's [tool.mypy]
     say "pytest"
     exec "$venv/bin/python" -m pytest "$@"
     ;;

@@ -39,7 +39,7 @@ from central.config import write_config  # noqa: E402
 from central.fleet import fleet, utcnow  # noqa: E402
 from central.ingest import Event  # noqa: E402
 from central.store import SqliteCentralStore, recent_events  # noqa: E402
-from station.clock import SimulatedClock  # noqa: E402
+from station.clock import Clock, SimulatedClock  # noqa: E402
 from station.config import parse_config  # noqa: E402
 from station.store import Store  # noqa: E402
 from station.sync import SyncClient  # noqa: E402
@@ -52,7 +52,7 @@ class Target:
     """The controller's part the sync client needs, without hardware."""
 
     def __init__(self) -> None:
-        self.clock = SimulatedClock()
+        self.clock: Clock = SimulatedClock()
         self.sync: dict[str, Any] = {}
 
     def call(self, inp: Any, timeout: float = 5.0) -> Any:

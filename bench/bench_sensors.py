@@ -24,6 +24,7 @@ import random
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -40,6 +41,15 @@ from mocks.serial_devices import (
 )
 from station.metering import MeteringConfig, SessionMeter
 from station.ports import PowerReading
+
+
+def _counter(counts: list[int], i: int) -> Callable[[object], None]:
+    """A reading callback that counts sensor ``i``'s readings (one closure per sensor)."""
+
+    def on_reading(_reading: object) -> None:
+        counts[i] += 1
+
+    return on_reading
 
 
 def thread_cpu(thread: threading.Thread | None) -> float:
@@ -64,7 +74,7 @@ def bench_cpu(seconds: float) -> None:
     counts = [0, 0, 0]
     try:
         for i, sensor in enumerate(sensors):
-            sensor.start(lambda _r, i=i: counts.__setitem__(i, counts[i] + 1))
+            sensor.start(_counter(counts, i))
         time.sleep(0.5)  # let them open their ports before measuring
         start_cpu = [thread_cpu(s._thread) for s in sensors]
         start_emu = sum(thread_cpu(d._thread) for d in devices)
@@ -75,8 +85,10 @@ def bench_cpu(seconds: float) -> None:
         emu = sum(thread_cpu(d._thread) for d in devices) - start_emu
         proc = time.process_time() - start_proc
     finally:
-        for part in [*sensors, *devices]:
-            part.close()
+        for sensor in sensors:
+            sensor.close()
+        for device in devices:
+            device.close()
     print(f"CPU over {seconds:.0f} s of real time (1 reading per second per sensor):")
     for sensor, cpu, n0, n1 in zip(sensors, used, start_counts, counts, strict=True):
         print(

@@ -6,6 +6,7 @@
 OPT=/opt/fabrique-station
 SRC=$OPT/src
 VENV=$OPT/venv
+CONSTRAINTS=deploy/constraints-pi.txt
 ETC=/etc/fabrique-station
 STATION_DATA=/var/lib/fabrique-station
 CENTRAL_DATA=/var/lib/fabrique-central
@@ -213,7 +214,9 @@ step_app() {
   fi
   local target="$ROOT$SRC"
   [ -n "$extra" ] && target="${ROOT}${SRC}[${extra}]"
-  act "$ROOT$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "$target"
+  # The pinned versions CI tested (deploy/constraints-pi.txt), not whatever is newest today.
+  act "$ROOT$VENV/bin/python" -m pip install --quiet --disable-pip-version-check \
+    --constraint "$ROOT$SRC/$CONSTRAINTS" "$target"
   # Same version number, new code: reinstall the project itself (its dependencies stay).
   act "$ROOT$VENV/bin/python" -m pip install --quiet --disable-pip-version-check \
     --no-deps --force-reinstall "$ROOT$SRC"

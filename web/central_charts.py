@@ -76,7 +76,7 @@ def column_chart(
         parts.append('<text x="60" y="80" font-size="13">—</text>')
     for i, p in enumerate(periods):
         x = left + i * col_w + col_w * 0.15
-        y = height - bottom
+        y = float(height - bottom)
         for j, n in enumerate(names):
             v = series[n].get(p, 0.0)
             h = plot_h * v / top
