@@ -625,8 +625,11 @@ class Mfrc522Chip:
             return regs[reg] & 0x7F
         if reg == STATUS1_REG:
             water = regs[WATER_LEVEL_REG] & 0x3F
-            value = 0x20 if self._crc is not None or self._command != CMD_CALC_CRC else 0
-            value |= 0x40 if value else 0  # CRCReady, CRCOk: the emulated CRC never fails
+            crc_ready = self._crc is not None or self._command != CMD_CALC_CRC
+            value = 0x20 if crc_ready else 0  # CRCReady
+            # CRCOk: the CRC result is zero (datasheet 9.3.1.8), so not after reset (FFFFh).
+            crc_zero = regs[CRC_RESULT_REG_H] == 0 and regs[CRC_RESULT_REG_L] == 0
+            value |= 0x40 if crc_ready and crc_zero else 0
             value |= 0x10 if self._irq_active() else 0
             value |= 0x08 if self._timer_running else 0
             value |= 0x02 if FIFO_SIZE - len(self._fifo) <= water else 0
@@ -859,6 +862,7 @@ class Mfrc522Chip:
         self._fifo.clear()
         self._fifo_changed()
         if len(data) != 12:
+            self._crypto1 = False
             self._set_error(ERR_PROTOCOL)
             self._finish()
             return
@@ -874,7 +878,9 @@ class Mfrc522Chip:
                 self._finish()
 
             self._later(ANSWER_DELAY_S, done)
-        elif self._regs[T_MODE_REG] & 0x80:
+            return
+        self._crypto1 = False  # a failed authentication switches Crypto1 off (datasheet 9.3.1.9)
+        if self._regs[T_MODE_REG] & 0x80:
             self._start_timer()  # MFAuthent does not end by itself when the card is silent
 
 
