@@ -13,8 +13,8 @@ Emulators:
 
 - :class:`PzemEmulator` answers Modbus RTU "read input registers" from a settable load and
   integrates its own energy register over an injectable clock; it reads its holding registers
-  (alarm threshold, address) with function 3 and writes one with function 6. Faults: ``silent``, ``bad_crc``,
-  ``wrong_address``, ``garbage``.
+  (alarm threshold, address) with function 3 and writes one with function 6. Faults:
+  ``silent``, ``bad_crc``, ``wrong_address``, ``garbage``.
 - :class:`Sds011Emulator` sends SDS011 data frames (on demand with ``emit`` or streaming once a
   second), with settable values, seeded noise and optional garbage bytes or bad checksums.
 - :class:`LineSensorEmulator` prints ``W:123.4`` lines, and half a line of junk at each plug-in

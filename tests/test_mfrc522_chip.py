@@ -143,7 +143,6 @@ def test_irq_register_set1_convention(spi: Spi) -> None:
     assert spi.read(COM_IRQ_REG)[0] & 0x61 == 0x20
 
 
-
 def test_status1_after_reset_is_21h(chip: Mfrc522Chip) -> None:
     """MFRC522 datasheet rev 3.9, 9.3.1.8 Status1Reg: reset value 21h (CRCReady, LoAlert).
 
@@ -153,6 +152,7 @@ def test_status1_after_reset_is_21h(chip: Mfrc522Chip) -> None:
     assert raw.read(STATUS1_REG) == [0x21]
     raw.write(COMMAND_REG, 0x0F)  # SoftReset
     assert raw.read(STATUS1_REG) == [0x21]
+
 
 @pytest.mark.parametrize(("preset_bits", "preset"), [(0x01, 0x6363), (0x03, 0xFFFF)])
 def test_crc_coprocessor(spi: Spi, preset_bits: int, preset: int) -> None:
@@ -351,7 +351,6 @@ def test_plaintext_to_an_authenticated_card_is_noise() -> None:
     assert card.state is CardState.IDLE
 
 
-
 def _select_over_spi(spi: Spi, uid4: bytes) -> None:
     """REQA, anticollision and select of a 4-byte UID card, as raw frames."""
     spi.transceive(b"\x26", 7)
@@ -376,6 +375,7 @@ def test_failed_authentication_clears_crypto1on(chip: Mfrc522Chip, spi: Spi) -> 
     _select_over_spi(spi, UID4)
     assert _mf_authent(spi, 4, b"\xff" * 6, UID4) & 0x08
     assert not _mf_authent(spi, 4, b"\x00" * 6, UID4) & 0x08
+
 
 def test_card_rejects_bad_uids() -> None:
     with pytest.raises(ValueError):
