@@ -35,7 +35,7 @@ def build_hardware(config: Config, clock: Clock | None = None) -> Hardware:
         settings = badge_settings(config)
         secret, sector = settings if settings is not None else (None, 1)
         if config.reader.type == "mfrc522-emulated":
-            from mocks.mfrc522_chip import EmulatedBadges, build_emulated_reader
+            from mocks.mfrc522.badges import EmulatedBadges, build_emulated_reader
 
             # Debounce of two poll periods: /sim/badge waits that long between two taps.
             debounce = 2.0 / config.reader.poll_hz

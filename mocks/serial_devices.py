@@ -12,8 +12,9 @@ folder, like ``/dev/serial/by-id/...`` on a Pi) pointing at the current slave en
 Emulators:
 
 - :class:`PzemEmulator` answers Modbus RTU "read input registers" from a settable load and
-  integrates its own energy register over an injectable clock. Faults: ``silent``, ``bad_crc``,
-  ``wrong_address``, ``garbage``.
+  integrates its own energy register over an injectable clock; it reads its holding registers
+  (alarm threshold, address) with function 3 and writes one with function 6. Faults:
+  ``silent``, ``bad_crc``, ``wrong_address``, ``garbage``.
 - :class:`Sds011Emulator` sends SDS011 data frames (on demand with ``emit`` or streaming once a
   second), with settable values, seeded noise and optional garbage bytes or bad checksums.
 - :class:`LineSensorEmulator` prints ``W:123.4`` lines, and half a line of junk at each plug-in
@@ -43,6 +44,8 @@ from hardware.serial_link import SerialSensor
 from station.ports import PowerReading
 
 Clock = Callable[[], float]
+ALARM_ON = 0xFFFF
+"""PZEM-004T v3 input register 9 while the active power is above the alarm threshold."""
 
 # -- Modbus RTU, written from the spec (independent of minimalmodbus, which checks it) -----------
 
@@ -285,6 +288,8 @@ class PzemEmulator(_PtyDevice):
         self._since = clock()
         self._rx = bytearray()
         self._rng = random.Random(seed)
+        self.alarm_threshold_w = 23_000
+        """Holding register 1 (1 W units): above it, input register 9 reads 0xFFFF."""
         self.silent = False
         self.bad_crc = False
         self.wrong_address = False
@@ -329,7 +334,8 @@ class PzemEmulator(_PtyDevice):
             load, pf = self._load, self.power_factor if self._load > 0 else 0.0
             amps = load / (self.volts * pf) if load > 0 and pf > 0 else 0.0
             energy = int(self._energy) % self.ENERGY_WRAP_WH
-            return pzem_registers(self.volts, amps, load, energy, self.hertz, pf)
+            alarm = ALARM_ON if load > self.alarm_threshold_w else 0
+            return pzem_registers(self.volts, amps, load, energy, self.hertz, pf, alarm)
 
     # Modbus ------------------------------------------------------------------------------------
     def _on_plug(self) -> None:
@@ -365,13 +371,28 @@ class PzemEmulator(_PtyDevice):
         if function == 4:
             table = self.registers()
         elif function == 3:  # holding registers: 1 = power alarm threshold, 2 = address
-            table = [0, 23000, self.address]
+            table = [0, self.alarm_threshold_w, self.address]
+        elif function == 6:
+            return self._write_register(frame, start, count)
         else:
             return with_crc(bytes([addr, function | 0x80, 0x01]))
         if count < 1 or start + count > len(table):
             return with_crc(bytes([addr, function | 0x80, 0x02]))
         payload = b"".join(r.to_bytes(2, "big") for r in table[start : start + count])
         return with_crc(bytes([addr, function, 2 * count]) + payload)
+
+    def _write_register(self, frame: bytes, register: int, value: int) -> bytes:
+        """Function 0x06: set the alarm threshold (1) or the address (2); echo the request."""
+        addr = frame[0]
+        if register not in (1, 2):
+            return with_crc(bytes([addr, 0x86, 0x02]))  # illegal data address
+        if register == 2 and not 1 <= value <= 0xF7:
+            return with_crc(bytes([addr, 0x86, 0x03]))  # illegal data value
+        if register == 1:
+            self.alarm_threshold_w = value
+        else:
+            self.address = value
+        return frame
 
     def _send(self, reply: bytes) -> None:
         if self.wrong_address:

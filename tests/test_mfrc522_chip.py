@@ -21,6 +21,8 @@ from mocks.mfrc522_chip import (
     FIFO_DATA_REG,
     FIFO_LEVEL_REG,
     MODE_REG,
+    STATUS1_REG,
+    STATUS2_REG,
     T_MODE_REG,
     T_PRESCALER_REG,
     T_RELOAD_REG_L,
@@ -139,6 +141,17 @@ def test_irq_register_set1_convention(spi: Spi) -> None:
     assert spi.read(COM_IRQ_REG)[0] & 0x61 == 0x21
     spi.write(COM_IRQ_REG, 0x01)  # Set1 = 0: clear the marked bits
     assert spi.read(COM_IRQ_REG)[0] & 0x61 == 0x20
+
+
+def test_status1_after_reset_is_21h(chip: Mfrc522Chip) -> None:
+    """MFRC522 datasheet rev 3.9, 9.3.1.8 Status1Reg: reset value 21h (CRCReady, LoAlert).
+
+    CRCOk (bit 6) says the CRC result is zero; after reset the result is FFFFh, so it is 0.
+    """
+    raw = Spi(chip)
+    assert raw.read(STATUS1_REG) == [0x21]
+    raw.write(COMMAND_REG, 0x0F)  # SoftReset
+    assert raw.read(STATUS1_REG) == [0x21]
 
 
 @pytest.mark.parametrize(("preset_bits", "preset"), [(0x01, 0x6363), (0x03, 0xFFFF)])
@@ -336,6 +349,32 @@ def test_plaintext_to_an_authenticated_card_is_noise() -> None:
     assert card.authenticate(0x60, 4, b"\xff" * 6, UID4)
     assert card.receive(with_crc(b"\x30\x04"), 0, False) is None
     assert card.state is CardState.IDLE
+
+
+def _select_over_spi(spi: Spi, uid4: bytes) -> None:
+    """REQA, anticollision and select of a 4-byte UID card, as raw frames."""
+    spi.transceive(b"\x26", 7)
+    spi.transceive(b"\x93\x20")
+    spi.transceive(with_crc(b"\x93\x70" + uid4 + bytes([bcc(uid4)])))
+
+
+def _mf_authent(spi: Spi, block: int, key: bytes, uid4: bytes) -> int:
+    """Run MFAuthent with key A; return Status2Reg."""
+    spi.write(COMMAND_REG, 0x00)
+    spi.write(FIFO_LEVEL_REG, 0x80)
+    spi.write(FIFO_DATA_REG, 0x60, block, *key, *uid4)
+    spi.write(COMMAND_REG, 0x0E)
+    return spi.read(STATUS2_REG)[0]
+
+
+def test_failed_authentication_clears_crypto1on(chip: Mfrc522Chip, spi: Spi) -> None:
+    """MFRC522 datasheet rev 3.9, 9.3.1.9 Status2Reg: MFCrypto1On "can only be set to logic 1
+    by a successful execution of the MFAuthent command"; a failed authentication leaves the
+    chip without Crypto1 (as 10.3.1.9 MFAuthent describes), so the bit reads 0 again."""
+    chip.place(VirtualCard(UID4))
+    _select_over_spi(spi, UID4)
+    assert _mf_authent(spi, 4, b"\xff" * 6, UID4) & 0x08
+    assert not _mf_authent(spi, 4, b"\x00" * 6, UID4) & 0x08
 
 
 def test_card_rejects_bad_uids() -> None:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hardware.pzem import Pzem004t, decode_registers
@@ -51,6 +53,7 @@ def test_emulator_registers_round_trip_through_the_decoder(
     )
 
 
+@settings(deadline=None)  # the first example imports two packages: slow on a busy machine
 @given(st.binary(max_size=64))
 def test_crc_agrees_with_independent_implementations(data: bytes) -> None:
     minimalmodbus = pytest.importorskip("minimalmodbus")
@@ -89,6 +92,49 @@ def test_minimalmodbus_reads_the_emulator_directly() -> None:
                 instrument.read_registers(8, 5, functioncode=4)
         finally:
             port.close()
+
+
+def _instrument(pzem: PzemEmulator, address: int = 1) -> Any:
+    """A plain minimalmodbus instrument on the emulator's port (closed by the caller)."""
+    import minimalmodbus
+    import serial
+
+    port = serial.Serial(pzem.port, 9600, timeout=0.5)
+    return minimalmodbus.Instrument(port, address)
+
+
+def test_alarm_register_reads_ffff_above_the_power_threshold() -> None:
+    """PZEM-004T v3.0 manual, input register 0x0009 (power alarm): 0xFFFF when the active
+    power is above the alarm threshold (holding register 0x0001, in W), 0x0000 otherwise."""
+    with PzemEmulator(address=1) as pzem:
+        instrument = _instrument(pzem)
+        try:
+            pzem.set_load(100.0)
+            assert instrument.read_register(9, functioncode=4) == 0
+            pzem.set_load(23_500.0)
+            assert instrument.read_register(9, functioncode=4) == 0xFFFF
+        finally:
+            instrument.serial.close()
+
+
+def test_write_single_register_sets_threshold_and_address() -> None:
+    """PZEM-004T v3.0 manual: function 0x06 writes one holding register (0x0001 power alarm
+    threshold, 0x0002 slave address) and the meter echoes the request."""
+    import minimalmodbus
+
+    with PzemEmulator(address=1) as pzem:
+        instrument = _instrument(pzem)
+        try:
+            instrument.write_register(1, 1000, functioncode=6)  # checks the echo
+            assert instrument.read_register(1, functioncode=3) == 1000
+            pzem.set_load(1500.0)
+            assert instrument.read_register(9, functioncode=4) == 0xFFFF
+            with pytest.raises(minimalmodbus.IllegalRequestError):
+                instrument.write_register(7, 1, functioncode=6)
+            instrument.write_register(2, 5, functioncode=6)
+            assert pzem.address == 5
+        finally:
+            instrument.serial.close()
 
 
 # -- the driver --------------------------------------------------------------------------------
