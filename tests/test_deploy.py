@@ -1131,12 +1131,11 @@ def test_deploy_test_type_checks_before_pytest(tmp_path: Path, mypy_exit: int) -
         assert calls[-1] == "python -m pytest -q"
 
 
-def test_mypy_checks_every_package_but_the_mocks() -> None:
+def test_mypy_checks_every_package() -> None:
     project = tomllib.loads((REPO / "pyproject.toml").read_text())
     checked = set(project["tool"]["mypy"]["files"])
     packages = {p.rstrip("*") for p in project["tool"]["setuptools"]["packages"]["find"]["include"]}
-    # mocks/ is being split (issue 12); it joins the list when that lands.
-    assert packages - {"mocks"} <= checked, sorted(packages - checked)
+    assert packages <= checked, sorted(packages - checked)
     assert "bench" in checked
 
 
