@@ -1,0 +1,243 @@
+"""The machine state machine: taps, ticks, buttons and commands in; new state and effects out.
+
+Pure: :func:`handle` takes the current :class:`State`, one input, ``now`` and a :class:`Context`,
+and returns an :class:`Outcome`. It does no I/O. The controller writes the outcome's events (in one
+transaction) and then makes the relay follow ``state.machine.relay_on`` — the single rule that
+decides whether the machine has power.
+
+The grant gesture (learning by teaching). During a supervised session, the supervisor taps their
+badge twice (two separate taps within ``grant_window_s``), then the trainee taps theirs within the
+same window to accept. Three deliberate taps by two people: no single stray tap can grant a level.
+From the supervisor's first tap until ``grant_window_s`` after the gesture lapses, the trainee's
+taps never end her session: too early, they are ignored with a word on the kiosk; too late, the
+lapse is recorded (``grant_expired``) and the kiosk says the supervisor can start again.
+
+One tap, one meaning: a second tap of the same badge within ``repeat_tap_guard_s`` is ignored, so
+a card read twice never ends the session it just started.
+
+Power seen with the relay open (a welded relay, a bypass) for ``power_without_permission_s`` is a
+``fault`` that only staff clear; new sessions are refused meanwhile.
+
+The state machine in parts, one concern each, composed here by :func:`handle`: ``common``
+(state, inputs, effects, decisions), ``availability`` (after use, problems), ``power`` (metering,
+finishing, power without permission), ``supervision`` (co-badge wait and grant), ``session``,
+``checklist``, ``taps`` (routing a tap, the repeat guard), ``air`` (the air alarm) and
+``commands`` (buttons and commands). Each part imports only from the parts before it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from station.access import Identity, identify
+from station.clock import Now, iso
+from station.machine.air import _air, _air_watch
+from station.machine.commands import _button_hold, _button_press, _command, station_stopped
+from station.machine.common import (
+    COMMANDS,
+    POWER_FAULT,
+    STAFF_COMMANDS,
+    WATCHED_STATES,
+    AirSample,
+    ButtonHold,
+    ButtonPress,
+    Command,
+    Context,
+    Cue,
+    Effect,
+    Finishing,
+    GrantStep,
+    Input,
+    JobDone,
+    Outcome,
+    PendingStart,
+    PowerSample,
+    Record,
+    Session,
+    State,
+    Tap,
+    Tick,
+    Waiting,
+    _deny,
+)
+from station.machine.power import (
+    JOB_TOTALS,
+    _finishing_due,
+    _permission_watch,
+    _power,
+    _quiet_base,
+    idle_off_mono,
+    job_totals,
+)
+from station.machine.session import _end, _idle_due, _with_end_screen
+from station.machine.supervision import _grant_due
+from station.machine.taps import _arm_guard, _ignore_repeat, _is_repeat, _tap
+from station.model import Denial, EndReason
+
+__all__ = [
+    "COMMANDS",
+    "JOB_TOTALS",
+    "POWER_FAULT",
+    "STAFF_COMMANDS",
+    "WATCHED_STATES",
+    "AirSample",
+    "ButtonHold",
+    "ButtonPress",
+    "Command",
+    "Context",
+    "Cue",
+    "Effect",
+    "Finishing",
+    "GrantStep",
+    "Input",
+    "JobDone",
+    "Outcome",
+    "PendingStart",
+    "PowerSample",
+    "Record",
+    "Session",
+    "State",
+    "Tap",
+    "Tick",
+    "Waiting",
+    "handle",
+    "idle_off_mono",
+    "job_totals",
+    "next_due",
+    "station_stopped",
+]
+
+
+def handle(state: State, inp: Input, now: Now, ctx: Context) -> Outcome:
+    """Apply one input. Time-driven changes are applied first, so a late tap sees a fresh state."""
+    return _with_end_screen(_handle(state, inp, now, ctx))
+
+
+def _handle(state: State, inp: Input, now: Now, ctx: Context) -> Outcome:
+    effects: list[Effect] = []
+    if not isinstance(inp, Tick):
+        state = _due(state, now, ctx, effects)
+    if isinstance(inp, Tick):
+        return Outcome(_due(state, now, ctx, effects), effects)
+    if isinstance(inp, PowerSample):
+        state = _power(state, inp.reading, now, ctx)
+        return Outcome(_due(state, now, ctx, effects), effects)
+    if isinstance(inp, AirSample):
+        state = _air(state, inp.reading, now, ctx, effects)
+        return Outcome(_due(state, now, ctx, effects), effects)
+    if isinstance(inp, Tap):
+        if ctx.verify_badges and inp.verified is not True:
+            # A clone is refused every time; it does not arm the repeat guard either.
+            who = identify(ctx.roster, inp.uid)
+            member = who.member if isinstance(who, Identity) else None
+            return _deny(state, Denial.BADGE_INVALID, inp.uid, member, ctx, effects)
+        if _is_repeat(state, inp.uid, now, ctx):
+            return _ignore_repeat(state, inp.uid, now, ctx, effects)
+        out = _tap(state, inp.uid, now, ctx, effects)
+        if out.decision is not None and out.decision["action"] != "denied":
+            return replace(out, state=_arm_guard(out.state, inp.uid, now, ctx))
+        return out
+    if isinstance(inp, ButtonPress):
+        return _button_press(state, now, ctx, effects)
+    if isinstance(inp, ButtonHold):
+        return _button_hold(state, now, ctx, effects)
+    return _command(state, inp, now, ctx, effects)
+
+
+def next_due(state: State, ctx: Context) -> float | None:
+    """The monotonic time at which something falls due without any input, or None."""
+    times: list[float] = []
+    if state.waiting:
+        times.append(state.waiting.expires_mono)
+    if state.grant:
+        times.append(state.grant.expires_mono)
+    if state.pending:
+        times.append(state.pending.expires_mono)
+    m = ctx.machine
+    if state.unpermitted_since is not None:
+        times.append(state.unpermitted_since + m.power_without_permission_s)
+    if m.pm25_alarm > 0 and state.air_alarm is None:
+        last = state.air[0] if state.air else state.air_watch_since
+        if last is not None:
+            times.append(last + m.air_lost_s)
+    base = _quiet_base(state, ctx)
+    f = state.finishing
+    if f is not None:
+        times.append(f.started_mono + m.finish_max_min * 60)
+        if base is not None:
+            times.append(max(base, f.started_mono) + m.finish_idle_s)
+    s = state.session
+    if s and base is not None and m.idle_off_min > 0:
+        start = max(base, s.started_mono, s.idle_reset_mono)
+        times.append(start + m.idle_off_min * 60)
+        if not s.idle_warned and m.idle_warn_min > 0:
+            times.append(start + (m.idle_off_min - m.idle_warn_min) * 60)
+    if s:
+        times.append(s.last_heartbeat_mono + ctx.machine.heartbeat_s)
+        times.append(s.ends_mono)
+        warn_s = ctx.machine.warn_before_min * 60
+        if not s.warned and warn_s > 0:
+            times.append(s.ends_mono - warn_s)
+    return min(times) if times else None
+
+
+def _due(state: State, now: Now, ctx: Context, effects: list[Effect]) -> State:
+    if state.waiting and now.mono >= state.waiting.expires_mono:
+        w = state.waiting
+        effects.append(
+            Record(
+                "access_denied",
+                {
+                    "uid": w.uid,
+                    "member_id": w.member_id,
+                    "reason": Denial.NEEDS_SUPERVISOR.value,
+                    "kind": ctx.machine.kind,
+                    "detail": "no supervisor badged in time",
+                },
+            )
+        )
+        effects.append(Cue("deny"))
+        state = replace(state, waiting=None)
+    state = _grant_due(state, now, ctx, effects)
+    if state.pending and now.mono >= state.pending.expires_mono:
+        p = state.pending
+        effects.append(
+            Record(
+                "checklist_expired",
+                {"member_id": p.member_id, "uid": p.uid, "kind": ctx.machine.kind},
+            )
+        )
+        effects.append(Cue("deny"))
+        state = replace(state, pending=None)
+    state = _air_watch(state, now, ctx, effects)
+    state = _permission_watch(state, now, ctx, effects)
+    state = _finishing_due(state, now, ctx, effects)
+    s = state.session
+    if s is None:
+        return state
+    state = _idle_due(state, now, ctx, effects)
+    s = state.session
+    if s is None:
+        return state
+    if now.mono >= s.ends_mono:
+        return _end(state, now, ctx, effects, EndReason.TIMEOUT, at_mono=s.ends_mono)
+    if now.mono - s.last_heartbeat_mono >= ctx.machine.heartbeat_s:
+        effects.append(Record("heartbeat", {"session_id": s.id, "member_id": s.member_id}))
+        s = replace(s, last_heartbeat_mono=now.mono)
+        state = replace(state, session=s)
+    warn_s = ctx.machine.warn_before_min * 60
+    if not s.warned and warn_s > 0 and now.mono >= s.ends_mono - warn_s:
+        effects.append(
+            Record(
+                "session_warned",
+                {
+                    "session_id": s.id,
+                    "member_id": s.member_id,
+                    "ends_at": iso(now.at_mono(s.ends_mono)),
+                    "remaining_s": round(s.ends_mono - now.mono, 3),
+                },
+            )
+        )
+        effects.append(Cue("warn"))
+        state = replace(state, session=replace(s, warned=True))
+    return state
