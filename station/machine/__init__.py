@@ -30,8 +30,9 @@ from __future__ import annotations
 from dataclasses import replace
 
 from station.access import Identity, identify
-from station.clock import Now, iso
+from station.clock import Now
 from station.machine.air import _air, _air_watch
+from station.machine.checklist import _checklist_due
 from station.machine.commands import _button_hold, _button_press, _command, station_stopped
 from station.machine.common import (
     COMMANDS,
@@ -69,10 +70,10 @@ from station.machine.power import (
     idle_off_mono,
     job_totals,
 )
-from station.machine.session import _end, _idle_due, _with_end_screen
-from station.machine.supervision import _grant_due
+from station.machine.session import _session_due, _with_end_screen
+from station.machine.supervision import _grant_due, _waiting_due
 from station.machine.taps import _arm_guard, _ignore_repeat, _is_repeat, _tap
-from station.model import Denial, EndReason
+from station.model import Denial
 
 __all__ = [
     "COMMANDS",
@@ -182,62 +183,11 @@ def next_due(state: State, ctx: Context) -> float | None:
 
 
 def _due(state: State, now: Now, ctx: Context, effects: list[Effect]) -> State:
-    if state.waiting and now.mono >= state.waiting.expires_mono:
-        w = state.waiting
-        effects.append(
-            Record(
-                "access_denied",
-                {
-                    "uid": w.uid,
-                    "member_id": w.member_id,
-                    "reason": Denial.NEEDS_SUPERVISOR.value,
-                    "kind": ctx.machine.kind,
-                    "detail": "no supervisor badged in time",
-                },
-            )
-        )
-        effects.append(Cue("deny"))
-        state = replace(state, waiting=None)
+    """Every deadline reached by ``now``, each part in turn (the order is part of the rules)."""
+    state = _waiting_due(state, now, ctx, effects)
     state = _grant_due(state, now, ctx, effects)
-    if state.pending and now.mono >= state.pending.expires_mono:
-        p = state.pending
-        effects.append(
-            Record(
-                "checklist_expired",
-                {"member_id": p.member_id, "uid": p.uid, "kind": ctx.machine.kind},
-            )
-        )
-        effects.append(Cue("deny"))
-        state = replace(state, pending=None)
+    state = _checklist_due(state, now, ctx, effects)
     state = _air_watch(state, now, ctx, effects)
     state = _permission_watch(state, now, ctx, effects)
     state = _finishing_due(state, now, ctx, effects)
-    s = state.session
-    if s is None:
-        return state
-    state = _idle_due(state, now, ctx, effects)
-    s = state.session
-    if s is None:
-        return state
-    if now.mono >= s.ends_mono:
-        return _end(state, now, ctx, effects, EndReason.TIMEOUT, at_mono=s.ends_mono)
-    if now.mono - s.last_heartbeat_mono >= ctx.machine.heartbeat_s:
-        effects.append(Record("heartbeat", {"session_id": s.id, "member_id": s.member_id}))
-        s = replace(s, last_heartbeat_mono=now.mono)
-        state = replace(state, session=s)
-    warn_s = ctx.machine.warn_before_min * 60
-    if not s.warned and warn_s > 0 and now.mono >= s.ends_mono - warn_s:
-        effects.append(
-            Record(
-                "session_warned",
-                {
-                    "session_id": s.id,
-                    "member_id": s.member_id,
-                    "ends_at": iso(now.at_mono(s.ends_mono)),
-                    "remaining_s": round(s.ends_mono - now.mono, 3),
-                },
-            )
-        )
-        effects.append(Cue("warn"))
-        state = replace(state, session=replace(s, warned=True))
-    return state
+    return _session_due(state, now, ctx, effects)

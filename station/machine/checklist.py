@@ -9,6 +9,7 @@ from dataclasses import replace
 
 from station.clock import Now, iso
 from station.machine.common import (
+    Command,
     Context,
     Cue,
     Effect,
@@ -17,6 +18,8 @@ from station.machine.common import (
     Record,
     State,
     _decision,
+    _done,
+    _refused,
 )
 from station.machine.session import _start
 from station.model import Member
@@ -52,3 +55,52 @@ def _start_or_checklist(
         supervisor_name=supervisor.first_name if supervisor else None,
     )
     return Outcome(replace(state, pending=pending), effects, decision)
+
+
+def _checklist_due(state: State, now: Now, ctx: Context, effects: list[Effect]) -> State:
+    """A checklist not confirmed in time: no session, the relay stays open."""
+    if state.pending and now.mono >= state.pending.expires_mono:
+        p = state.pending
+        effects.append(
+            Record(
+                "checklist_expired",
+                {"member_id": p.member_id, "uid": p.uid, "kind": ctx.machine.kind},
+            )
+        )
+        effects.append(Cue("deny"))
+        state = replace(state, pending=None)
+    return state
+
+
+def _confirm_checklist(
+    state: State, cmd: Command, now: Now, ctx: Context, effects: list[Effect]
+) -> Outcome:
+    """The trainee confirmed the checklist: the session starts now."""
+    p = state.pending
+    if p is None:
+        return Outcome(state, effects, _refused(cmd, "no checklist is waiting"))
+    member = ctx.roster.member(p.member_id)
+    supervisor = ctx.roster.member(p.supervisor_id) if p.supervisor_id else None
+    if member is None:
+        return Outcome(replace(state, pending=None), effects, _refused(cmd, "unknown member"))
+    effects.append(Record("checklist_confirmed", {"member_id": p.member_id, "by": cmd.by}))
+    return _start(
+        replace(state, pending=None),
+        member,
+        now,
+        ctx,
+        effects,
+        uid=p.uid,
+        supervisor=supervisor,
+    )
+
+
+def _cancel_checklist(state: State, cmd: Command, effects: list[Effect]) -> Outcome:
+    """The checklist was cancelled: no session, nothing switched on."""
+    if state.pending is None:
+        return Outcome(state, effects, _refused(cmd, "no checklist is waiting"))
+    effects.append(
+        Record("checklist_cancelled", {"member_id": state.pending.member_id, "by": cmd.by})
+    )
+    state = replace(state, pending=None)
+    return Outcome(state, effects, _done(cmd, state))

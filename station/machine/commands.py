@@ -9,6 +9,7 @@ from dataclasses import replace
 
 from station.clock import Now
 from station.machine.availability import _report_problem
+from station.machine.checklist import _cancel_checklist, _confirm_checklist
 from station.machine.common import (
     COMMANDS,
     POWER_FAULT,
@@ -16,7 +17,6 @@ from station.machine.common import (
     Context,
     Effect,
     Outcome,
-    Record,
     State,
     _decision,
     _done,
@@ -24,7 +24,7 @@ from station.machine.common import (
     _set_machine,
 )
 from station.machine.power import _clear_power_fault, _end_finishing
-from station.machine.session import _end, _extend, _start
+from station.machine.session import _end, _extend
 from station.model import EndReason, MachineState
 
 
@@ -48,31 +48,9 @@ def _command(state: State, cmd: Command, now: Now, ctx: Context, effects: list[E
     if cmd.action not in COMMANDS:
         return Outcome(state, effects, _refused(cmd, f"unknown action; use one of {COMMANDS}"))
     if cmd.action == "confirm_checklist":
-        p = state.pending
-        if p is None:
-            return Outcome(state, effects, _refused(cmd, "no checklist is waiting"))
-        member = ctx.roster.member(p.member_id)
-        supervisor = ctx.roster.member(p.supervisor_id) if p.supervisor_id else None
-        if member is None:
-            return Outcome(replace(state, pending=None), effects, _refused(cmd, "unknown member"))
-        effects.append(Record("checklist_confirmed", {"member_id": p.member_id, "by": cmd.by}))
-        return _start(
-            replace(state, pending=None),
-            member,
-            now,
-            ctx,
-            effects,
-            uid=p.uid,
-            supervisor=supervisor,
-        )
+        return _confirm_checklist(state, cmd, now, ctx, effects)
     if cmd.action == "cancel_checklist":
-        if state.pending is None:
-            return Outcome(state, effects, _refused(cmd, "no checklist is waiting"))
-        effects.append(
-            Record("checklist_cancelled", {"member_id": state.pending.member_id, "by": cmd.by})
-        )
-        state = replace(state, pending=None)
-        return Outcome(state, effects, _done(cmd, state))
+        return _cancel_checklist(state, cmd, effects)
     if cmd.action == "report_problem":
         return _report_problem(state, cmd, now, ctx, effects)
     if cmd.action == "out_of_service":

@@ -255,3 +255,36 @@ def _with_end_screen(out: Outcome) -> Outcome:
     elif d.get("action") != "session_ended":
         return out
     return replace(out, decision={**d, "job": done[-1]})
+
+
+def _session_due(state: State, now: Now, ctx: Context, effects: list[Effect]) -> State:
+    """The session's deadlines: idle stop, time limit, heartbeat, the warning before the end."""
+    s = state.session
+    if s is None:
+        return state
+    state = _idle_due(state, now, ctx, effects)
+    s = state.session
+    if s is None:
+        return state
+    if now.mono >= s.ends_mono:
+        return _end(state, now, ctx, effects, EndReason.TIMEOUT, at_mono=s.ends_mono)
+    if now.mono - s.last_heartbeat_mono >= ctx.machine.heartbeat_s:
+        effects.append(Record("heartbeat", {"session_id": s.id, "member_id": s.member_id}))
+        s = replace(s, last_heartbeat_mono=now.mono)
+        state = replace(state, session=s)
+    warn_s = ctx.machine.warn_before_min * 60
+    if not s.warned and warn_s > 0 and now.mono >= s.ends_mono - warn_s:
+        effects.append(
+            Record(
+                "session_warned",
+                {
+                    "session_id": s.id,
+                    "member_id": s.member_id,
+                    "ends_at": iso(now.at_mono(s.ends_mono)),
+                    "remaining_s": round(s.ends_mono - now.mono, 3),
+                },
+            )
+        )
+        effects.append(Cue("warn"))
+        state = replace(state, session=replace(s, warned=True))
+    return state

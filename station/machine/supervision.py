@@ -25,7 +25,7 @@ from station.machine.common import (
     Waiting,
     _decision,
 )
-from station.model import Level, Member
+from station.model import Denial, Level, Member
 
 
 def _keep_waiting(
@@ -139,3 +139,24 @@ def _grant(state: State, trainee: Member, now: Now, ctx: Context, effects: list[
         level=Level.AUTONOMOUS.value, granted_by=s.supervisor_name, kind=ctx.machine.kind
     )
     return Outcome(replace(state, grant=None), effects, decision)
+
+
+def _waiting_due(state: State, now: Now, ctx: Context, effects: list[Effect]) -> State:
+    """A co-badge wait that lapsed: the trainee is refused, no supervisor came."""
+    if state.waiting and now.mono >= state.waiting.expires_mono:
+        w = state.waiting
+        effects.append(
+            Record(
+                "access_denied",
+                {
+                    "uid": w.uid,
+                    "member_id": w.member_id,
+                    "reason": Denial.NEEDS_SUPERVISOR.value,
+                    "kind": ctx.machine.kind,
+                    "detail": "no supervisor badged in time",
+                },
+            )
+        )
+        effects.append(Cue("deny"))
+        state = replace(state, waiting=None)
+    return state
