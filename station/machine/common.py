@@ -23,6 +23,8 @@ from station.model import Denial, MachineState, Member
 from station.ports import AirReading, PowerReading
 from station.roster import Roster
 
+# --- state ------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Session:
@@ -134,6 +136,9 @@ WATCHED_STATES = (MachineState.AVAILABLE, MachineState.TO_CHECK)
 technician's hands; fault: already stopped)."""
 
 
+# --- inputs -----------------------------------------------------------------------------------
+
+
 @dataclass(frozen=True)
 class Tap:
     uid: str
@@ -203,6 +208,9 @@ class AirSample:
 Input = Tap | Tick | ButtonPress | ButtonHold | Command | PowerSample | AirSample
 
 
+# --- outputs ----------------------------------------------------------------------------------
+
+
 @dataclass(frozen=True)
 class Record:
     """An event to append to the log: its type in the users' words, and its data."""
@@ -251,6 +259,9 @@ class Context:
     """Set when the station has a power meter; sessions are then metered."""
     verify_badges: bool = False
     """Only badges that passed the reader's anti-clone check are admitted."""
+
+
+# --- decisions and helpers shared by the parts ------------------------------------------------
 
 
 def _strip_problem(check: str | None) -> str | None:
