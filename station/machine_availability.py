@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from station.clock import Now
-from station.machine.common import (
+from station.machine_common import (
     Command,
     Context,
     Effect,

@@ -8,9 +8,9 @@ from __future__ import annotations
 from dataclasses import replace
 
 from station.clock import Now
-from station.machine.availability import _report_problem
-from station.machine.checklist import _cancel_checklist, _confirm_checklist
-from station.machine.common import (
+from station.machine_availability import _report_problem
+from station.machine_checklist import _cancel_checklist, _confirm_checklist
+from station.machine_common import (
     COMMANDS,
     POWER_FAULT,
     Command,
@@ -23,8 +23,8 @@ from station.machine.common import (
     _refused,
     _set_machine,
 )
-from station.machine.power import _clear_power_fault, _end_finishing
-from station.machine.session import _end, _extend
+from station.machine_power import _clear_power_fault, _end_finishing
+from station.machine_session import _end, _extend
 from station.model import EndReason, MachineState
 
 

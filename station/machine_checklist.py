@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from station.clock import Now, iso
-from station.machine.common import (
+from station.machine_common import (
     Command,
     Context,
     Cue,
@@ -21,7 +21,7 @@ from station.machine.common import (
     _done,
     _refused,
 )
-from station.machine.session import _start
+from station.machine_session import _start
 from station.model import Member
 
 

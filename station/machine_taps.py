@@ -16,8 +16,8 @@ from station.access import (
     level_for,
 )
 from station.clock import Now, iso
-from station.machine.checklist import _start_or_checklist
-from station.machine.common import (
+from station.machine_checklist import _start_or_checklist
+from station.machine_common import (
     POWER_FAULT,
     Context,
     Cue,
@@ -31,9 +31,9 @@ from station.machine.common import (
     _roster_expired,
     _set_machine,
 )
-from station.machine.power import _clear_power_fault, _end_finishing, _tap_own_finishing
-from station.machine.session import _end, _extend, _start
-from station.machine.supervision import _grant, _grant_hold, _grant_step, _keep_waiting
+from station.machine_power import _clear_power_fault, _end_finishing, _tap_own_finishing
+from station.machine_session import _end, _extend, _start
+from station.machine_supervision import _grant, _grant_hold, _grant_step, _keep_waiting
 from station.model import Denial, EndReason, Level, MachineState, Member
 
 

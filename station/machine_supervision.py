@@ -13,7 +13,7 @@ from station.access import (
     helpers_for,
 )
 from station.clock import Now, iso
-from station.machine.common import (
+from station.machine_common import (
     Context,
     Cue,
     Effect,

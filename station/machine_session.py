@@ -12,8 +12,8 @@ from station.access import (
     can_supervise,
 )
 from station.clock import Now, iso
-from station.machine.availability import _after_use
-from station.machine.common import (
+from station.machine_availability import _after_use
+from station.machine_common import (
     Context,
     Cue,
     Effect,
@@ -26,7 +26,7 @@ from station.machine.common import (
     _decision,
     _set_machine,
 )
-from station.machine.power import _current_watts, _job_summary, _quiet_for, _used
+from station.machine_power import _current_watts, _job_summary, _quiet_for, _used
 from station.metering import SessionMeter
 from station.model import EndReason, MachineState, Member
 from station.ports import PowerReading

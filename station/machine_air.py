@@ -8,9 +8,9 @@ from __future__ import annotations
 from dataclasses import replace
 
 from station.clock import Now
-from station.machine.common import Context, Cue, Effect, Record, State, _set_machine, _strip_problem
-from station.machine.power import _end_finishing
-from station.machine.session import _end
+from station.machine_common import Context, Cue, Effect, Record, State, _set_machine, _strip_problem
+from station.machine_power import _end_finishing
+from station.machine_session import _end
 from station.model import EndReason, MachineState
 from station.ports import AirReading
 

@@ -18,11 +18,13 @@ a card read twice never ends the session it just started.
 Power seen with the relay open (a welded relay, a bypass) for ``power_without_permission_s`` is a
 ``fault`` that only staff clear; new sessions are refused meanwhile.
 
-The state machine in parts, one concern each, composed here by :func:`handle`: ``common``
-(state, inputs, effects, decisions), ``availability`` (after use, problems), ``power`` (metering,
-finishing, power without permission), ``supervision`` (co-badge wait and grant), ``session``,
-``checklist``, ``taps`` (routing a tap, the repeat guard), ``air`` (the air alarm) and
-``commands`` (buttons and commands). Each part imports only from the parts before it.
+The state machine in parts, one concern each (``station/machine_<part>.py``, kept flat beside
+this module so every tool that reads ``station/*.py`` still sees them), composed here by
+:func:`handle`: ``common`` (state, inputs, effects, decisions), ``availability`` (after use,
+problems), ``power`` (metering, finishing, power without permission), ``supervision`` (co-badge
+wait and grant), ``session``, ``checklist``, ``taps`` (routing a tap, the repeat guard), ``air``
+(the air alarm) and ``commands`` (buttons and commands). Each part imports only from the parts
+before it; every public name is re-exported here.
 """
 
 from __future__ import annotations
@@ -31,10 +33,10 @@ from dataclasses import replace
 
 from station.access import Identity, identify
 from station.clock import Now
-from station.machine.air import _air, _air_watch
-from station.machine.checklist import _checklist_due
-from station.machine.commands import _button_hold, _button_press, _command, station_stopped
-from station.machine.common import (
+from station.machine_air import _air, _air_watch
+from station.machine_checklist import _checklist_due
+from station.machine_commands import _button_hold, _button_press, _command, station_stopped
+from station.machine_common import (
     COMMANDS,
     POWER_FAULT,
     STAFF_COMMANDS,
@@ -61,7 +63,7 @@ from station.machine.common import (
     Waiting,
     _deny,
 )
-from station.machine.power import (
+from station.machine_power import (
     JOB_TOTALS,
     _finishing_due,
     _permission_watch,
@@ -70,9 +72,9 @@ from station.machine.power import (
     idle_off_mono,
     job_totals,
 )
-from station.machine.session import _session_due, _with_end_screen
-from station.machine.supervision import _grant_due, _waiting_due
-from station.machine.taps import _arm_guard, _ignore_repeat, _is_repeat, _tap
+from station.machine_session import _session_due, _with_end_screen
+from station.machine_supervision import _grant_due, _waiting_due
+from station.machine_taps import _arm_guard, _ignore_repeat, _is_repeat, _tap
 from station.model import Denial
 
 __all__ = [

@@ -10,8 +10,8 @@ from dataclasses import replace
 from typing import Any
 
 from station.clock import Now, iso
-from station.machine.availability import _after_use
-from station.machine.common import (
+from station.machine_availability import _after_use
+from station.machine_common import (
     POWER_FAULT,
     WATCHED_STATES,
     Context,
