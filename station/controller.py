@@ -22,7 +22,8 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from station import __version__
+from station import __version__, stepping
+from station import status as status_view
 from station.broadcast import Broadcaster
 from station.clock import Clock, Now, SimulatedClock, iso
 from station.config import Config
@@ -36,12 +37,10 @@ from station.machine import (
     Input,
     Outcome,
     PowerSample,
-    Session,
     State,
     Tap,
     Tick,
     handle,
-    idle_off_mono,
     next_due,
     station_stopped,
 )
@@ -49,7 +48,7 @@ from station.metering import MeteringConfig, MinuteAggregator
 from station.model import EndReason, MachineState
 from station.ports import AirReading, Hardware, PowerReading
 from station.roster import Roster
-from station.roster_age import AGE_UNKNOWN, roster_expiry
+from station.roster_age import roster_expiry
 from station.sdnotify import Notifier, watchdog_interval_s
 from station.store import Store, store_problem
 
@@ -379,30 +378,7 @@ class Controller:
 
     def _advance(self, seconds: float) -> dict[str, Any]:
         """Step a simulated clock to each due time (and, with sensors, every sensor step)."""
-        clock = self.clock
-        assert isinstance(clock, SimulatedClock)
-        target = clock.now().mono + seconds
-        polled = self._polled_sensors()
-        steps = 0
-        while True:
-            steps += 1
-            mono = clock.now().mono
-            due = next_due(self.state, self._context())
-            nxt = target
-            if due is not None and due < nxt:
-                nxt = due
-            if polled:
-                nxt = min(nxt, mono + self.sensor_step_s)
-            clock.advance(max(0.0, nxt - mono))
-            self._poll_sensors()
-            self._step(Tick())
-            if clock.now().mono >= target:
-                break
-            if due is not None and due <= mono and next_due(self.state, self._context()) == due:
-                raise RuntimeError(f"a due time ({due}) does not move after a tick")
-            if steps >= 10_000_000:
-                raise RuntimeError("too many steps while advancing the clock")
-        return {"now": clock.now().iso(), "state": self.state.machine.value, "ticks": steps}
+        return stepping.advance(self, seconds)
 
     def _polled_sensors(self) -> list[Any]:
         return [
@@ -606,124 +582,10 @@ class Controller:
             self._acked_seq = acked
         self._sync = {"enabled": bool(self.config.central.url), **sync}
 
-    def _sync_json(self, now: Now) -> dict[str, Any]:
-        """The sync status with what is true now: every event above the acknowledged seq is
-        waiting (online or not), and how long ago the last successful sync was."""
-        sync = dict(self._sync)
-        if not sync.get("enabled"):
-            return sync
-        sync["backlog"] = max(0, self._last_seq - self._acked_seq)
-        sync["acked_seq"] = self._acked_seq
-        since: float | None = None
-        mono = sync.pop("last_success_mono", None)
-        last = sync.get("last_success_at")
-        if isinstance(mono, int | float) and sync.get("boot_id") == self.clock.boot_id:
-            since = now.mono - mono
-        elif isinstance(last, str) and now.synced:
-            try:
-                since = (now.at - datetime.fromisoformat(last)).total_seconds()
-            except ValueError:
-                since = None
-        sync.pop("boot_id", None)
-        sync["seconds_since_success"] = None if since is None else round(max(0.0, since), 1)
-        return sync
-
     # --- status (any thread) ------------------------------------------------------------------
 
     def _publish_status(self) -> None:
-        s = self.state
-        status = {
-            "station": {
-                "id": self.config.station.id,
-                "name": self.config.display_name,
-                "version": __version__,
-                "language": self.config.station.language,
-                "timezone": self.config.station.timezone,
-                "backend": self.config.hardware.backend,
-                "simulated_clock": isinstance(self.clock, SimulatedClock),
-            },
-            "machine": {
-                "id": self.config.machine.id,
-                "name": self.config.machine.name,
-                "kind": self.config.machine.kind,
-                "state": s.machine.value,
-                "reason": s.reason,
-                "relay_on": s.machine.relay_on,
-            },
-            "session": self._session_status(s),
-            "waiting": (
-                {
-                    "member_name": s.waiting.member_name,
-                    "expires_at": iso(self.clock.now().at_mono(s.waiting.expires_mono)),
-                }
-                if s.waiting
-                else None
-            ),
-            "grant": (
-                {
-                    "step": s.grant.taps,
-                    "expires_at": iso(self.clock.now().at_mono(s.grant.expires_mono)),
-                }
-                if s.grant
-                else None
-            ),
-            "checklist": (
-                {
-                    "items": list(self.config.machine.checklist),
-                    "member_id": s.pending.member_id,
-                    "member_name": self._first_name(s.pending.member_id),
-                    "expires_at": iso(self.clock.now().at_mono(s.pending.expires_mono)),
-                }
-                if s.pending
-                else None
-            ),
-            "check_requested": s.check_requested,
-            "finishing": (
-                {
-                    "session_id": s.finishing.session_id,
-                    "member_name": s.finishing.member_name,
-                    "since": iso(self.clock.now().at_mono(s.finishing.started_mono)),
-                }
-                if s.finishing
-                else None
-            ),
-            "power": self._power_json(s) if self.metering is not None else None,
-            "air": (
-                {
-                    "pm25": s.air[1] if s.air else None,
-                    "alarm": s.air_alarm,
-                    "threshold": self.config.machine.pm25_alarm or None,
-                }
-                if self.hardware.air_sensor is not None
-                else None
-            ),
-            "last_decision": self._last_decision,
-            "last_unknown_uid": self._last_unknown_uid,
-            "roster_version": self.roster_version,
-        }
-        self._status = status
-        self.broadcaster.publish({"kind": "status", "status": self.status()})
-
-    def _session_status(self, s: State) -> dict[str, Any] | None:
-        """The session for the kiosk, with when it stops for want of work (None: not idle)."""
-        if s.session is None:
-            return None
-        now = self.clock.now()
-        idle_off = idle_off_mono(s, self._context())
-        return {
-            **_session_json(s.session, now),
-            "idle_off_at": None if idle_off is None else iso(now.at_mono(idle_off)),
-        }
-
-    def _power_json(self, s: State) -> dict[str, Any]:
-        now = self.clock.now().mono
-        assert self.metering is not None
-        fresh = s.power is not None and now - s.power[0] <= self.metering.stale_after_s
-        return {
-            "watts": s.power[1] if s.power and fresh else None,
-            "busy": bool(fresh and s.power and s.power[1] > self.config.machine.busy_watts),
-            "busy_watts": self.config.machine.busy_watts,
-        }
+        status_view.publish(self)
 
     def _first_name(self, member_id: str) -> str | None:
         m = self._roster.member(member_id)
@@ -736,23 +598,7 @@ class Controller:
 
     def status(self) -> dict[str, Any]:
         """A fresh JSON-able snapshot; times that move (elapsed, remaining) computed now."""
-        status = dict(self._status)
-        now = self.clock.now()
-        session = status.get("session")
-        if session:
-            started = datetime.fromisoformat(session["started_at"])
-            ends = datetime.fromisoformat(session["ends_at"])
-            session = dict(session)
-            session["elapsed_s"] = round((now.at - started).total_seconds(), 1)
-            session["remaining_s"] = round(max(0.0, (ends - now.at).total_seconds()), 1)
-            status["session"] = session
-        status["now"] = now.iso()
-        status["health"] = self.health()
-        status["sync"] = self._sync_json(now)
-        exp = self._roster.expires_mono
-        status["roster_expired"] = exp is not None and now.mono >= exp
-        status["roster_age_unknown"] = exp == AGE_UNKNOWN
-        return status
+        return status_view.snapshot(self)
 
     def health(self) -> dict[str, Any]:
         hw = self.hardware
@@ -802,25 +648,6 @@ def kiosk_notice(stored: list[dict[str, Any]]) -> dict[str, Any] | None:
                     "member_id": data.get("member_id"),
                 }
     return None
-
-
-def _session_json(s: Session, now: Now) -> dict[str, Any]:
-    energy = None
-    if s.meter is not None:
-        energy = round(s.meter.totals(now.mono).energy_wh, 3)
-    return {
-        "energy_wh": energy,
-        "id": s.id,
-        "member_id": s.member_id,
-        "member_name": s.member_name,
-        "supervisor_id": s.supervisor_id,
-        "supervisor_name": s.supervisor_name,
-        "started_at": s.started_at,
-        "ends_at": iso(now.at_mono(s.ends_mono)),
-        "warned": s.warned,
-        "idle_warned": s.idle_warned,
-        "extensions": s.extensions,
-    }
 
 
 def restart_records(
