@@ -41,7 +41,8 @@ def test_a_tap_shows_the_session_without_reload(page: Any, station: StationProce
     expect(screen(page)).to_have_attribute("data-screen", "session")
     expect(page.locator("#title")).to_have_text("Sofiane")
     expect(page.locator("#state-pill")).to_have_text("En cours")
-    expect(page.locator("#remaining")).to_have_text("1:00:00")
+    # The kiosk counts on in real time between two statuses: a loaded machine may show 59:5x.
+    expect(page.locator("#remaining")).to_have_text(re.compile(r"^(1:00:00|59:5\d)$"))
     assert page.evaluate("window.loadedOnce") is True, "the page was not reloaded"
     assert "Kaci" not in page.content(), "first names only on a public screen"
     screenshot(page, "kiosk-session")
