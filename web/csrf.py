@@ -12,6 +12,7 @@ from __future__ import annotations
 import hmac
 import os
 import secrets
+from collections.abc import Callable
 from pathlib import Path
 
 from flask import Flask, abort, current_app, request, session
@@ -24,19 +25,24 @@ FIELD = "csrf_token"
 
 def secret_key_from(data_path: Path) -> bytes:
     """The app's secret key, kept in a 0600 file so that a restart does not log everyone out."""
-    data_path.mkdir(parents=True, exist_ok=True)
-    path = data_path / SECRET_FILE
+    return private_key_file(data_path / SECRET_FILE, lambda: secrets.token_bytes(48))
+
+
+def private_key_file(path: Path, make: Callable[[], bytes]) -> bytes:
+    """A secret kept in a 0600 file: made there (``make``) if missing or shorter than 32 bytes,
+    its mode put back to 0600 if someone widened it. Both apps' keys and the kiosk key use it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
         if path.stat().st_mode & 0o077:
             path.chmod(0o600)
         key = path.read_bytes()
-        if len(key) >= 32:
+        if len(key.strip()) >= 32:
             return key
         path.unlink()
-        return secret_key_from(data_path)
-    key = secrets.token_bytes(48)
+        return private_key_file(path, make)
+    key = make()
     with os.fdopen(fd, "wb") as f:
         f.write(key)
     return key

@@ -25,7 +25,6 @@ import hashlib
 import hmac
 import ipaddress
 import logging
-import os
 import secrets
 from pathlib import Path
 from typing import Any
@@ -44,7 +43,7 @@ from flask import (
 from station.controller import Controller, ControllerStopped
 from station.machine import Command
 from web.common.limits import json_object
-from web.csrf import UNSAFE_METHODS, csrf_token
+from web.csrf import UNSAFE_METHODS, csrf_token, private_key_file
 from web.failures import not_running
 from web.i18n import translator
 from web.public import public_status
@@ -79,22 +78,10 @@ def _controller() -> Controller:
 
 def kiosk_secret_from(data_path: Path) -> str:
     """The kiosk key: read from its 0600 file, made there if the installer did not write one."""
-    data_path.mkdir(parents=True, exist_ok=True)
-    path = data_path / KIOSK_SECRET_FILE
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        if path.stat().st_mode & 0o077:
-            path.chmod(0o600)
-        key = path.read_text("ascii", errors="replace").strip()
-        if len(key) >= 32:
-            return key
-        path.unlink()
-        return kiosk_secret_from(data_path)
-    key = secrets.token_urlsafe(32)
-    with os.fdopen(fd, "w") as f:
-        f.write(key + "\n")
-    return key
+    key = private_key_file(
+        data_path / KIOSK_SECRET_FILE, lambda: (secrets.token_urlsafe(32) + "\n").encode()
+    )
+    return key.decode("ascii", errors="replace").strip()
 
 
 def init_app(app: Any, controller: Controller, *, simulator: bool) -> None:
