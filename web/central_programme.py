@@ -15,7 +15,7 @@ from central import programme, reports
 from central.errors import BadRequest
 from web.central_charts import bar_chart, column_chart
 from web.central_pages import language, requires, store, t
-from web.central_reports import bad_filter, csv_text
+from web.central_reports import bad_filter, csv_response
 from web.common.format import number
 from web.programme_pdf import method_lines, programme_pdf
 
@@ -136,8 +136,4 @@ def _csv(data: dict[str, Any], labels: dict[str, str], names: bool, table: str |
         ]
         columns = programme.TRAINEE_COLUMNS
     name = f"{_filename(data['filters'])}_{table or 'trainees'}"
-    return Response(
-        csv_text([{c: r[c] for c in columns} for r in rows], columns),
-        mimetype="text/csv",
-        headers={"Content-Disposition": f"attachment; filename={name}.csv"},
-    )
+    return csv_response([{c: r[c] for c in columns} for r in rows], columns, name)

@@ -186,11 +186,7 @@ def report(name: str) -> Any:
             ),
         ]
     if request.args.get("format") == "csv":
-        return Response(
-            csv_text(rows, CSV_COLUMNS[name]),
-            mimetype="text/csv",
-            headers={"Content-Disposition": f"attachment; filename={name}.csv"},
-        )
+        return csv_response(rows, CSV_COLUMNS[name], name)
     return render_template(
         "central_report.html",
         name=name,
@@ -207,6 +203,15 @@ def csv_text(rows: list[dict[str, Any]], columns: list[str]) -> str:
     if rows:
         return reports.to_csv(rows)
     return ",".join(columns) + "\n"
+
+
+def csv_response(rows: list[dict[str, Any]], columns: list[str], name: str) -> Response:
+    """A CSV download named ``<name>.csv`` (every report and the programme report)."""
+    return Response(
+        csv_text(rows, columns),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f"attachment; filename={name}.csv"},
+    )
 
 
 def bad_filter(e: BadRequest, back: str) -> tuple[str, int]:
