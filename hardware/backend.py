@@ -50,6 +50,10 @@ def build_hardware(config: Config, clock: Clock | None = None) -> Hardware:
             from hardware.sds011 import Sds011
 
             hw.air_sensor = Sds011(s.air_port, stale_after_s=s.stale_after_s)
+        if config.hardware.relay != "gpio":
+            from hardware.plugs import add_plug
+
+            add_plug(hw, config)
         return hw
     except BaseException:
         relay.close()

@@ -46,10 +46,43 @@ def build_hardware(config: Config, clock: Clock | None = None) -> Hardware:
             # /sim/badge takes its cards here: prepared ones when the check is on, or clones.
             hw.extras["badges"] = EmulatedBadges(secret, sector)
         _add_sensors(hw, config, clock)
+        if config.hardware.relay != "gpio":
+            _add_plug(hw, config)
     except BaseException:
         hw.close()
         raise
     return hw
+
+
+def _add_plug(hw: Hardware, config: Config) -> None:
+    """A smart plug instead of the GPIO relay; with ``-emulated``, its emulator on the broker
+    first (``/sim/power`` sets the load plugged into it)."""
+    from hardware.plugs import add_plug
+
+    relay = config.hardware.relay
+    emulator: Any = None
+    if relay.endswith("-emulated"):
+        from mocks.serial_devices import EmulatedSensors
+        from station.config_plug import mqtt_credentials
+
+        creds = mqtt_credentials(config.path, config.mqtt)
+        if relay.startswith("shelly"):
+            from mocks.shelly_plug import ShellyPlugEmulator
+
+            emulator = ShellyPlugEmulator(creds, config.plug.device)
+        else:
+            from mocks.tasmota_plug import TasmotaPlugEmulator
+
+            emulator = TasmotaPlugEmulator(creds, config.plug.device)
+    try:
+        add_plug(hw, config)
+    finally:
+        if emulator is not None:  # after the plug's link: its last "off" reaches the emulator
+            hw.extras["plug_device"] = emulator
+    if emulator is not None and config.sensors.power_meter == "plug":
+        sensors = hw.extras.get("sensors") or EmulatedSensors()
+        sensors.power_device = emulator
+        hw.extras["sensors"] = sensors
 
 
 def _add_sensors(hw: Hardware, config: Config, clock: Clock | None) -> None:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from station import tomlconfig
+from station.config_plug import RELAYS, MqttSection, PlugSection, check_plug_config
 from station.errors import ConfigError
 from station.tomlconfig import REQUIRED, time_zone_problem
 from station.tomlconfig import setting as _f
@@ -147,6 +148,12 @@ class HardwareSection:
         "mock", "`pi` drives real GPIO; `mock` runs on any computer.", choices=BACKENDS
     )
     pins: PinsSection = field(default_factory=PinsSection, metadata={"doc": "GPIO pins (BCM)."})
+    relay: str = _f(
+        "gpio",
+        "`gpio` (the relay stage on hardware.pins.relay), a smart plug over MQTT (`shelly`, "
+        "`tasmota`: see [plug] and [mqtt]), or their `-emulated` twins on the mock backend.",
+        choices=RELAYS,
+    )
 
 
 @dataclass(frozen=True)
@@ -178,7 +185,7 @@ class ReaderSection:
     )
 
 
-POWER_METERS = ("none", "pzem", "line", "pzem-emulated", "line-emulated")
+POWER_METERS = ("none", "pzem", "line", "pzem-emulated", "line-emulated", "plug")
 AIR_SENSORS = ("none", "sds011", "sds011-emulated")
 
 
@@ -187,7 +194,7 @@ class SensorsSection:
     power_meter: str = _f(
         "none",
         "`pzem` (PZEM-004T v3, Modbus), `line` (a serial `W:123.4` line sensor), their "
-        "`-emulated` twins on the mock backend, or `none`.",
+        "`-emulated` twins on the mock backend, `plug` (the smart plug's own meter), or `none`.",
         choices=POWER_METERS,
     )
     power_port: str = _f(
@@ -243,6 +250,8 @@ class Config:
     clock: ClockSection = field(default_factory=ClockSection)
     web: WebSection = field(default_factory=WebSection)
     central: CentralSection = field(default_factory=CentralSection)
+    plug: PlugSection = field(default_factory=PlugSection)
+    mqtt: MqttSection = field(default_factory=MqttSection)
     path: Path = field(default=Path("station.toml"), metadata={"internal": True})
 
     @property
@@ -324,6 +333,9 @@ def _check_together(config: Config) -> None:
             f"{path}: machine.idle_off_min and machine.keep_on_while_busy need a power meter: "
             "set sensors.power_meter."
         )
+    check_plug_config(
+        path, config.hardware.relay, config.hardware.backend, config.plug, s.power_meter
+    )
     if bool(config.central.url) != bool(config.central.token):
         raise ConfigError(f"{path}: central.url and central.token go together: set both or none.")
 

@@ -36,6 +36,7 @@ from station.machine import (
     Cue,
     Input,
     Outcome,
+    PlugFault,
     PowerSample,
     State,
     Tap,
@@ -46,7 +47,7 @@ from station.machine import (
 )
 from station.metering import MeteringConfig, MinuteAggregator
 from station.model import EndReason, MachineState
-from station.ports import AirReading, Hardware, PowerReading
+from station.ports import AirReading, Hardware, PlugProblem, PowerReading
 from station.roster import Roster
 from station.roster_age import roster_expiry
 from station.sdnotify import Notifier, watchdog_interval_s
@@ -138,6 +139,9 @@ class Controller:
             self.latch_relay()
             raise ControllerStopped(f"the station did not start: {self.failure_message()}")
         self.hardware.reader.start(self.tap)
+        watch = getattr(self.hardware.relay, "watch", None)
+        if callable(watch):  # a smart plug reports what it did unasked (station/machine_plug.py)
+            watch(self.plug_problem)
         if not isinstance(self.clock, SimulatedClock):
             # Real time: the sensors' own threads report readings. Simulated time: the controller
             # polls them as it advances the clock (see _advance), so readings follow that clock.
@@ -192,6 +196,10 @@ class Controller:
             self.post(PowerSample(reading))
         elif isinstance(reading, AirReading):
             self.post(AirSample(reading))
+
+    def plug_problem(self, problem: PlugProblem) -> None:
+        """The smart plug's callback: only posts (it runs on the MQTT thread)."""
+        self.post(PlugFault(problem.kind, dict(problem.detail)))
 
     def poll_sensors(self, timeout: float = 10.0) -> None:
         """Read the sensors now, on the controller thread (``/sim/power`` on a simulated clock)."""
@@ -330,6 +338,7 @@ class Controller:
             if watchdog_s is None or time.monotonic() - last_ping >= watchdog_s:
                 self.notifier.watchdog()
                 last_ping = time.monotonic()
+            self._keep_plug_alive()
             if msg is None:
                 if not isinstance(self.clock, SimulatedClock):
                     self._step(Tick())
@@ -355,6 +364,16 @@ class Controller:
                 raise
             if msg.reply is not None and not msg.reply.done():
                 msg.reply.set_result(result)
+
+    def _keep_plug_alive(self) -> None:
+        """A smart plug's off-timer is renewed from this loop, at least once a second: a
+        controller that dies or hangs stops renewing and the plug switches off by itself."""
+        keep_alive = getattr(self.hardware.relay, "keep_alive", None)
+        if callable(keep_alive):
+            try:
+                keep_alive()
+            except Exception:
+                log.warning("the plug's off-timer could not be renewed", exc_info=True)
 
     def _clean_stop(self) -> None:
         """End the session with its own reason and true totals, while the relay stays latched

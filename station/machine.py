@@ -54,6 +54,7 @@ from station.machine_common import (
     JobDone,
     Outcome,
     PendingStart,
+    PlugFault,
     PowerSample,
     Record,
     Session,
@@ -63,6 +64,7 @@ from station.machine_common import (
     Waiting,
     _deny,
 )
+from station.machine_plug import _plug_fault
 from station.machine_power import (
     JOB_TOTALS,
     _finishing_due,
@@ -96,6 +98,7 @@ __all__ = [
     "JobDone",
     "Outcome",
     "PendingStart",
+    "PlugFault",
     "PowerSample",
     "Record",
     "Session",
@@ -140,6 +143,8 @@ def _handle(state: State, inp: Input, now: Now, ctx: Context) -> Outcome:
         if out.decision is not None and out.decision["action"] != "denied":
             return replace(out, state=_arm_guard(out.state, inp.uid, now, ctx))
         return out
+    if isinstance(inp, PlugFault):
+        return _plug_fault(state, inp, now, ctx, effects)
     if isinstance(inp, ButtonPress):
         return _button_press(state, now, ctx, effects)
     if isinstance(inp, ButtonHold):

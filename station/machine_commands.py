@@ -12,7 +12,6 @@ from station.machine_availability import _report_problem
 from station.machine_checklist import _cancel_checklist, _confirm_checklist
 from station.machine_common import (
     COMMANDS,
-    POWER_FAULT,
     Command,
     Context,
     Effect,
@@ -23,6 +22,7 @@ from station.machine_common import (
     _refused,
     _set_machine,
 )
+from station.machine_plug import is_clearable_fault
 from station.machine_power import _clear_power_fault, _end_finishing
 from station.machine_session import _end, _extend
 from station.model import EndReason, MachineState
@@ -70,7 +70,7 @@ def _command(state: State, cmd: Command, now: Now, ctx: Context, effects: list[E
         state = _set_machine(state, MachineState.AVAILABLE, None, now, effects, cmd.action, cmd.by)
         return Outcome(state, effects, _done(cmd, state))
     if cmd.action == "clear_check":
-        if state.machine is MachineState.FAULT and state.reason == POWER_FAULT:
+        if state.machine is MachineState.FAULT and is_clearable_fault(state.reason):
             state = _clear_power_fault(state, now, effects, cmd.by)
             return Outcome(state, effects, _done(cmd, state))
         if state.machine is not MachineState.TO_CHECK:

@@ -205,7 +205,19 @@ class AirSample:
     reading: AirReading
 
 
-Input = Tap | Tick | ButtonPress | ButtonHold | Command | PowerSample | AirSample
+@dataclass(frozen=True)
+class PlugFault:
+    """The smart plug did not answer, or did what nobody asked (``station/machine_plug.py``):
+    ``kind`` is one of :data:`PLUG_FAULT_KINDS`."""
+
+    kind: str
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+PLUG_FAULT_KINDS = ("no_ack", "unasked_on", "unasked_off", "overpower", "overtemp")
+
+
+Input = Tap | Tick | ButtonPress | ButtonHold | Command | PowerSample | AirSample | PlugFault
 
 
 # --- outputs ----------------------------------------------------------------------------------

@@ -91,6 +91,21 @@ class PowerReading:
 
 
 @dataclass(frozen=True)
+class PlugProblem:
+    """A smart plug did something the station did not ask for, or did not answer.
+
+    ``kind``: ``no_ack`` (an on/off not acknowledged in time), ``unasked_on`` (the plug went on
+    by itself: its button), ``unasked_off`` (it went off during a session), ``overpower``,
+    ``overtemp`` (its own protection tripped). ``detail`` says more for the log (JSON-able).
+    A relay that can report these has ``watch(on_problem)``; the controller turns each into a
+    fault through the state machine (``station/machine_plug.py``).
+    """
+
+    kind: str
+    detail: dict[str, object] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class AirReading:
     """One reading of the particulate sensor, in µg/m³."""
 
