@@ -83,6 +83,8 @@ class MqttLink:
             self._client.connect_async(self.creds.host, self.creds.port, self.creds.keepalive_s)
         except (OSError, ValueError) as e:
             self.last_error = f"cannot reach the broker at {self._where()}: {e}"
+        if self.last_error is None:
+            self.last_error = f"not connected yet to the broker at {self._where()}"
         self._client.loop_start()
 
     def wait_connected(self, timeout: float) -> bool:
@@ -188,8 +190,9 @@ class MqttLink:
     def _on_disconnect(
         self, client: Any, userdata: Any, flags: Any, reason: Any, properties: Any
     ) -> None:
+        was_connected = self._connected.is_set()
         self._connected.clear()
-        if not self._closed:
+        if not self._closed and was_connected:  # (a refused login keeps its own sentence)
             self.last_error = f"lost the broker at {self._where()} ({reason}); reconnecting"
             log.warning("MQTT: %s", self.last_error)
 

@@ -47,14 +47,14 @@ def build_hardware(config: Config, clock: Clock | None = None) -> Hardware:
             hw.extras["badges"] = EmulatedBadges(secret, sector)
         _add_sensors(hw, config, clock)
         if config.hardware.relay != "gpio":
-            _add_plug(hw, config)
+            _add_plug(hw, config, clock)
     except BaseException:
         hw.close()
         raise
     return hw
 
 
-def _add_plug(hw: Hardware, config: Config) -> None:
+def _add_plug(hw: Hardware, config: Config, clock: Clock | None) -> None:
     """A smart plug instead of the GPIO relay; with ``-emulated``, its emulator on the broker
     first (``/sim/power`` sets the load plugged into it)."""
     from hardware.plugs import add_plug
@@ -66,14 +66,17 @@ def _add_plug(hw: Hardware, config: Config) -> None:
         from station.config_plug import mqtt_credentials
 
         creds = mqtt_credentials(config.path, config.mqtt)
+        # Energy follows the station's clock (simulated hours meter simulated energy); the
+        # plug's off-timer runs in real time, as the station's renewals do.
+        energy = (lambda: clock.now().mono) if clock is not None else None
         if relay.startswith("shelly"):
             from mocks.shelly_plug import ShellyPlugEmulator
 
-            emulator = ShellyPlugEmulator(creds, config.plug.device)
+            emulator = ShellyPlugEmulator(creds, config.plug.device, energy_clock=energy)
         else:
             from mocks.tasmota_plug import TasmotaPlugEmulator
 
-            emulator = TasmotaPlugEmulator(creds, config.plug.device)
+            emulator = TasmotaPlugEmulator(creds, config.plug.device, energy_clock=energy)
     try:
         add_plug(hw, config)
     finally:

@@ -17,8 +17,15 @@ from collections.abc import Callable
 class PlugModel:
     """The plug's physics: power flows to the load only while the output is on."""
 
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        clock: Callable[[], float] = time.monotonic,
+        energy_clock: Callable[[], float] | None = None,
+    ) -> None:
         self.clock = clock
+        """Drives the off-timer: real time, as on the device (or a test's own clock)."""
+        self.energy_clock = energy_clock or clock
+        """Drives the energy counter: a station on a simulated clock meters simulated hours."""
         self.output = False
         self.load_w = 0.0
         self.energy_wh = 0.0
@@ -28,7 +35,7 @@ class PlugModel:
         self.timer_started: float | None = None
         self.errors: list[str] = []
         self.source = "init"
-        self._last = clock()
+        self._last = self.energy_clock()
         self.switches: list[tuple[float, bool, str]] = []
         """Every change of the output: (clock time, on, source) — what the tests read."""
         self.lock = threading.RLock()
@@ -39,7 +46,7 @@ class PlugModel:
 
     def accumulate(self) -> None:
         with self.lock:
-            now = self.clock()
+            now = self.energy_clock()
             self.energy_wh += self.power_w * max(0.0, now - self._last) / 3600
             self._last = now
 

@@ -36,11 +36,12 @@ class ShellyPlugEmulator:
         device_id: str,
         *,
         clock: Callable[[], float] = time.monotonic,
+        energy_clock: Callable[[], float] | None = None,
         autotick: bool = True,
         connect_timeout: float = 5.0,
     ) -> None:
         self.device_id = device_id
-        self.model = PlugModel(clock)
+        self.model = PlugModel(clock, energy_clock)
         self.auto_off = False
         self.auto_off_delay = 0.0
         self.power_limit = 2500.0

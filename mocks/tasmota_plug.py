@@ -36,11 +36,12 @@ class TasmotaPlugEmulator:
         topic: str,
         *,
         clock: Callable[[], float] = time.monotonic,
+        energy_clock: Callable[[], float] | None = None,
         autotick: bool = True,
         connect_timeout: float = 5.0,
     ) -> None:
         self.topic = topic
-        self.model = PlugModel(clock)
+        self.model = PlugModel(clock, energy_clock)
         self.pulse_time = 0
         self.tele_period = 300
         self.max_power = 0
