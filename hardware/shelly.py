@@ -88,7 +88,7 @@ class ShellyPlug(SmartPlug):
             if len(self._calls) > 256:  # answers that never came: forget the oldest
                 del self._calls[min(self._calls)]
         frame = {"id": call_id, "src": self.src, "method": method, "params": params}
-        return self.link.publish(f"{self.device}/rpc", json.dumps(frame), qos=1)
+        return self.link.publish(f"{self.device}/rpc", json.dumps(frame))
 
     def _send_switch(self, on: bool, renew: bool) -> bool:
         params: dict[str, Any] = {"id": SWITCH_ID, "on": on}

@@ -119,6 +119,11 @@ class SmartPlug:
     def is_on(self) -> bool:
         return self._wanted
 
+    @property
+    def settled(self) -> bool:
+        """No command is waiting for its acknowledgement."""
+        return self._pending is None
+
     def on(self) -> None:
         with self._lock:
             self._wanted = True
@@ -208,6 +213,10 @@ class SmartPlug:
     def _request_status(self) -> None:
         raise NotImplementedError
 
+    def _request_state(self) -> None:
+        """Ask for the output's state (after an acknowledgement: what happened meanwhile)."""
+        self._request_status()
+
     def _acked(self, on: bool) -> None:
         """The plug confirmed it switched to ``on``."""
         with self._lock:
@@ -217,6 +226,8 @@ class SmartPlug:
                 del self.acks[:-1000]
                 self._pending = None
                 self._reported_problems.discard("no_ack")
+                # A button pressed while the command was on its way was not judged: ask again.
+                self._request_state()
             self.reported = on
 
     def _status(
@@ -242,7 +253,7 @@ class SmartPlug:
                     kind = "unasked_on" if output else "unasked_off"
                     detail: dict[str, object] = {"device": self.device}
                     if source:
-                        detail["source"] = source
+                        detail["cause"] = source
                     if errors:
                         detail["errors"] = list(errors)
                     if output:  # the station did not decide it: off again, now

@@ -89,6 +89,9 @@ class TasmotaPlug(SmartPlug):
     def _request_status(self) -> None:
         self.link.publish(f"cmnd/{self.device}/Status", "10")
 
+    def _request_state(self) -> None:
+        self.link.publish(f"cmnd/{self.device}/POWER", "")  # empty: "say your state"
+
     def _on_result(self, topic: str, payload: bytes) -> None:
         try:
             result = parse_json_object(topic, payload)

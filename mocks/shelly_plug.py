@@ -132,8 +132,8 @@ class ShellyPlugEmulator:
             "method": "NotifyStatus",
             "params": {"ts": round(time.time(), 2), "switch:0": status},
         }
-        self.link.publish(f"{self.device_id}/events/rpc", json.dumps(frame), qos=1)
-        self.link.publish(f"{self.device_id}/status/switch:0", json.dumps(status), qos=1)
+        self.link.publish(f"{self.device_id}/events/rpc", json.dumps(frame))
+        self.link.publish(f"{self.device_id}/status/switch:0", json.dumps(status))
 
     def _auto_off_s(self) -> float | None:
         return self.auto_off_delay if self.auto_off and self.auto_off_delay > 0 else None
@@ -157,7 +157,7 @@ class ShellyPlugEmulator:
             frame["error"] = {"code": error[0], "message": error[1]}
         else:
             frame["result"] = result
-        self.link.publish(f"{src}/rpc", json.dumps(frame), qos=1)
+        self.link.publish(f"{src}/rpc", json.dumps(frame))
 
     def _handle(
         self, method: str, params: dict[str, Any]

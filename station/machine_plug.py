@@ -63,16 +63,17 @@ def _plug_fault(
     pending = state.reason if state.machine is MachineState.TO_CHECK else None
     state = replace(state, check_requested=_strip_problem(pending) or state.check_requested)
     reason = PLUG_REASON_PREFIX + inp.kind
-    return Outcome(_set_machine(state, MachineState.FAULT, reason, now, effects, PLUG_FAULT, None))
+    state = _set_machine(state, MachineState.FAULT, reason, now, effects, PLUG_FAULT, None)
+    return Outcome(state, effects)
 
 
 def _unasked_on(state: State, inp: PlugFault, now: Now, effects: list[Effect]) -> State:
     data = {
+        **inp.detail,
         "watts": state.power[1] if state.power else None,
         "seconds": 0.0,
         "source": "plug",
         "machine_state": state.machine.value,
-        **inp.detail,
     }
     effects.append(Record(POWER_FAULT, data))
     if state.machine not in WATCHED_STATES:

@@ -245,25 +245,6 @@ def test_wrong_credentials_are_said_in_one_sentence(tmp_path: Path) -> None:
         broker.stop()
 
 
-def test_the_station_says_it_is_gone_by_its_last_will(tmp_path: Path) -> None:
-    """A link that dies without a clean close: the broker publishes its will."""
-    broker = OwnBroker(tmp_path)
-    try:
-        creds = broker.creds()
-        topic = f"fabrique/{unique('st')}/availability"
-        with raw_client(creds, topic) as raw:
-            link = MqttLink(
-                creds, unique("station-"), will=(topic, "offline"), online=(topic, "online")
-            )
-            link.start()
-            raw.wait_text(topic, "online")
-            link._client._sock.close()  # the network goes away without a DISCONNECT
-            raw.wait_text(topic, "offline", timeout=20)
-            link.close()
-    finally:
-        broker.stop()
-
-
 def test_payloads_are_json_the_device_documents() -> None:
     """What the Shelly driver sends is the documented request frame."""
     sent: list[tuple[str, str]] = []
