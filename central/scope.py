@@ -46,6 +46,7 @@ STATION_EVENT_TYPES = frozenset(
         "grant_expired",
         "heartbeat",
         "machine_state_changed",
+        "plug_fault",
         "power_before_start",
         "power_without_permission",
         "problem_reported",

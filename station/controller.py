@@ -628,6 +628,9 @@ class Controller:
             "reader": _safe_health(hw.reader.health),
             "queue": self._queue.qsize(),
         }
+        plug_health = getattr(hw.relay, "health", None)
+        if callable(plug_health):  # a smart plug: its broker, its answers, its last error
+            out["relay"]["plug"] = _safe_health(plug_health)
         if hw.power_meter is not None:
             out["power_meter"] = _safe_health(hw.power_meter.health)
         if hw.air_sensor is not None:

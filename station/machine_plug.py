@@ -52,7 +52,7 @@ def _plug_fault(
 ) -> Outcome:
     if inp.kind == "unasked_on" and state.session is None and state.finishing is None:
         return Outcome(_unasked_on(state, inp, now, effects), effects)
-    effects.append(Record(PLUG_FAULT, {"kind": inp.kind, **inp.detail}))
+    effects.append(Record("plug_fault", {**inp.detail, "kind": inp.kind}))
     if state.machine in (MachineState.OUT_OF_SERVICE, MachineState.FAULT):
         return Outcome(state, effects)
     effects.append(Cue("alarm"))

@@ -47,7 +47,14 @@ def _variant(type_: str, data: Mapping[str, Any]) -> str:
         return "_energy"
     if type_ == "machine_state_changed" and data.get("reason") and data.get("to") in STAFF_STATES:
         return "_reason"
+    if type_ == "plug_fault" and data.get("kind") in PLUG_FAULT_KINDS:
+        return f"_{data['kind']}"  # one sentence per kind: what the plug did
+    if type_ == "power_without_permission" and data.get("source") == "plug":
+        return "_plug"
     return ""
+
+
+PLUG_FAULT_KINDS = frozenset({"no_ack", "unasked_on", "unasked_off", "overpower", "overtemp"})
 
 
 def _values(
@@ -93,4 +100,5 @@ def _values(
         "threshold": fmt.number(number("threshold"), lang),
         "minutes": fmt.duration(number("remaining_s") or number("ends_in_s"), lang),
         "version": str(data.get("version") or "—"),
+        "device": str(data.get("device") or "—"),
     }

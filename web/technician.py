@@ -317,11 +317,13 @@ def health_rows(status: dict[str, Any], controller: Controller) -> list[dict[str
         ok = part.get("ok")
         word = {True: "tech.health.ok", False: "tech.health.problem"}.get(ok, "tech.health.unknown")
         add(f"tech.health.{key}", ok, gettext(word), _compact(part))
-    relay_on = bool(h.get("relay", {}).get("on"))
+    relay = h.get("relay", {})
+    plug = relay.get("plug")  # a smart plug: its link, its answers, its last error
     add(
         "tech.health.relay",
-        None,
-        gettext("tech.health.relay_on" if relay_on else "tech.health.relay_off"),
+        plug.get("ok") if isinstance(plug, dict) else None,
+        gettext("tech.health.relay_on" if relay.get("on") else "tech.health.relay_off"),
+        *([_compact(plug)] if isinstance(plug, dict) else []),
     )
     add(*sync_row(status.get("sync") or {}))
     add(*clock_row(controller))

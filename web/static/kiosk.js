@@ -255,6 +255,12 @@
       return { key: "fault:air_sensor_lost", tone: "blocked", icon: "warn",
         title: t("kiosk.air_sensor_lost.title"), lines: [t("kiosk.air_sensor_lost.next")] };
     }
+    const reason = s.machine.reason || "";
+    if (reason.startsWith("plug_")) {  // the smart plug did not answer, or cut by itself
+      const kind = reason.slice(5);
+      return { key: "fault:" + reason, tone: "blocked", icon: "warn", title: t("kiosk.plug_fault.title"),
+        lines: [t("kiosk.plug_fault." + kind, null, t("kiosk.fault.next")), t("kiosk.plug_fault.next")] };
+    }
     if (s.machine.reason === POWER_FAULT) {
       const lines = [t("kiosk.power_fault.next")];
       const watts = s.power && s.power.watts;
