@@ -83,8 +83,8 @@ def _add_plug(hw: Hardware, config: Config, clock: Clock | None) -> None:
         if emulator is not None:  # after the plug's link: its last "off" reaches the emulator
             hw.extras["plug_device"] = emulator
     if emulator is not None and config.sensors.power_meter == "plug":
-        sensors = hw.extras.get("sensors") or EmulatedSensors()
-        sensors.power_device = emulator
+        sensors: Any = hw.extras.get("sensors") or EmulatedSensors()
+        sensors.power_device = emulator  # /sim/power sets the load plugged into it
         hw.extras["sensors"] = sensors
 
 
