@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
+from central import demo_plug
 from central.config import load_config as load_central_config
 from central.config import write_config as write_central_config
 from central.errors import Conflict
@@ -83,7 +84,7 @@ STATIONS = (
         1,
         {
             "machine": {"keep_on_while_busy": "true", "max_session_min": "120"},
-            "sensors": {"power_meter": '"pzem-emulated"'},
+            "sensors": {"power_meter": '"pzem-emulated"'},  # or a smart plug: demo_plug.py
         },
     ),
     DemoStation(
@@ -137,6 +138,7 @@ def prepare(data: Path, port: int) -> dict[str, Any]:
         cconfig.db_path, two_stations_window_s=cconfig.sync.badge_two_stations_s
     )
     stations: list[dict[str, Any]] = []
+    broker = demo_plug.broker_answers()
     try:
         # A restart keeps what happened at the machines: Léa, granted autonomous on the
         # laser, is not sent back to supervised by the demo's own roster.
@@ -172,6 +174,7 @@ def prepare(data: Path, port: int) -> dict[str, Any]:
             text = path.read_text(encoding="utf-8")
             settings = {
                 **st.settings,
+                **(demo_plug.printer_power(broker, data) if st.id == "printer-1" else {}),
                 "central": {
                     "url": f'"{central_url}"',
                     "token": f'"{token}"',
@@ -189,7 +192,12 @@ def prepare(data: Path, port: int) -> dict[str, Any]:
             )
     finally:
         store.close()
-    return {"central_config": central_path, "central_url": central_url, "stations": stations}
+    return {
+        "central_config": central_path,
+        "central_url": central_url,
+        "stations": stations,
+        "broker": broker,
+    }
 
 
 class DemoError(StationError, RuntimeError):
@@ -436,6 +444,7 @@ def _banner(plan: dict[str, Any], data: Path) -> str:
         f"  tap         curl -s -XPOST {first}/sim/badge -H 'Content-Type: application/json' "
         '-d \'{"uid": "04C0C1C2"}\'',
         f"  events      python -m central.cli events --config {plan['central_config']} --json",
+        demo_plug.banner_line(bool(plan.get("broker"))),
         f"Logs in {data / 'logs'}. A process that stops is restarted; Ctrl-C (or closing "
         "this terminal) stops everything.",
     ]

@@ -348,3 +348,24 @@ def test_a_child_that_keeps_crashing_is_left_stopped_and_said_so(
     assert out.count("restarting it") == demo.RESTART_LIMIT
     assert "cnc-1 stopped again (exit 3); it is left stopped, the others keep running" in out
     assert str(tmp_path / "c.log") in out
+
+
+def test_the_printer_runs_on_an_emulated_plug_when_a_broker_answers(tmp_path: Path) -> None:
+    from central import demo_plug
+    from central.demo import _banner, prepare
+    from station.config import load_config
+
+    plan = prepare(tmp_path / "d", _free_base())
+    printer = next(s for s in plan["stations"] if s["station"].id == "printer-1")
+    config = load_config(printer["config"])
+    banner = _banner(plan, tmp_path / "d")
+    if demo_plug.broker_answers():
+        assert config.hardware.relay == "shelly-emulated"
+        assert config.sensors.power_meter == "plug" and config.plug.device.startswith("shelly")
+        assert "emulated Shelly" in banner
+    else:
+        assert config.sensors.power_meter == "pzem-emulated"
+        assert "sudo apt-get install mosquitto" in banner
+    other = prepare(tmp_path / "other", _free_base())
+    assert demo_plug.plug_device(tmp_path / "d") != demo_plug.plug_device(tmp_path / "other")
+    assert other["broker"] == plan["broker"]
