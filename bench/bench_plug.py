@@ -81,7 +81,7 @@ def wait(cond: Any, timeout: float = 5.0) -> None:
 
 def tap_to_ack(tmp: Path, relay: str, taps: int) -> list[float]:
     c = station(tmp, relay, simulated=True)
-    plug = c.hardware.extras["plug"]
+    plug: Any = c.hardware.extras["plug"]
     out = []
     try:
         wait(lambda: plug.settled)

@@ -226,6 +226,7 @@ def run_station(config: Config, *, banner: str | None = None) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     sync = None
+    mqtt_state = None
     web: tuple[Any, threading.Thread] | None = None
     try:
         try:
@@ -234,6 +235,7 @@ def run_station(config: Config, *, banner: str | None = None) -> int:
             print(f"station: {e}", file=sys.stderr)  # one sentence; the relay is off
             return 1
         sync = _start_sync(config, controller)
+        mqtt_state = _start_mqtt_state(config, controller)
         app = create_app(controller)
         server = waitress.create_server(
             app,
@@ -265,6 +267,8 @@ def run_station(config: Config, *, banner: str | None = None) -> int:
         controller.stop(timeout=STOP_CONTROLLER_S)
         if sync is not None:
             sync.stop(timeout=STOP_THREAD_S)
+        if mqtt_state is not None:
+            mqtt_state.stop(timeout=STOP_THREAD_S)
         if web is not None:
             _stop_web(*web)
 
@@ -290,6 +294,13 @@ def _stop_web(server: Any, thread: threading.Thread) -> None:
 
 
 # --- sync with the central store (station/sync.py): started only when [central] url is set ---
+
+
+def _start_mqtt_state(config: Config, controller: Any) -> Any:
+    """The machine on MQTT for Home Assistant ([mqtt] publish_state; hardware/mqtt_state.py)."""
+    from hardware.mqtt_state import start_state_publisher
+
+    return start_state_publisher(config, controller)
 
 
 def _start_sync(config: Config, controller: Any) -> Any:

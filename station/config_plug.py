@@ -16,6 +16,7 @@ from pathlib import Path
 from station.errors import ConfigError
 from station.tomlconfig import setting as _f
 
+SESSION_NAMES = ("none", "first_name")
 RELAYS = ("gpio", "shelly", "tasmota", "shelly-emulated", "tasmota-emulated")
 PLUG_RELAYS = ("shelly", "tasmota", "shelly-emulated", "tasmota-emulated")
 DEVICE_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
@@ -89,6 +90,25 @@ class MqttSection:
         "fabrique",
         "The station's own topics: `<prefix>/<station id>/…` (availability, machine state).",
         check=_topic_problem,
+    )
+    publish_state: bool = _f(
+        False,
+        "Publish the machine's state, relay, power, session and alarms (retained) with Home "
+        "Assistant discovery documents.",
+    )
+    session_name: str = _f(
+        "none",
+        "What the published session says about who is at the machine: `none` (only that one "
+        "runs) or `first_name` (minors' privacy: never more).",
+        choices=SESSION_NAMES,
+    )
+    discovery_prefix: str = _f(
+        "homeassistant", "Home Assistant's MQTT discovery prefix.", check=_topic_problem
+    )
+    accept_commands: bool = _f(
+        False,
+        "Accept `LOCK`/`UNLOCK` on `<prefix>/<station id>/command` (out of service / back in "
+        "service); nothing else is ever accepted from MQTT.",
     )
 
 

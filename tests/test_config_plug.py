@@ -74,7 +74,7 @@ def test_the_password_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setenv("FAB_PW", "from-env")
     assert mqtt_credentials(config.path, config.mqtt).password == "from-env"
     monkeypatch.delenv("FAB_PW")
-    with pytest.raises(ConfigError, match="FAB_PW.*not set"):
+    with pytest.raises(ConfigError, match=r"FAB_PW.*not set"):
         mqtt_credentials(config.path, config.mqtt)
 
 
