@@ -12,8 +12,8 @@ from typing import Any
 
 from central.errors import CentralConfigError
 from station import tomlconfig
+from station.tomlconfig import networks_problem, time_zone_problem
 from station.tomlconfig import setting as _f
-from station.tomlconfig import time_zone_problem
 
 BACKENDS = ("sqlite",)
 
@@ -33,6 +33,12 @@ class ServerSection:
         "Host names the pages answer to, besides `localhost`, `127.0.0.1`, `::1` and `host` "
         'itself (e.g. `["central.fablab.lan"]`; `".fablab.lan"` allows its subdomains). Any '
         "other Host header gets 400: a DNS-rebinding page cannot reach the store.",
+    )
+    metrics_from: list[str] = _f(  # noqa: RUF009 - _f builds a field(), not a shared default
+        ["127.0.0.1", "::1"],
+        "Addresses or networks that may read the Prometheus `/metrics` (e.g. the Prometheus "
+        'server, `["192.168.1.10"]`); `[]`: no `/metrics`.',
+        check=networks_problem,
     )
     behind_tls: bool = _f(
         False,
@@ -130,6 +136,8 @@ threads = 16
 max_request_kb = 8192
 # Names the pages answer to besides localhost (e.g. ["central.fablab.lan"]).
 allowed_hosts = []
+# Who may read the Prometheus /metrics: addresses or networks ([] for no /metrics).
+metrics_from = ["127.0.0.1", "::1"]
 # true behind an HTTPS reverse proxy on this machine (then keep host = "127.0.0.1").
 behind_tls = false
 

@@ -14,7 +14,7 @@ from typing import Any
 from station import tomlconfig
 from station.config_plug import RELAYS, MqttSection, PlugSection, check_plug_config
 from station.errors import ConfigError
-from station.tomlconfig import REQUIRED, time_zone_problem
+from station.tomlconfig import REQUIRED, networks_problem, time_zone_problem
 from station.tomlconfig import setting as _f
 
 ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
@@ -222,6 +222,12 @@ class WebSection:
         8080, "Port of the station's web server (0: any free port, printed at start).", minimum=0
     )
     threads: int = _f(8, "waitress threads (each open event stream holds one).", minimum=2)
+    metrics_from: list[str] = _f(  # noqa: RUF009 - _f builds a field(), not a shared default
+        ["127.0.0.1", "::1"],
+        "Addresses or networks that may read the Prometheus `/metrics` (e.g. the Prometheus "
+        'server, `["192.168.1.10"]`); `[]`: no `/metrics`.',
+        check=networks_problem,
+    )
 
 
 @dataclass(frozen=True)

@@ -152,3 +152,15 @@ def documented_keys(cls: type) -> list[tuple[str, str]]:
 
     walk(cls, "")
     return out
+
+
+def networks_problem(values: list[str]) -> str | None:
+    """Each value an address or a network (``192.168.1.0/24``): who may read ``/metrics``."""
+    import ipaddress
+
+    for v in values:
+        try:
+            ipaddress.ip_network(str(v), strict=False)
+        except ValueError:
+            return f"{v!r} is not an address or a network such as 192.168.1.0/24"
+    return None

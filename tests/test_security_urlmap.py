@@ -72,6 +72,7 @@ STATION_PUBLIC = {
     "technician.login": "the login form",
     "technician.logout": "ends the session",
     "technician.language": "the language of the page",
+    "metrics": "Prometheus: only from [web] metrics_from (loopback by default), else 403",
 }
 SIMULATOR_PUBLIC = {
     "sim_panel.panel": "mock backend only: the demo's panel",
@@ -91,6 +92,7 @@ CENTRAL_PUBLIC = {
     "central_auth.login": "the login form",
     "central_auth.logout": "ends the session",
     "health": "the sync API's health check, no data",
+    "metrics": "Prometheus: only from [server] metrics_from (loopback by default), else 403",
     "openapi": "the sync API's description",
     "sync": "a station's bearer token, checked by the view",
     "enrol": "a station's bearer token, checked by the view (badge enrolment)",

@@ -19,6 +19,7 @@ from station.roster import normalise_uid
 from web import csrf, i18n, kiosk, public, sim_panel, technician
 from web.common import format as fmt
 from web.common import limits
+from web.common.metrics import init_station_metrics
 from web.failures import STORAGE_FAILED, is_storage_failure, not_running
 
 log = logging.getLogger(__name__)
@@ -48,6 +49,7 @@ def create_app(controller: Controller, *, simulator: bool | None = None) -> Flas
     public.init_app(app, controller)
     kiosk.init_app(app, controller, simulator=simulator)
     technician.init_app(app)
+    init_station_metrics(app, controller, controller.config.web.metrics_from)
     if simulator:
         app.register_blueprint(sim_panel.bp)
 

@@ -23,6 +23,7 @@ from central.errors import BadRequest, CentralError, Conflict, NotFound, TooLarg
 from central.ingest import PROTOCOL, parse_sync_request
 from central.store import CentralStore
 from web.common import limits
+from web.common.metrics import init_central_metrics
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +43,7 @@ def create_central_app(store: CentralStore, config: CentralConfig) -> Flask:
         ),
     )
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    init_central_metrics(app, config.server.metrics_from)
 
     @app.errorhandler(HTTPException)
     def http_error(e: HTTPException) -> tuple[Response, int]:
