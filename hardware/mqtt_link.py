@@ -109,6 +109,11 @@ class MqttLink:
         while self._connected.is_set() and time.monotonic() < deadline:
             time.sleep(0.01)  # paho's thread reports the disconnection (bounded wait)
         self._client.loop_stop()
+        # paho 2.2 leaves its wake-up socket pair open after a loop that never connected
+        # (a broker down at start): close it now rather than at garbage collection.
+        reset = getattr(self._client, "_reset_sockets", None)
+        if callable(reset):
+            reset()
 
     # --- traffic ----------------------------------------------------------------------------
 

@@ -258,8 +258,9 @@ class SmartPlug:
                         detail["errors"] = list(errors)
                     if output:  # the station did not decide it: off again, now
                         self._command(False)
-                    if not (kind == "unasked_off" and errors):  # overpower said it already
-                        problems += self._once(kind, detail)
+                    tripped = {"overpower", "overtemp"} & self._reported_problems
+                    if not (kind == "unasked_off" and (errors or tripped)):
+                        problems += self._once(kind, detail)  # (a trip said it already)
         if reading is not None and self._on_reading is not None:
             self._on_reading(reading)
         for problem in problems:

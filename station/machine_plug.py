@@ -33,7 +33,7 @@ from station.machine_common import (
     _set_machine,
     _strip_problem,
 )
-from station.machine_power import _end_finishing
+from station.machine_power import _end_finishing, _power_fault
 from station.machine_session import _end
 from station.model import EndReason, MachineState
 
@@ -78,11 +78,4 @@ def _unasked_on(state: State, inp: PlugFault, now: Now, effects: list[Effect]) -
     effects.append(Record(POWER_FAULT, data))
     if state.machine not in WATCHED_STATES:
         return state
-    effects.append(Cue("alarm"))
-    pending = state.reason if state.machine is MachineState.TO_CHECK else None
-    state = replace(
-        state,
-        unpermitted_since=None,
-        check_requested=_strip_problem(pending) or state.check_requested,
-    )
-    return _set_machine(state, MachineState.FAULT, POWER_FAULT, now, effects, POWER_FAULT, None)
+    return _power_fault(state, now, effects)

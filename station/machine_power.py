@@ -141,6 +141,11 @@ def _permission_watch(state: State, now: Now, ctx: Context, effects: list[Effect
             },
         )
     )
+    return _power_fault(state, now, effects)
+
+
+def _power_fault(state: State, now: Now, effects: list[Effect]) -> State:
+    """The alarm, and ``fault`` until staff clear it; a check already pending is kept."""
     effects.append(Cue("alarm"))
     pending = state.reason if state.machine is MachineState.TO_CHECK else None
     state = replace(

@@ -15,7 +15,6 @@ import shutil
 import socket
 import subprocess
 import threading
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -27,6 +26,7 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from station.config_plug import MqttCredentials
+from tests.test_central_helpers import wait_for as central_wait_for
 
 HOST, PORT = "127.0.0.1", 1883
 
@@ -58,14 +58,7 @@ def unique(prefix: str = "t") -> str:
 
 def wait_for(condition: Callable[[], Any], timeout: float = 5.0, what: str = "") -> Any:
     """Poll ``condition`` until it is truthy (real MQTT traffic takes real milliseconds)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what or condition}")
-        time.sleep(0.005)
+    return central_wait_for(condition, timeout, what or "the condition")
 
 
 class RawClient:

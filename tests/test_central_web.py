@@ -22,8 +22,9 @@ PUBLIC = {"static", "central_auth.login", "central_auth.home", "central_auth.log
 """Endpoints open without a login. Everything else must refuse an anonymous request."""
 SIGNED = {"central_progress.own"}
 """Open only with a link signed by the server (a trainee's own progress): a forged one is 404."""
-BEARER = {"health", "sync", "enrol", "openapi"}
-"""The API: the sync endpoint checks its own bearer token; health and the description are open."""
+BEARER = {"health", "sync", "enrol", "openapi", "metrics"}
+"""The API: the sync endpoint checks its own bearer token; health and the description are open;
+``/metrics`` answers only ``[server] metrics_from`` (tests/test_metrics.py)."""
 
 
 @pytest.fixture

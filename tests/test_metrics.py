@@ -39,8 +39,8 @@ def test_the_station_counts_decisions_sessions_and_relay_time(controller: Contro
     controller.call(Tap(SOFIANE))
     controller.call(Tap(NOAH))  # no qualification: denied
     wait_for(
-        lambda: "session_started" in client.get("/metrics").get_data(as_text=True),
-        what="the decision counted",
+        lambda: 'action="denied"' in client.get("/metrics").get_data(as_text=True),
+        what="both decisions counted (the metrics thread reads the broadcasts)",
     )
     text = client.get("/metrics").get_data(as_text=True)
     assert value(text, "fabrique_station_sessions_total") == 1
