@@ -20,18 +20,6 @@ HOURS_AT_LEVEL = {Level.NONE: 0.0, Level.SUPERVISED: 5.0, Level.AUTONOMOUS: 20.0
 """Hours of practice *at* a level before the next one is worth asking for (a guide the educators
 can change here); counted from the moment the level was reached, not over all hours."""
 
-MACHINE_GRANT = (
-    "granted_at",
-    "member_id",
-    "name",
-    "kind",
-    "previous_level",
-    "level",
-    "granted_by",
-    "granted_by_name",
-)
-"""The columns « Qui a formé qui » shows of a grant at a machine, before its place."""
-
 IMPORT = "import"
 """``granted_by`` of levels a roster import set: nobody trained anybody there."""
 
@@ -124,7 +112,8 @@ def who_trained(store: CentralStore, f: Filters, limit: int = 5000) -> list[dict
     grant) and on the pages (an educator set it; ``granted_by`` is then their account, not a
     member id). Roster imports are not teaching: left out."""
     machine = [
-        {k: r[k] for k in MACHINE_GRANT} | {"place": "machine", "station_id": r["station_id"]}
+        {k: v for k, v in r.items() if k != "station_id"}
+        | {"place": "machine", "station_id": r["station_id"]}
         for r in store.grants_at_machines(f, limit)
     ]
     pages = [
