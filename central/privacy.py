@@ -20,7 +20,7 @@ from typing import Any
 from central.clock import now_iso
 from central.errors import NotFound
 from central.privacy_fields import ERASED_NAME
-from central.store import CentralStore
+from central.store import CentralStore, Erasure, RetentionRun
 
 __all__ = ["ERASED_NAME", "apply_retention", "erase_member", "export_member", "retention_runs"]
 
@@ -39,7 +39,7 @@ def export_member(store: CentralStore, member_id: str) -> dict[str, Any]:
     }
 
 
-def erase_member(store: CentralStore, member_id: str) -> dict[str, Any]:
+def erase_member(store: CentralStore, member_id: str) -> Erasure:
     """Pseudonymise a member everywhere; idempotent. Returns the pseudonym and what changed."""
     store.member_detail(member_id)  # NotFound if there is no such member
     return store.erase_member(member_id)
@@ -71,6 +71,6 @@ def apply_retention(
     return ids
 
 
-def retention_runs(store: CentralStore, limit: int = 20) -> list[dict[str, Any]]:
+def retention_runs(store: CentralStore, limit: int = 20) -> list[RetentionRun]:
     """The latest retention runs, newest first."""
     return store.retention_runs(limit)

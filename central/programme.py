@@ -39,7 +39,7 @@ MACHINE_COLUMNS = ["machine_id", "kind", "sessions", "hours", "energy_kwh"]
 def programme(store: CentralStore, f: Filters) -> dict[str, Any]:
     """Every figure of the report, from the sessions and levels in ``f``'s range."""
     yearly = Filters(f.since, f.until, f.kind, "year")
-    roles = {r["id"]: r for r in store.member_roles()}
+    roles: dict[str, dict[str, Any]] = {r["id"]: dict(r) for r in store.member_roles()}
     trainees = _trainees(store, yearly, roles)
     _add_peer_teaching(store, f, roles, trainees)
     levels = [r for r in who_trained(store, f) if r["gain"]]

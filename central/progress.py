@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
-from central.store import CentralStore, Filters
+from central.store import CentralStore, Filters, LevelChange, PracticeSession
 from station.model import LEVEL_ORDER, Level
 
 LADDER = [lv.value for lv in LEVEL_ORDER]
@@ -29,7 +29,7 @@ def first_name(name: str | None, fallback: str) -> str:
     return (name or "").split()[0] if (name or "").strip() else fallback
 
 
-def _level_since(history: list[dict[str, Any]], level: str) -> dict[str, Any] | None:
+def _level_since(history: list[LevelChange], level: str) -> LevelChange | None:
     """The history row where the member last *reached* ``level`` (a re-import of the same level
     is no new start)."""
     since, previous = None, None
@@ -71,8 +71,8 @@ def progress(store: CentralStore, member_id: str) -> dict[str, Any]:
 def _kind_progress(
     kind: str,
     q: dict[str, Any] | None,
-    sessions: list[dict[str, Any]],
-    history: list[dict[str, Any]],
+    sessions: list[PracticeSession],
+    history: list[LevelChange],
     names: dict[str, str],
 ) -> dict[str, Any]:
     level = Level(q["level"]) if q else Level.NONE
@@ -111,12 +111,12 @@ def who_trained(store: CentralStore, f: Filters, limit: int = 5000) -> list[dict
     """Every level given in the range, newest first: at a machine (a mentor's or educator's
     grant) and on the pages (an educator set it; ``granted_by`` is then their account, not a
     member id). Roster imports are not teaching: left out."""
-    machine = [
+    machine: list[dict[str, Any]] = [
         {k: v for k, v in r.items() if k != "station_id"}
         | {"place": "machine", "station_id": r["station_id"]}
         for r in store.grants_at_machines(f, limit)
     ]
-    pages = [
+    pages: list[dict[str, Any]] = [
         r | {"place": "educator", "station_id": None}
         for r in store.levels_set_on_pages(f, limit, except_by=IMPORT)
     ]

@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from central.errors import BadRequest
-from central.store import PERIODS, CentralStore, Filters
+from central.store import PERIODS, CentralStore, Filters, Row
 from station.roster import csv_cell
 
 __all__ = [
@@ -34,36 +35,41 @@ __all__ = [
 ]
 
 
-def hours(store: CentralStore, f: Filters) -> list[dict[str, Any]]:
+def hours(store: CentralStore, f: Filters) -> list[Row]:
     """Hours of practice and energy per trainee, kind and period (supervised sessions count for
     the trainee; the supervisor's credit is in :func:`mentors`). A session's hours and energy
     are the whole job's: a print that ran on after badge-out counts in full (``finishing``)."""
-    return store.hours_by_period(f)
+    return plain(store.hours_by_period(f))
 
 
-def energy_per_trainee(store: CentralStore, f: Filters) -> list[dict[str, Any]]:
+def energy_per_trainee(store: CentralStore, f: Filters) -> list[Row]:
     """Per trainee over the filters: sessions, hours and energy of their whole jobs (finishing
     included), the most first: what each trainee's making cost the fablab."""
-    return store.energy_by_trainee(f)
+    return plain(store.energy_by_trainee(f))
 
 
-def mentors(store: CentralStore, f: Filters) -> list[dict[str, Any]]:
+def mentors(store: CentralStore, f: Filters) -> list[Row]:
     """Peer-teaching credit: per mentor, sessions supervised (and their hours) and grants given."""
-    return store.mentor_credit(f)
+    return plain(store.mentor_credit(f))
 
 
-def grants(store: CentralStore, f: Filters) -> list[dict[str, Any]]:
+def grants(store: CentralStore, f: Filters) -> list[Row]:
     """Qualifications earned at the machines: who, which kind and level, granted by whom."""
-    return store.grants_at_machines(f, 5000)
+    return plain(store.grants_at_machines(f, 5000))
 
 
-def machines(store: CentralStore, f: Filters) -> list[dict[str, Any]]:
+def machines(store: CentralStore, f: Filters) -> list[Row]:
     """Energy and occupancy per machine and period. Occupancy is the share of the period's
     hours the machine was in a session (24 h a day: the fablab's own opening hours vary)."""
-    rows = store.machine_use(f)
-    for r in rows:
-        r["occupancy_pct"] = round(100.0 * r["hours"] / _period_hours(r["period"]), 2)
-    return rows
+    return [
+        {**r, "occupancy_pct": round(100.0 * r["hours"] / _period_hours(r["period"]), 2)}
+        for r in store.machine_use(f)
+    ]
+
+
+def plain(rows: Sequence[Mapping[str, Any]]) -> list[Row]:
+    """Typed rows as the plain rows pages draw and CSV exports write."""
+    return [dict(r) for r in rows]
 
 
 def _period_hours(period: str) -> float:
@@ -82,7 +88,7 @@ def _period_hours(period: str) -> float:
     return 24.0
 
 
-def to_csv(rows: list[dict[str, Any]]) -> str:
+def to_csv(rows: Sequence[Mapping[str, Any]]) -> str:
     out = io.StringIO()
     if not rows:
         return ""

@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypedDict
 
 from central.clock import now_iso
 from central.errors import BadRequest
@@ -39,6 +39,167 @@ PERIODS = {"day": 10, "month": 7, "year": 4}
 
 Row = dict[str, Any]
 """One row of a report or a page: column name → plain value (str, int, float, bool or None)."""
+
+
+# --- values the protocol returns (plain data: no cursor, no row object) -----------------------
+
+
+class HoursRow(TypedDict):
+    """Hours of practice of one trainee on one kind in one period."""
+
+    period: str
+    member_id: str
+    name: str
+    kind: str | None
+    sessions: int
+    hours: float
+    supervised_sessions: int
+    energy_kwh: float
+
+
+class TraineeEnergyRow(TypedDict):
+    """What one trainee's whole jobs cost (finishing phase included)."""
+
+    member_id: str
+    name: str
+    sessions: int
+    hours: float
+    energy_kwh: float
+    finishing_energy_kwh: float
+
+
+class MentorRow(TypedDict):
+    """Peer-teaching credit of one mentor."""
+
+    member_id: str
+    name: str
+    sessions_supervised: int
+    hours_supervised: float
+    grants_given: int
+
+
+class LevelGiven(TypedDict):
+    """A level given to a member: at a machine (``station_id``) or on the pages (None)."""
+
+    granted_at: str
+    member_id: str
+    name: str
+    kind: str
+    previous_level: str | None
+    level: str
+    granted_by: str | None
+    granted_by_name: str | None
+    station_id: str | None
+
+
+class MachineUseRow(TypedDict):
+    """Sessions, hours and energy of one machine in one period."""
+
+    period: str
+    station_id: str
+    machine_id: str
+    kind: str | None
+    sessions: int
+    hours: float
+    energy_kwh: float
+
+
+class SupervisionPair(TypedDict):
+    """Sessions ``supervisor_id`` supervised for ``member_id``."""
+
+    member_id: str
+    supervisor_id: str
+    sessions: int
+    hours: float
+
+
+class MemberRole(TypedDict):
+    id: str
+    name: str
+    role: str
+
+
+class PracticeSession(TypedDict):
+    """One of a trainee's sessions on a kind, as the progress page counts it."""
+
+    kind: str
+    started_at: str
+    seconds: float
+    supervisor_id: str | None
+
+
+class LevelChange(TypedDict):
+    """One row of a member's qualification history, in the order the store saw it."""
+
+    kind: str
+    level: str
+    at: str
+    granted_by: str | None
+
+
+class SessionRecord(TypedDict):
+    """A session the member had or supervised (the right of access)."""
+
+    id: str
+    station_id: str
+    machine_id: str | None
+    kind: str | None
+    member_id: str
+    supervisor_id: str | None
+    started_at: str | None
+    ended_at: str | None
+    end_reason: str | None
+    duration_s: float | None
+    energy_wh: float | None
+
+
+class GrantRecord(TypedDict):
+    """A grant the member received or gave (the right of access)."""
+
+    station_id: str
+    member_id: str
+    kind: str
+    level: str
+    previous_level: str | None
+    granted_by: str | None
+    granted_at: str
+
+
+class StoredEvent(TypedDict):
+    """An event as the pages show it: its station, seq, type, (repaired) time and data."""
+
+    station_id: str
+    seq: int
+    type: str
+    at: str
+    data: dict[str, Any]
+
+
+class Alert(TypedDict):
+    """A fleet alert, with the badge's current holder when the roster knows it."""
+
+    kind: str
+    at: str
+    data: dict[str, Any]
+    member_id: str | None
+    member_name: str | None
+
+
+class Erasure(TypedDict):
+    """What an erasure changed."""
+
+    member_id: str
+    pseudonym: str
+    events: int
+    sessions: int
+    badges: int
+
+
+class RetentionRun(TypedDict):
+    at: str
+    days: int
+    erased: int
+    dry_run: int
 
 
 @dataclass(frozen=True)
@@ -99,13 +260,13 @@ class Ingest(Protocol):
         self, station_id: str | None = None, after_seq: int = 0, limit: int | None = None
     ) -> Iterator[Row]: ...
     def count_events(self, station_id: str | None = None) -> int: ...
-    def recent_events(self, types: tuple[str, ...], limit: int = 20) -> list[Row]: ...
+    def recent_events(self, types: tuple[str, ...], limit: int = 20) -> list[StoredEvent]: ...
 
 
 class Alerts(Protocol):
     """The fleet's alerts, newest first."""
 
-    def recent_alerts(self, limit: int = 20) -> list[Row]: ...
+    def recent_alerts(self, limit: int = 20) -> list[Alert]: ...
 
 
 class Roster(Protocol):
@@ -165,23 +326,25 @@ class Reports(Protocol):
     """The figures of the reports (central/reports.py, central/programme.py), from the sessions
     and grants ingest keeps, never from the raw events. Times are the repaired ones."""
 
-    def hours_by_period(self, f: Filters) -> list[Row]: ...
-    def energy_by_trainee(self, f: Filters) -> list[Row]: ...
+    def hours_by_period(self, f: Filters) -> list[HoursRow]: ...
+    def energy_by_trainee(self, f: Filters) -> list[TraineeEnergyRow]: ...
     def energy_by_member(self, f: Filters) -> dict[str, float]: ...
-    def mentor_credit(self, f: Filters) -> list[Row]: ...
-    def grants_at_machines(self, f: Filters, limit: int = 5000) -> list[Row]: ...
-    def levels_set_on_pages(self, f: Filters, limit: int, *, except_by: str) -> list[Row]: ...
-    def machine_use(self, f: Filters) -> list[Row]: ...
-    def supervision_pairs(self, f: Filters) -> list[Row]: ...
-    def member_roles(self) -> list[Row]: ...
+    def mentor_credit(self, f: Filters) -> list[MentorRow]: ...
+    def grants_at_machines(self, f: Filters, limit: int = 5000) -> list[LevelGiven]: ...
+    def levels_set_on_pages(
+        self, f: Filters, limit: int, *, except_by: str
+    ) -> list[LevelGiven]: ...
+    def machine_use(self, f: Filters) -> list[MachineUseRow]: ...
+    def supervision_pairs(self, f: Filters) -> list[SupervisionPair]: ...
+    def member_roles(self) -> list[MemberRole]: ...
 
 
 class Progress(Protocol):
     """A trainee's progress page and its personal links."""
 
     def member_names(self, ids: set[str]) -> dict[str, str]: ...
-    def practice_sessions(self, member_id: str) -> list[Row]: ...
-    def qualification_history(self, member_id: str) -> list[Row]: ...
+    def practice_sessions(self, member_id: str) -> list[PracticeSession]: ...
+    def qualification_history(self, member_id: str) -> list[LevelChange]: ...
     def link_generation(self, member_id: str) -> int: ...
     def link_revoked_at(self, member_id: str) -> str | None: ...
     def revoke_links(self, member_id: str, at: str) -> None: ...
@@ -191,13 +354,13 @@ class Privacy(Protocol):
     """A member's data exported, erased (pseudonymised), and the retention runs."""
 
     def pseudonym(self, member_id: str) -> str: ...
-    def sessions_of(self, member_id: str) -> list[Row]: ...
-    def grants_of(self, member_id: str) -> list[Row]: ...
-    def events_naming(self, member_id: str) -> list[Row]: ...
-    def erase_member(self, member_id: str) -> dict[str, Any]: ...
+    def sessions_of(self, member_id: str) -> list[SessionRecord]: ...
+    def grants_of(self, member_id: str) -> list[GrantRecord]: ...
+    def events_naming(self, member_id: str) -> list[StoredEvent]: ...
+    def erase_member(self, member_id: str) -> Erasure: ...
     def retention_candidates(self, cutoff: str) -> list[str]: ...
     def record_retention_run(self, days: int, erased: int, *, dry_run: bool) -> None: ...
-    def retention_runs(self, limit: int = 20) -> list[Row]: ...
+    def retention_runs(self, limit: int = 20) -> list[RetentionRun]: ...
 
 
 class CentralStore(

@@ -19,6 +19,7 @@ from central.ingest import (
     repaired_at,
 )
 from central.sqlite.base import SqliteBase
+from central.store import Alert
 
 POWER_WITHOUT_PERMISSION = "power_without_permission"
 """The event, and the fleet alert it raises: a machine drew power with its relay open."""
@@ -181,7 +182,7 @@ class AlertsSqlite(SqliteBase):
                 (tap.uid, iso(tap.at), station_id, tap.event_id),
             )
 
-    def recent_alerts(self, limit: int = 20) -> list[dict[str, Any]]:
+    def recent_alerts(self, limit: int = 20) -> list[Alert]:
         """The latest alerts (a badge at two stations at once…), newest first, with the badge's
         current holder's name when the roster knows it."""
         rows = self.db.conn.execute(

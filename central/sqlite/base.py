@@ -63,6 +63,11 @@ class SqliteBase:
         row = self.db.conn.execute(sql, params).fetchone()
         return row[0] if row else None
 
+    def _typed(self, sql: str, params: Any = ()) -> list[Any]:
+        """:meth:`_rows` for a method that names its rows' type (a TypedDict of central/store.py):
+        the query's columns are that type's keys."""
+        return self._rows(sql, params)
+
     def _rows(self, sql: str, params: Any = ()) -> list[dict[str, Any]]:
         cur = self.db.conn.execute(sql, params)
         names = [d[0] for d in cur.description]

@@ -28,6 +28,7 @@ from central.ingest import (
 from central.privacy_fields import ID_FIELDS, NAME_FIELDS, UID_FIELDS
 from central.sqlite.alerts import AlertsSqlite, _n
 from central.sqlite.migrations import SESSION_TOTALS, project_finishing
+from central.store import StoredEvent
 from station.job import session_totals_sql
 from station.model import Level
 
@@ -410,7 +411,7 @@ class IngestSqlite(AlertsSqlite):
             return int(self._one("SELECT COUNT(*) FROM events"))
         return int(self._one("SELECT COUNT(*) FROM events WHERE station_id = ?", (station_id,)))
 
-    def recent_events(self, types: tuple[str, ...], limit: int = 20) -> list[dict[str, Any]]:
+    def recent_events(self, types: tuple[str, ...], limit: int = 20) -> list[StoredEvent]:
         """The latest events of some types across stations (problems, faults), newest first."""
         marks = ",".join("?" * len(types))
         rows = self.db.conn.execute(

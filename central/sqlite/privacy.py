@@ -15,6 +15,7 @@ from central.privacy_fields import ERASED_NAME, ID_FIELDS, NAME_FIELDS, UID_FIEL
 from central.sqlite.base import SqliteBase
 from central.sqlite.ingest import pseudonym_in
 from central.sqlite.progress import revoke_progress_links
+from central.store import Erasure, GrantRecord, RetentionRun, SessionRecord, StoredEvent
 
 
 class PrivacySqlite(SqliteBase):
@@ -24,22 +25,22 @@ class PrivacySqlite(SqliteBase):
         with self._transaction() as conn:
             return pseudonym_in(conn, member_id)
 
-    def sessions_of(self, member_id: str) -> list[dict[str, Any]]:
-        return self._rows(
+    def sessions_of(self, member_id: str) -> list[SessionRecord]:
+        return self._typed(
             "SELECT id, station_id, machine_id, kind, member_id, supervisor_id, started_at,"
             " ended_at, end_reason, duration_s, energy_wh FROM sessions WHERE member_id = ? OR "
             "supervisor_id = ? ORDER BY started_at",
             (member_id, member_id),
         )
 
-    def grants_of(self, member_id: str) -> list[dict[str, Any]]:
-        return self._rows(
+    def grants_of(self, member_id: str) -> list[GrantRecord]:
+        return self._typed(
             "SELECT station_id, member_id, kind, level, previous_level, granted_by, granted_at "
             "FROM grants WHERE member_id = ? OR granted_by = ? ORDER BY granted_at",
             (member_id, member_id),
         )
 
-    def events_naming(self, member_id: str) -> list[dict[str, Any]]:
+    def events_naming(self, member_id: str) -> list[StoredEvent]:
         return [
             {"station_id": r[0], "seq": r[1], "type": r[2], "at": r[4] or r[3], "data": r[5]}
             for r in self._mentions(member_id)
@@ -69,7 +70,7 @@ class PrivacySqlite(SqliteBase):
         rows = self.db.conn.execute("SELECT uid FROM badges WHERE member_id = ?", (member_id,))
         return tuple(r[0] for r in rows.fetchall())
 
-    def erase_member(self, member_id: str) -> dict[str, Any]:
+    def erase_member(self, member_id: str) -> Erasure:
         anon = self.pseudonym(member_id)
         uids = self._badges_of(member_id)
         mentions = self._mentions(member_id, uids)
@@ -144,8 +145,8 @@ class PrivacySqlite(SqliteBase):
                 (clock.now_iso(), days, erased, int(dry_run)),
             )
 
-    def retention_runs(self, limit: int = 20) -> list[dict[str, Any]]:
-        return self._rows(
+    def retention_runs(self, limit: int = 20) -> list[RetentionRun]:
+        return self._typed(
             "SELECT at, days, erased, dry_run FROM retention_runs ORDER BY id DESC LIMIT ?",
             (limit,),
         )

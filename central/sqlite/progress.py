@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import sqlite3
-from typing import Any
 
 from central.sqlite.base import SqliteBase
+from central.store import LevelChange, PracticeSession
 
 SESSION_SECONDS = "COALESCE(duration_s, 0)"
 """A session's length as people read it (one place to change if the projection adds a column)."""
@@ -31,16 +31,16 @@ class ProgressSqlite(SqliteBase):
         rows = self._rows(f"SELECT id, name FROM members WHERE id IN ({marks})", sorted(ids))
         return {r["id"]: r["name"] for r in rows}
 
-    def practice_sessions(self, member_id: str) -> list[dict[str, Any]]:
+    def practice_sessions(self, member_id: str) -> list[PracticeSession]:
         """The member's sessions with a kind, oldest first."""
-        return self._rows(
+        return self._typed(
             f"SELECT kind, started_at, {SESSION_SECONDS} AS seconds, supervisor_id FROM sessions "
             "WHERE member_id = ? AND kind IS NOT NULL ORDER BY started_at",
             [member_id],
         )
 
-    def qualification_history(self, member_id: str) -> list[dict[str, Any]]:
-        return self._rows(
+    def qualification_history(self, member_id: str) -> list[LevelChange]:
+        return self._typed(
             # rowid: the order the store saw the changes (a grant's own time may be older).
             "SELECT kind, level, at, granted_by FROM qualification_history WHERE member_id = ? "
             "ORDER BY rowid",

@@ -7,7 +7,17 @@ from datetime import date, timedelta
 from typing import Any
 
 from central.sqlite.base import SqliteBase
-from central.store import PERIODS, Filters
+from central.store import (
+    PERIODS,
+    Filters,
+    HoursRow,
+    LevelGiven,
+    MachineUseRow,
+    MemberRole,
+    MentorRow,
+    SupervisionPair,
+    TraineeEnergyRow,
+)
 
 
 def where(f: Filters, column: str = "s.started_at", kind: str = "s.kind") -> tuple[str, list[Any]]:
@@ -28,10 +38,10 @@ def where(f: Filters, column: str = "s.started_at", kind: str = "s.kind") -> tup
 class ReportsSqlite(SqliteBase):
     """Hours, energy, peer-teaching credit, grants and machine use for the reports."""
 
-    def hours_by_period(self, f: Filters) -> list[dict[str, Any]]:
+    def hours_by_period(self, f: Filters) -> list[HoursRow]:
         w, params = where(f)
         n = PERIODS[f.period]
-        return self._rows(
+        return self._typed(
             # Aggregate first, then join the few groups to members: joining every session first
             # costs three times as much over 100,000 sessions.
             f"""WITH g AS (
@@ -49,9 +59,9 @@ class ReportsSqlite(SqliteBase):
             params,
         )
 
-    def energy_by_trainee(self, f: Filters) -> list[dict[str, Any]]:
+    def energy_by_trainee(self, f: Filters) -> list[TraineeEnergyRow]:
         w, params = where(f)
-        return self._rows(
+        return self._typed(
             f"""WITH g AS (
                     SELECT s.member_id, COUNT(*) AS sessions,
                            SUM(COALESCE(s.duration_s, 0)) AS seconds,
@@ -77,10 +87,10 @@ class ReportsSqlite(SqliteBase):
         )
         return {r["member_id"]: r["kwh"] for r in rows}
 
-    def mentor_credit(self, f: Filters) -> list[dict[str, Any]]:
+    def mentor_credit(self, f: Filters) -> list[MentorRow]:
         w, params = where(f)
         gw, gparams = where(f, "g.granted_at", "g.kind")
-        return self._rows(
+        return self._typed(
             f"""WITH sup AS (
                     SELECT s.supervisor_id AS mentor, COUNT(*) AS sessions_supervised,
                            ROUND(SUM(COALESCE(s.duration_s, 0)) / 3600.0, 2) AS hours_supervised
@@ -100,9 +110,9 @@ class ReportsSqlite(SqliteBase):
             [*params, *gparams],
         )
 
-    def grants_at_machines(self, f: Filters, limit: int = 5000) -> list[dict[str, Any]]:
+    def grants_at_machines(self, f: Filters, limit: int = 5000) -> list[LevelGiven]:
         w, params = where(f, "g.granted_at", "g.kind")
-        return self._rows(
+        return self._typed(
             f"""SELECT g.granted_at, g.member_id, COALESCE(m.name, g.member_id) AS name, g.kind,
                        g.previous_level, g.level, g.granted_by,
                        COALESCE(b.name, g.granted_by) AS granted_by_name, g.station_id
@@ -112,11 +122,9 @@ class ReportsSqlite(SqliteBase):
             [*params, limit],
         )
 
-    def levels_set_on_pages(
-        self, f: Filters, limit: int, *, except_by: str
-    ) -> list[dict[str, Any]]:
+    def levels_set_on_pages(self, f: Filters, limit: int, *, except_by: str) -> list[LevelGiven]:
         w, params = where(f, "h.at", "h.kind")
-        return self._rows(
+        return self._typed(
             f"""SELECT h.at AS granted_at, h.member_id, COALESCE(m.name, h.member_id) AS name,
                        h.kind,
                        (SELECT p.level FROM qualification_history p
@@ -133,10 +141,10 @@ class ReportsSqlite(SqliteBase):
             [*params, except_by, limit],
         )
 
-    def machine_use(self, f: Filters) -> list[dict[str, Any]]:
+    def machine_use(self, f: Filters) -> list[MachineUseRow]:
         w, params = where(f)
         n = PERIODS[f.period]
-        return self._rows(
+        return self._typed(
             f"""SELECT substr(s.started_at, 1, {n}) AS period, s.station_id,
                        COALESCE(s.machine_id, s.station_id) AS machine_id, s.kind,
                        COUNT(*) AS sessions,
@@ -146,14 +154,14 @@ class ReportsSqlite(SqliteBase):
             params,
         )
 
-    def supervision_pairs(self, f: Filters) -> list[dict[str, Any]]:
+    def supervision_pairs(self, f: Filters) -> list[SupervisionPair]:
         w, params = where(f)
-        return self._rows(
+        return self._typed(
             f"""SELECT s.member_id, s.supervisor_id, COUNT(*) AS sessions,
                        ROUND(SUM(COALESCE(s.duration_s, 0)) / 3600.0, 2) AS hours
                 FROM sessions s WHERE {w} AND s.supervisor_id IS NOT NULL GROUP BY 1, 2""",
             params,
         )
 
-    def member_roles(self) -> list[dict[str, Any]]:
-        return self._rows("SELECT id, name, role FROM members")
+    def member_roles(self) -> list[MemberRole]:
+        return self._typed("SELECT id, name, role FROM members")
