@@ -377,4 +377,8 @@ class CentralStore(
 ):
     """What the central store keeps: every concern's protocol. Safe to call from any thread."""
 
+    database_errors: tuple[type[Exception], ...]
+    """The exceptions of the backend's database (a full disk, a server down): the pages answer
+    them with 503 and a sentence, never a traceback."""
+
     def close(self) -> None: ...

@@ -23,6 +23,9 @@ PRIVATE = re.compile(
     r"\bstore(\(\))?\.(_\w+|db\b)|\.db\.(conn|execute)\b|\b_transaction\(|\bsqlite_utils\b"
 )
 """A store's private members, its connection, or the SQLite toolkit."""
+DRIVER = re.compile(r"^\s*(import|from)\s+(sqlite3|sqlite_utils|psycopg\w*)\b")
+"""A database driver: only the implementation imports one (the pages catch
+``store.database_errors``)."""
 
 
 def _users() -> list[Path]:
@@ -47,6 +50,8 @@ def offences(path: Path) -> list[str]:
             out.append(f"{rel}:{n}: SQL outside the store's implementation: {line.strip()}")
         if PRIVATE.search(line):
             out.append(f"{rel}:{n}: a private member of the store: {line.strip()}")
+        if DRIVER.search(line):
+            out.append(f"{rel}:{n}: a database driver outside the store: {line.strip()}")
     return out
 
 
@@ -70,6 +75,7 @@ def test_the_scan_finds_sql_and_private_members(tmp_path: Path) -> None:
         'conn.execute("DELETE FROM badges WHERE uid = ?", (uid,))',
         'conn.execute("INSERT OR IGNORE INTO alerts (kind) VALUES (?)", (k,))',
         "return store._rows(sql)",
+        "import sqlite3",
     ]
     fake = ROOT / "central" / "_door_probe.py"
     try:
@@ -77,7 +83,7 @@ def test_the_scan_finds_sql_and_private_members(tmp_path: Path) -> None:
         found = offences(fake)
     finally:
         fake.unlink()
-    assert [o.split(":")[1] for o in found] == ["1", "1", "2", "3", "4", "5", "6"]
+    assert [o.split(":")[1] for o in found] == ["1", "1", "2", "3", "4", "5", "6", "7"]
     assert all(o.startswith("central/_door_probe.py:") for o in found)
 
 

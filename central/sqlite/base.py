@@ -20,6 +20,8 @@ from station.sqlite import immediate
 class SqliteBase:
     """One SQLite file, one connection per thread; the concerns' classes build on it."""
 
+    database_errors: tuple[type[Exception], ...] = (sqlite3.Error,)
+
     def __init__(
         self, path: Path, *, two_stations_window_s: float = 10.0, max_ahead: int = 5000
     ) -> None:
