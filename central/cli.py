@@ -178,7 +178,7 @@ def run_central(config: CentralConfig, *, ready: threading.Event | None = None) 
     """Serve until SIGTERM or SIGINT. Prints ``central store ready on URL`` once listening."""
     import waitress
 
-    from web.central_app import create_central_app
+    from web.central.app import create_central_app
 
     store = open_store(config)
     app = create_central_app(store, config)

@@ -211,7 +211,7 @@ def run_station(config: Config, *, banner: str | None = None) -> int:
 
     from station.controller import Controller, ControllerStopped
     from station.wiring import build_clock, build_hardware
-    from web.app import MAX_BODY_BYTES, create_app
+    from web.station.app import MAX_BODY_BYTES, create_app
 
     clock = build_clock(config)
     hardware = build_hardware(config, clock)

@@ -21,7 +21,7 @@ from central.store import SqliteCentralStore  # noqa: E402
 from station.roster import parse_roster_csv  # noqa: E402
 from tests.conftest import sample_roster_text  # noqa: E402
 from tests.test_central_helpers import central_config  # noqa: E402
-from web.central_app import create_central_app  # noqa: E402
+from web.central.app import create_central_app  # noqa: E402
 
 PASSWORD = "a long passphrase"
 STORED_BAD_STATUS = (
@@ -61,7 +61,7 @@ def fuzz_target(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-un
 
 
 def _schema():  # type: ignore[no-untyped-def]
-    from web.central_openapi import spec
+    from web.central.openapi import spec
 
     return schemathesis.openapi.from_dict(spec())
 

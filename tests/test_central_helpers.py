@@ -59,7 +59,7 @@ class CentralServer:
     def __init__(self, config: CentralConfig, store: SqliteCentralStore | None = None) -> None:
         import waitress
 
-        from web.central_app import create_central_app
+        from web.central.app import create_central_app
 
         self.config = config
         self.store = store or SqliteCentralStore(config.db_path)

@@ -33,7 +33,7 @@ from tests.conftest import sample_roster_text
 from tests.test_central_helpers import central_config
 from tests.test_web_helpers import PASSWORD as TECH_PASSWORD
 from tests.test_web_helpers import add_tech, make_app
-from web.central_app import create_central_app
+from web.central.app import create_central_app
 from web.common.login import LoginLimiter
 
 UNSAFE = ("POST", "PUT", "PATCH", "DELETE")

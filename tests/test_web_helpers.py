@@ -8,7 +8,7 @@ from flask.testing import FlaskClient
 
 from station.accounts import add_technician, open_accounts
 from station.controller import Controller
-from web.app import create_app
+from web.station.app import create_app
 
 PASSWORD = "correct horse battery"
 

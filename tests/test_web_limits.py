@@ -25,8 +25,8 @@ from station.controller import Controller
 from tests.conftest import SOFIANE
 from tests.test_central_helpers import stop_waitress
 from tests.test_web_helpers import add_tech, csrf, make_app
-from web import public
 from web.common.login import LoginLimiter
+from web.station import public
 
 BIG = b"x" * (20 * 1024 * 1024)
 DEEP = b"[" * 100_000 + b"]" * 100_000

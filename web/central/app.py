@@ -127,7 +127,7 @@ def create_central_app(store: CentralStore, config: CentralConfig) -> Flask:
 
     @app.get("/api/v1/openapi.json")
     def openapi() -> Response:
-        from web.central_openapi import spec
+        from web.central.openapi import spec
 
         return jsonify(spec(app))
 
@@ -210,7 +210,7 @@ def _register_pages(app: Flask) -> None:
     """The web pages, when their modules are present (each is its own blueprint)."""
     import importlib
 
-    for name in ("web.central_pages",):
+    for name in ("web.central.pages",):
         try:
             module = importlib.import_module(name)
         except ModuleNotFoundError as e:

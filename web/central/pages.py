@@ -58,11 +58,11 @@ from station.roster import (
     parse_roster_csv,
     unsafe_text,
 )
-from web import csrf, i18n
+from web.common import csrf, i18n
 from web.common import format as fmt
+from web.common.i18n import LANGUAGES
 from web.common.limits import StreamLimiter, stream_cap
 from web.common.login import MAX_USERNAME, LoginLimiter, limiter_keys, safe_next
-from web.i18n import LANGUAGES
 
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 BEARER_API = ("/api/v1/sync", "/api/v1/enrol")
@@ -101,7 +101,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(admin)
     import importlib
 
-    for name in ("web.central_reports", "web.central_programme", "web.central_privacy"):
+    for name in ("web.central.reports", "web.central.programme", "web.central.privacy"):
         try:
             module = importlib.import_module(name)
         except ModuleNotFoundError as e:

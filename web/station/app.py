@@ -16,10 +16,10 @@ from werkzeug.exceptions import HTTPException
 from station.controller import Controller, ControllerStopped
 from station.machine import Tap
 from station.roster import normalise_uid
-from web import csrf, i18n, kiosk, public, sim_panel, technician
+from web.common import csrf, i18n, limits
 from web.common import format as fmt
-from web.common import limits
-from web.failures import STORAGE_FAILED, is_storage_failure, not_running
+from web.station import kiosk, public, sim_panel, technician
+from web.station.failures import STORAGE_FAILED, is_storage_failure, not_running
 
 log = logging.getLogger(__name__)
 

@@ -42,11 +42,11 @@ from flask import (
 
 from station.controller import Controller, ControllerStopped
 from station.machine import Command
+from web.common.csrf import UNSAFE_METHODS, csrf_token, private_key_file
+from web.common.i18n import translator
 from web.common.limits import json_object
-from web.csrf import UNSAFE_METHODS, csrf_token, private_key_file
-from web.failures import not_running
-from web.i18n import translator
-from web.public import public_status
+from web.station.failures import not_running
+from web.station.public import public_status
 
 log = logging.getLogger(__name__)
 

@@ -38,12 +38,12 @@ from station.enrol import EnrolError, enrol_badge
 from station.machine import Command
 from station.roster import normalise_uid
 from station.sync import urllib_transport
-from web import kiosk
 from web.common import format as fmt
+from web.common.i18n import LANGUAGES, current_language, gettext, ngettext
 from web.common.login import MAX_USERNAME, LoginLimiter, limiter_keys, safe_next
-from web.i18n import LANGUAGES, current_language, gettext, ngettext
-from web.public import event_stream
-from web.tech_events import describe
+from web.station import kiosk
+from web.station.public import event_stream
+from web.station.tech_events import describe
 
 __all__ = ["LoginLimiter", "bp", "init_app"]
 
