@@ -788,7 +788,7 @@ def test_upgrade_needs_an_install(pi: Target) -> None:
 
 def test_migrate_backs_up_and_opens_the_store(tmp_path: Path) -> None:
     """deploy/migrate.py for real, on the project's own Python and a real store."""
-    from station.cli import write_config
+    from station.config_template import write_config
     from station.store import Store
 
     config = tmp_path / "station.toml"

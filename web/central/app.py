@@ -22,13 +22,15 @@ from central.enrolment import parse_enrolment
 from central.errors import BadRequest, CentralError, Conflict, NotFound, TooLarge
 from central.ingest import PROTOCOL, parse_sync_request
 from central.store import CentralStore
+from web.central import pages, privacy, programme, reports
+from web.central.openapi import spec
 from web.common import limits
 
 log = logging.getLogger(__name__)
 
 
 def create_central_app(store: CentralStore, config: CentralConfig) -> Flask:
-    """Build the app around a store; the pages (dashboard, admin, reports) register themselves."""
+    """Build the app around a store: the sync API, then the pages (dashboard, admin, reports)."""
     app = Flask(__name__)
     app.extensions["central_store"] = store
     app.extensions["central_config"] = config
@@ -127,11 +129,11 @@ def create_central_app(store: CentralStore, config: CentralConfig) -> Flask:
 
     @app.get("/api/v1/openapi.json")
     def openapi() -> Response:
-        from web.central.openapi import spec
-
         return jsonify(spec(app))
 
-    _register_pages(app)
+    # The pages, each its own blueprint; pages first (login, CSRF, language, sessions).
+    for module in (pages, reports, programme, privacy):
+        module.init_app(app)
     app.jinja_env.globals["url_rules"] = {r.endpoint for r in app.url_map.iter_rules()}
     return app
 
@@ -204,20 +206,6 @@ def _station_from_token(store: CentralStore) -> str | None:
     if scheme.lower() != "bearer" or not token.strip():
         return None
     return store.station_for_token(token.strip())
-
-
-def _register_pages(app: Flask) -> None:
-    """The web pages, when their modules are present (each is its own blueprint)."""
-    import importlib
-
-    for name in ("web.central.pages",):
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as e:
-            if e.name != name:
-                raise
-            continue
-        module.init_app(app)
 
 
 __all__: list[Any] = ["create_central_app"]

@@ -39,6 +39,7 @@ from central.errors import BadRequest, CentralError, Conflict, NotFound
 from central.fleet import changed_rows, fleet, utcnow
 from central.ingest import COMMAND_ACTIONS, parse_command
 from central.privacy import retention_runs
+from central.roster_export import roster_csv
 from central.store import (
     ROLES,
     BadgeHeld,
@@ -99,16 +100,6 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(auth)
     app.register_blueprint(dash)
     app.register_blueprint(admin)
-    import importlib
-
-    for name in ("web.central.reports", "web.central.programme", "web.central.privacy"):
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as e:
-            if e.name != name:
-                raise
-            continue
-        module.init_app(app)
 
 
 def load_catalogs() -> dict[str, dict[str, i18n.Text]]:
@@ -552,8 +543,6 @@ def flash_roster_error(e: RosterError) -> None:
 @admin.get("/roster/export.csv")
 @requires("educator")
 def export_roster() -> Response:
-    from central.cli import roster_csv
-
     return Response(
         roster_csv(store()),
         mimetype="text/csv",

@@ -210,17 +210,14 @@ def _tap_on_emulated_reader(
     The real driver debounces a card that comes back within a few polls (a hand hesitating over
     the reader): like a person, wait that long before tapping the same card again. With
     ``[reader] verify_badges`` the card is a prepared one (the HMAC value and the card's keys in
-    its sector), or with ``cloned`` a blank card carrying the same UID, as a cloner makes.
+    its sector), or with ``cloned`` a blank card carrying the same UID, as a cloner makes. The
+    chip and its card maker come from the backend (``hardware.extras``): the web imports no mocks.
     """
-    from mocks.mfrc522_chip import EmulatedBadges
-
     ready_in = getattr(controller.hardware.reader, "ready_in", None)
     if ready_in is not None:
         time.sleep(min(1.0, ready_in(uid)))
     reply = controller.expect_tap(uid)
-    badges = controller.hardware.extras.get("badges")
-    if not isinstance(badges, EmulatedBadges):
-        badges = EmulatedBadges()
+    badges = controller.hardware.extras["badges"]  # beside the chip (mocks/backend.py)
     chip.place(badges.card(bytes.fromhex(uid), cloned=cloned))
     try:
         return reply.result(timeout=5.0)
