@@ -13,7 +13,6 @@ import sqlite3
 from typing import Any
 
 from flask import Flask, Response, abort, g, jsonify, request
-from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.sansio.utils import host_is_trusted
 
@@ -24,7 +23,7 @@ from central.ingest import PROTOCOL, parse_sync_request
 from central.store import CentralStore
 from web.central import pages, privacy, programme, reports
 from web.central.openapi import spec
-from web.common import limits
+from web.common import errors, limits
 
 log = logging.getLogger(__name__)
 
@@ -45,14 +44,18 @@ def create_central_app(store: CentralStore, config: CentralConfig) -> Flask:
     )
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
 
-    @app.errorhandler(HTTPException)
-    def http_error(e: HTTPException) -> tuple[Response, int]:
-        code = e.code or 500
-        messages = {
-            413: f"the request is larger than {config.server.max_request_kb} KiB: "
-            "send fewer events per request",
-        }
-        return jsonify(error=messages.get(code, e.description), field=None), code
+    errors.init_app(
+        app,
+        storage_failure=lambda e: isinstance(e, sqlite3.Error | CentralError | OSError),
+        storage_failed=lambda e: (
+            f"the central store cannot use its database ({e}): try again "
+            "in a minute; an admin checks the disk and the server's log (journalctl -u "
+            "fabrique-central)"
+        ),
+        unexpected="the central store hit an unexpected error: try again; if it persists, an "
+        "admin reads the server's log (journalctl -u fabrique-central)",
+        extra={"field": None},
+    )
 
     @app.errorhandler(BadRequest)
     def bad_request(e: BadRequest) -> tuple[Response, int]:
@@ -65,24 +68,6 @@ def create_central_app(store: CentralStore, config: CentralConfig) -> Flask:
     @app.errorhandler(NotFound)
     def not_found(e: NotFound) -> tuple[Response, int]:
         return jsonify(error=str(e), field=None), 404
-
-    @app.errorhandler(Exception)
-    def unexpected(e: Exception) -> tuple[Response, int]:
-        """Never a traceback: a sentence that says what happened and what to do."""
-        if isinstance(e, sqlite3.Error | CentralError | OSError):
-            log.error("storage failure serving %s: %r", request.path, e)
-            return jsonify(
-                error=f"the central store cannot use its database ({e}): try again in a "
-                "minute; an admin checks the disk and the server's log "
-                "(journalctl -u fabrique-central)",
-                field=None,
-            ), 503
-        log.exception("unexpected error serving %s", request.path)
-        return jsonify(
-            error="the central store hit an unexpected error: try again; if it persists, an "
-            "admin reads the server's log (journalctl -u fabrique-central)",
-            field=None,
-        ), 500
 
     @app.get("/api/v1/health")
     def health() -> Response:

@@ -217,6 +217,13 @@ def current_language() -> str:
     return chosen if chosen in t.catalogs else t.default
 
 
+def remember_asked_language() -> None:
+    """``?lang=en`` on any page sticks for the session (the central pages: no form to choose)."""
+    asked = request.args.get("lang")
+    if asked in LANGUAGES:
+        session["lang"] = asked
+
+
 def _language() -> str:
     choose: Callable[[], str] = current_app.extensions.get("i18n_language", current_language)
     return choose()
