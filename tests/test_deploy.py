@@ -371,7 +371,7 @@ EXPECTED_STATION_FILES = {
     "/opt/fabrique-station/src/pyproject.toml",
     "/opt/fabrique-station/src/station/cli.py",
     "/opt/fabrique-station/src/hardware/gpio.py",
-    "/opt/fabrique-station/src/web/app.py",
+    "/opt/fabrique-station/src/web/station/app.py",
     "/opt/fabrique-station/src/docs/install.md",
     "/opt/fabrique-station/venv/bin/python",
     "/opt/fabrique-station/venv/bin/station",

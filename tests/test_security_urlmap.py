@@ -82,7 +82,7 @@ SIMULATOR_PUBLIC = {
     "sim_badges": "mock backend only: the sample badges to tap in the demo",
 }
 SIMULATOR_CSRF_EXEMPT = {
-    name: "JSON bodies only: no cross-site form can send one (web/csrf.py)"
+    name: "JSON bodies only: no cross-site form can send one (web/common/csrf.py)"
     for name in ("sim_badge", "sim_advance", "sim_power", "sim_air")
 }
 CENTRAL_PUBLIC = {

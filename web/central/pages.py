@@ -196,7 +196,7 @@ def logout() -> Any:
 
 
 FLEET_FIELDS = ("state", "who", "contact", "backlog", "health", "problems")
-"""The live cells of a station's row (web/templates/central_dash_rows.html)."""
+"""The live cells of a station's row (web/central/templates/central_dash_rows.html)."""
 
 
 def fleet_now() -> list[dict[str, Any]]:
