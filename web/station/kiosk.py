@@ -1,7 +1,7 @@
 """The kiosk: the public screen at the machine (800×480 touchscreen, Chromium in kiosk mode).
 
 No login. The page is rendered once and then lives on the event stream: ``static/kiosk.js`` draws
-every screen from the status snapshot and the last decision (without badge UIDs: web/station/public.py).
+every screen from the status snapshot and the last decision (without badge UIDs: public.py).
 
 Only the touchscreen acts as the kiosk. Its actions (the safety checklist, which closes the relay,
 and "report a problem", which can take the machine out of use) are POSTs that need, besides the
