@@ -212,7 +212,7 @@ def _tap_on_emulated_reader(
     if ready_in is not None:
         time.sleep(min(1.0, ready_in(uid)))
     reply = controller.expect_tap(uid)
-    badges = controller.hardware.extras["badges"]  # beside the chip (mocks/backend.py)
+    badges: Any = controller.hardware.extras["badges"]  # beside the chip (mocks/backend.py)
     chip.place(badges.card(bytes.fromhex(uid), cloned=cloned))
     try:
         return reply.result(timeout=5.0)
