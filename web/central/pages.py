@@ -58,7 +58,7 @@ from station.roster import (
     parse_roster_csv,
     unsafe_text,
 )
-from web.common import csrf, i18n, sessions
+from web.common import csrf, i18n, layout, sessions
 from web.common import format as fmt
 from web.common.limits import StreamLimiter, stream_cap
 from web.common.login import BLOCKED, attempt_login, safe_next
@@ -80,6 +80,7 @@ def init_app(app: Flask) -> None:
         app, config.data_path, cookie_name="central_session", secure=config.server.behind_tls
     )
     init_login(app)
+    layout.init_app(app)
     app.extensions["stream_limiter"] = StreamLimiter(stream_cap(config.server.threads))
     app.jinja_env.globals["current_user"] = current_user
     app.jinja_env.globals["t"] = t

@@ -15,7 +15,7 @@ from flask import Flask, Response, abort, jsonify, redirect, request
 from station.controller import Controller, ControllerStopped
 from station.machine import Tap
 from station.roster import normalise_uid
-from web.common import csrf, errors, i18n, limits, sessions
+from web.common import csrf, errors, i18n, layout, limits, sessions
 from web.common import format as fmt
 from web.station import kiosk, public, sim_panel, technician
 from web.station.failures import STORAGE_FAILED, is_storage_failure, not_running
@@ -54,6 +54,7 @@ def create_app(controller: Controller, *, simulator: bool | None = None) -> Flas
         unexpected="the station hit an unexpected error: try again; if it persists, a "
         "technician reads the station's log (journalctl -u fabrique-station)",
     )
+    layout.init_app(app)
     i18n.init_app(app, controller.config.station.language)
     fmt.init_app(app, controller.config.station.timezone, i18n.current_language)
     public.init_app(app, controller)
