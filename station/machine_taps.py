@@ -16,6 +16,7 @@ from station.access import (
     level_for,
 )
 from station.clock import Now, iso
+from station.events import SessionExtended, SupervisorAwaited
 from station.machine_checklist import _start_or_checklist
 from station.machine_common import (
     POWER_FAULT,
@@ -92,7 +93,9 @@ def _tap(state: State, uid: str, now: Now, ctx: Context, effects: list[Effect]) 
         effects.append(
             Record(
                 "supervisor_awaited",
-                {"uid": uid, "member_id": m.id, "kind": kind, "window_s": window},
+                SupervisorAwaited(
+                    {"uid": uid, "member_id": m.id, "kind": kind, "window_s": window}
+                ),
             )
         )
         effects.append(Cue("wait"))
@@ -127,14 +130,16 @@ def _tap_in_use(
             effects.append(
                 Record(
                     "session_extended",
-                    {
-                        "session_id": s.id,
-                        "member_id": s.member_id,
-                        "by": m.id,
-                        "idle": True,
-                        "ends_at": iso(now.at_mono(s.ends_mono)),
-                        "extensions": s.extensions,
-                    },
+                    SessionExtended(
+                        {
+                            "session_id": s.id,
+                            "member_id": s.member_id,
+                            "by": m.id,
+                            "idle": True,
+                            "ends_at": iso(now.at_mono(s.ends_mono)),
+                            "extensions": s.extensions,
+                        }
+                    ),
                 )
             )
             effects.append(Cue("ok"))

@@ -12,7 +12,7 @@ import errno
 import json
 import sqlite3
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
@@ -249,7 +249,7 @@ class Store:
     # --- events -------------------------------------------------------------------------------
 
     def append(
-        self, records: list[tuple[str, dict[str, Any]]], now: Now, boot_id: str
+        self, records: Sequence[tuple[str, Mapping[str, Any]]], now: Now, boot_id: str
     ) -> list[dict[str, Any]]:
         """Append events and update projections in one transaction; return the stored events."""
         if not records:

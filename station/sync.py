@@ -28,7 +28,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -37,6 +37,7 @@ from sqlite_utils.migrations import Migrations
 
 from station.clock import Clock, iso
 from station.config import Config
+from station.events import CommandApplied, EventType
 from station.finite import finite
 from station.machine import Command
 from station.roster_age import Anchor, roster_expiry, upgraded
@@ -70,7 +71,9 @@ class SyncTarget(Protocol):
     clock: Clock
 
     def call(self, inp: Any, timeout: float = ...) -> Any: ...
-    def record(self, type_: str, data: dict[str, Any], timeout: float = ...) -> dict[str, Any]: ...
+    def record(
+        self, type_: EventType, data: Mapping[str, Any], timeout: float = ...
+    ) -> dict[str, Any]: ...
     def set_roster_expiry(self, expires_mono: float | None) -> None: ...
     def set_sync_status(self, sync: dict[str, Any]) -> None: ...
     def reload_roster(self) -> None: ...
@@ -401,12 +404,12 @@ class SyncClient:
             result = {"ok": False, "action": action, "error": "unknown action"}
         self.target.record(
             "command_applied",
-            {
-                "command_id": cid,
-                "action": action,
-                "ok": bool(result.get("ok")) if isinstance(result, dict) else False,
-                "result": result,
-            },
+            CommandApplied(
+                command_id=cid,
+                action=action,
+                ok=bool(result.get("ok")) if isinstance(result, dict) else False,
+                result=result,
+            ),
         )
         return True
 
