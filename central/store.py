@@ -810,7 +810,7 @@ class SqliteCentralStore:
                 v = scope.check(e.type, e.data, station_id, kind, at, master)
                 if v.applied and e.type in PROJECTED:
                     self._project(conn, station_id, e, offsets.get(e.boot_id), kind)
-            elif e.type not in scope.STATION_EVENT_TYPES:
+            else:  # unknown types and the shape of the others (station/events.py)
                 v = scope.check(e.type, e.data, station_id, kind, None, master)
             verdicts.append(v)
         conn.executemany(
@@ -878,9 +878,13 @@ class SqliteCentralStore:
     ) -> None:
         """One ``event_out_of_scope`` alert per batch and rule broken (a flood stays one line)."""
         by_rule: dict[str, list[Event]] = {}
+        details: dict[str, str] = {}
         for e, v in refused:
             by_rule.setdefault(v.rule or "?", []).append(e)
+            if v.detail:
+                details.setdefault(v.rule or "?", f"seq {e.seq}: {v.detail}")
         for rule, evs in by_rule.items():
+            detail = {"detail": details[rule]} if rule in details else {}
             conn.execute(
                 "INSERT OR IGNORE INTO alerts (kind, key, created_at, data) VALUES (?, ?, ?, ?)",
                 (
@@ -894,6 +898,7 @@ class SqliteCentralStore:
                             "count": len(evs),
                             "seqs": [e.seq for e in evs[:20]],
                             "types": sorted({e.type for e in evs}),
+                            **detail,
                         },
                         ensure_ascii=False,
                     ),

@@ -16,6 +16,7 @@ Rules that keep old logs and central databases valid:
 (its own sessions, grants one level up...) is the trust rule of ``central/scope.py``.
 """
 
+import functools
 import sys
 import types
 from collections.abc import Mapping
@@ -340,6 +341,7 @@ EVENT_TYPES = frozenset(EVENTS)
 # --- the shape of each field ------------------------------------------------------------------
 
 
+@functools.cache
 def fields(type_: str) -> dict[str, tuple[Any, bool]]:
     """``{name: (type, required)}`` for an event type, in the order the station writes them."""
     td = EVENTS[type_]
