@@ -440,7 +440,7 @@ def markdown() -> str:
         "",
     ]
     for type_, td in EVENTS.items():
-        doc = " ".join((td.__doc__ or "").split())
+        doc = " ".join((td.__doc__ or "").split()).replace("``", "`")
         out += [f"## `{type_}`", "", doc, "", "| field | type | required |", "|---|---|---|"]
         for name, (hint, required) in fields(type_).items():
             out.append(f"| `{name}` | {type_name(hint)} | {'yes' if required else 'no'} |")

@@ -349,3 +349,62 @@ def test_the_rules_never_raise_on_any_content(type_: str, data: dict[str, Any], 
     v = scope.check(type_, data, "laser-1", kind, None, FakeMaster({}, {}))
     assert isinstance(v, scope.Verdict)
     assert json.dumps({"rule": v.rule})
+
+
+# --- the shape of each event (station/events.py) -------------------------------------------------
+
+
+def test_a_station_started_is_a_known_event_applied_without_alert(
+    store: SqliteCentralStore,
+) -> None:
+    """Every station writes it at start; the central store used to flag it ``unknown_type``."""
+    store.ingest(
+        "laser-1",
+        [
+            ev(
+                "laser-1",
+                1,
+                "station_started",
+                version="1",
+                backend="emulated",
+                machine_id="laser-1",
+                kind="laser",
+            )
+        ],  # fmt: skip
+    )
+    assert refused(store) == {} and scope_alerts(store) == []
+
+
+def test_an_event_with_malformed_data_is_kept_refused_and_the_alert_names_the_field(
+    store: SqliteCentralStore,
+) -> None:
+    bad = ev("laser-1", 1, "session_started", session_id=42, member_id="lea", kind="laser")
+    batch = [bad, ev("laser-1", 2, "heartbeat", session_id="s1", member_id="lea")]
+    result = store.ingest("laser-1", batch)
+    assert result["high_water"] == 2 and result["refused"] == 1  # the station goes on
+    assert refused(store) == {1: "bad_data"}
+    assert store.db.conn.execute("SELECT COUNT(*) FROM sessions").fetchone()[0] == 0
+    (alert,) = scope_alerts(store)
+    assert alert["rule"] == "bad_data" and "session_started.session_id" in alert["detail"]
+    again = store.ingest("laser-1", batch)
+    assert (again["stored"], again["duplicates"]) == (0, 2) and len(scope_alerts(store)) == 1
+
+
+def test_a_null_where_the_station_scrubbed_a_number_is_not_malformed(
+    store: SqliteCentralStore,
+) -> None:
+    store.ingest(
+        "laser-1",
+        [
+            ev(
+                "laser-1",
+                1,
+                "session_idle_warned",
+                session_id="s1",
+                member_id="lea",
+                idle_s=None,
+                ends_in_s=30.0,
+            )
+        ],
+    )
+    assert refused(store) == {} and scope_alerts(store) == []
