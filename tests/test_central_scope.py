@@ -370,7 +370,7 @@ def test_a_station_started_is_a_known_event_applied_without_alert(
                 machine_id="laser-1",
                 kind="laser",
             )
-        ],  # fmt: skip
+        ],
     )
     assert refused(store) == {} and scope_alerts(store) == []
 
