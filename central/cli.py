@@ -18,13 +18,14 @@ from pathlib import Path
 from typing import Any
 
 from central.config import CentralConfig, load_config, write_config
-from central.ingest import COMMAND_ACTIONS, parse_command
+from central.ingest import parse_command
 from central.roster_import import file_date, import_file, parse_date
 from central.store import ROLES, SqliteCentralStore
 from station import __version__
 from station.cli import dispatch
 from station.errors import StationError
 from station.model import Badge, Level, Member, Qualification, Role
+from station.protocol import COMMAND_ACTIONS
 from station.roster import read_roster_file, roster_to_csv
 
 log = logging.getLogger("central")
