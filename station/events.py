@@ -125,6 +125,17 @@ class FinishingEnded(TypedDict):
     job_energy_wh: NotRequired[float]
 
 
+JobField = Literal[
+    "job_duration_s",
+    "job_enabled_s",
+    "job_active_s",
+    "job_idle_s",
+    "job_unknown_s",
+    "job_energy_wh",
+]
+"""The whole job's totals in ``finishing_ended`` (a key of a typed ``FinishingEnded``)."""
+
+
 class GrantExpired(TypedDict):
     """A mentor began the gesture that raises a trainee to autonomous and did not finish it in
     time: nothing changed."""

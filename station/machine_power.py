@@ -11,7 +11,7 @@ from dataclasses import replace
 from typing import Any
 
 from station.clock import Now, iso
-from station.events import FinishingEnded, PowerWithoutPermission
+from station.events import FinishingEnded, JobField, PowerWithoutPermission
 from station.machine_availability import _after_use
 from station.machine_common import (
     POWER_FAULT,
@@ -186,22 +186,21 @@ def job_totals(used: Mapping[str, float], finishing: Mapping[str, Any]) -> dict[
     return out
 
 
+JOB_FIELDS: dict[str, JobField] = {
+    "duration_s": "job_duration_s",
+    "enabled_s": "job_enabled_s",
+    "active_s": "job_active_s",
+    "idle_s": "job_idle_s",
+    "unknown_s": "job_unknown_s",
+    "energy_wh": "job_energy_wh",
+}
+"""The ``finishing_ended`` field of each job total (names checked against station/events.py)."""
+
+
 def _add_job_totals(data: FinishingEnded, job: dict[str, float]) -> None:
-    """The ``job_*`` fields, in the order of :data:`JOB_TOTALS` (field names spelled out, so
-    that each is checked against ``station/events.py``)."""
+    """The ``job_*`` fields, in the order of :data:`JOB_TOTALS`."""
     for k, v in job.items():
-        if k == "duration_s":
-            data["job_duration_s"] = v
-        elif k == "enabled_s":
-            data["job_enabled_s"] = v
-        elif k == "active_s":
-            data["job_active_s"] = v
-        elif k == "idle_s":
-            data["job_idle_s"] = v
-        elif k == "unknown_s":
-            data["job_unknown_s"] = v
-        elif k == "energy_wh":
-            data["job_energy_wh"] = v
+        data[JOB_FIELDS[k]] = v
 
 
 def _job_summary(

@@ -2,23 +2,19 @@
 
 from __future__ import annotations
 
-import itertools
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 from typing import Any, get_args
 
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, settings
 
 from station import events
-from station.clock import SimulatedClock
 from station.controller import Controller, restart_records
-from station.machine import Context, State, Tap, Tick, handle
-from station.metering import MeteringConfig
-from tests.conftest import SOFIANE, UNKNOWN, make_config
-from tests.test_machine_properties import ROSTER, inputs
+from station.machine import State, Tap, Tick, handle
+from tests.conftest import SOFIANE, UNKNOWN
+from tests.test_machine_properties import random_config, random_context, scenarios
 
 REPO = Path(__file__).resolve().parent.parent
 DOC = REPO / "docs" / "events.md"
@@ -71,31 +67,13 @@ def test_validate_lets_through_what_a_station_may_legitimately_send() -> None:
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(steps=st.lists(inputs, max_size=40), sensors=st.booleans(), checklist=st.booleans())
+@scenarios
 def test_every_event_the_state_machine_writes_has_its_shape(
-    steps: list[object], sensors: bool, checklist: bool
+    steps: list[object], check_after_use: bool, checklist: bool, sensors: bool, cuts: bool
 ) -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        config = make_config(
-            Path(tmp),
-            checklist=["Lunettes"] if checklist else [],
-            max_session_min=30,
-            warn_before_min=5,
-            sensors=(
-                {"power_meter": "pzem-emulated", "air_sensor": "sds011-emulated"}
-                if sensors
-                else None
-            ),
-            **(
-                {"idle_off_min": 10, "keep_on_while_busy": True, "pm25_alarm": 50.0}
-                if sensors
-                else {}
-            ),
-        )
-    counter = itertools.count(1)
-    metering = MeteringConfig(busy_watts=config.machine.busy_watts) if sensors else None
-    ctx = Context(config.machine, ROSTER, lambda: f"s{next(counter)}", metering)
-    clock = SimulatedClock(mono=100.0)
+        config = random_config(Path(tmp), check_after_use, checklist, sensors, cuts)
+    ctx, clock = random_context(config, sensors)
     state = State()
     for step in steps:
         if isinstance(step, tuple) and step[0] == "double":

@@ -9,12 +9,31 @@ from typing import Any
 
 from central.ingest import parse_command, parse_sync_request
 from station import protocol
+from station.config import Config
 from station.machine import Command
 from station.sync import Reply, SyncClient
 from tests.test_central_helpers import FakeTarget, fill_events, station_config
 
 REPO = Path(__file__).resolve().parent.parent
 OWNED = ("PROTOCOL", "COMMAND_ACTIONS", "SYNC_PATH", "ENROL_PATH", "STATUS_LIMIT", "TYPE_PATTERN")
+
+
+def sync_once(config: Config, target: FakeTarget, reply: dict[str, Any]) -> list[Any]:
+    """One sync with a fake transport that answers ``reply``; what the station sent."""
+    sent: list[tuple[str, dict[str, Any], dict[str, str]]] = []
+
+    def transport(url: str, body: bytes, headers: dict[str, str], timeout: float) -> Reply:
+        sent.append((url, json.loads(body), headers))
+        return Reply(200, {"protocol": protocol.PROTOCOL, "roster": None, **reply})
+
+    client = SyncClient(config, target, transport=transport)
+    client._open()
+    try:
+        client.sync_once()
+    finally:
+        assert client.store is not None
+        client.store.close()
+    return sent
 
 
 def test_the_protocol_constants_are_defined_once() -> None:
@@ -34,20 +53,7 @@ def test_a_station_request_is_the_described_shape_and_central_ingest_takes_it(
 ) -> None:
     config = station_config(tmp_path, "laser-1", "http://central.test", "tok", batch_size=3)
     fill_events(config, 5)
-    sent: list[tuple[str, dict[str, Any], dict[str, str]]] = []
-
-    def transport(url: str, body: bytes, headers: dict[str, str], timeout: float) -> Reply:
-        sent.append((url, json.loads(body), headers))
-        reply = {"protocol": protocol.PROTOCOL, "acked_seq": 3, "roster": None, "commands": []}
-        return Reply(200, reply)
-
-    client = SyncClient(config, FakeTarget(config), transport=transport)
-    client._open()
-    try:
-        client.sync_once()
-    finally:
-        assert client.store is not None
-        client.store.close()
+    sent = sync_once(config, FakeTarget(config), {"acked_seq": 3, "commands": []})
     ((url, body, headers),) = sent
     assert url == "http://central.test" + protocol.SYNC_PATH
     assert headers["User-Agent"] == protocol.USER_AGENT
@@ -68,17 +74,7 @@ def test_every_central_command_is_one_the_station_applies(tmp_path: Path) -> Non
         for i, a in enumerate(protocol.MACHINE_COMMANDS)
     ]
 
-    def transport(url: str, body: bytes, headers: dict[str, str], timeout: float) -> Reply:
-        reply = {"protocol": protocol.PROTOCOL, "acked_seq": 0, "roster": None}
-        return Reply(200, {**reply, "commands": commands})
-
-    client = SyncClient(config, target, transport=transport)
-    client._open()
-    try:
-        client.sync_once()
-    finally:
-        assert client.store is not None
-        client.store.close()
+    sync_once(config, target, {"acked_seq": 0, "commands": commands})
     applied = [c.action for c in target.calls if isinstance(c, Command)]
     assert applied == list(protocol.MACHINE_COMMANDS.values())
 
