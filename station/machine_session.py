@@ -6,6 +6,7 @@ One concern: a session's life; it switches the relay on at start and off at the 
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import TypedDict
 
 from station.access import (
     can_supervise,
@@ -40,6 +41,24 @@ from station.model import EndReason, MachineState, Member
 from station.ports import PowerReading
 
 
+class _IdleFlag(TypedDict, total=False):
+    idle: bool
+
+
+def _extended(s: Session, by: str, now: Now, *, idle: bool = False) -> Record:
+    """The ``session_extended`` event: a tap near the end, or during the idle warning."""
+    flag: _IdleFlag = {"idle": True} if idle else {}
+    data: SessionExtended = {
+        "session_id": s.id,
+        "member_id": s.member_id,
+        "by": by,
+        **flag,
+        "ends_at": iso(now.at_mono(s.ends_mono)),
+        "extensions": s.extensions,
+    }
+    return Record("session_extended", data)
+
+
 def _extend(
     state: State, m: Member | None, now: Now, ctx: Context, effects: list[Effect], by: str
 ) -> Outcome:
@@ -47,20 +66,7 @@ def _extend(
     assert s is not None
     ends = s.ends_mono + ctx.machine.extend_min * 60
     s = replace(s, ends_mono=ends, warned=False, extensions=s.extensions + 1)
-    effects.append(
-        Record(
-            "session_extended",
-            SessionExtended(
-                {
-                    "session_id": s.id,
-                    "member_id": s.member_id,
-                    "by": by,
-                    "ends_at": iso(now.at_mono(ends)),
-                    "extensions": s.extensions,
-                }
-            ),
-        )
-    )
+    effects.append(_extended(s, by, now))
     effects.append(Cue("ok"))
     decision = _decision(True, "session_extended", m, None)
     decision["ends_at"] = iso(now.at_mono(ends))
