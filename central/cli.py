@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from central.config import CentralConfig, load_config, write_config
-from central.ingest import COMMAND_ACTIONS, parse_command
+from central.ingest import parse_command
 from central.roster_export import roster_csv
 from central.roster_import import file_date, import_file, parse_date
 from central.sqlite import SqliteCentralStore
@@ -26,6 +26,7 @@ from central.store import ROLES
 from station import __version__
 from station.commands import dispatch
 from station.errors import StationError
+from station.protocol import COMMAND_ACTIONS
 from station.roster import read_roster_file
 
 log = logging.getLogger("central")
