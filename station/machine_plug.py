@@ -18,8 +18,11 @@ still recorded: nothing is lost, nothing else changes.
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 from station.clock import Now
+from station.events import PlugFault as PlugFaultData
+from station.events import PowerWithoutPermission
 from station.machine_common import (
     POWER_FAULT,
     WATCHED_STATES,
@@ -51,8 +54,10 @@ def _plug_fault(
     state: State, inp: PlugFault, now: Now, ctx: Context, effects: list[Effect]
 ) -> Outcome:
     if inp.kind == "unasked_on" and state.session is None and state.finishing is None:
-        return Outcome(_unasked_on(state, inp, now, effects), effects)
-    effects.append(Record("plug_fault", {**inp.detail, "kind": inp.kind}))
+        return Outcome(_unasked_on(state, inp, now, ctx, effects), effects)
+    data = PlugFaultData(kind=inp.kind)
+    data.update(_known(inp.detail))  # type: ignore[typeddict-item]
+    effects.append(Record("plug_fault", data))
     if state.machine in (MachineState.OUT_OF_SERVICE, MachineState.FAULT):
         return Outcome(state, effects)
     effects.append(Cue("alarm"))
@@ -67,14 +72,26 @@ def _plug_fault(
     return Outcome(state, effects)
 
 
-def _unasked_on(state: State, inp: PlugFault, now: Now, effects: list[Effect]) -> State:
-    data = {
-        **inp.detail,
-        "watts": state.power[1] if state.power else None,
-        "seconds": 0.0,
-        "source": "plug",
-        "machine_state": state.machine.value,
-    }
+def _known(detail: dict[str, Any]) -> dict[str, Any]:
+    """The driver's detail, only the fields ``station/events.py`` defines for a plug."""
+    keep = ("device", "asked", "why", "cause", "errors")
+    return {k: detail[k] for k in keep if k in detail}
+
+
+def _unasked_on(
+    state: State, inp: PlugFault, now: Now, ctx: Context, effects: list[Effect]
+) -> State:
+    detail = _known(inp.detail)
+    data = PowerWithoutPermission(
+        watts=state.power[1] if state.power else None,
+        seconds=0.0,
+        busy_watts=ctx.machine.busy_watts,
+        machine_state=state.machine.value,
+        source="plug",
+    )
+    for key in ("cause", "device"):
+        if key in detail:
+            data[key] = detail[key]  # type: ignore[literal-required]
     effects.append(Record(POWER_FAULT, data))
     if state.machine not in WATCHED_STATES:
         return state
