@@ -9,8 +9,8 @@ from station.config import Config
 from station.machine import Command, Context, PlugFault, State, Tap, handle
 from station.model import MachineState
 from tests.conftest import SOFIANE
-from web.i18n import load_catalogs
-from web.tech_events import describe
+from web.common.i18n import load_catalogs
+from web.station.tech_events import describe
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from central.store import SqliteCentralStore
+from central.sqlite import SqliteCentralStore
 from station.controller import Controller
 from station.machine import Tap
 from tests.conftest import NOAH, SOFIANE
@@ -19,7 +19,7 @@ from tests.mqtt_helpers import wait_for
 from tests.test_central_helpers import central_config
 from tests.test_central_sync_api import body, event
 from tests.test_web_helpers import make_app
-from web.central_app import create_central_app
+from web.central.app import create_central_app
 
 
 def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
