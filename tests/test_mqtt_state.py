@@ -147,3 +147,42 @@ def test_lock_and_unlock_from_mqtt_when_configured(
         raw.wait_json(f"{base}/state", lambda m: m["state"] == "out_of_service")
         raw.publish(f"{base}/command", "UNLOCK")
         wait_for(lambda: c.status()["machine"]["state"] == "available", what="unlocked")
+
+
+def test_a_plug_station_publishes_on_the_plugs_own_connection(
+    tmp_path: Path, clock: SimulatedClock
+) -> None:
+    """One connection, one last will: the state shares the smart plug's MQTT link."""
+    creds = broker_creds()
+    raw = {
+        "station": {"id": unique("st-"), "data_dir": str(tmp_path / "data")},
+        "machine": {"id": "laser-1", "name": "Découpe laser", "kind": "laser"},
+        "hardware": {"backend": "mock", "relay": "shelly-emulated"},
+        "reader": {"type": "fake"},
+        "clock": {"simulated": True},
+        "sensors": {"power_meter": "plug"},
+        "plug": {"device": unique("plug-")},
+        "mqtt": {"publish_state": True, "discovery_prefix": unique("ha")},
+    }
+    config = parse_config(raw, tmp_path / "station.toml")
+    c = start_controller(config, clock)
+    publisher = start_state_publisher(config, c)
+    assert publisher is not None
+    try:
+        assert publisher.link is c.hardware.extras["plug_link"].link
+        with raw_client(creds, f"{publisher.base}/state") as watch:
+            c.call(Tap(SOFIANE))
+            state = watch.wait_json(f"{publisher.base}/state", lambda m: m["relay"] == "ON")
+            assert state["state"] == "in_use" and state["session"] == "ON"
+    finally:
+        publisher.stop()
+        c.stop()
+        d = config.plug.device
+        discovery = [topic for topic, _ in discovery_documents(config)]
+        clear_retained(
+            creds,
+            f"{publisher.base}/availability",
+            f"{publisher.base}/state",
+            f"{d}/online",
+            *discovery,
+        )
