@@ -114,6 +114,13 @@ def test_the_broker_stopped_the_plug_switches_off_by_itself_and_the_session_ends
     tmp_path: Path, kind: str
 ) -> None:
     broker = OwnBroker(tmp_path)  # never stop the shared one
+    try:
+        _broker_stopped(tmp_path, kind, broker)
+    finally:
+        broker.stop()  # also when building the plug or the station failed
+
+
+def _broker_stopped(tmp_path: Path, kind: str, broker: OwnBroker) -> None:
     creds = broker.creds()
     plug = emulator(kind, creds)
     raw = {
@@ -126,7 +133,12 @@ def test_the_broker_stopped_the_plug_switches_off_by_itself_and_the_session_ends
         "plug": {"device": device_of(plug), "off_after_s": OFF_AFTER_S, "ack_timeout_s": 1},
         "mqtt": {"port": broker.port, "keepalive_s": 5},
     }
-    c = start_controller(parse_config(raw, tmp_path / "station.toml"), SimulatedClock(mono=1000.0))
+    try:
+        config = parse_config(raw, tmp_path / "station.toml")
+        c = start_controller(config, SimulatedClock(mono=1000.0))
+    except BaseException:
+        plug.close()
+        raise
     try:
         c.call(Tap(SOFIANE))
         wait_for(lambda: plug.model.output, what="the plug on")
@@ -142,4 +154,3 @@ def test_the_broker_stopped_the_plug_switches_off_by_itself_and_the_session_ends
     finally:
         c.stop()
         plug.close()
-        broker.stop()
