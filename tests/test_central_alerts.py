@@ -124,3 +124,38 @@ def test_only_taps_count() -> None:
     assert badge_tap("s", "e", "heartbeat", {"uid": UID}, T0) is None
     assert badge_tap("s", "e", "access_denied", {"reason": "x"}, T0) is None
     assert badge_tap("s", "e", "access_denied", {"uid": UID}, T0) is not None
+
+
+def plug_event(station: str, seq: int, type_: str, data: dict[str, Any]) -> dict[str, Any]:
+    return {**tap_event(station, seq, T0 + timedelta(seconds=seq)), "type": type_, "data": data}
+
+
+def test_a_plug_fault_and_a_plugs_button_are_fleet_alerts_in_words(
+    central: tuple[CentralServer, dict[str, str]],
+) -> None:
+    server, tokens = central
+    fault = {"kind": "no_ack", "device": "shellyplusplugs-a1"}
+    button = {
+        "watts": None,
+        "seconds": 0.0,
+        "busy_watts": 20.0,
+        "machine_state": "available",
+        "source": "plug",
+        "cause": "button",
+    }
+    push(
+        server,
+        tokens["laser-1"],
+        "laser-1",
+        plug_event("laser-1", 1, "plug_fault", fault),
+        plug_event("laser-1", 2, "power_without_permission", button),
+    )
+    kinds = sorted(a["kind"] for a in server.store.recent_alerts())
+    assert kinds == ["plug_fault", "power_without_permission"]
+    server.store.add_user("yanis", PASSWORD, "technician")
+    with server.app.test_client() as client:
+        login(client, "yanis")
+        page = client.get("/dash/?lang=fr").get_data(as_text=True)
+    assert "la prise connectée shellyplusplugs-a1 ne répond plus" in page
+    assert "allumée sans décision de la station (son bouton ?)" in page
+    assert "c.plug_fault" not in page and "None W" not in page

@@ -23,6 +23,8 @@ from central.store import Alert
 
 POWER_WITHOUT_PERMISSION = "power_without_permission"
 """The event, and the fleet alert it raises: a machine drew power with its relay open."""
+PLUG_FAULT = "plug_fault"
+"""The event, and the fleet alert it raises: a smart plug did not answer or cut by itself."""
 SEQ_CONFLICT = "seq_conflict"
 """The fleet alert of a 409: a seq held with another event id."""
 BAD_STATUS = "bad_status"
@@ -84,8 +86,23 @@ class AlertsSqlite(SqliteBase):
     def _watch_power(
         conn: sqlite3.Connection, station_id: str, events: list[Event], received: str
     ) -> None:
-        """Power drawn with the relay open (a welded relay, a bypass): a fleet alert."""
+        """Power drawn with the relay open (a welded relay, a bypass, a smart plug's button),
+        and a smart plug's fault: fleet alerts."""
         for e in events:
+            if e.type == PLUG_FAULT:
+                data = {
+                    "station_id": station_id,
+                    "seq": e.seq,
+                    "at": e.at,
+                    "kind": str(e.data.get("kind") or "")[:40],
+                    "device": str(e.data.get("device") or "")[:80],
+                }
+                conn.execute(
+                    "INSERT OR IGNORE INTO alerts (kind, key, created_at, data) "
+                    "VALUES (?, ?, ?, ?)",
+                    (PLUG_FAULT, f"{station_id}|{e.seq}", received, json.dumps(data)),
+                )
+                continue
             if e.type != POWER_WITHOUT_PERMISSION:
                 continue
             conn.execute(
@@ -101,6 +118,7 @@ class AlertsSqlite(SqliteBase):
                             "at": e.at,
                             "watts": _n(e.data.get("watts")),
                             "seconds": _n(e.data.get("seconds")),
+                            "source": "plug" if e.data.get("source") == "plug" else None,
                         }
                     ),
                 ),
