@@ -5,14 +5,20 @@ from __future__ import annotations
 from station.badge_check import badge_settings
 from station.clock import Clock
 from station.config import Config
-from station.ports import Hardware
+from station.ports import Hardware, Relay
 
 
 def build_hardware(config: Config, clock: Clock | None = None) -> Hardware:
     from hardware.gpio import GpioButton, GpioBuzzer, GpioLed, GpioRelay
 
     pins = config.hardware.pins
-    relay = GpioRelay(pins.relay, active_high=pins.relay_active_high)
+    relay: Relay
+    if config.hardware.relay == "gpio":
+        relay = GpioRelay(pins.relay, active_high=pins.relay_active_high)
+    else:  # a smart plug (added last, below): the relay pin stays free
+        from hardware.plugs import PlugPending
+
+        relay = PlugPending()
     try:
         from hardware.mfrc522_reader import open_pi_reader
 

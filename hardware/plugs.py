@@ -68,6 +68,23 @@ def _driver(relay: str, link: MqttLink, config: Config) -> SmartPlug:
     return TasmotaPlug(link, config.plug.device, **kwargs)
 
 
+class PlugPending:
+    """Stands in for the relay while the Pi backend builds the other parts: off, claims no GPIO
+    pin (a plug station may use ``hardware.pins.relay`` for something else); :func:`add_plug`
+    puts the plug in its place."""
+
+    is_on = False
+
+    def on(self) -> None:
+        raise RuntimeError("the smart plug is not built yet")
+
+    def off(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
 class _LinkCloser:
     """Closed with the hardware, after the relay (whose ``off`` must leave first): says
     ``offline`` on the availability topic, then disconnects."""

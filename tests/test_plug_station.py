@@ -176,3 +176,49 @@ def events_after_stop(config: Config) -> list[dict[str, Any]]:
         return [e["data"] for e in store.events() if e["type"] == "session_ended"]
     finally:
         store.close()
+
+
+def test_the_pi_backend_drives_a_plug_and_leaves_the_relay_pin_free(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """hardware/backend.py on fake spidev and gpiozero mock pins, the plug on the real broker."""
+    from gpiozero import Device
+    from gpiozero.pins.mock import MockFactory
+
+    from hardware.backend import build_hardware
+    from hardware.shelly import ShellyPlug
+    from mocks.mfrc522_chip import Mfrc522Chip, fake_pi_modules
+    from mocks.shelly_plug import ShellyPlugEmulator
+
+    creds = broker_creds()
+    device = unique("shellyplusplugs-")
+    emulator = ShellyPlugEmulator(creds, device)
+    raw = {
+        "station": {"id": unique("st-"), "data_dir": str(tmp_path / "data")},
+        "machine": {"id": "laser-1", "name": "Découpe laser", "kind": "laser"},
+        "hardware": {"backend": "pi", "relay": "shelly"},
+        "reader": {"type": "mfrc522"},
+        "sensors": {"power_meter": "plug"},
+        "plug": {"device": device},
+    }
+    config = parse_config(raw, tmp_path / "station.toml")
+    factory = MockFactory()
+    monkeypatch.setattr(Device, "pin_factory", factory)
+    try:
+        with fake_pi_modules(Mfrc522Chip()):
+            hw = build_hardware(config)
+            try:
+                assert isinstance(hw.relay, ShellyPlug) and hw.power_meter is not None
+                claimed = {info.name for info in factory.pins}
+                assert "GPIO25" in claimed  # the reader's reset pin: the mock pins are in use
+                assert f"GPIO{config.hardware.pins.relay}" not in claimed  # GPIO17 never claimed
+                hw.relay.on()
+                wait_for(lambda: emulator.model.output, what="the plug on")
+            finally:
+                hw.close()
+        wait_for(lambda: not emulator.model.output, what="off at close")
+    finally:
+        factory.close()
+        factory.reset()
+        emulator.close()
+        clear_retained(creds, f"{device}/online", f"fabrique/{config.station.id}/availability")
