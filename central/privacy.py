@@ -18,6 +18,7 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from central.credentials.storage import forget_credentials
 from central.errors import NotFound
 from central.progress import revoke_progress_links
 from central.store import (
@@ -130,6 +131,7 @@ def erase_member(store: SqliteCentralStore, member_id: str) -> dict[str, Any]:
             (anon, member_id),
         )
         revoke_progress_links(conn, member_id, now_iso())  # an old personal link shows nothing
+        forget_credentials(conn, member_id, now_iso())  # revoked, their bits set; others intact
         for station_id, seq, _type, _at, _fixed, data in mentions:
             for f in ID_FIELDS:
                 if data.get(f) == member_id:

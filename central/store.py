@@ -33,6 +33,7 @@ from sqlite_utils.migrations import Migrations
 
 from central import scope
 from central.alerts import BADGE_SEEN_AT_TWO_STATIONS, BadgeTap, badge_tap, seen_at_two_stations
+from central.credentials.storage import CredentialsSqlite, m009_credentials
 from central.errors import BadRequest, CentralError, Conflict, NotFound
 from central.ingest import (
     Event,
@@ -462,6 +463,9 @@ def m008_whole_job(db: Database) -> None:
         project_finishing(db.conn, station_id, json.loads(data), at)
 
 
+migrations()(m009_credentials)
+
+
 SESSION_TOTALS = ("duration_s", "active_s", "idle_s", "energy_wh")
 """The central sessions' totals: each includes the finishing phase (``finishing_*``)."""
 
@@ -491,7 +495,7 @@ def open_central_database(path: Path) -> Database:
     )
 
 
-class SqliteCentralStore:
+class SqliteCentralStore(CredentialsSqlite):
     """The default backend: one SQLite file, one connection per thread."""
 
     def __init__(

@@ -23,7 +23,9 @@ from central.credentials.keys import KeyRing
 from web.i18n import Translator
 
 NOW = datetime(2026, 11, 20, 14, 30, tzinfo=UTC)
-ISSUER = Issuer("https://badges.fabrique.example", "Fabrique de Gonesse", "https://fabrique.example")
+ISSUER = Issuer(
+    "https://badges.fabrique.example", "Fabrique de Gonesse", "https://fabrique.example"
+)
 WORDS = Translator.load("central", "fr")
 
 
@@ -96,7 +98,12 @@ def test_the_payload_is_a_vc_2_0_open_badge_with_the_least_personal_data(keys: K
     subject = payload["credentialSubject"]
     assert subject["type"] == ["AchievementSubject"]
     assert subject["identifier"] == [
-        {"type": "IdentityObject", "identityType": "name", "hashed": False, "identityHash": "Léa M."}
+        {
+            "type": "IdentityObject",
+            "identityType": "name",
+            "hashed": False,
+            "identityHash": "Léa M.",
+        }
     ]
     assert payload["iss"] == payload["issuer"]["id"] and payload["jti"] == payload["id"]
     assert payload["sub"] == subject["id"] and payload["nbf"] == int(NOW.timestamp())
@@ -237,18 +244,22 @@ def test_a_png_rebuilt_around_a_forged_token_is_tampered(keys: KeyRing) -> None:
     v = verify.verify_upload(png, issuer=ISSUER, keys=keys, now=NOW, revoked=lambda i: None)
     assert v.verdict == "tampered"
     with pytest.raises(OB3VerificationError):
-        independent_verify(
-            OB3Verifier.extract_token_from_png(png), keys.jwks(NOW, ISSUER.kid_url)
-        )
+        independent_verify(OB3Verifier.extract_token_from_png(png), keys.jwks(NOW, ISSUER.kid_url))
 
 
 def test_an_image_without_a_credential_says_so() -> None:
     plain = baking.png("Découpe laser", "autonome", "Fabrique", "autonomous")
-    v = verify.verify_upload(plain, issuer=ISSUER, keys=KeyRing(Path("/nonexistent")), now=NOW,
-                             revoked=lambda i: None)
+    v = verify.verify_upload(
+        plain, issuer=ISSUER, keys=KeyRing(Path("/nonexistent")), now=NOW, revoked=lambda i: None
+    )
     assert v.verdict == "no_credential"
-    v = verify.verify_upload(b"GIF89a....", issuer=ISSUER, keys=KeyRing(Path("/nonexistent")),
-                             now=NOW, revoked=lambda i: None)
+    v = verify.verify_upload(
+        b"GIF89a....",
+        issuer=ISSUER,
+        keys=KeyRing(Path("/nonexistent")),
+        now=NOW,
+        revoked=lambda i: None,
+    )
     assert v.verdict == "damaged_image"
 
 
@@ -275,17 +286,22 @@ def test_revocation_is_seen_by_the_independent_status_check(keys: KeyRing) -> No
 
     def served(revoked: list[int]) -> Any:
         now = datetime.now(UTC)  # the library checks the list's window against its own clock
-        signed, _ = keys.sign(status_list.list_credential(ISSUER, revoked, now), now,
-                              ISSUER.kid_url)
+        signed, _ = keys.sign(
+            status_list.list_credential(ISSUER, revoked, now), now, ISSUER.kid_url
+        )
         return lambda url: signed.encode() if url == ISSUER.status_list_url else b""
 
     key = jwt.PyJWKSet.from_dict(jwks).keys[0].key
     check_credential_status(cred, download=served([1, 2]), verify_list=True, list_pubkey_pem=key)
     with pytest.raises(OB3VerificationError, match="revocation"):
-        check_credential_status(cred, download=served([4242]), verify_list=True,
-                                list_pubkey_pem=key)
+        check_credential_status(
+            cred, download=served([4242]), verify_list=True, list_pubkey_pem=key
+        )
     v = verify.verify_token(
-        token, issuer=ISSUER, keys=keys, now=NOW,
+        token,
+        issuer=ISSUER,
+        keys=keys,
+        now=NOW,
         revoked=lambda i: {"revoked_at": "2026-11-21"} if i == 4242 else None,
     )
     assert v.verdict == "revoked"

@@ -232,7 +232,8 @@ class CredentialsSqlite:
 
     def credential_figures(self: _Base, member_id: str, kind: str) -> Row:
         """The evidence's figures: hours and sessions on this kind (finishing included), those
-        with a supervisor, and the peers this member raised at a machine of this kind."""
+        with a supervisor, and the peers this member trained on this kind (supervised at least one
+        of their sessions, or raised their level at the machine)."""
         practice = self._rows(
             "SELECT COUNT(*) AS sessions, COALESCE(SUM(COALESCE(duration_s, 0)), 0) AS seconds, "
             "COALESCE(SUM(CASE WHEN supervisor_id IS NOT NULL THEN 1 ELSE 0 END), 0) "
@@ -240,8 +241,10 @@ class CredentialsSqlite:
             (member_id, kind),
         )[0]
         peers = self._rows(
-            "SELECT COUNT(DISTINCT member_id) AS n FROM grants WHERE granted_by = ? AND kind = ?",
-            (member_id, kind),
+            "SELECT COUNT(*) AS n FROM (SELECT member_id FROM grants WHERE granted_by = :m "
+            "AND kind = :k UNION SELECT member_id FROM sessions WHERE supervisor_id = :m "
+            "AND kind = :k AND member_id != :m)",
+            {"m": member_id, "k": kind},
         )[0]["n"]
         return {
             "sessions": int(practice["sessions"]),
