@@ -96,6 +96,30 @@ class SiteSection:
     )
 
 
+def _public_url_problem(value: Any) -> str | None:
+    if value and not str(value).startswith(("https://", "http://")):
+        return "an address starting with https:// (e.g. https://badges.fablab.fr)"
+    return None
+
+
+@dataclass(frozen=True)
+class CredentialsSection:
+    public_url: str = _f(
+        "",
+        "The central store's address as the public reaches it (e.g. `https://badges.fablab.fr`): "
+        "every credential names its keys, status list and verification page under it. Empty: "
+        "no credential can be issued.",
+        check=_public_url_problem,
+    )
+    issuer_name: str = _f("Fabrique", "The fablab's name, as credentials and badges show it.")
+    website: str = _f("", "The fablab's own website, in the issuer's profile (optional).")
+    key_valid_days: int = _f(
+        0,
+        "A new signing key stops signing and verifying after this many days (0: until retired).",
+        minimum=0,
+    )
+
+
 @dataclass(frozen=True)
 class CentralConfig:
     server: ServerSection = field(default_factory=ServerSection)
@@ -103,6 +127,7 @@ class CentralConfig:
     sync: SyncSection = field(default_factory=SyncSection)
     privacy: PrivacySection = field(default_factory=PrivacySection)
     site: SiteSection = field(default_factory=SiteSection)
+    credentials: CredentialsSection = field(default_factory=CredentialsSection)
     path: Path = field(default=Path("central.toml"), metadata={"internal": True})
 
     @property

@@ -101,7 +101,12 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(admin)
     import importlib
 
-    for name in ("web.central_reports", "web.central_programme", "web.central_privacy"):
+    for name in (
+        "web.central_reports",
+        "web.central_programme",
+        "web.central_privacy",
+        "web.central_credentials",
+    ):
         try:
             module = importlib.import_module(name)
         except ModuleNotFoundError as e:

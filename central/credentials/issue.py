@@ -81,7 +81,7 @@ def issue(ctx: Issuing, member_id: str, kind: str, *, by: str, now: datetime) ->
             f"record {member_id}'s consent first (a parent's for a minor) and the name the "
             "credential will carry",
         )
-    ctx.keys.active(now)  # a clear error before anything is written
+    ctx.keys.ensure(now)  # the first key is made here; a clear error before anything is written
     q = next(q for q in member["qualifications"] if q["kind"] == kind)
     figures = ctx.store.credential_figures(member_id, kind)
     evidence = Evidence(
