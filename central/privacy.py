@@ -21,6 +21,7 @@ from typing import Any
 from central.credentials.storage import forget_credentials
 from central.errors import NotFound
 from central.progress import revoke_progress_links
+from central.quiz_storage import forget_quizzes
 from central.store import (
     ID_FIELDS,
     NAME_FIELDS,
@@ -132,6 +133,7 @@ def erase_member(store: SqliteCentralStore, member_id: str) -> dict[str, Any]:
         )
         revoke_progress_links(conn, member_id, now_iso())  # an old personal link shows nothing
         forget_credentials(conn, member_id, now_iso())  # revoked, their bits set; others intact
+        forget_quizzes(conn, member_id)
         for station_id, seq, _type, _at, _fixed, data in mentions:
             for f in ID_FIELDS:
                 if data.get(f) == member_id:

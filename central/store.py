@@ -44,6 +44,7 @@ from central.ingest import (
     parse_status,
     repaired_at,
 )
+from central.quiz_storage import QuizzesSqlite, m010_quizzes
 from central.roster_import import NewerGrant, grants_to_keep, keeping
 from station.config import ID_PATTERN
 from station.job import finishing_params, finishing_totals_sql, session_totals_sql
@@ -464,6 +465,7 @@ def m008_whole_job(db: Database) -> None:
 
 
 migrations()(m009_credentials)
+migrations()(m010_quizzes)
 
 
 SESSION_TOTALS = ("duration_s", "active_s", "idle_s", "energy_wh")
@@ -495,7 +497,7 @@ def open_central_database(path: Path) -> Database:
     )
 
 
-class SqliteCentralStore(CredentialsSqlite):
+class SqliteCentralStore(CredentialsSqlite, QuizzesSqlite):
     """The default backend: one SQLite file, one connection per thread."""
 
     def __init__(
