@@ -32,7 +32,7 @@ PUBLIC |= {  # what a school or an employer reaches to check a badge (docs/crede
     )
 }
 """Endpoints open without a login. Everything else must refuse an anonymous request."""
-SIGNED = {"central_progress.own", "central_credentials.download_own"}
+SIGNED = {"central_progress.own", "central_credentials.download_own", "central_quiz.take"}
 """Open only with a link signed by the server (a trainee's own progress): a forged one is 404."""
 BEARER = {"health", "sync", "enrol", "openapi"}
 """The API: the sync endpoint checks its own bearer token; health and the description are open."""

@@ -103,6 +103,7 @@ CENTRAL_PUBLIC = {
     "central_credentials.achievement": "what a badge certifies, the same for every holder",
     "central_credentials.achievement_picture": "the badge's picture, no holder",
     "central_credentials.verify_page": "anyone checks a badge they were shown",
+    "central_quiz.take": "a trainee's induction quiz, by their signed link (404 if forged)",
 }
 CENTRAL_CSRF_EXEMPT = {
     "sync": "a bearer token, never a cookie: no cross-site request has it",

@@ -106,6 +106,7 @@ def init_app(app: Flask) -> None:
         "web.central_programme",
         "web.central_privacy",
         "web.central_credentials",
+        "web.central_quiz",
     ):
         try:
             module = importlib.import_module(name)
