@@ -305,3 +305,23 @@ def test_revocation_is_seen_by_the_independent_status_check(keys: KeyRing) -> No
         revoked=lambda i: {"revoked_at": "2026-11-21"} if i == 4242 else None,
     )
     assert v.verdict == "revoked"
+
+
+@pytest.mark.parametrize("level", ["autonomous", "mentor"])
+def test_every_term_is_defined_by_the_vc_and_ob_contexts(keys: KeyRing, level: str) -> None:
+    """JSON-LD expansion with the published contexts (bundled by openbadgeslib, expanded by
+    pyld): a term no context defines would fall into the VC 2.0 ``@vocab`` catch-all."""
+    from openbadgeslib.ob3.contexts import document_loader
+    from pyld import jsonld
+
+    payload = openbadge.credential(award(level=level, peers_trained=2), ISSUER, WORDS)
+    claims = ("iss", "jti", "sub", "nbf", "iat")
+    body = {k: v for k, v in payload.items() if k not in claims}
+    expanded = json.dumps(jsonld.expand(body, {"documentLoader": document_loader()}))
+    assert "issuer-dependent#" not in expanded
+    for term in ("AchievementSubject", "IdentityObject", "BitstringStatusListEntry", "Evidence"):
+        assert term in expanded
+    status = status_list.list_credential(ISSUER, [3], NOW)
+    body = {k: v for k, v in status.items() if k not in ("iss", "jti", "nbf", "exp")}
+    expanded = json.dumps(jsonld.expand(body, {"documentLoader": document_loader()}))
+    assert "issuer-dependent#" not in expanded and "encodedList" in expanded
