@@ -68,6 +68,8 @@ class Quizzes(Protocol):
 
 class _Base(Protocol):
     def _transaction(self) -> AbstractContextManager[sqlite3.Connection]: ...
+    @staticmethod
+    def _bump(conn: sqlite3.Connection) -> int: ...
     def _rows(self, sql: str, params: Any = ()) -> list[Row]: ...
 
 
@@ -111,9 +113,11 @@ class QuizzesSqlite:
     def record_quiz_pass(
         self: _Base, member_id: str, kind: str, *, at: str, correct: int, total: int, version: int
     ) -> bool:
-        """True when this is the pass; False when one was recorded already."""
+        """True when this is the pass; False when one was recorded already. A pass reaches
+        the stations with the roster: its version moves on, and the member's row is sent again
+        with the kinds they were inducted on."""
         with self._transaction() as conn:
-            return (
+            new = (
                 conn.execute(
                     "INSERT INTO quiz_passes (member_id, kind, passed_at, correct, total, "
                     "quiz_version) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
@@ -121,6 +125,12 @@ class QuizzesSqlite:
                 ).rowcount
                 == 1
             )
+            if new:
+                roster_version = self._bump(conn)
+                conn.execute(
+                    "UPDATE members SET version = ? WHERE id = ?", (roster_version, member_id)
+                )
+            return new
 
     def quiz_passes(self: _Base, member_id: str) -> list[Row]:
         return self._rows(

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import replace
+from pathlib import Path
 
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
@@ -102,3 +103,37 @@ def test_nobody_at_none_uses_the_machine_without_induction_and_supervisor(
                 assert roster.inducted(member, "laser"), f"{member} started without induction"
                 assert e.data["supervisor_id"], f"{member} at none started alone"
                 event("an inducted trainee started with a supervisor")
+
+
+def test_a_pass_reaches_the_station_with_the_roster(tmp_path: Path) -> None:
+    """Central store → roster changes → the station's roster cache: Noah is inducted on laser."""
+    from central.quiz import SAMPLE
+    from central.store import SqliteCentralStore
+    from station.roster import parse_roster_csv
+    from station.store import Store
+    from station.sync import _write_roster
+    from tests.conftest import sample_roster_text
+
+    central = SqliteCentralStore(tmp_path / "central.sqlite")
+    station = Store(tmp_path / "station.sqlite", "laser-1", "laser-1")
+    try:
+        central.import_roster(parse_roster_csv(sample_roster_text()))
+        full = central.roster_changes(0)
+        assert full is not None
+        with station._transaction() as conn:
+            _write_roster(conn, full)
+        assert not station.roster().inducted("noah", "laser")
+        version = central.save_quiz("laser", SAMPLE, by="ines", at="t")
+        assert central.record_quiz_pass("noah", "laser", at="t", correct=4, total=4,
+                                        version=version)  # fmt: skip
+        changes = central.roster_changes(full["version"])
+        assert changes is not None and not changes["full"]
+        assert [(m["id"], m["inducted"]) for m in changes["members"]] == [("noah", ["laser"])]
+        with station._transaction() as conn:
+            _write_roster(conn, changes)
+        roster = station.roster()
+        assert roster.inducted("noah", "laser") and not roster.inducted("noah", "cnc")
+        assert not roster.inducted("amina", "laser")
+    finally:
+        central.close()
+        station.close()
