@@ -175,6 +175,13 @@ retention_days = 0
 [site]
 timezone = "Europe/Paris"
 progress_link_days = 90
+
+[credentials]
+# The address verifiers reach (https://…): set it to issue Open Badges (docs/credentials.md).
+public_url = "{public_url}"
+issuer_name = "Fabrique"
+website = ""
+key_valid_days = 0
 """
 
 
@@ -185,9 +192,12 @@ def write_config(
     port: int = 8000,
     data_dir: str = "central-data",
     interval: float = 10.0,
+    public_url: str = "",
 ) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    text = SAMPLE.format(host=host, port=port, data_dir=data_dir, interval=interval)
+    text = SAMPLE.format(
+        host=host, port=port, data_dir=data_dir, interval=interval, public_url=public_url
+    )
     path.write_text(text, encoding="utf-8")
 
 
