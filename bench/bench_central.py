@@ -28,6 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +39,7 @@ from central import progress, reports  # noqa: E402
 from central.config import write_config  # noqa: E402
 from central.fleet import fleet, utcnow  # noqa: E402
 from central.ingest import Event  # noqa: E402
-from central.store import SqliteCentralStore, recent_events  # noqa: E402
+from central.sqlite import SqliteCentralStore  # noqa: E402
 from station.clock import Clock, SimulatedClock  # noqa: E402
 from station.config import parse_config  # noqa: E402
 from station.store import Store  # noqa: E402
@@ -58,7 +59,7 @@ class Target:
     def call(self, inp: Any, timeout: float = 5.0) -> Any:
         return {"ok": True}
 
-    def record(self, type_: str, data: dict[str, Any], timeout: float = 5.0) -> dict[str, Any]:
+    def record(self, type_: str, data: Mapping[str, Any], timeout: float = 5.0) -> dict[str, Any]:
         raise RuntimeError("not in the benchmark")
 
     def set_roster_expiry(self, expires_mono: float | None) -> None:
@@ -285,7 +286,7 @@ def bench_reports(db: Path, runs: int) -> dict[str, Any]:
         "machines by day": lambda: reports.machines(store, reports.Filters(period="day")),
         "a trainee's progress": lambda: progress.progress(store, "t07"),
         "fleet dashboard": lambda: fleet(
-            store.stations(), recent_events(store, ("problem_reported",), 50), utcnow(), 30
+            store.stations(), store.recent_events(("problem_reported",), 50), utcnow(), 30
         ),
     }
     out = {}

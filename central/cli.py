@@ -19,14 +19,16 @@ from typing import Any
 
 from central.config import CentralConfig, load_config, write_config
 from central.credentials import cli as credentials_cli
-from central.ingest import COMMAND_ACTIONS, parse_command
+from central.ingest import parse_command
+from central.roster_export import roster_csv
 from central.roster_import import file_date, import_file, parse_date
-from central.store import ROLES, SqliteCentralStore
+from central.sqlite import SqliteCentralStore
+from central.store import ROLES
 from station import __version__
-from station.cli import dispatch
+from station.commands import dispatch
 from station.errors import StationError
-from station.model import Badge, Level, Member, Qualification, Role
-from station.roster import read_roster_file, roster_to_csv
+from station.protocol import COMMAND_ACTIONS
+from station.roster import read_roster_file
 
 log = logging.getLogger("central")
 
@@ -54,6 +56,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--config", required=True)
     run.add_argument("--verbose", action="store_true")
     run.set_defaults(func=cmd_run)
+
+    demo = sub.add_parser(
+        "demo", help="run a central store and three simulated stations (same as `station demo`)"
+    )
+    demo.add_argument("--port", type=int, default=8080, help="the first station's port")
+    demo.add_argument("--data-dir", default="demo-data")
+    demo.set_defaults(func=cmd_demo)
 
     st = sub.add_parser("station", help="register stations and manage their tokens")
     ssub = st.add_subparsers(dest="station_command", required=True)
@@ -151,7 +160,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def credential_words() -> Any:
     """The central catalogs, in which the credentials' French words live."""
-    from web.i18n import Translator
+    from web.common.i18n import Translator
 
     return Translator.load("central", "fr")
 
@@ -179,6 +188,13 @@ def cmd_init(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_demo(args: argparse.Namespace) -> int:
+    """The demo module both command lines call (central/demo.py)."""
+    from central.demo import run_demo
+
+    return run_demo(Path(args.data_dir), args.port)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     return run_central(load_config(args.config))
 
@@ -187,7 +203,7 @@ def run_central(config: CentralConfig, *, ready: threading.Event | None = None) 
     """Serve until SIGTERM or SIGINT. Prints ``central store ready on URL`` once listening."""
     import waitress
 
-    from web.central_app import create_central_app
+    from web.central.app import create_central_app
 
     store = open_store(config)
     app = create_central_app(store, config)
@@ -320,26 +336,6 @@ def grants_since(args: argparse.Namespace, path: Path) -> datetime:
         return parse_date(args.as_of)
     except ValueError as e:
         raise StationError(f"--as-of: {e}") from None
-
-
-def roster_csv(store: SqliteCentralStore) -> str:
-    """The active roster in the stations' CSV format (full names: this is the master)."""
-    rows = store.roster_rows()
-    members = [
-        Member(r["id"], r["name"], Role(r["role"]), True) for r in rows["members"] if r["active"]
-    ]
-    active = {m.id for m in members}
-    badges = [
-        Badge(r["uid"], r["member_id"], True)
-        for r in rows["badges"]
-        if r["active"] and r["member_id"] in active
-    ]
-    quals = [
-        Qualification(r["member_id"], r["kind"], Level(r["level"]))
-        for r in rows["qualifications"]
-        if r["level"] != "none" and r["member_id"] in active
-    ]
-    return roster_to_csv(members, badges, quals)
 
 
 def cmd_roster_export(args: argparse.Namespace) -> int:

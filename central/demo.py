@@ -27,7 +27,7 @@ from central.config import load_config as load_central_config
 from central.config import write_config as write_central_config
 from central.errors import Conflict
 from central.quiz import SAMPLE as SAMPLE_QUIZ
-from central.store import SqliteCentralStore
+from central.sqlite import SqliteCentralStore
 from station.errors import StationError
 from station.roster import parse_roster_csv
 
@@ -124,7 +124,8 @@ def add_demo_technician(config_path: Path) -> None:
 
 def prepare(data: Path, port: int) -> dict[str, Any]:
     """Write the configs, load the roster into the central store, register the stations."""
-    from station.cli import _emulated_reader_available, write_config
+    from station.config_template import write_config
+    from station.wiring import emulated_reader_available
 
     data.mkdir(parents=True, exist_ok=True)
     central_path = data / "central.toml"
@@ -171,7 +172,7 @@ def prepare(data: Path, port: int) -> dict[str, Any]:
                 machine_name=st.name,
                 kind=st.kind,
                 backend="mock",
-                reader_type="mfrc522-emulated" if _emulated_reader_available() else "fake",
+                reader_type="mfrc522-emulated" if emulated_reader_available() else "fake",
                 simulated=True,
                 port=port + st.port_offset,
                 data_dir=st.id,

@@ -31,3 +31,11 @@ class Conflict(CentralError, ValueError):
 
 class NotFound(CentralError, LookupError):
     """No such station, member, command… (HTTP 404)."""
+
+
+class BadgeHeld(Conflict):
+    """The badge belongs to another member: moving it needs a confirmation."""
+
+    def __init__(self, uid: str, holder: str) -> None:
+        super().__init__(f"badge {uid} belongs to {holder}: confirm to move it (they will lose it)")
+        self.uid, self.holder = uid, holder

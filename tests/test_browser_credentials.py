@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from central.store import SqliteCentralStore
+from central.sqlite import SqliteCentralStore
 from tests import test_browser_helpers as helpers
 from tests.test_browser_helpers import axe_violations, screenshot
 from tests.test_central_helpers import CentralServer

@@ -10,17 +10,17 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
-from central.store import SqliteCentralStore
+from central.sqlite import SqliteCentralStore
 from station.model import Role
 from station.roster import parse_roster_csv
 from tests.conftest import SOFIANE, UNKNOWN, sample_roster_text
 from tests.test_central_helpers import central_config
-from web.central_app import create_central_app
+from web.central.app import create_central_app
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[SqliteCentralStore]:
-    s = SqliteCentralStore(tmp_path / "central" / "central.sqlite")
+def store(central_store: SqliteCentralStore) -> Iterator[SqliteCentralStore]:
+    s = central_store
     s.import_roster(parse_roster_csv(sample_roster_text()))
     try:
         yield s

@@ -14,9 +14,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from central.config import parse_config
-from central.store import SqliteCentralStore
+from central.sqlite import SqliteCentralStore
 from tests.test_central_web import PASSWORD, csrf_of, login
-from web.central_app import create_central_app
+from web.central.app import create_central_app
 from web.common.login import LoginLimiter
 
 
@@ -31,8 +31,8 @@ def make_app(tmp_path: Path, store: SqliteCentralStore, **server: Any) -> Flask:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[SqliteCentralStore]:
-    s = SqliteCentralStore(tmp_path / "central" / "central.sqlite")
+def store(central_store: SqliteCentralStore) -> Iterator[SqliteCentralStore]:
+    s = central_store
     for user, role in (("admin", "admin"), ("ines", "educator"), ("yanis", "technician")):
         s.add_user(user, PASSWORD, role)
     try:
@@ -260,10 +260,10 @@ def test_open_dashboards_cannot_starve_the_pages(app: Flask) -> None:
 def test_an_open_dashboard_stream_ends_with_the_session(
     app: Flask, store: SqliteCentralStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import web.central_pages
+    import web.central.pages
 
-    monkeypatch.setattr(web.central_pages, "FLEET_POLL_S", 0.0)  # no waiting between polls
-    monkeypatch.setattr(web.central_pages, "KEEPALIVE_S", 0.0)  # a stream that goes on says so
+    monkeypatch.setattr(web.central.pages, "FLEET_POLL_S", 0.0)  # no waiting between polls
+    monkeypatch.setattr(web.central.pages, "KEEPALIVE_S", 0.0)  # a stream that goes on says so
     client = app.test_client()
     login(client, "yanis")
     r = client.get("/dash/stream", buffered=False)

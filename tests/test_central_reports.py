@@ -12,13 +12,13 @@ from flask import Flask
 
 from central import progress, reports
 from central.ingest import parse_event
-from central.store import SqliteCentralStore
+from central.sqlite import SqliteCentralStore
 from station.model import Level, Role
 from station.roster import parse_roster_csv
 from tests.conftest import sample_roster_text
 from tests.test_central_helpers import central_config
 from tests.test_central_web import PASSWORD, login
-from web.central_app import create_central_app
+from web.central.app import create_central_app
 
 
 class Log:
@@ -102,8 +102,8 @@ class Log:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[SqliteCentralStore]:
-    s = SqliteCentralStore(tmp_path / "central" / "central.sqlite")
+def store(central_store: SqliteCentralStore) -> Iterator[SqliteCentralStore]:
+    s = central_store
     s.import_roster(parse_roster_csv(sample_roster_text()))
     s.add_user("ines", PASSWORD, "educator")
     s.add_station("laser-1", kind="laser")

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from central.cli import main
-from central.store import SqliteCentralStore
+from central.sqlite import SqliteCentralStore
 from station.roster import parse_roster_csv
 from tests.conftest import sample_roster_text
 

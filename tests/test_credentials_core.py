@@ -20,7 +20,7 @@ from central.credentials import baking, jws, openbadge, status_list, verify
 from central.credentials.errors import SigningKeyError
 from central.credentials.issuer import Issuer
 from central.credentials.keys import KeyRing
-from web.i18n import Translator
+from web.common.i18n import Translator
 
 NOW = datetime(2026, 11, 20, 14, 30, tzinfo=UTC)
 ISSUER = Issuer(

@@ -19,7 +19,7 @@ from central.credentials.errors import CredentialError
 from central.credentials.issue import Issuing
 from central.credentials.keys import KeyRing
 from central.privacy import erase_member
-from central.store import SqliteCentralStore
+from central.sqlite import SqliteCentralStore
 from station.model import Level
 from station.roster import parse_roster_csv
 from tests.conftest import sample_roster_text

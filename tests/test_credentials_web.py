@@ -24,12 +24,12 @@ from openbadgeslib.ob3 import OB3VerificationError, OB3Verifier, check_credentia
 
 from central.config import parse_config
 from central.credentials import jws
-from central.store import SqliteCentralStore
+from central.sqlite import SqliteCentralStore
 from station.roster import parse_roster_csv
 from tests.conftest import sample_roster_text
 from tests.test_central_helpers import CentralServer
 from tests.test_central_web import PASSWORD, csrf_of, login
-from web.central_app import create_central_app
+from web.central.app import create_central_app
 
 
 def credentials_config(tmp_path: Path, public_url: str = "https://badges.fabrique.example") -> Any:

@@ -108,7 +108,7 @@ def test_nobody_at_none_uses_the_machine_without_induction_and_supervisor(
 def test_a_pass_reaches_the_station_with_the_roster(tmp_path: Path) -> None:
     """Central store → roster changes → the station's roster cache: Noah is inducted on laser."""
     from central.quiz import SAMPLE
-    from central.store import SqliteCentralStore
+    from central.sqlite import SqliteCentralStore
     from station.roster import parse_roster_csv
     from station.store import Store
     from station.sync import _write_roster

@@ -22,7 +22,7 @@ from openbadgeslib.ob3 import OB3Verifier, check_credential_status
 
 from central.credentials import issue
 from central.demo import DEMO_PASSWORD
-from central.store import SqliteCentralStore
+from central.sqlite import SqliteCentralStore
 from tests.test_central_demo import _free_base, _start_demo
 from tests.test_central_helpers import post_json, wait_for
 

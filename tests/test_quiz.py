@@ -11,7 +11,7 @@ import pytest
 
 from central import quiz
 from central.privacy import erase_member
-from central.store import SqliteCentralStore
+from central.sqlite import SqliteCentralStore
 from station.roster import parse_roster_csv
 from tests.conftest import sample_roster_text
 

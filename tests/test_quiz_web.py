@@ -13,10 +13,10 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from central import quiz
-from central.store import SqliteCentralStore
+from central.sqlite import SqliteCentralStore
 from tests.test_central_web import csrf_of, login
 from tests.test_credentials_web import credentials_config, fill
-from web.central_app import create_central_app
+from web.central.app import create_central_app
 
 
 @pytest.fixture

@@ -26,14 +26,13 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from central.store import SqliteCentralStore
 from station.controller import Controller
 from station.roster import parse_roster_csv
-from tests.conftest import sample_roster_text
+from tests.conftest import open_central_store, sample_roster_text
 from tests.test_central_helpers import central_config
 from tests.test_web_helpers import PASSWORD as TECH_PASSWORD
 from tests.test_web_helpers import add_tech, make_app
-from web.central_app import create_central_app
+from web.central.app import create_central_app
 from web.common.login import LoginLimiter
 
 UNSAFE = ("POST", "PUT", "PATCH", "DELETE")
@@ -82,7 +81,7 @@ SIMULATOR_PUBLIC = {
     "sim_badges": "mock backend only: the sample badges to tap in the demo",
 }
 SIMULATOR_CSRF_EXEMPT = {
-    name: "JSON bodies only: no cross-site form can send one (web/csrf.py)"
+    name: "JSON bodies only: no cross-site form can send one (web/common/csrf.py)"
     for name in ("sim_badge", "sim_advance", "sim_power", "sim_air")
 }
 CENTRAL_PUBLIC = {
@@ -142,7 +141,7 @@ def real_station(controller: Controller) -> Surface:
 
 @pytest.fixture
 def central(tmp_path: Path) -> Iterator[Surface]:
-    store = SqliteCentralStore(tmp_path / "central" / "central.sqlite")
+    store = open_central_store(tmp_path / "central" / "central.sqlite")
     store.import_roster(parse_roster_csv(sample_roster_text()))
     for role in CENTRAL_ROLES:
         store.add_user(role, CENTRAL_PASSWORD, role)

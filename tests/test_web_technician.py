@@ -15,10 +15,10 @@ from flask.testing import FlaskClient
 
 from station.controller import Controller
 from station.machine import Tap
-from tests.conftest import NOAH, SOFIANE, UNKNOWN
+from tests.conftest import NOAH, SOFIANE, UNKNOWN, open_central_store
 from tests.test_web_helpers import PASSWORD, add_tech, csrf, login, make_app
 from web.common import format as fmt
-from web.technician import LoginLimiter, cpu_temperature
+from web.station.technician import LoginLimiter, cpu_temperature
 
 
 @pytest.fixture
@@ -321,7 +321,7 @@ def test_health_counts_waiting_events_in_words(tech: FlaskClient, controller: Co
 
 def test_logout_ends_a_copied_session(tech: FlaskClient, controller: Controller) -> None:
     """Before: the cookie stayed valid for 12 h after logout, wherever it had been copied."""
-    from web.app import session_cookie_name
+    from web.station.app import session_cookie_name
 
     name = session_cookie_name(controller.config.station.id)
     copied = tech.get_cookie(name)
@@ -346,7 +346,7 @@ def test_an_open_stream_ends_with_the_session(
 ) -> None:
     """The full status (badge UIDs) stops flowing once the account is logged out elsewhere."""
     from station.accounts import end_sessions, open_accounts
-    from web import public
+    from web.station import public
 
     monkeypatch.setattr(public, "KEEPALIVE_S", 0.001)  # a stream that goes on says so at once
 
@@ -363,16 +363,14 @@ def test_an_open_stream_ends_with_the_session(
 
 def test_every_event_type_has_a_sentence() -> None:
     """The fallback (label and data) is for types added later, not for today's."""
-    import re
-
-    root = Path(__file__).resolve().parent.parent
-    from web.i18n import load_catalogs
+    from web.common.i18n import load_catalogs
 
     catalogs = load_catalogs("station")
     fr, en = catalogs["fr"], catalogs["en"]
-    types = {"badge_enrolled", "power_without_permission"}
-    for path in (root / "station").glob("*.py"):
-        types |= set(re.findall(r'Record\(\s*"([a-z_]+)"', path.read_text("utf-8")))
+    from station.events import EVENT_TYPES
+
+    types = set(EVENT_TYPES)
+    assert {"badge_enrolled", "power_without_permission"} <= types
     missing = sorted(
         t for t in types if f"tech.sentence.{t}" not in fr or f"tech.sentence.{t}" not in en
     )
@@ -384,11 +382,10 @@ def test_every_event_type_has_a_sentence() -> None:
 
 @pytest.fixture
 def central_store(tmp_path: Path) -> Iterator[Any]:
-    from central.store import SqliteCentralStore
     from station.roster import parse_roster_csv
     from tests.conftest import sample_roster_text
 
-    store = SqliteCentralStore(tmp_path / "central" / "central.sqlite")
+    store = open_central_store(tmp_path / "central" / "central.sqlite")
     store.import_roster(parse_roster_csv(sample_roster_text()))
     try:
         yield store
@@ -403,8 +400,8 @@ def online(
     """The station configured with a central store, reached through its Flask app."""
     from station.sync import Reply
     from tests.test_central_helpers import central_config
-    from web.central_app import create_central_app
-    from web.technician import CENTRAL_TRANSPORT
+    from web.central.app import create_central_app
+    from web.station.technician import CENTRAL_TRANSPORT
 
     token = central_store.add_station("laser-1", kind="laser")
     central = create_central_app(central_store, central_config(tmp_path)).test_client()
@@ -453,7 +450,7 @@ def test_the_central_store_out_of_reach_offers_the_local_enrolment(
     online: FlaskClient, controller: Controller
 ) -> None:
     from station.sync import SyncError
-    from web.technician import CENTRAL_TRANSPORT
+    from web.station.technician import CENTRAL_TRANSPORT
 
     def unreachable(*args: object) -> Any:
         raise SyncError("offline", "URLError: <urlopen error [Errno 111] Connection refused>")

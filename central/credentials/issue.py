@@ -33,12 +33,7 @@ class Issuing:
 
 
 def _member(store: Any, member_id: str) -> dict[str, Any]:
-    method = getattr(store, "member_detail", None)
-    if method is None:  # the store before issue 12's protocol: a function beside it
-        from central.store import member_detail
-
-        return member_detail(store, member_id)
-    return method(member_id)  # type: ignore[no-any-return]
+    return store.member_detail(member_id)  # type: ignore[no-any-return]
 
 
 def _granter(store: Any, granted_by: str | None) -> str:

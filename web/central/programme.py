@@ -1,0 +1,139 @@
+"""The programme report's pages: one printable page with charts, its PDF and its CSV.
+
+Funders read it, so trainees are « Jeune 1 », « Jeune 2 »… unless the educator asks for names
+(``names=1``, for the fablab's own use): the report shows what the programme does, not who.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from flask import Blueprint, Flask, Response, render_template, request, url_for
+
+from central import programme, reports
+from central.errors import BadRequest
+from web.central.charts import bar_chart, column_chart
+from web.central.pages import language, requires, store, t
+from web.central.programme_pdf import method_lines, programme_pdf
+from web.central.reports import bad_filter, csv_response
+from web.common.format import number
+
+bp = Blueprint("central_programme", __name__, url_prefix="/reports/programme")
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(bp)
+
+
+def _filters() -> reports.Filters:
+    """The range asked for; without one, this year up to today."""
+    args = dict(request.args)
+    today = reports.today()
+    args.setdefault("since", date(today.year, 1, 1).isoformat())
+    args.setdefault("until", today.isoformat())
+    f = reports.Filters.parse(args)
+    if f.since and f.until and f.since > f.until:
+        raise BadRequest("since must come before until", "order")
+    return f
+
+
+def _labels(data: dict[str, Any], names: bool) -> dict[str, str]:
+    """Who each row is, as the report shows it: a name, or « Jeune N » by hours."""
+    if names:
+        return {r["member_id"]: r["name"] for r in data["trainees"]}
+    return {
+        r["member_id"]: t("c.programme.someone", n=i)
+        for i, r in enumerate(data["trainees"], start=1)
+    }
+
+
+def _charts(data: dict[str, Any], labels: dict[str, str]) -> list[Any]:
+    monthly: dict[str, dict[str, float]] = {}
+    for r in data["monthly"]:
+        kind = r["kind"] or "?"
+        monthly.setdefault(kind, {})
+        monthly[kind][r["period"]] = round(monthly[kind].get(r["period"], 0.0) + r["hours"], 2)
+    periods = sorted({r["period"] for r in data["monthly"]})
+    totals = data["totals"]
+    teachers = [r for r in data["trainees"] if r["hours_supervised"] or r["levels_granted"]]
+    return [
+        column_chart(
+            periods, monthly, title=t("c.programme.chart.monthly"), lang=language(), unit=" h"
+        ),
+        bar_chart(
+            [(labels[r["member_id"]], float(r["hours_supervised"])) for r in teachers][:20],
+            title=t("c.programme.chart.teaching"),
+            lang=language(),
+            unit=" h",
+        ),
+        bar_chart(
+            [
+                (t("c.programme.by_peers"), float(totals["levels_by_peers"])),
+                (
+                    t("c.programme.by_staff_machine"),
+                    float(totals["levels_at_machine"] - totals["levels_by_peers"]),
+                ),
+                (t("c.programme.by_educators"), float(totals["levels_by_educators"])),
+            ],
+            title=t("c.programme.chart.levels"),
+            lang=language(),
+        ),
+        bar_chart(
+            [(m["machine_id"], float(m["energy_kwh"])) for m in data["machines"]],
+            title=t("c.programme.chart.energy"),
+            lang=language(),
+            unit=" kWh",
+        ),
+    ]
+
+
+@bp.get("/")
+@requires("educator")
+def page() -> Any:
+    try:
+        f = _filters()
+    except BadRequest as e:
+        return bad_filter(e, url_for("central_programme.page"))
+    names = request.args.get("names") == "1"
+    data = programme.programme(store(), f)
+    labels = _labels(data, names)
+    fmt = request.args.get("format")
+    if fmt == "csv":
+        return _csv(data, labels, names, request.args.get("table"))
+    charts = _charts(data, labels)
+    if fmt == "pdf":
+        return Response(
+            programme_pdf(data, labels, charts, t, language()),
+            mimetype="application/pdf",
+            headers={"Content-Disposition": f"attachment; filename={_filename(f)}.pdf"},
+        )
+    return render_template(
+        "central_programme.html",
+        d=data,
+        f=f,
+        labels=labels,
+        names=names,
+        charts=charts,
+        method_lines=method_lines,
+        number=lambda v, d=0: number(v, language(), d),
+        query={"since": f.since, "until": f.until, "kind": f.kind, "names": "1" if names else None},
+    )
+
+
+def _filename(f: reports.Filters) -> str:
+    return f"programme_{f.since}_{f.until}"
+
+
+def _csv(data: dict[str, Any], labels: dict[str, str], names: bool, table: str | None) -> Response:
+    """The trainees' table (or ``table=machines``); without names, no member id either."""
+    if table == "machines":
+        rows, columns = data["machines"], programme.MACHINE_COLUMNS
+    else:
+        rows = [
+            {**r, "name": labels[r["member_id"]], "member_id": r["member_id"] if names else ""}
+            for r in data["trainees"]
+        ]
+        columns = programme.TRAINEE_COLUMNS
+    name = f"{_filename(data['filters'])}_{table or 'trainees'}"
+    return csv_response([{c: r[c] for c in columns} for r in rows], columns, name)
