@@ -2,10 +2,10 @@
 
 Everything the HTTP face, the CLI, the reports, privacy and the fleet need, in the users' words,
 one protocol per concern (stations, ingest, alerts, roster, commands, accounts, reports, progress,
-privacy, credentials, quizzes) put together in :class:`CentralStore`. No SQL leaves the implementation: the default one
-is :class:`central.sqlite.SqliteCentralStore` (one module per concern), and a PostgreSQL backend
-implements the same protocols beside it (``tests/test_store_door.py`` fails on SQL or a private
-store member outside ``central/sqlite/``).
+privacy, credentials, quizzes) put together in :class:`CentralStore`. No SQL leaves the
+implementation: the default one is :class:`central.sqlite.SqliteCentralStore` (one module per
+concern), and a PostgreSQL backend implements the same protocols beside it
+(``tests/test_store_door.py`` fails on SQL or a private store member outside ``central/sqlite/``).
 
 Events are keyed on ``(station_id, seq)``: a retried or duplicated batch is harmless, and each
 station's *high-water mark* (the highest seq up to which every event is held) is what a sync

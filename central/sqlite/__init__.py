@@ -2,9 +2,10 @@
 
 :class:`SqliteCentralStore` implements :class:`central.store.CentralStore` by putting the
 concerns together: ``stations``, ``ingest`` (with ``alerts``), ``roster``, ``commands``,
-``accounts``, ``reports``, ``progress``, ``privacy``, ``credentials``, ``quizzes``; ``base`` holds the connection and the write
-transaction, ``migrations`` the schema. A new query goes in the concern's module here and in the
-concern's protocol in ``central/store.py`` (and so in every other backend).
+``accounts``, ``reports``, ``progress``, ``privacy``, ``credentials``, ``quizzes``; ``base``
+holds the connection and the write transaction, ``migrations`` the schema. A new query goes in
+the concern's module here and in the concern's protocol in ``central/store.py`` (and so in every
+other backend).
 """
 
 from __future__ import annotations

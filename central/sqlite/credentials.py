@@ -14,7 +14,6 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-
 from central.credentials import status_list
 from central.credentials.errors import CredentialError
 from central.sqlite.base import SqliteBase

@@ -13,8 +13,8 @@ from typing import Any
 from central import clock
 from central.privacy_fields import ERASED_NAME, ID_FIELDS, NAME_FIELDS, UID_FIELDS
 from central.sqlite.base import SqliteBase
-from central.sqlite.ingest import pseudonym_in
 from central.sqlite.credentials import forget_credentials
+from central.sqlite.ingest import pseudonym_in
 from central.sqlite.progress import revoke_progress_links
 from central.sqlite.quizzes import forget_quizzes
 from central.store import Erasure, GrantRecord, RetentionRun, SessionRecord, StoredEvent

@@ -10,7 +10,6 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
-
 from central.sqlite.base import SqliteBase
 
 Row = dict[str, Any]

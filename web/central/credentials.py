@@ -34,9 +34,9 @@ from central.credentials.issuer import OB3_CONTEXT, VC2_CONTEXT, Issuer
 from central.credentials.keys import KeyRing
 from central.errors import NotFound
 from station.model import Level
-from web.common import i18n
 from web.central.pages import config, current_user, requires, store, t
 from web.central.reports import LinkProblem, link_page, member_of_link
+from web.common import i18n
 
 public = Blueprint("central_credentials", __name__)
 admin = Blueprint("central_credentials_admin", __name__, url_prefix="/admin")
