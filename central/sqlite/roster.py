@@ -54,8 +54,8 @@ class RosterSqlite(SqliteBase):
                     "name": _first_name(r[1], r[0]),
                     "role": r[2],
                     "active": bool(r[3]),
-                    # the kinds whose induction quiz they passed (issue 15)
-                    "inducted": sorted(filter(None, (r[4] or "").split(","))),
+                    # the kinds whose induction quiz they passed (issue 15); absent: none
+                    **({"inducted": sorted(r[4].split(","))} if r[4] else {}),
                 }
                 for r in conn.execute(
                     "SELECT id, name, role, active, (SELECT group_concat(kind) FROM quiz_passes "
