@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from central.sqlite import SqliteCentralStore
 from tests import test_browser_helpers as helpers
+from tests.conftest import open_central_store
 from tests.test_browser_helpers import axe_violations, screenshot
 from tests.test_central_helpers import CentralServer
 from tests.test_central_web import PASSWORD
@@ -28,7 +28,7 @@ LAPTOP = {"width": 1366, "height": 768}
 @pytest.fixture
 def central(tmp_path: Path) -> Iterator[CentralServer]:
     config = credentials_config(tmp_path)
-    store = SqliteCentralStore(config.db_path)
+    store = open_central_store(config.db_path)
     fill(store)
     server = CentralServer(config, store)
     try:

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from central import quiz
-from central.sqlite import SqliteCentralStore
 from tests import test_browser_helpers as helpers
+from tests.conftest import open_central_store
 from tests.test_browser_helpers import axe_violations, screenshot
 from tests.test_central_helpers import CentralServer
 from tests.test_central_web import PASSWORD
@@ -30,7 +30,7 @@ PHONE = {"width": 390, "height": 800}
 @pytest.fixture
 def central(tmp_path: Path) -> Iterator[CentralServer]:
     config = credentials_config(tmp_path)
-    store = SqliteCentralStore(config.db_path)
+    store = open_central_store(config.db_path)
     fill(store)
     store.add_station("laser-1", kind="laser")
     server = CentralServer(config, store)

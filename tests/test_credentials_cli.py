@@ -8,9 +8,8 @@ from pathlib import Path
 import pytest
 
 from central.cli import main
-from central.sqlite import SqliteCentralStore
 from station.roster import parse_roster_csv
-from tests.conftest import sample_roster_text
+from tests.conftest import open_central_store, sample_roster_text
 
 
 @pytest.fixture
@@ -22,7 +21,7 @@ def config(tmp_path: Path) -> str:
         'issuer_name = "Fabrique de Gonesse"\n',
         encoding="utf-8",
     )
-    store = SqliteCentralStore(tmp_path / "data" / "central.sqlite")
+    store = open_central_store(tmp_path / "data" / "central.sqlite")
     store.import_roster(parse_roster_csv(sample_roster_text()))
     store.close()
     return str(path)

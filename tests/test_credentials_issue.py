@@ -22,14 +22,14 @@ from central.privacy import erase_member
 from central.sqlite import SqliteCentralStore
 from station.model import Level
 from station.roster import parse_roster_csv
-from tests.conftest import sample_roster_text
+from tests.conftest import open_central_store, sample_roster_text
 from tests.test_central_reports import Log
 from tests.test_credentials_core import ISSUER, NOW, WORDS, independent_verify
 
 
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[SqliteCentralStore]:
-    s = SqliteCentralStore(tmp_path / "central" / "central.sqlite")
+    s = open_central_store(tmp_path / "central" / "central.sqlite")
     s.import_roster(parse_roster_csv(sample_roster_text()))
     s.add_station("laser-1", kind="laser")
     log = Log(s, "laser-1", "laser")

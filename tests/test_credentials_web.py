@@ -26,7 +26,7 @@ from central.config import parse_config
 from central.credentials import jws
 from central.sqlite import SqliteCentralStore
 from station.roster import parse_roster_csv
-from tests.conftest import sample_roster_text
+from tests.conftest import open_central_store, sample_roster_text
 from tests.test_central_helpers import CentralServer
 from tests.test_central_web import PASSWORD, csrf_of, login
 from web.central.app import create_central_app
@@ -49,7 +49,7 @@ def fill(store: SqliteCentralStore) -> None:
 
 @pytest.fixture
 def app(tmp_path: Path) -> Iterator[Flask]:
-    store = SqliteCentralStore(tmp_path / "central" / "central.sqlite")
+    store = open_central_store(tmp_path / "central" / "central.sqlite")
     fill(store)
     app = create_central_app(store, credentials_config(tmp_path))
     app.config["TESTING"] = True
@@ -197,7 +197,7 @@ def test_the_trainee_downloads_hers_by_her_personal_link_and_nobody_elses(app: F
 
 
 def test_without_a_public_url_credentials_stay_off(tmp_path: Path) -> None:
-    store = SqliteCentralStore(tmp_path / "central" / "central.sqlite")
+    store = open_central_store(tmp_path / "central" / "central.sqlite")
     fill(store)
     app = create_central_app(store, credentials_config(tmp_path, public_url=""))
     try:
@@ -218,7 +218,7 @@ def server(tmp_path: Path) -> Iterator[CentralServer]:
     port = probe.port
     probe.stop()
     config = credentials_config(tmp_path, f"http://127.0.0.1:{port}")
-    store = SqliteCentralStore(config.db_path)
+    store = open_central_store(config.db_path)
     fill(store)
     s = CentralServer.__new__(CentralServer)
     s.config, s.store = config, store

@@ -15,7 +15,7 @@ from station.clock import SimulatedClock
 from station.machine import Context, State, Tap, Tick, handle
 from station.model import Level, MachineState
 from station.roster import Roster
-from tests.conftest import AMINA, INES, MOUSSA, NOAH, make_config
+from tests.conftest import AMINA, INES, MOUSSA, NOAH, make_config, open_central_store
 from tests.test_machine_properties import ROSTER, _check_invariants, inputs
 
 
@@ -108,13 +108,12 @@ def test_nobody_at_none_uses_the_machine_without_induction_and_supervisor(
 def test_a_pass_reaches_the_station_with_the_roster(tmp_path: Path) -> None:
     """Central store → roster changes → the station's roster cache: Noah is inducted on laser."""
     from central.quiz import SAMPLE
-    from central.sqlite import SqliteCentralStore
     from station.roster import parse_roster_csv
     from station.store import Store
     from station.sync import _write_roster
     from tests.conftest import sample_roster_text
 
-    central = SqliteCentralStore(tmp_path / "central.sqlite")
+    central = open_central_store(tmp_path / "central.sqlite")
     station = Store(tmp_path / "station.sqlite", "laser-1", "laser-1")
     try:
         central.import_roster(parse_roster_csv(sample_roster_text()))

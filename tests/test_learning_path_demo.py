@@ -22,7 +22,7 @@ from openbadgeslib.ob3 import OB3Verifier, check_credential_status
 
 from central.credentials import issue
 from central.demo import DEMO_PASSWORD
-from central.sqlite import SqliteCentralStore
+from tests.conftest import open_central_store
 from tests.test_central_demo import _free_base, _start_demo
 from tests.test_central_helpers import post_json, wait_for
 
@@ -78,7 +78,7 @@ def test_from_induction_to_a_verified_credential(tmp_path: Path) -> None:
         assert status == 200, decision
         return decision  # type: ignore[no-any-return]
 
-    store = SqliteCentralStore(tmp_path / "d" / "central" / "central.sqlite")
+    store = open_central_store(tmp_path / "d" / "central" / "central.sqlite")
     try:
         first = tap(NOAH)
         assert (first["reason"], first.get("next_step")) == ("not_qualified", "induction")

@@ -13,7 +13,7 @@ from central import quiz
 from central.privacy import erase_member
 from central.sqlite import SqliteCentralStore
 from station.roster import parse_roster_csv
-from tests.conftest import sample_roster_text
+from tests.conftest import open_central_store, sample_roster_text
 
 
 def test_the_sample_parses_and_marks() -> None:
@@ -73,7 +73,7 @@ def test_a_huge_file_is_refused() -> None:
 
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[SqliteCentralStore]:
-    s = SqliteCentralStore(tmp_path / "central" / "central.sqlite")
+    s = open_central_store(tmp_path / "central" / "central.sqlite")
     s.import_roster(parse_roster_csv(sample_roster_text()))
     try:
         yield s

@@ -13,7 +13,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from central import quiz
-from central.sqlite import SqliteCentralStore
+from tests.conftest import open_central_store
 from tests.test_central_web import csrf_of, login
 from tests.test_credentials_web import credentials_config, fill
 from web.central.app import create_central_app
@@ -21,7 +21,7 @@ from web.central.app import create_central_app
 
 @pytest.fixture
 def app(tmp_path: Path) -> Iterator[Flask]:
-    store = SqliteCentralStore(tmp_path / "central" / "central.sqlite")
+    store = open_central_store(tmp_path / "central" / "central.sqlite")
     fill(store)
     store.add_station("laser-1", kind="laser")
     app = create_central_app(store, credentials_config(tmp_path))
