@@ -325,3 +325,12 @@ def test_every_term_is_defined_by_the_vc_and_ob_contexts(keys: KeyRing, level: s
     body = {k: v for k, v in status.items() if k not in ("iss", "jti", "nbf", "exp")}
     expanded = json.dumps(jsonld.expand(body, {"documentLoader": document_loader()}))
     assert "issuer-dependent#" not in expanded and "encodedList" in expanded
+
+
+def test_a_level_recognised_without_sessions_says_so(keys: KeyRing) -> None:
+    token = issue(keys, award(hours=0.0, sessions=0, supervised_sessions=0, granted_by="import"))
+    cred = independent_verify(token, keys.jwks(NOW, ISSUER.kid_url))
+    practice = next(e.narrative for e in cred.evidence if e.name == "Pratique")
+    assert practice.startswith("Aucune session enregistrée ici") and "0 h" not in practice
+    validation = next(e.narrative for e in cred.evidence if e.name == "Validation")
+    assert "reconnu par l'équipe éducative" in validation

@@ -105,6 +105,8 @@ def _evidence(words: Words, award: Award, machine: str) -> list[dict[str, Any]]:
         words.ngettext(LANG, "c.cred.evidence.practice", e.sessions, hours=hours, kind=machine)
         + " "
         + words.ngettext(LANG, "c.cred.evidence.supervised", e.supervised_sessions)
+        if e.sessions
+        else words.gettext(LANG, "c.cred.evidence.practice_none", kind=machine)
     )
     when = (
         format_date(datetime.fromisoformat(e.granted_at).date(), "d MMMM y", locale=LANG)
