@@ -14,6 +14,8 @@ from typing import Any
 
 import jwt
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from openbadgeslib.ob3 import OB3VerificationError, OB3Verifier, check_credential_status
 
 from central.credentials import baking, jws, openbadge, status_list, verify
@@ -334,3 +336,11 @@ def test_a_level_recognised_without_sessions_says_so(keys: KeyRing) -> None:
     assert practice.startswith("Aucune session enregistrée ici") and "0 h" not in practice
     validation = next(e.narrative for e in cred.evidence if e.name == "Validation")
     assert "reconnu par l'équipe éducative" in validation
+
+
+@given(st.sets(st.integers(min_value=0, max_value=200_000), max_size=50))
+def test_the_status_list_says_exactly_the_revoked_indices(revoked: set[int]) -> None:
+    bits = status_list.decode(status_list.encode(revoked))
+    assert len(bits) * 8 >= max([status_list.MIN_BITS, *(i + 1 for i in revoked)])
+    probes = revoked | {i + 1 for i in revoked} | {0, 7, 8, status_list.MIN_BITS - 1}
+    assert {i for i in probes if status_list.is_set(bits, i)} == revoked

@@ -264,3 +264,23 @@ def test_a_verifier_finds_the_key_by_kid_and_the_revocation_over_http(
     profile = json.loads(fetch(server.url + "/credentials/issuer"))
     assert profile["id"] == cred.issuer.id and profile["name"] == "Fabrique de Gonesse"
     assert datetime.now(UTC).year >= 2026
+
+
+def test_withdrawn_consent_stops_new_badges_and_keeps_the_issued_ones(app: Flask) -> None:
+    client = app.test_client()
+    consent_and_issue(client, "sofiane")
+    csrf = csrf_of(client)
+    r = client.post(
+        "/admin/members/sofiane/credentials/consent/withdraw", data={"csrf_token": csrf}
+    )
+    assert r.status_code == 302
+    page = text_of(client.get("/reports/progress/sofiane"))
+    assert "Accord retiré" in page and "Pas encore d'accord" in page
+    store = app.extensions["central_store"]
+    assert store.consent("sofiane") is None
+    assert [c["revoked_at"] for c in store.credentials_of("sofiane")] == [None]
+    csrf = csrf_of(client)
+    client.post(
+        "/admin/members/moussa/credentials/issue", data={"csrf_token": csrf, "kind": "laser"}
+    )
+    assert store.credentials_of("moussa") == []
