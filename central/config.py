@@ -103,6 +103,30 @@ class SiteSection:
     )
 
 
+def _public_url_problem(value: Any) -> str | None:
+    if value and not str(value).startswith(("https://", "http://")):
+        return "an address starting with https:// (e.g. https://badges.fablab.fr)"
+    return None
+
+
+@dataclass(frozen=True)
+class CredentialsSection:
+    public_url: str = _f(
+        "",
+        "The central store's address as the public reaches it (e.g. `https://badges.fablab.fr`): "
+        "every credential names its keys, status list and verification page under it. Empty: "
+        "no credential can be issued.",
+        check=_public_url_problem,
+    )
+    issuer_name: str = _f("Fabrique", "The fablab's name, as credentials and badges show it.")
+    website: str = _f("", "The fablab's own website, in the issuer's profile (optional).")
+    key_valid_days: int = _f(
+        0,
+        "A new signing key stops signing and verifying after this many days (0: until retired).",
+        minimum=0,
+    )
+
+
 @dataclass(frozen=True)
 class CentralConfig:
     server: ServerSection = field(default_factory=ServerSection)
@@ -110,6 +134,7 @@ class CentralConfig:
     sync: SyncSection = field(default_factory=SyncSection)
     privacy: PrivacySection = field(default_factory=PrivacySection)
     site: SiteSection = field(default_factory=SiteSection)
+    credentials: CredentialsSection = field(default_factory=CredentialsSection)
     path: Path = field(default=Path("central.toml"), metadata={"internal": True})
 
     @property
@@ -159,6 +184,13 @@ retention_days = 0
 [site]
 timezone = "Europe/Paris"
 progress_link_days = 90
+
+[credentials]
+# The address verifiers reach (https://…): set it to issue Open Badges (docs/credentials.md).
+public_url = "{public_url}"
+issuer_name = "Fabrique"
+website = ""
+key_valid_days = 0
 """
 
 
@@ -169,9 +201,12 @@ def write_config(
     port: int = 8000,
     data_dir: str = "central-data",
     interval: float = 10.0,
+    public_url: str = "",
 ) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    text = SAMPLE.format(host=host, port=port, data_dir=data_dir, interval=interval)
+    text = SAMPLE.format(
+        host=host, port=port, data_dir=data_dir, interval=interval, public_url=public_url
+    )
     path.write_text(text, encoding="utf-8")
 
 
