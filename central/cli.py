@@ -54,6 +54,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--verbose", action="store_true")
     run.set_defaults(func=cmd_run)
 
+    mig = sub.add_parser(
+        "migrate", help="bring the store's schema up to date (also done at every start)"
+    )
+    mig.add_argument("--config", required=True)
+    mig.add_argument("--dry-run", action="store_true", help="list the pending migrations only")
+    mig.set_defaults(func=cmd_migrate)
+
     st = sub.add_parser("station", help="register stations and manage their tokens")
     ssub = st.add_subparsers(dest="station_command", required=True)
     add = ssub.add_parser("add", help="register a station and print its token once")
@@ -213,6 +220,21 @@ def run_central(config: CentralConfig, *, ready: threading.Event | None = None) 
     finally:
         server.task_dispatcher.shutdown()  # type: ignore[union-attr]
         store.close()
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from central.wiring import migrate
+
+    config = load_config(args.config)
+    todo, applied = migrate(config, dry_run=args.dry_run)
+    where = config.storage.backend
+    if args.dry_run:
+        print(f"{where}: {len(todo)} pending migration(s){': ' if todo else ''}{', '.join(todo)}")
+    elif todo:
+        print(f"{where}: applied {', '.join(todo)}; the schema is up to date ({len(applied)})")
+    else:
+        print(f"{where}: the schema is up to date ({len(applied)} migrations), nothing to do")
     return 0
 
 

@@ -31,3 +31,13 @@ class Conflict(CentralError, ValueError):
 
 class NotFound(CentralError, LookupError):
     """No such station, member, command… (HTTP 404)."""
+
+
+class StorageUnavailable(CentralError, ConnectionError):
+    """The database cannot be reached or cannot write (server down, wrong DSN, disk full): the
+    message says which server (never the password) and what to check. A sync gets 503 and the
+    station keeps its backlog for later."""
+
+
+class MigrationError(CentralError, RuntimeError):
+    """A schema migration failed; it was rolled back whole (the schema is as before it)."""

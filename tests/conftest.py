@@ -94,3 +94,7 @@ def controller(config: Config, clock: SimulatedClock) -> Iterator[Controller]:
         yield c
     finally:
         c.stop()
+
+
+# PostgreSQL: a database per run, a schema per test (tests/pg_server.py).
+from tests.pg_server import pg_database, pg_db, pg_dsn  # noqa: E402, F401
