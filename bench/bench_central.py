@@ -38,7 +38,7 @@ from central import progress, reports  # noqa: E402
 from central.config import write_config  # noqa: E402
 from central.fleet import fleet, utcnow  # noqa: E402
 from central.ingest import Event  # noqa: E402
-from central.store import SqliteCentralStore, recent_events  # noqa: E402
+from central.sqlite import SqliteCentralStore  # noqa: E402
 from station.clock import Clock, SimulatedClock  # noqa: E402
 from station.config import parse_config  # noqa: E402
 from station.store import Store  # noqa: E402
@@ -285,7 +285,7 @@ def bench_reports(db: Path, runs: int) -> dict[str, Any]:
         "machines by day": lambda: reports.machines(store, reports.Filters(period="day")),
         "a trainee's progress": lambda: progress.progress(store, "t07"),
         "fleet dashboard": lambda: fleet(
-            store.stations(), recent_events(store, ("problem_reported",), 50), utcnow(), 30
+            store.stations(), store.recent_events(("problem_reported",), 50), utcnow(), 30
         ),
     }
     out = {}

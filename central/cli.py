@@ -20,7 +20,8 @@ from typing import Any
 from central.config import CentralConfig, load_config, write_config
 from central.ingest import COMMAND_ACTIONS, parse_command
 from central.roster_import import file_date, import_file, parse_date
-from central.store import ROLES, SqliteCentralStore
+from central.sqlite import SqliteCentralStore
+from central.store import ROLES, CentralStore
 from station import __version__
 from station.cli import dispatch
 from station.errors import StationError
@@ -335,7 +336,7 @@ def grants_since(args: argparse.Namespace, path: Path) -> datetime:
         raise StationError(f"--as-of: {e}") from None
 
 
-def roster_csv(store: SqliteCentralStore) -> str:
+def roster_csv(store: CentralStore) -> str:
     """The active roster in the stations' CSV format (full names: this is the master)."""
     rows = store.roster_rows()
     members = [

@@ -26,7 +26,7 @@ from typing import IO, Any
 from central.config import load_config as load_central_config
 from central.config import write_config as write_central_config
 from central.errors import Conflict
-from central.store import SqliteCentralStore
+from central.sqlite import SqliteCentralStore
 from station.errors import StationError
 from station.roster import parse_roster_csv
 

@@ -33,6 +33,14 @@ class NotFound(CentralError, LookupError):
     """No such station, member, command… (HTTP 404)."""
 
 
+class BadgeHeld(Conflict):
+    """The badge belongs to another member: moving it needs a confirmation."""
+
+    def __init__(self, uid: str, holder: str) -> None:
+        super().__init__(f"badge {uid} belongs to {holder}: confirm to move it (they will lose it)")
+        self.uid, self.holder = uid, holder
+
+
 class StorageUnavailable(CentralError, ConnectionError):
     """The database cannot be reached or cannot write (server down, wrong DSN, disk full): the
     message says which server (never the password) and what to check. A sync gets 503 and the

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,10 +20,10 @@ RESOLVED_FROM = frozenset({"to_check", "out_of_service", "fault"})
 
 def fleet(
     stations: list[dict[str, Any]],
-    problems: list[dict[str, Any]],
+    problems: Sequence[Mapping[str, Any]],
     now: datetime,
     offline_after_s: float,
-    state_changes: list[dict[str, Any]] | None = None,
+    state_changes: Sequence[Mapping[str, Any]] | None = None,
 ) -> list[dict[str, Any]]:
     """Each station as the dashboard shows it. A status stored before ingest checked it (or
     anything odd in it) is read defensively: one station can never break the page.
@@ -85,7 +86,7 @@ def _age(now: datetime, last: str | None) -> float | None:
         return None
 
 
-def _problem(p: dict[str, Any], changes: list[dict[str, Any]]) -> dict[str, Any]:
+def _problem(p: Mapping[str, Any], changes: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     """A problem's data (numbers that are not finite made null: valid JSON), marked resolved
     when its station later left a state that needs a technician (``changes`` oldest first)."""
     at = _text(p.get("at")) or ""

@@ -16,8 +16,7 @@ from typing import Any
 
 from central import reports
 from central.progress import who_trained
-from central.reports import Filters, _rows
-from central.store import SqliteCentralStore
+from central.store import CentralStore, Filters
 
 TRAINEE_COLUMNS = [
     "member_id",
@@ -37,10 +36,10 @@ TRAINEE_COLUMNS = [
 MACHINE_COLUMNS = ["machine_id", "kind", "sessions", "hours", "energy_kwh"]
 
 
-def programme(store: SqliteCentralStore, f: Filters) -> dict[str, Any]:
+def programme(store: CentralStore, f: Filters) -> dict[str, Any]:
     """Every figure of the report, from the sessions and levels in ``f``'s range."""
     yearly = Filters(f.since, f.until, f.kind, "year")
-    roles = {r["id"]: r for r in _rows(store, "SELECT id, name, role FROM members", [])}
+    roles: dict[str, dict[str, Any]] = {r["id"]: dict(r) for r in store.member_roles()}
     trainees = _trainees(store, yearly, roles)
     _add_peer_teaching(store, f, roles, trainees)
     levels = [r for r in who_trained(store, f) if r["gain"]]
@@ -82,11 +81,11 @@ def _row(
 
 
 def _trainees(
-    store: SqliteCentralStore, f: Filters, roles: dict[str, dict[str, Any]]
+    store: CentralStore, f: Filters, roles: dict[str, dict[str, Any]]
 ) -> dict[str, dict[str, Any]]:
     """Sessions, hours and energy per trainee (the hours report's own figures, summed)."""
     out: dict[str, dict[str, Any]] = {}
-    energy = _energy_by_member(store, f)
+    energy = store.energy_by_member(f)
     for r in reports.hours(store, f):
         row = _row(out, roles, r["member_id"])
         row["sessions"] += r["sessions"]
@@ -98,32 +97,14 @@ def _trainees(
     return out
 
 
-def _energy_by_member(store: SqliteCentralStore, f: Filters) -> dict[str, float]:
-    where, params = f.where()
-    rows = _rows(
-        store,
-        f"""SELECT s.member_id, ROUND(SUM(COALESCE(s.energy_wh, 0)) / 1000.0, 3) AS kwh
-            FROM sessions s WHERE {where} GROUP BY 1""",
-        params,
-    )
-    return {r["member_id"]: r["kwh"] for r in rows}
-
-
 def _add_peer_teaching(
-    store: SqliteCentralStore,
+    store: CentralStore,
     f: Filters,
     roles: dict[str, dict[str, Any]],
     trainees: dict[str, dict[str, Any]],
 ) -> None:
     """Sessions a trainee supervised for another trainee: given by one, received by the other."""
-    where, params = f.where()
-    pairs = _rows(
-        store,
-        f"""SELECT s.member_id, s.supervisor_id, COUNT(*) AS sessions,
-                   ROUND(SUM(COALESCE(s.duration_s, 0)) / 3600.0, 2) AS hours
-            FROM sessions s WHERE {where} AND s.supervisor_id IS NOT NULL GROUP BY 1, 2""",
-        params,
-    )
+    pairs = store.supervision_pairs(f)
     for p in pairs:
         if not (_is_trainee(roles, p["supervisor_id"]) and _is_trainee(roles, p["member_id"])):
             continue
@@ -135,7 +116,7 @@ def _add_peer_teaching(
         teacher["hours_supervised"] = round(teacher["hours_supervised"] + p["hours"], 2)
 
 
-def _machines(store: SqliteCentralStore, f: Filters) -> list[dict[str, Any]]:
+def _machines(store: CentralStore, f: Filters) -> list[dict[str, Any]]:
     """Sessions, hours and energy per machine over the whole range (the machines report's)."""
     by: dict[str, dict[str, Any]] = {}
     for r in reports.machines(store, f):

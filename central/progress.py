@@ -7,12 +7,10 @@ every link given so far by moving a member's generation on.
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import date, timedelta
 from typing import Any
 
-from central.reports import Filters, _rows
-from central.store import SqliteCentralStore, member_detail
+from central.store import CentralStore, Filters, LevelChange, PracticeSession
 from station.model import LEVEL_ORDER, Level
 
 LADDER = [lv.value for lv in LEVEL_ORDER]
@@ -21,9 +19,6 @@ LADDER = [lv.value for lv in LEVEL_ORDER]
 HOURS_AT_LEVEL = {Level.NONE: 0.0, Level.SUPERVISED: 5.0, Level.AUTONOMOUS: 20.0, Level.MENTOR: 0.0}
 """Hours of practice *at* a level before the next one is worth asking for (a guide the educators
 can change here); counted from the moment the level was reached, not over all hours."""
-
-SESSION_SECONDS = "COALESCE(duration_s, 0)"
-"""A session's length as people read it (one place to change if the projection adds a column)."""
 
 IMPORT = "import"
 """``granted_by`` of levels a roster import set: nobody trained anybody there."""
@@ -34,15 +29,7 @@ def first_name(name: str | None, fallback: str) -> str:
     return (name or "").split()[0] if (name or "").strip() else fallback
 
 
-def _names(store: SqliteCentralStore, ids: set[str]) -> dict[str, str]:
-    if not ids:
-        return {}
-    marks = ",".join("?" * len(ids))
-    rows = _rows(store, f"SELECT id, name FROM members WHERE id IN ({marks})", sorted(ids))
-    return {r["id"]: r["name"] for r in rows}
-
-
-def _level_since(history: list[dict[str, Any]], level: str) -> dict[str, Any] | None:
+def _level_since(history: list[LevelChange], level: str) -> LevelChange | None:
     """The history row where the member last *reached* ``level`` (a re-import of the same level
     is no new start)."""
     since, previous = None, None
@@ -53,27 +40,16 @@ def _level_since(history: list[dict[str, Any]], level: str) -> dict[str, Any] | 
     return since
 
 
-def progress(store: SqliteCentralStore, member_id: str) -> dict[str, Any]:
+def progress(store: CentralStore, member_id: str) -> dict[str, Any]:
     """A trainee's own page: per kind, the ladder, hours since the level and what comes next."""
-    member = member_detail(store, member_id)
-    sessions = _rows(
-        store,
-        f"SELECT kind, started_at, {SESSION_SECONDS} AS seconds, supervisor_id FROM sessions "
-        "WHERE member_id = ? AND kind IS NOT NULL ORDER BY started_at",
-        [member_id],
-    )
-    history = _rows(
-        store,
-        # rowid: the order the store saw the changes (a grant's own time may be older).
-        "SELECT kind, level, at, granted_by FROM qualification_history WHERE member_id = ? "
-        "ORDER BY rowid",
-        [member_id],
-    )
+    member = store.member_detail(member_id)
+    sessions = store.practice_sessions(member_id)
+    history = store.qualification_history(member_id)
     levels = {q["kind"]: q for q in member["qualifications"]}
     kinds = sorted({s["kind"] for s in sessions} | set(levels))
     people = {s["supervisor_id"] for s in sessions if s["supervisor_id"]}
     people |= {q["granted_by"] for q in levels.values() if q["granted_by"]}
-    names = _names(store, people)
+    names = store.member_names(people)
     out = [
         _kind_progress(
             kind,
@@ -95,8 +71,8 @@ def progress(store: SqliteCentralStore, member_id: str) -> dict[str, Any]:
 def _kind_progress(
     kind: str,
     q: dict[str, Any] | None,
-    sessions: list[dict[str, Any]],
-    history: list[dict[str, Any]],
+    sessions: list[PracticeSession],
+    history: list[LevelChange],
     names: dict[str, str],
 ) -> dict[str, Any]:
     level = Level(q["level"]) if q else Level.NONE
@@ -131,40 +107,19 @@ def _kind_progress(
     }
 
 
-def who_trained(store: SqliteCentralStore, f: Filters, limit: int = 5000) -> list[dict[str, Any]]:
+def who_trained(store: CentralStore, f: Filters, limit: int = 5000) -> list[dict[str, Any]]:
     """Every level given in the range, newest first: at a machine (a mentor's or educator's
     grant) and on the pages (an educator set it; ``granted_by`` is then their account, not a
     member id). Roster imports are not teaching: left out."""
-    gwhere, gparams = f.where("g.granted_at")
-    machine = _rows(
-        store,
-        f"""SELECT g.granted_at, g.member_id, COALESCE(m.name, g.member_id) AS name,
-                   g.kind, g.previous_level, g.level, g.granted_by,
-                   COALESCE(b.name, g.granted_by) AS granted_by_name, 'machine' AS place,
-                   g.station_id
-            FROM grants g LEFT JOIN members m ON m.id = g.member_id
-                          LEFT JOIN members b ON b.id = g.granted_by
-            WHERE {gwhere.replace("s.kind", "g.kind")} ORDER BY g.granted_at DESC LIMIT ?""",
-        [*gparams, limit],
-    )
-    hwhere, hparams = f.where("h.at")
-    pages = _rows(
-        store,
-        f"""SELECT h.at AS granted_at, h.member_id, COALESCE(m.name, h.member_id) AS name, h.kind,
-                   (SELECT p.level FROM qualification_history p
-                    WHERE p.member_id = h.member_id AND p.kind = h.kind
-                      AND (p.at < h.at OR (p.at = h.at AND p.rowid < h.rowid))
-                    ORDER BY p.at DESC, p.rowid DESC LIMIT 1) AS previous_level,
-                   h.level, h.granted_by, h.granted_by AS granted_by_name,
-                   'educator' AS place, NULL AS station_id
-            FROM qualification_history h LEFT JOIN members m ON m.id = h.member_id
-            WHERE {hwhere.replace("s.kind", "h.kind")} AND h.granted_by IS NOT NULL
-              AND h.granted_by != ? AND h.level != 'none'
-              AND NOT EXISTS (SELECT 1 FROM grants g WHERE g.member_id = h.member_id
-                              AND g.kind = h.kind AND g.granted_at = h.at)
-            ORDER BY h.at DESC LIMIT ?""",
-        [*hparams, IMPORT, limit],
-    )
+    machine: list[dict[str, Any]] = [
+        {k: v for k, v in r.items() if k != "station_id"}
+        | {"place": "machine", "station_id": r["station_id"]}
+        for r in store.grants_at_machines(f, limit)
+    ]
+    pages: list[dict[str, Any]] = [
+        r | {"place": "educator", "station_id": None}
+        for r in store.levels_set_on_pages(f, limit, except_by=IMPORT)
+    ]
     rows = sorted(machine + pages, key=lambda r: r["granted_at"], reverse=True)[:limit]
     return [{**r, "gain": _is_gain(r["previous_level"], r["level"])} for r in rows]
 
@@ -179,35 +134,18 @@ def _is_gain(previous: str | None, level: str) -> bool:
 # --- personal links --------------------------------------------------------------------------
 
 
-def link_generation(store: SqliteCentralStore, member_id: str) -> int:
+def link_generation(store: CentralStore, member_id: str) -> int:
     """The generation a new personal link carries (0 until the first revocation)."""
-    row = store.db.conn.execute(
-        "SELECT generation FROM progress_links WHERE member_id = ?", (member_id,)
-    ).fetchone()
-    return int(row[0]) if row else 0
+    return store.link_generation(member_id)
 
 
-def link_revoked_at(store: SqliteCentralStore, member_id: str) -> str | None:
-    row = store.db.conn.execute(
-        "SELECT revoked_at FROM progress_links WHERE member_id = ?", (member_id,)
-    ).fetchone()
-    return str(row[0]) if row and row[0] else None
+def link_revoked_at(store: CentralStore, member_id: str) -> str | None:
+    return store.link_revoked_at(member_id)
 
 
-def revoke_progress_links(conn: sqlite3.Connection, member_id: str, at: str) -> None:
-    """Every personal link given so far stops working (in the caller's transaction)."""
-    conn.execute(
-        "INSERT INTO progress_links (member_id, generation, revoked_at) VALUES (?, 1, ?) "
-        "ON CONFLICT(member_id) DO UPDATE SET generation = generation + 1, "
-        "revoked_at = excluded.revoked_at",
-        (member_id, at),
-    )
-
-
-def revoke_links(store: SqliteCentralStore, member_id: str, at: str) -> None:
-    member_detail(store, member_id)  # NotFound for an unknown member
-    with store._transaction() as conn:
-        revoke_progress_links(conn, member_id, at)
+def revoke_links(store: CentralStore, member_id: str, at: str) -> None:
+    store.member_detail(member_id)  # NotFound for an unknown member
+    store.revoke_links(member_id, at)
 
 
 def expires_on(issued: date, days: int) -> date:

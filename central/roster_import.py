@@ -17,10 +17,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from station.model import Level, Qualification
 from station.roster import RosterImport
+
+if TYPE_CHECKING:  # central.store names NewerGrant from here
+    from central.store import Roster
 
 IMPORTED_BY = "import"
 """``granted_by`` of a level that came from a file, not from a person."""
@@ -117,26 +120,12 @@ def _when(value: Any) -> datetime | None:
         return None
 
 
-class _Importer(Protocol):
-    def import_roster(
-        self, roster: RosterImport, *, replace_all: bool = True
-    ) -> dict[str, int]: ...
-
-    def import_roster_keeping_grants(
-        self, roster: RosterImport, *, replace_all: bool, since: datetime
-    ) -> tuple[dict[str, int], list[NewerGrant]]: ...
-
-    def grants_an_import_undoes(
-        self, roster: RosterImport, *, replace_all: bool, since: datetime
-    ) -> list[NewerGrant]: ...
-
-
 EVER = datetime.min.replace(tzinfo=UTC)
 """``since`` that takes in every level a person set."""
 
 
 def import_file(
-    store: _Importer,
+    store: Roster,
     roster: RosterImport,
     *,
     replace_all: bool,

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from central.sqlite import SqliteCentralStore
 from station.clock import SimulatedClock
 from station.config import Config, parse_config
 from station.controller import Controller
@@ -94,6 +95,22 @@ def controller(config: Config, clock: SimulatedClock) -> Iterator[Controller]:
         yield c
     finally:
         c.stop()
+
+
+def open_central_store(path: Path) -> SqliteCentralStore:
+    """The central store the tests use, on ``path``: the one place that picks its backend (issue
+    13 parametrises it with PostgreSQL)."""
+    return SqliteCentralStore(path)
+
+
+@pytest.fixture
+def central_store(tmp_path: Path) -> Iterator[SqliteCentralStore]:
+    """An empty central store of its own for each test, closed after it."""
+    store = open_central_store(tmp_path / "central" / "central.sqlite")
+    try:
+        yield store
+    finally:
+        store.close()
 
 
 # PostgreSQL: a database per run, a schema per test (tests/pg_server.py).

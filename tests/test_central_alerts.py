@@ -12,7 +12,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from central.alerts import BadgeTap, badge_tap, seen_at_two_stations
-from central.store import recent_alerts
 from station.roster import parse_roster_csv
 from tests.conftest import sample_roster_text
 from tests.test_central_helpers import CentralServer, central_config, post_json
@@ -66,7 +65,7 @@ def test_the_same_badge_at_two_stations_within_the_window(
     server, tokens = central
     push(server, tokens["laser-1"], "laser-1", tap_event("laser-1", 1, T0))
     push(server, tokens["cnc-1"], "cnc-1", tap_event("cnc-1", 1, T0 + timedelta(seconds=4)))
-    alerts = recent_alerts(server.store)
+    alerts = server.store.recent_alerts()
     assert len(alerts) == 1
     a = alerts[0]
     assert a["kind"] == "badge_seen_at_two_stations" and a["member_name"] == "Sofiane Kaci"
@@ -75,7 +74,7 @@ def test_the_same_badge_at_two_stations_within_the_window(
     assert stations == {"laser-1", "cnc-1"}
     # A retried batch (the station did not get the reply) raises nothing more.
     push(server, tokens["cnc-1"], "cnc-1", tap_event("cnc-1", 1, T0 + timedelta(seconds=4)))
-    assert len(recent_alerts(server.store)) == 1
+    assert len(server.store.recent_alerts()) == 1
 
 
 def test_no_alert_when_far_apart_at_one_station_or_for_untrusted_times(
@@ -89,7 +88,7 @@ def test_no_alert_when_far_apart_at_one_station_or_for_untrusted_times(
     # A Pi that booted without NTP: its wall clock means nothing until the boot is synced.
     unsynced = tap_event("cnc-1", 2, T0 + timedelta(seconds=1), synced=False)
     push(server, tokens["cnc-1"], "cnc-1", unsynced)
-    assert recent_alerts(server.store) == []
+    assert server.store.recent_alerts() == []
 
 
 def test_the_dashboard_shows_the_alert(central: tuple[CentralServer, dict[str, str]]) -> None:

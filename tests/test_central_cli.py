@@ -11,8 +11,8 @@ import pytest
 
 from central.cli import main
 from central.ingest import parse_event
-from central.store import SqliteCentralStore
 from station.roster import CSV_HEADER
+from tests.conftest import open_central_store
 
 
 def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
@@ -35,7 +35,7 @@ def test_station_add_prints_the_token_once_and_revoke(
     code, out, _ = run(capsys, "station", "add", "laser-1", "--kind", "laser", "--config", config)
     token = re.search(r"^(fst_\S+)$", out, re.M)
     assert code == 0 and token
-    store = SqliteCentralStore(tmp_path / "central-data" / "central.sqlite")
+    store = open_central_store(tmp_path / "central-data" / "central.sqlite")
     try:
         assert store.station_for_token(token.group(1)) == "laser-1"
         assert token.group(1) not in json.dumps(store.stations())  # only its hash is kept
@@ -59,7 +59,7 @@ def test_events_json_by_station(
 ) -> None:
     run(capsys, "station", "add", "laser-1", "--config", config)
     run(capsys, "station", "add", "cnc-1", "--config", config)
-    store = SqliteCentralStore(tmp_path / "central-data" / "central.sqlite")
+    store = open_central_store(tmp_path / "central-data" / "central.sqlite")
     try:
         for sid in ("laser-1", "cnc-1"):
             raw = {

@@ -29,7 +29,6 @@ from central.demo import (
     prepare,
     set_toml,
 )
-from central.store import SqliteCentralStore
 from station.accounts import authenticate, open_accounts
 from station.clock import SimulatedClock
 from station.config import load_config as load_station_config
@@ -37,7 +36,13 @@ from station.machine import Tap
 from station.roster import parse_roster_csv
 from station.store import Store
 from station.wiring import build_clock
-from tests.conftest import SOFIANE, make_config, sample_roster_text, start_controller
+from tests.conftest import (
+    SOFIANE,
+    make_config,
+    open_central_store,
+    sample_roster_text,
+    start_controller,
+)
 from tests.e2e_helpers import StationProcess, prepare_station
 from tests.test_central_helpers import REPO, post_json, wait_for
 from tests.test_central_reports import Log
@@ -113,13 +118,13 @@ def test_restarting_the_demo_keeps_the_grants_made_at_machines(tmp_path: Path) -
     data = tmp_path / "d"
     prepare(data, 18000)
     config = load_central_config(data / "central.toml")
-    store = SqliteCentralStore(config.db_path)
+    store = open_central_store(config.db_path)
     try:
         Log(store, "laser-1", "laser").grant("lea", "moussa", "2026-11-20T10:00:00.000Z")
     finally:
         store.close()
     prepare(data, 18000)
-    store = SqliteCentralStore(config.db_path)
+    store = open_central_store(config.db_path)
     try:
         levels = {
             (q["member_id"], q["kind"]): q["level"] for q in store.roster_rows()["qualifications"]
@@ -182,7 +187,7 @@ def test_station_demo_runs_a_central_store_and_three_stations(tmp_path: Path) ->
             f"http://127.0.0.1:{base}/sim/badge", {"uid": "04C0C1C2"}, timeout=10
         )
         assert status == 200 and decision["action"] == "session_started", decision
-        store = SqliteCentralStore(tmp_path / "d" / "central" / "central.sqlite")
+        store = open_central_store(tmp_path / "d" / "central" / "central.sqlite")
         try:
             wait_for(
                 lambda: any(

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
-from central.store import SqliteCentralStore
+from central.sqlite import SqliteCentralStore
 from station.model import Role
 from station.roster import parse_roster_csv
 from tests.conftest import SOFIANE, UNKNOWN, sample_roster_text
@@ -19,8 +19,8 @@ from web.central_app import create_central_app
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[SqliteCentralStore]:
-    s = SqliteCentralStore(tmp_path / "central" / "central.sqlite")
+def store(central_store: SqliteCentralStore) -> Iterator[SqliteCentralStore]:
+    s = central_store
     s.import_roster(parse_roster_csv(sample_roster_text()))
     try:
         yield s

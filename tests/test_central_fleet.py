@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from central.fleet import changed_rows, fleet
-from central.store import SqliteCentralStore
+from tests.conftest import open_central_store
 from tests.test_central_helpers import central_config
 from web.central_app import create_central_app
 
@@ -118,7 +118,7 @@ def test_the_dashboard_stream_sends_only_the_station_that_changed(
     import web.central_pages
 
     monkeypatch.setattr(web.central_pages, "FLEET_POLL_S", 0.0)  # no waiting between polls
-    store = SqliteCentralStore(tmp_path / "central" / "central.sqlite")
+    store = open_central_store(tmp_path / "central" / "central.sqlite")
     store.add_user("yanis", "a long passphrase", "technician")
     store.add_station("laser-1", name="Découpe laser", kind="laser")
     store.add_station("cnc-1", name="Fraiseuse", kind="cnc")

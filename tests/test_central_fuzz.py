@@ -17,9 +17,8 @@ schemathesis = pytest.importorskip("schemathesis")
 from hypothesis import HealthCheck, settings  # noqa: E402
 from schemathesis.checks import not_a_server_error  # noqa: E402
 
-from central.store import SqliteCentralStore  # noqa: E402
 from station.roster import parse_roster_csv  # noqa: E402
-from tests.conftest import sample_roster_text  # noqa: E402
+from tests.conftest import open_central_store, sample_roster_text  # noqa: E402
 from tests.test_central_helpers import central_config  # noqa: E402
 from web.central_app import create_central_app  # noqa: E402
 
@@ -31,7 +30,7 @@ STORED_BAD_STATUS = (
 
 
 def _app(tmp: Path):  # type: ignore[no-untyped-def]
-    store = SqliteCentralStore(tmp / "central" / "central.sqlite")
+    store = open_central_store(tmp / "central" / "central.sqlite")
     store.import_roster(parse_roster_csv(sample_roster_text()))
     store.add_user("admin", PASSWORD, "admin")
     token = store.add_station("laser-1", kind="laser")

@@ -23,11 +23,12 @@ from pathlib import Path
 from typing import Any
 
 from central.config import CentralConfig, parse_config, write_config
-from central.store import SqliteCentralStore
+from central.sqlite import SqliteCentralStore
 from station.clock import SimulatedClock
 from station.config import Config
 from station.config import parse_config as parse_station_config
 from station.store import Store
+from tests.conftest import open_central_store
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -62,7 +63,7 @@ class CentralServer:
         from web.central_app import create_central_app
 
         self.config = config
-        self.store = store or SqliteCentralStore(config.db_path)
+        self.store = store or open_central_store(config.db_path)
         self.app = create_central_app(self.store, config)
         self.server = waitress.create_server(
             self.app, host="127.0.0.1", port=0, threads=8, ident="test-central"

@@ -14,7 +14,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from central.config import parse_config
-from central.store import SqliteCentralStore
+from central.sqlite import SqliteCentralStore
 from tests.test_central_web import PASSWORD, csrf_of, login
 from web.central_app import create_central_app
 from web.common.login import LoginLimiter
@@ -31,8 +31,8 @@ def make_app(tmp_path: Path, store: SqliteCentralStore, **server: Any) -> Flask:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[SqliteCentralStore]:
-    s = SqliteCentralStore(tmp_path / "central" / "central.sqlite")
+def store(central_store: SqliteCentralStore) -> Iterator[SqliteCentralStore]:
+    s = central_store
     for user, role in (("admin", "admin"), ("ines", "educator"), ("yanis", "technician")):
         s.add_user(user, PASSWORD, role)
     try:

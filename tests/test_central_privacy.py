@@ -13,7 +13,7 @@ from flask import Flask
 
 from central import reports
 from central.privacy import apply_retention, erase_member, export_member, retention_candidates
-from central.store import SqliteCentralStore
+from central.sqlite import SqliteCentralStore
 from station.model import Role
 from station.roster import parse_roster_csv
 from station.store import Store
@@ -26,8 +26,8 @@ from web.central_app import create_central_app
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[SqliteCentralStore]:
-    s = SqliteCentralStore(tmp_path / "central" / "central.sqlite")
+def store(central_store: SqliteCentralStore) -> Iterator[SqliteCentralStore]:
+    s = central_store
     s.import_roster(parse_roster_csv(sample_roster_text()))
     s.add_station("laser-1", kind="laser")
     log = Log(s, "laser-1", "laser")
@@ -161,7 +161,7 @@ def test_erasure_cannot_be_undone_from_the_badge(store: SqliteCentralStore) -> N
 def test_a_badge_is_not_taken_from_its_holder_without_a_confirmation(
     tmp_path: Path, store: SqliteCentralStore
 ) -> None:
-    from central.store import BadgeHeld
+    from central.errors import BadgeHeld
 
     with pytest.raises(BadgeHeld, match="belongs to lea"):
         store.add_badge("04B0B1B2", "noah")

@@ -14,7 +14,7 @@ from flask import Flask
 
 from central import programme
 from central.reports import Filters
-from central.store import SqliteCentralStore
+from central.sqlite import SqliteCentralStore
 from station.model import Level
 from station.roster import parse_roster_csv
 from tests.conftest import sample_roster_text
@@ -28,10 +28,10 @@ ALL = Filters(since="2026-01-01", until="2099-12-31")
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[SqliteCentralStore]:
+def store(central_store: SqliteCentralStore) -> Iterator[SqliteCentralStore]:
     """Moussa (a trainee, mentor on the laser) supervises Léa and grants her a level; Inès (an
     educator) supervises Amina and then sets her level on the pages; Sofiane works alone."""
-    s = SqliteCentralStore(tmp_path / "central" / "central.sqlite")
+    s = central_store
     s.import_roster(parse_roster_csv(sample_roster_text()))
     s.add_user("ines", PASSWORD, "educator")
     s.add_station("laser-1", kind="laser")

@@ -12,7 +12,7 @@ from flask import Flask
 
 from central import progress, reports
 from central.ingest import parse_event
-from central.store import SqliteCentralStore
+from central.sqlite import SqliteCentralStore
 from station.model import Level, Role
 from station.roster import parse_roster_csv
 from tests.conftest import sample_roster_text
@@ -102,8 +102,8 @@ class Log:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[SqliteCentralStore]:
-    s = SqliteCentralStore(tmp_path / "central" / "central.sqlite")
+def store(central_store: SqliteCentralStore) -> Iterator[SqliteCentralStore]:
+    s = central_store
     s.import_roster(parse_roster_csv(sample_roster_text()))
     s.add_user("ines", PASSWORD, "educator")
     s.add_station("laser-1", kind="laser")

@@ -20,10 +20,10 @@ from hypothesis import strategies as st
 
 from central import scope
 from central.ingest import parse_event
-from central.store import SqliteCentralStore, recent_alerts
+from central.sqlite import SqliteCentralStore
 from station.model import LEVEL_ORDER, Level, Role
 from station.roster import parse_roster_csv
-from tests.conftest import sample_roster_text
+from tests.conftest import open_central_store, sample_roster_text
 from tests.test_central_web import login
 from web.central_app import create_central_app
 
@@ -51,8 +51,8 @@ def grant(seq: int, member: str, level: str, by: str, kind: str = "laser", **kw:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[SqliteCentralStore]:
-    s = SqliteCentralStore(tmp_path / "central.sqlite")
+def store(central_store: SqliteCentralStore) -> Iterator[SqliteCentralStore]:
+    s = central_store
     s.import_roster(parse_roster_csv(sample_roster_text()))
     s.add_station("laser-1", kind="laser")
     s.add_station("laser-2", kind="laser")
@@ -77,7 +77,7 @@ def refused(store: SqliteCentralStore, station: str = "laser-1") -> dict[int, st
 
 
 def scope_alerts(store: SqliteCentralStore) -> list[dict[str, Any]]:
-    return [a["data"] for a in recent_alerts(store) if a["kind"] == scope.EVENT_OUT_OF_SCOPE]
+    return [a["data"] for a in store.recent_alerts() if a["kind"] == scope.EVENT_OUT_OF_SCOPE]
 
 
 # --- grants -------------------------------------------------------------------------------------
@@ -144,12 +144,12 @@ def test_the_granter_is_judged_as_of_the_grant(
     store: SqliteCentralStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Moussa was a laser mentor from March 1st to March 5th: his grants count in between."""
-    s = SqliteCentralStore(tmp_path / "history.sqlite")
+    s = open_central_store(tmp_path / "history.sqlite")
     try:
         s.add_station("laser-1", kind="laser")
-        monkeypatch.setattr("central.store.now_iso", lambda: "2026-03-01T09:00:00.000Z")
+        monkeypatch.setattr("central.clock.now_iso", lambda: "2026-03-01T09:00:00.000Z")
         s.import_roster(parse_roster_csv(sample_roster_text()))
-        monkeypatch.setattr("central.store.now_iso", lambda: "2026-03-05T09:00:00.000Z")
+        monkeypatch.setattr("central.clock.now_iso", lambda: "2026-03-05T09:00:00.000Z")
         s.set_qualification("moussa", "laser", Level.AUTONOMOUS, by="ines")
         monkeypatch.undo()
         s.ingest(
@@ -262,7 +262,7 @@ def test_the_dashboard_shows_scope_and_power_alerts(
             ev("laser-1", 2, "power_without_permission", watts=850.0, seconds=12.0),
         ],
     )
-    (power,) = [a for a in recent_alerts(store) if a["kind"] == "power_without_permission"]
+    (power,) = [a for a in store.recent_alerts() if a["kind"] == "power_without_permission"]
     assert power["data"]["watts"] == 850.0 and power["data"]["station_id"] == "laser-1"
     app = create_central_app(store, central_config(tmp_path))
     client = app.test_client()

@@ -22,7 +22,6 @@ from hypothesis import strategies as st
 from central.errors import BadRequest
 from central.fleet import fleet
 from central.ingest import parse_status
-from central.store import recent_alerts
 from tests.test_central_helpers import CentralServer, central_config, post_json
 from tests.test_central_web import PASSWORD, login
 
@@ -110,7 +109,7 @@ def test_a_bad_status_is_refused_and_the_fleet_keeps_working(
     assert stations["laser-2"]["state"] == "in_use"
     assert stations["laser-1"]["state"] == "unknown"
     assert {"part": "status", "ok": False, "detail": field} in stations["laser-1"]["health"]
-    (alert,) = [a for a in recent_alerts(server.store) if a["kind"] == "bad_status"]
+    (alert,) = [a for a in server.store.recent_alerts() if a["kind"] == "bad_status"]
     assert alert["data"]["station_id"] == "laser-1" and alert["data"]["field"] == field
 
 
@@ -171,7 +170,7 @@ def test_a_seq_conflict_shows_on_the_dashboard(
     sync(server, tokens["laser-1"], body("laser-1", {**event("laser-1", 1), "id": "thief"}))
     code, _ = sync(server, tokens["laser-1"], body("laser-1", event("laser-1", 1)))
     assert code == 409
-    (alert,) = [a for a in recent_alerts(server.store) if a["kind"] == "seq_conflict"]
+    (alert,) = [a for a in server.store.recent_alerts() if a["kind"] == "seq_conflict"]
     assert alert["data"]["station_id"] == "laser-1"
 
 

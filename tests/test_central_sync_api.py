@@ -18,9 +18,8 @@ from central.ingest import (
     parse_event,
     parse_sync_request,
 )
-from central.store import SqliteCentralStore
 from station.roster import parse_roster_csv
-from tests.conftest import sample_roster_text
+from tests.conftest import open_central_store, sample_roster_text
 from tests.test_central_helpers import CentralServer, central_config, post_json
 
 
@@ -214,7 +213,7 @@ def test_roster_changes_and_commands_in_the_reply(central: CentralServer, token:
 
 
 def test_a_grant_at_a_station_becomes_a_roster_change(tmp_path: Path) -> None:
-    store = SqliteCentralStore(tmp_path / "c.sqlite")
+    store = open_central_store(tmp_path / "c.sqlite")
     try:
         store.add_station("laser-1", kind="laser")
         store.import_roster(parse_roster_csv(sample_roster_text()))
@@ -253,10 +252,10 @@ def test_a_grant_at_a_station_becomes_a_roster_change(tmp_path: Path) -> None:
 def test_commands_arrive_in_the_order_sent(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """200 back-to-back end_session + lock pairs within one millisecond: the order sent is the
     order a station gets them in (it applies them in reply order)."""
-    store = SqliteCentralStore(tmp_path / "c.sqlite")
+    store = open_central_store(tmp_path / "c.sqlite")
     try:
         store.add_station("laser-1", kind="laser")
-        monkeypatch.setattr("central.store.now_iso", lambda: "2026-03-02T10:00:00.000Z")
+        monkeypatch.setattr("central.clock.now_iso", lambda: "2026-03-02T10:00:00.000Z")
         sent = []
         for i in range(200):
             for action in ("end_session", "lock"):

@@ -11,7 +11,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from central.store import SqliteCentralStore
+from central.sqlite import SqliteCentralStore
 from station.roster import parse_roster_csv
 from tests.conftest import sample_roster_text
 from tests.test_central_helpers import central_config
@@ -27,8 +27,8 @@ BEARER = {"health", "sync", "enrol", "openapi"}
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[SqliteCentralStore]:
-    s = SqliteCentralStore(tmp_path / "central" / "central.sqlite")
+def store(central_store: SqliteCentralStore) -> Iterator[SqliteCentralStore]:
+    s = central_store
     s.import_roster(parse_roster_csv(sample_roster_text()))
     for user, role in (("admin", "admin"), ("ines", "educator"), ("yanis", "technician")):
         s.add_user(user, PASSWORD, role)

@@ -17,9 +17,9 @@ import pytest
 from central.cli import main
 from central.config import load_config
 from central.roster_import import grants_to_keep
-from central.store import SqliteCentralStore
+from central.sqlite import SqliteCentralStore
 from station.roster import parse_roster_csv
-from tests.conftest import sample_roster_text
+from tests.conftest import open_central_store, sample_roster_text
 from tests.test_central_reports import Log
 
 FILE_DATE = datetime(2026, 3, 1, tzinfo=UTC)
@@ -36,7 +36,7 @@ def config(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Path:
 
 @pytest.fixture
 def store(config: Path) -> Iterator[SqliteCentralStore]:
-    s = SqliteCentralStore(load_config(config).db_path)
+    s = open_central_store(load_config(config).db_path)
     s.import_roster(parse_roster_csv(sample_roster_text()))
     s.add_station("laser-1", kind="laser")
     Log(s, "laser-1", "laser").grant("lea", "moussa", GRANT_AT)  # at the machine

@@ -26,10 +26,9 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from central.store import SqliteCentralStore
 from station.controller import Controller
 from station.roster import parse_roster_csv
-from tests.conftest import sample_roster_text
+from tests.conftest import open_central_store, sample_roster_text
 from tests.test_central_helpers import central_config
 from tests.test_web_helpers import PASSWORD as TECH_PASSWORD
 from tests.test_web_helpers import add_tech, make_app
@@ -133,7 +132,7 @@ def real_station(controller: Controller) -> Surface:
 
 @pytest.fixture
 def central(tmp_path: Path) -> Iterator[Surface]:
-    store = SqliteCentralStore(tmp_path / "central" / "central.sqlite")
+    store = open_central_store(tmp_path / "central" / "central.sqlite")
     store.import_roster(parse_roster_csv(sample_roster_text()))
     for role in CENTRAL_ROLES:
         store.add_user(role, CENTRAL_PASSWORD, role)

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from central.config import load_config
-from central.store import SqliteCentralStore
 from station.sync import SyncClient
+from tests.conftest import open_central_store
 from tests.test_central_helpers import (
     CentralProcess,
     FakeTarget,
@@ -33,7 +33,7 @@ EVENTS_PER_STATION = 2000
 def test_three_stations_through_faults_and_central_restarts(tmp_path: Path) -> None:
     central = CentralProcess(tmp_path)
     cconfig = load_config(central.config_path)
-    store = SqliteCentralStore(cconfig.db_path)
+    store = open_central_store(cconfig.db_path)
     tokens = {sid: store.add_station(sid) for sid in STATIONS}
     store.close()
     central.start()
@@ -68,7 +68,7 @@ def test_three_stations_through_faults_and_central_restarts(tmp_path: Path) -> N
             w.start()
 
         def held() -> int:
-            s = SqliteCentralStore(cconfig.db_path)
+            s = open_central_store(cconfig.db_path)
             try:
                 return s.count_events()
             finally:
@@ -83,7 +83,7 @@ def test_three_stations_through_faults_and_central_restarts(tmp_path: Path) -> N
             w.join(60)
 
         def healed() -> bool:
-            s = SqliteCentralStore(cconfig.db_path)
+            s = open_central_store(cconfig.db_path)
             try:
                 return all(s.high_water(sid) == EVENTS_PER_STATION for sid in STATIONS)
             finally:
@@ -97,7 +97,7 @@ def test_three_stations_through_faults_and_central_restarts(tmp_path: Path) -> N
         proxy.stop()
         central.stop()
 
-    store = SqliteCentralStore(cconfig.db_path)
+    store = open_central_store(cconfig.db_path)
     try:
         assert store.count_events() == len(STATIONS) * EVENTS_PER_STATION
         for sid, cfg in configs.items():

@@ -15,7 +15,7 @@ from flask.testing import FlaskClient
 
 from station.controller import Controller
 from station.machine import Tap
-from tests.conftest import NOAH, SOFIANE, UNKNOWN
+from tests.conftest import NOAH, SOFIANE, UNKNOWN, open_central_store
 from tests.test_web_helpers import PASSWORD, add_tech, csrf, login, make_app
 from web.common import format as fmt
 from web.technician import LoginLimiter, cpu_temperature
@@ -384,11 +384,10 @@ def test_every_event_type_has_a_sentence() -> None:
 
 @pytest.fixture
 def central_store(tmp_path: Path) -> Iterator[Any]:
-    from central.store import SqliteCentralStore
     from station.roster import parse_roster_csv
     from tests.conftest import sample_roster_text
 
-    store = SqliteCentralStore(tmp_path / "central" / "central.sqlite")
+    store = open_central_store(tmp_path / "central" / "central.sqlite")
     store.import_roster(parse_roster_csv(sample_roster_text()))
     try:
         yield store

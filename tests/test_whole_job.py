@@ -22,8 +22,7 @@ import pytest
 from sqlite_utils import Database
 
 from central import reports
-from central.store import SqliteCentralStore
-from central.store import migrations as central_migrations
+from central.sqlite import migrations as central_migrations
 from station.clock import SimulatedClock
 from station.config import Config, parse_config
 from station.controller import Controller
@@ -32,7 +31,15 @@ from station.model import MachineState
 from station.store import Store
 from station.store import migrations as station_migrations
 from station.sync import SyncClient
-from tests.conftest import LEA, MOUSSA, SOFIANE, YANIS, sample_roster_text, start_controller
+from tests.conftest import (
+    LEA,
+    MOUSSA,
+    SOFIANE,
+    YANIS,
+    open_central_store,
+    sample_roster_text,
+    start_controller,
+)
 from tests.test_central_helpers import CentralServer, central_config
 from tests.test_central_web import PASSWORD, login
 from tests.test_machine_sensors import SensorSim, make_sim
@@ -263,7 +270,7 @@ def test_central_projection_is_the_same_in_either_order(tmp_path: Path) -> None:
     fin = event(3, "finishing_ended", {"session_id": "s1", "duration_s": 1800, "energy_wh": 80})
     totals = []
     for i, order in enumerate(([[start], [end], [fin]], [[start], [fin], [end]])):
-        s = SqliteCentralStore(tmp_path / f"c{i}.sqlite")
+        s = open_central_store(tmp_path / f"c{i}.sqlite")
         s.add_station("printer-1", kind="printer3d")
         for batch in order:
             s.ingest("printer-1", batch)
@@ -294,7 +301,7 @@ def test_central_migration_adds_the_stored_finishing_phases(tmp_path: Path) -> N
         [json.dumps({**fin, "energy_wh": 283.4})],
     )
     db.conn.close()
-    store = SqliteCentralStore(path)
+    store = open_central_store(path)
     try:
         row = store._rows("SELECT * FROM sessions")[0]
     finally:

@@ -9,7 +9,6 @@ request bodies are bounded (413).
 from __future__ import annotations
 
 import logging
-import sqlite3
 from typing import Any
 
 from flask import Flask, Response, abort, g, jsonify, request
@@ -67,7 +66,7 @@ def create_central_app(store: CentralStore, config: CentralConfig) -> Flask:
     @app.errorhandler(Exception)
     def unexpected(e: Exception) -> tuple[Response, int]:
         """Never a traceback: a sentence that says what happened and what to do."""
-        if isinstance(e, sqlite3.Error | CentralError | OSError):
+        if isinstance(e, (*store.database_errors, CentralError, OSError)):
             log.error("storage failure serving %s: %r", request.path, e)
             return jsonify(
                 error=f"the central store cannot use its database ({e}): try again in a "

@@ -35,18 +35,11 @@ from flask import (
 )
 
 from central.config import CentralConfig
-from central.errors import BadRequest, CentralError, Conflict, NotFound
+from central.errors import BadgeHeld, BadRequest, CentralError, Conflict, NotFound
 from central.fleet import changed_rows, fleet, utcnow
 from central.ingest import COMMAND_ACTIONS, parse_command
 from central.privacy import retention_runs
-from central.store import (
-    ROLES,
-    BadgeHeld,
-    SqliteCentralStore,
-    member_detail,
-    recent_alerts,
-    recent_events,
-)
+from central.store import ROLES, CentralStore
 from station.errors import RosterError
 from station.model import Level, Role
 from station.roster import (
@@ -137,7 +130,7 @@ def tn(key: str, count: float, /, **values: Any) -> str:
     return i18n.translator().ngettext(language(), key, count, **values)
 
 
-def store() -> SqliteCentralStore:
+def store() -> CentralStore:
     return current_app.extensions["central_store"]  # type: ignore[no-any-return]
 
 
@@ -259,8 +252,8 @@ FLEET_FIELDS = ("state", "who", "contact", "backlog", "health", "problems")
 
 
 def fleet_now() -> list[dict[str, Any]]:
-    problems = recent_events(store(), ("problem_reported",), 50)
-    changes = recent_events(store(), ("machine_state_changed",), 200)
+    problems = store().recent_events(("problem_reported",), 50)
+    changes = store().recent_events(("machine_state_changed",), 200)
     return fleet(store().stations(), problems, utcnow(), config().offline_after_s, changes)
 
 
@@ -297,8 +290,8 @@ def index() -> str:
         commands=store().commands(limit=20),
         actions=COMMAND_ACTIONS,
         missed=config().sync.offline_after_missed,
-        faults=recent_events(store(), ("machine_state_changed",), 200),
-        alerts=recent_alerts(store(), 20),
+        faults=store().recent_events(("machine_state_changed",), 200),
+        alerts=store().recent_alerts(20),
     )
 
 
@@ -415,7 +408,7 @@ def save_member() -> Any:
 @requires("educator")
 def member(member_id: str) -> str:
     try:
-        detail = member_detail(store(), member_id)
+        detail = store().member_detail(member_id)
     except NotFound as e:
         abort(404, str(e))
     return render_template(
@@ -447,7 +440,7 @@ def add_badge(member_id: str) -> Any:
 
 def _name_of(member_id: str) -> str:
     try:
-        return str(member_detail(store(), member_id)["name"])
+        return str(store().member_detail(member_id)["name"])
     except NotFound:
         return member_id
 

@@ -1,0 +1,95 @@
+"""Accounts of the web pages: educators, technicians, admins; their logins and sessions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from central import clock
+from central.errors import BadRequest, Conflict, NotFound
+from central.sqlite.base import SqliteBase
+from central.store import ROLES
+
+
+class AccountsSqlite(SqliteBase):
+    def add_user(self, username: str, password: str, role: str, *, replace: bool = False) -> bool:
+        """Create an account, or with ``replace`` set its password and role (and end its
+        sessions: a demoted admin's open pages stop at their next request)."""
+        from station.accounts import (
+            MIN_PASSWORD_LENGTH,
+            USERNAME_PATTERN,
+            hash_password,
+        )
+
+        if not USERNAME_PATTERN.match(username):
+            raise BadRequest(
+                "a username is 2-32 lower-case letters, digits, '.', '_' or '-'", "username"
+            )
+        if role not in ROLES:
+            raise BadRequest(f"role must be one of {', '.join(ROLES)}", "role")
+        if len(password) < MIN_PASSWORD_LENGTH:
+            raise BadRequest(
+                f"a password has at least {MIN_PASSWORD_LENGTH} characters", "password"
+            )
+        hashed = hash_password(password)
+        with self._transaction() as conn:
+            exists = conn.execute("SELECT 1 FROM users WHERE username = ?", (username,)).fetchone()
+            if exists and not replace:
+                raise Conflict(f"user {username} exists already; use --replace")
+            conn.execute(
+                "INSERT INTO users (username, password_hash, role, created_at) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT(username) DO UPDATE SET password_hash = excluded.password_hash, "
+                "role = excluded.role, active = 1, "
+                "session_generation = users.session_generation + 1",
+                (username, hashed, role, clock.now_iso()),
+            )
+        return not exists
+
+    def authenticate(self, username: str, password: str) -> dict[str, Any] | None:
+        """The account if the password is right; as slow for an unknown user as for a known
+        one, so that the reply's timing does not tell which usernames exist."""
+        from station.accounts import verify
+
+        row = self.db.conn.execute(
+            "SELECT password_hash, role, session_generation FROM users"
+            " WHERE username = ? AND active = 1",
+            (username,),
+        ).fetchone()
+        if not verify(row[0] if row else None, password):
+            return None
+        with self._transaction() as conn:
+            conn.execute(
+                "UPDATE users SET last_login_at = ? WHERE username = ?", (clock.now_iso(), username)
+            )
+        return {"username": username, "role": row[1], "generation": row[2]}
+
+    def session_user(self, username: str) -> dict[str, Any] | None:
+        """What a request checks of its session's account: role, generation; None if gone."""
+        row = self.db.conn.execute(
+            "SELECT role, session_generation FROM users WHERE username = ? AND active = 1",
+            (username,),
+        ).fetchone()
+        return {"username": username, "role": row[0], "generation": row[1]} if row else None
+
+    def end_sessions(self, username: str) -> None:
+        """Every open session of this account ends (logout, a stolen cookie)."""
+        with self._transaction() as conn:
+            conn.execute(
+                "UPDATE users SET session_generation = session_generation + 1 WHERE username = ?",
+                (username,),
+            )
+
+    def set_user_active(self, username: str, active: bool) -> None:
+        """Disable (its sessions end at once) or enable an account."""
+        with self._transaction() as conn:
+            cur = conn.execute(
+                "UPDATE users SET active = ?, session_generation = session_generation + 1"
+                " WHERE username = ?",
+                (int(active), username),
+            )
+            if cur.rowcount == 0:
+                raise NotFound(f"no account {username!r}: see `station-central user list`")
+
+    def users(self) -> list[dict[str, Any]]:
+        return self._rows(
+            "SELECT username, role, active, created_at, last_login_at FROM users ORDER BY username"
+        )

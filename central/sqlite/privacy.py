@@ -1,0 +1,172 @@
+"""Privacy: what the store holds about a member, their erasure (pseudonymisation), retention.
+
+The rules (which fields name a member, what erasure keeps) are central/privacy.py's; this module
+finds and rewrites the rows.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from typing import Any
+
+from central import clock
+from central.privacy_fields import ERASED_NAME, ID_FIELDS, NAME_FIELDS, UID_FIELDS
+from central.sqlite.base import SqliteBase
+from central.sqlite.ingest import pseudonym_in
+from central.sqlite.progress import revoke_progress_links
+from central.store import Erasure, GrantRecord, RetentionRun, SessionRecord, StoredEvent
+
+
+class PrivacySqlite(SqliteBase):
+    """A member's rows for the right of access, their erasure, the retention runs."""
+
+    def pseudonym(self, member_id: str) -> str:
+        with self._transaction() as conn:
+            return pseudonym_in(conn, member_id)
+
+    def sessions_of(self, member_id: str) -> list[SessionRecord]:
+        return self._typed(
+            "SELECT id, station_id, machine_id, kind, member_id, supervisor_id, started_at,"
+            " ended_at, end_reason, duration_s, energy_wh FROM sessions WHERE member_id = ? OR "
+            "supervisor_id = ? ORDER BY started_at",
+            (member_id, member_id),
+        )
+
+    def grants_of(self, member_id: str) -> list[GrantRecord]:
+        return self._typed(
+            "SELECT station_id, member_id, kind, level, previous_level, granted_by, granted_at "
+            "FROM grants WHERE member_id = ? OR granted_by = ? ORDER BY granted_at",
+            (member_id, member_id),
+        )
+
+    def events_naming(self, member_id: str) -> list[StoredEvent]:
+        return [
+            {"station_id": r[0], "seq": r[1], "type": r[2], "at": r[4] or r[3], "data": r[5]}
+            for r in self._mentions(member_id)
+        ]
+
+    def _mentions(self, member_id: str, uids: tuple[str, ...] = ()) -> list[tuple[Any, ...]]:
+        """Events whose data names the member or one of their badges (a cheap text filter, then
+        an exact check)."""
+        needles = [json.dumps(v, ensure_ascii=False) for v in (member_id, *uids)]
+        where = " OR ".join("instr(data, ?) > 0" for _ in needles)
+        rows = self.db.conn.execute(
+            f"SELECT station_id, seq, type, at, at_repaired, data FROM events WHERE {where}",
+            needles,
+        ).fetchall()
+        out = []
+        for r in rows:
+            data = json.loads(r[5])
+            if not isinstance(data, dict):
+                continue
+            if any(data.get(f) == member_id for f in ID_FIELDS) or any(
+                data.get(f) in uids for f in UID_FIELDS
+            ):
+                out.append((*r[:5], data))
+        return out
+
+    def _badges_of(self, member_id: str) -> tuple[str, ...]:
+        rows = self.db.conn.execute("SELECT uid FROM badges WHERE member_id = ?", (member_id,))
+        return tuple(r[0] for r in rows.fetchall())
+
+    def erase_member(self, member_id: str) -> Erasure:
+        anon = self.pseudonym(member_id)
+        uids = self._badges_of(member_id)
+        mentions = self._mentions(member_id, uids)
+        with self._transaction() as conn:
+            version = self._bump(conn)
+            conn.execute(
+                "UPDATE members SET name = ?, active = 0, erased_at = COALESCE(erased_at, ?), "
+                "version = ?, updated_at = ? WHERE id = ?",
+                (ERASED_NAME, clock.now_iso(), version, clock.now_iso(), member_id),
+            )
+            _forget_badges(conn, uids)
+            conn.execute(
+                "UPDATE qualifications SET level = 'none', granted_by = NULL, version = ? "
+                "WHERE member_id = ?",
+                (version, member_id),
+            )
+            conn.execute(
+                "UPDATE qualifications SET granted_by = ? WHERE granted_by = ?", (anon, member_id)
+            )
+            sessions = conn.execute(
+                "UPDATE sessions SET member_id = ? WHERE member_id = ?", (anon, member_id)
+            ).rowcount
+            sessions += conn.execute(
+                "UPDATE sessions SET supervisor_id = ? WHERE supervisor_id = ?", (anon, member_id)
+            ).rowcount
+            conn.execute("UPDATE grants SET member_id = ? WHERE member_id = ?", (anon, member_id))
+            conn.execute("UPDATE grants SET granted_by = ? WHERE granted_by = ?", (anon, member_id))
+            conn.execute(
+                "UPDATE qualification_history SET granted_by = ? WHERE granted_by = ?",
+                (anon, member_id),
+            )
+            # An old personal link shows nothing.
+            revoke_progress_links(conn, member_id, clock.now_iso())
+            for station_id, seq, _type, _at, _fixed, data in mentions:
+                for f in ID_FIELDS:
+                    if data.get(f) == member_id:
+                        data[f] = anon
+                        if f in NAME_FIELDS and NAME_FIELDS[f] in data:
+                            data[NAME_FIELDS[f]] = None
+                for f in UID_FIELDS:
+                    if data.get(f) in uids:
+                        data[f] = None
+                conn.execute(
+                    "UPDATE events SET data = ? WHERE station_id = ? AND seq = ?",
+                    (json.dumps(data, ensure_ascii=False, separators=(",", ":")), station_id, seq),
+                )
+            # Last: the updates above left their trace in the history through its triggers.
+            conn.execute("DELETE FROM role_history WHERE member_id = ?", (member_id,))
+            conn.execute("DELETE FROM qualification_history WHERE member_id = ?", (member_id,))
+        return {
+            "member_id": member_id,
+            "pseudonym": anon,
+            "events": len(mentions),
+            "sessions": sessions,
+            "badges": len(uids),
+        }
+
+    def retention_candidates(self, cutoff: str) -> list[str]:
+        rows = self.db.conn.execute(
+            """SELECT m.id FROM members m WHERE m.active = 0 AND m.erased_at IS NULL
+               AND m.updated_at < ? AND NOT EXISTS (
+                   SELECT 1 FROM sessions s WHERE s.member_id = m.id AND s.started_at >= ?)
+               ORDER BY m.id""",
+            (cutoff, cutoff),
+        ).fetchall()
+        return [r[0] for r in rows]
+
+    def record_retention_run(self, days: int, erased: int, *, dry_run: bool) -> None:
+        with self._transaction() as conn:
+            conn.execute(
+                "INSERT INTO retention_runs (at, days, erased, dry_run) VALUES (?, ?, ?, ?)",
+                (clock.now_iso(), days, erased, int(dry_run)),
+            )
+
+    def retention_runs(self, limit: int = 20) -> list[RetentionRun]:
+        return self._typed(
+            "SELECT at, days, erased, dry_run FROM retention_runs ORDER BY id DESC LIMIT ?",
+            (limit,),
+        )
+
+
+def _forget_badges(conn: sqlite3.Connection, uids: tuple[str, ...]) -> None:
+    """No UID of the member stays: not in the badges, taps, alerts or commands.
+
+    Stations refuse the member from the tombstone (``member_inactive``), and a station that gets
+    the whole roster again marks the badge inactive, as every badge the roster leaves out.
+    """
+    marks = ",".join("?" * len(uids))
+    if not uids:
+        return
+    conn.execute(f"DELETE FROM badges WHERE uid IN ({marks})", uids)
+    conn.execute(f"DELETE FROM badge_taps WHERE uid IN ({marks})", uids)
+    conn.execute(f"DELETE FROM station_enrolments WHERE uid IN ({marks})", uids)
+    conn.execute(
+        "UPDATE alerts SET data = json_set(data, '$.uid', NULL) "
+        f"WHERE json_extract(data, '$.uid') IN ({marks})",
+        uids,
+    )
+    conn.execute(f"UPDATE commands SET uid = NULL WHERE uid IN ({marks})", uids)
