@@ -74,11 +74,15 @@ class PsycopgDatabase:
     """A psycopg_pool pool; connections are checked before use, so a restarted server is
     reconnected to without restarting the central store."""
 
+    errors: tuple[type[Exception], ...] = (psycopg.Error,)
+
     def __init__(self, params: dict[str, Any], *, pool_size: int, where: str) -> None:
         self.where = where
         self._params = params
         self.pool = psycopg_pool.ConnectionPool(
-            kwargs=params,  # as keywords: the password is never part of a conninfo string
+            # as keywords: the password is never part of a conninfo string. Parameters are
+            # bound client-side, as SQLite binds them: a NULL in `? IS NULL` needs no type.
+            kwargs={**params, "cursor_factory": psycopg.ClientCursor},
             min_size=1,
             max_size=pool_size,
             open=False,

@@ -17,10 +17,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from central import wiring
 from central.config import CentralConfig, load_config, write_config
 from central.ingest import COMMAND_ACTIONS, parse_command
 from central.roster_import import file_date, import_file, parse_date
-from central.sqlite import SqliteCentralStore
 from central.store import ROLES, CentralStore
 from station import __version__
 from station.cli import dispatch
@@ -155,12 +155,9 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def open_store(config: CentralConfig) -> SqliteCentralStore:
-    return SqliteCentralStore(
-        config.db_path,
-        two_stations_window_s=config.sync.badge_two_stations_s,
-        max_ahead=config.sync.max_batch,
-    )
+def open_store(config: CentralConfig) -> CentralStore:
+    """The backend named in ``[storage]`` (central/wiring.py)."""
+    return wiring.open_store(config)
 
 
 # --- commands ------------------------------------------------------------------------------------
@@ -278,7 +275,7 @@ def cmd_station_list(args: argparse.Namespace) -> int:
 
 def cmd_events(args: argparse.Namespace) -> int:
     config = load_config(args.config)
-    if not config.db_path.exists():
+    if config.storage.backend == "sqlite" and not config.db_path.exists():
         raise StationError(f"no central store at {config.db_path}: run `station-central init`")
     with closing(open_store(config)) as store:
         for e in store.events(station_id=args.station, after_seq=args.after):

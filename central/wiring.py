@@ -13,6 +13,7 @@ from typing import Any
 from central.config import CentralConfig
 from central.errors import CentralConfigError
 from central.pg.db import Database
+from central.store import CentralStore
 
 DRIVERS = {"postgresql": "adapters.postgresql"}
 
@@ -39,6 +40,23 @@ def open_database(config: CentralConfig) -> Database:
     return db
 
 
+def open_store(config: CentralConfig) -> CentralStore:
+    """The configured backend's store, its schema migrated (errors show at start)."""
+    window, ahead = config.sync.badge_two_stations_s, config.sync.max_batch
+    if config.storage.backend == "sqlite":
+        from central.sqlite import SqliteCentralStore
+
+        return SqliteCentralStore(config.db_path, two_stations_window_s=window, max_ahead=ahead)
+    from central.pg import PgCentralStore
+
+    db = open_database(config)
+    try:
+        return PgCentralStore(db, two_stations_window_s=window, max_ahead=ahead)
+    except BaseException:
+        db.close()
+        raise
+
+
 def migrate(config: CentralConfig, *, dry_run: bool = False) -> tuple[list[str], list[str]]:
     """Apply (or with ``dry_run`` only list) the pending migrations: ``(pending, applied)``."""
     if config.storage.backend == "sqlite":
@@ -55,20 +73,6 @@ def migrate(config: CentralConfig, *, dry_run: bool = False) -> tuple[list[str],
 
 
 def _migrate_sqlite(config: CentralConfig, *, dry_run: bool) -> tuple[list[str], list[str]]:
-    from sqlite_utils import Database as SqliteDatabase
+    from central.sqlite.migrate import migrate_file
 
-    from central.store import migrations, open_central_database
-
-    config.db_path.parent.mkdir(parents=True, exist_ok=True)
-    probe = SqliteDatabase(config.db_path)
-    try:
-        todo = [m.name for m in migrations.pending(probe)]
-    finally:
-        probe.close()
-    if dry_run:
-        return todo, []
-    db = open_central_database(config.db_path)  # applies them, each in a transaction
-    try:
-        return todo, [m.name for m in migrations.applied(db)]
-    finally:
-        db.close()
+    return migrate_file(config.db_path, dry_run=dry_run)

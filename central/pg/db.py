@@ -50,6 +50,9 @@ class Database(Protocol):
 
     where: str
     """The server and database without the password, for messages."""
+    errors: tuple[type[Exception], ...]
+    """The driver's own errors that may still come out (a bug's SQL error): the pages answer
+    them as a storage failure (500), never a traceback."""
 
     def transaction(self) -> AbstractContextManager[Connection]:
         """A connection in a transaction: committed on exit, rolled back on an exception."""

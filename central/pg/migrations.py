@@ -85,9 +85,30 @@ def _history_triggers() -> tuple[str, ...]:
 T = 'TEXT COLLATE "C"'
 """A time column: ISO-8601 text ordered byte by byte."""
 
+SQLITE_FUNCTIONS = (
+    # SQLite's functions that the SQL shared with central/sqlite/ uses, with SQLite's results.
+    """CREATE FUNCTION instr(haystack TEXT, needle TEXT) RETURNS INTEGER
+        AS $$ SELECT strpos(haystack, needle) $$ LANGUAGE sql IMMUTABLE STRICT""",
+    """CREATE FUNCTION round(x DOUBLE PRECISION, digits INTEGER) RETURNS DOUBLE PRECISION
+        AS $$ SELECT round(x::numeric, digits)::double precision $$ LANGUAGE sql IMMUTABLE""",
+    """CREATE FUNCTION bool_count(n BIGINT, b BOOLEAN) RETURNS BIGINT
+        AS $$ SELECT n + CASE WHEN b THEN 1 ELSE 0 END $$ LANGUAGE sql IMMUTABLE""",
+    "CREATE AGGREGATE sum(BOOLEAN) (SFUNC = bool_count, STYPE = BIGINT, INITCOND = '0')",
+    # One key of a JSON object kept as text ('$.uid'): all the shared SQL asks of JSON.
+    """CREATE FUNCTION json_extract(doc TEXT, path TEXT) RETURNS TEXT
+        AS $$ SELECT (doc::jsonb) ->> substr(path, 3) $$ LANGUAGE sql IMMUTABLE STRICT""",
+    """CREATE FUNCTION json_set(doc TEXT, path TEXT, value TEXT) RETURNS TEXT
+        AS $$ SELECT jsonb_set(doc::jsonb, ARRAY[substr(path, 3)],
+                               COALESCE(to_jsonb(value), 'null'::jsonb))::text $$
+        LANGUAGE sql IMMUTABLE""",
+)
+"""The backends share their portable SQL (``central/pg/base.py``); these few functions make
+SQLite's spelling of it run here, so that one statement is written once."""
+
 M001_SCHEMA = Migration(
     "m001_schema",
     (
+        *SQLITE_FUNCTIONS,
         f"""CREATE TABLE stations (
             id TEXT PRIMARY KEY,
             name TEXT NOT NULL DEFAULT '',
@@ -193,7 +214,7 @@ M001_SCHEMA = Migration(
         "CREATE INDEX qualifications_version ON qualifications (version)",
         "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
         f"""CREATE TABLE commands (
-            n BIGINT GENERATED ALWAYS AS IDENTITY,
+            rowid BIGINT GENERATED ALWAYS AS IDENTITY,
             id TEXT PRIMARY KEY,
             station_id TEXT NOT NULL,
             action TEXT NOT NULL,
@@ -205,7 +226,7 @@ M001_SCHEMA = Migration(
             applied_at {T},
             result TEXT
         )""",
-        "CREATE INDEX commands_pending ON commands (station_id, status, n)",
+        "CREATE INDEX commands_pending ON commands (station_id, status, rowid)",
         f"""CREATE TABLE users (
             username TEXT PRIMARY KEY,
             password_hash TEXT NOT NULL,
@@ -231,7 +252,7 @@ M001_SCHEMA = Migration(
             UNIQUE (kind, key)
         )""",
         f"""CREATE TABLE qualification_history (
-            n BIGINT GENERATED ALWAYS AS IDENTITY,
+            rowid BIGINT GENERATED ALWAYS AS IDENTITY,
             member_id TEXT NOT NULL,
             kind TEXT NOT NULL,
             level TEXT NOT NULL,
@@ -240,7 +261,7 @@ M001_SCHEMA = Migration(
         )""",
         "CREATE INDEX qualification_history_at ON qualification_history (member_id, kind, at)",
         f"""CREATE TABLE role_history (
-            n BIGINT GENERATED ALWAYS AS IDENTITY,
+            rowid BIGINT GENERATED ALWAYS AS IDENTITY,
             member_id TEXT NOT NULL,
             role TEXT NOT NULL,
             active INTEGER NOT NULL,
@@ -256,6 +277,7 @@ M001_SCHEMA = Migration(
             dry_run INTEGER NOT NULL
         )""",
         f"""CREATE TABLE station_enrolments (
+            rowid BIGINT GENERATED ALWAYS AS IDENTITY,
             uid TEXT NOT NULL,
             member_id TEXT NOT NULL,
             station_id TEXT NOT NULL,

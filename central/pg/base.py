@@ -1,0 +1,154 @@
+"""What every concern of the PostgreSQL central store shares: the pool, the write transaction,
+and the SQL it shares with the SQLite backend.
+
+Most of the central store's SQL is standard: the concerns' classes of ``central/sqlite/`` are
+the implementation of both backends, and this base gives them PostgreSQL underneath. Their
+statements use SQLite's parameter style (``?``, ``:name``); :func:`to_psycopg` rewrites only
+that (never the SQL itself), and the schema (``central/pg/migrations.py``) gives PostgreSQL the
+few SQLite functions they call and a ``rowid`` column where they order by it. A statement that
+cannot be shared is overridden in the concern's module here (``central/pg/<concern>.py``).
+
+Writers are serialised as SQLite serialises them (one at a time, across every central process
+on the database: a transaction-scoped advisory lock), so that the shared read-then-write logic —
+the roster's version, the held seqs of a batch — means the same on both backends.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from functools import lru_cache
+from typing import Any
+
+from central.errors import StorageUnavailable
+from central.pg import migrations, partitions
+from central.pg.db import Connection, Cursor, Database
+from central.sqlite.base import SqliteBase
+
+WRITE_LOCK = 7_041_977_015
+"""``pg_advisory_xact_lock`` key of the store's write transactions."""
+
+_TOKENS = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|::|\?|:([A-Za-z_]\w*)|%")
+
+
+@lru_cache(maxsize=1024)
+def to_psycopg(sql: str) -> str:
+    """SQLite's parameter style in ``sql`` as psycopg's: ``?`` → ``%s``, ``:name`` →
+    ``%(name)s``, a literal ``%`` → ``%%``; quoted text and ``::`` casts are left alone."""
+
+    def swap(m: re.Match[str]) -> str:
+        text = m.group(0)
+        if text == "?":
+            return "%s"
+        if text == "%":
+            return "%%"
+        if m.group(1):
+            return f"%({m.group(1)})s"
+        return text
+
+    return _TOKENS.sub(swap, sql)
+
+
+class Result:
+    """A statement's rows, fetched at once (the connection goes back to the pool)."""
+
+    def __init__(self, cur: Cursor) -> None:
+        self.description: Sequence[Any] | None = cur.description
+        self.rowcount = cur.rowcount
+        self._rows: list[Any] = cur.fetchall() if cur.description else []
+
+    def fetchone(self) -> Any:
+        return self._rows.pop(0) if self._rows else None
+
+    def fetchall(self) -> list[Any]:
+        rows, self._rows = self._rows, []
+        return rows
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self.fetchall())
+
+
+class SharedSqlConnection:
+    """A pooled connection that takes the shared SQL (SQLite's parameter style)."""
+
+    def __init__(self, raw: Connection) -> None:
+        self.raw = raw
+
+    def execute(self, sql: str, params: Any = ()) -> Result:
+        return Result(self.raw.execute(to_psycopg(sql), _params(params)))
+
+    def executemany(self, sql: str, rows: Any) -> None:
+        query = to_psycopg(sql)
+        for row in rows:
+            self.raw.execute(query, _params(row))
+
+
+def _params(params: Any) -> Any:
+    if isinstance(params, dict):
+        return {k: _value(v) for k, v in params.items()}
+    return [_value(v) for v in params] if params else None
+
+
+def _value(v: Any) -> Any:
+    """A bool as SQLite takes it: 0/1 into an INTEGER column, a truth value in ``NOT (? AND …)``.
+    Sent as the text ``'1'``/``'0'`` (psycopg passes text untyped), PostgreSQL reads it as
+    whichever the statement needs."""
+    return ("1" if v else "0") if isinstance(v, bool) else v
+
+
+class _OneShot:
+    """``self.db.conn`` of the shared code: each statement in a transaction of its own."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def execute(self, sql: str, params: Any = ()) -> Result:
+        with self._db.transaction() as raw:
+            return SharedSqlConnection(raw).execute(sql, params)
+
+
+class _Handle:
+    def __init__(self, db: Database) -> None:
+        self.conn = _OneShot(db)
+
+
+class PgBase(SqliteBase):
+    """A pool on one PostgreSQL database; the concerns' classes build on it."""
+
+    def __init__(
+        self, db: Database, *, two_stations_window_s: float = 10.0, max_ahead: int = 5000
+    ) -> None:
+        self.pg = db
+        self.where = db.where
+        self.two_stations_window_s = two_stations_window_s
+        self.max_ahead = max_ahead
+        self.database_errors = (StorageUnavailable, *db.errors)
+        migrations.migrate(db)  # at start, like the SQLite store (and `station-central migrate`)
+        self._months: set[str] = set()
+
+    @property
+    def db(self) -> Any:  # the shared code's ``self.db.conn.execute``
+        return _Handle(self.pg)
+
+    def close(self) -> None:
+        self.pg.close()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[Any]:
+        with self.pg.transaction() as raw:
+            raw.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
+            yield SharedSqlConnection(raw)
+
+    @contextmanager
+    def _read(self) -> Iterator[Any]:
+        with self.pg.transaction() as raw:
+            raw.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            yield SharedSqlConnection(raw)
+
+    def _prepare_month(self, received: str) -> None:
+        """This month's and the next month's partitions exist before their first event."""
+        month = partitions.month_of(received)
+        if month not in self._months:
+            partitions.ensure_months(self.pg, [month, partitions.next_month(month)])
+            self._months.add(month)
