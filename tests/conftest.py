@@ -135,6 +135,14 @@ def open_pg_store(dsn: str) -> CentralStore:
     return store
 
 
+def another_process(store: CentralStore) -> CentralStore:
+    """A second store on the same database, as another central process would open it."""
+    if id(store) in PG_DSNS:
+        return open_pg_store(PG_DSNS[id(store)])
+    assert isinstance(store, SqliteCentralStore)
+    return SqliteCentralStore(store.path)
+
+
 def storage_section(store: CentralStore, data_dir: Path) -> str:
     """The ``[storage]`` section of a config file on ``store`` (a CLI run on the same store)."""
     if id(store) in PG_DSNS:

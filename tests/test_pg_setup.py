@@ -263,3 +263,39 @@ def test_months(pg_db: Any) -> None:
     ]
     # A month whose rows already sit in the default partition is left there (no failure).
     assert partitions.ensure_months(pg_db, ["2031-03"]) == []
+
+
+# --- the shared SQL's parameters ---------------------------------------------------------------
+
+
+def test_sqlite_parameters_become_psycopg_ones_and_nothing_else_changes() -> None:
+    from central.pg.base import to_psycopg
+
+    assert to_psycopg("SELECT a FROM t WHERE b = ? AND c = :c") == (
+        "SELECT a FROM t WHERE b = %s AND c = %(c)s"
+    )
+    assert to_psycopg("SELECT '?:x%' || ? , x::text, 5 % 2") == (
+        "SELECT '?:x%' || %s , x::text, 5 %% 2"
+    )
+    assert to_psycopg("SELECT 'it''s ?' , \"col?\"") == "SELECT 'it''s ?' , \"col?\""
+
+
+def test_executemany_is_one_multi_row_insert_per_500_rows(pg_db: Any) -> None:
+    from central.pg.base import SharedSqlConnection
+
+    statements: list[str] = []
+    with pg_db.transaction() as raw:
+
+        class Spy:
+            def execute(self, query: Any, params: Any = None) -> Any:
+                statements.append(query)
+                return raw.execute(query, params)
+
+        conn = SharedSqlConnection(Spy())  # type: ignore[arg-type]
+        conn.executemany(
+            "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT DO NOTHING",
+            [(f"k{i}", str(i)) for i in range(1200)],
+        )
+        assert conn.execute("SELECT COUNT(*) FROM meta").fetchone()[0] == 1200
+    assert len(statements) == 3 + 1
+    assert statements[0].endswith("(%s, %s) ON CONFLICT DO NOTHING")
