@@ -54,7 +54,13 @@ from station.roster import (
 from web import csrf, i18n
 from web.common import format as fmt
 from web.common.limits import StreamLimiter, stream_cap
-from web.common.login import MAX_USERNAME, LoginLimiter, limiter_keys, safe_next
+from web.common.login import (
+    MAX_USERNAME,
+    LoginLimiter,
+    SharedLoginLimiter,
+    limiter_keys,
+    safe_next,
+)
 from web.i18n import LANGUAGES
 
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -77,7 +83,8 @@ def init_app(app: Flask) -> None:
         SESSION_COOKIE_SECURE=config.server.behind_tls,
         PERMANENT_SESSION_LIFETIME=12 * 3600,
     )
-    app.extensions.setdefault("login_limiter", LoginLimiter())
+    # In the store: every central process on one database counts the same failures.
+    app.extensions.setdefault("login_limiter", SharedLoginLimiter(app.extensions["central_store"]))
     app.extensions["stream_limiter"] = StreamLimiter(stream_cap(config.server.threads))
     app.jinja_env.globals["csrf_token"] = csrf.csrf_token
     app.jinja_env.globals["current_user"] = current_user

@@ -13,6 +13,7 @@ from central.pg.ingest import IngestPg
 from central.pg.reports import ReportsPg
 from central.sqlite.accounts import AccountsSqlite
 from central.sqlite.commands import CommandsSqlite
+from central.sqlite.logins import LoginsSqlite
 from central.sqlite.privacy import PrivacySqlite
 from central.sqlite.progress import ProgressSqlite
 from central.sqlite.roster import RosterSqlite
@@ -29,6 +30,7 @@ class PgCentralStore(
     RosterSqlite,
     CommandsSqlite,
     AccountsSqlite,
+    LoginsSqlite,
     ProgressSqlite,
     PrivacySqlite,
 ):

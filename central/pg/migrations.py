@@ -298,11 +298,12 @@ M002_SHARED_STATE = Migration(
     (
         # Failed logins per account and per client address, shared by every central process
         # behind one address (web/common/login.py's limits, in the database).
-        f"""CREATE TABLE login_failures (
+        """CREATE TABLE login_failures (
             key TEXT NOT NULL,
-            at {T} NOT NULL
+            at DOUBLE PRECISION NOT NULL
         )""",
         "CREATE INDEX login_failures_key_at ON login_failures (key, at)",
+        "CREATE INDEX login_failures_at ON login_failures (at)",
     ),
 )
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from central.sqlite.accounts import AccountsSqlite
 from central.sqlite.commands import CommandsSqlite
 from central.sqlite.ingest import IngestSqlite
+from central.sqlite.logins import LoginsSqlite
 from central.sqlite.migrations import migrations, open_central_database
 from central.sqlite.privacy import PrivacySqlite
 from central.sqlite.progress import ProgressSqlite
@@ -29,6 +30,7 @@ class SqliteCentralStore(
     RosterSqlite,
     CommandsSqlite,
     AccountsSqlite,
+    LoginsSqlite,
     ReportsSqlite,
     ProgressSqlite,
     PrivacySqlite,
