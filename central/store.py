@@ -337,6 +337,16 @@ class LoginFailures(Protocol):
     def clear_login_failures(self, keys: list[str]) -> None: ...
 
 
+class Changes(Protocol):
+    """A counter of committed writes, to wait on (the dashboard's live stream): with
+    PostgreSQL, a write through any central process on the database moves it (LISTEN/NOTIFY)."""
+
+    def changes_seen(self) -> int: ...
+    def wait_for_change(self, seen: int, timeout_s: float) -> int:
+        """The counter once it differs from ``seen``, or after ``timeout_s``."""
+        ...
+
+
 class Reports(Protocol):
     """The figures of the reports (central/reports.py, central/programme.py), from the sessions
     and grants ingest keeps, never from the raw events. Times are the repaired ones."""
@@ -386,6 +396,7 @@ class CentralStore(
     Commands,
     Accounts,
     LoginFailures,
+    Changes,
     Reports,
     Progress,
     Privacy,

@@ -195,3 +195,47 @@ def test_two_central_processes_on_one_database_behave_as_one(
     for _ in range(5):
         assert login_status(a.url, "yanis", "not the password") == 401
     assert login_status(b.url, "yanis", PASSWORD) == 429, "B refuses what A counted"
+
+
+# --- the dashboard's live stream wakes on a write through any process ---------------------------
+
+
+def test_a_write_wakes_the_waiters_of_the_same_store(central_store: CentralStore) -> None:
+    import time
+
+    seen = central_store.changes_seen()
+    woke: list[float] = []
+
+    def wait() -> None:
+        started = time.monotonic()
+        central_store.wait_for_change(seen, 30.0)
+        woke.append(time.monotonic() - started)
+
+    waiter = threading.Thread(target=wait)
+    waiter.start()
+    central_store.add_station("laser-1", kind="laser")
+    waiter.join(30)
+    assert woke and woke[0] < 10.0, "woken by the write, not by the timeout"
+    assert central_store.wait_for_change(seen, 0.0) != seen
+
+
+def test_a_push_through_another_process_wakes_the_stream_here(pg_store_dsn: str) -> None:
+    """LISTEN/NOTIFY: what would be a second central process's write wakes this one's waiters."""
+    import time
+
+    here, there = open_pg_store(pg_store_dsn), open_pg_store(pg_store_dsn)
+    try:
+        seen = here.changes_seen()
+        # the listener bumps once when it is listening: from then on, only NOTIFY moves it
+        seen = here.wait_for_change(seen, 10.0)
+        started = time.monotonic()
+        moved: list[int] = []
+        waiter = threading.Thread(target=lambda: moved.append(here.wait_for_change(seen, 30.0)))
+        waiter.start()
+        there.add_station("printer-1", kind="printer3d")
+        waiter.join(30)
+        assert moved and moved[0] != seen
+        assert time.monotonic() - started < 10.0, "woken by NOTIFY, not by the timeout"
+    finally:
+        here.close()
+        there.close()

@@ -328,6 +328,7 @@ def stream() -> Response:
         commands: str | None = None
         quiet = 0.0
         with app.app_context():
+            seen = store().changes_seen()
             # Ends when the viewer goes away (the write fails: GeneratorExit) or loses the right.
             while still_allowed():
                 payload, index, commands = fleet_message(index, commands)
@@ -337,8 +338,11 @@ def stream() -> Response:
                 elif quiet >= KEEPALIVE_S:
                     quiet = 0.0
                     yield ": keep-alive\n\n"
-                time.sleep(FLEET_POLL_S)
-                quiet += FLEET_POLL_S
+                # Woken by a write through any central process (LISTEN/NOTIFY on PostgreSQL);
+                # re-read at least every FLEET_POLL_S anyway: "offline" comes with time alone.
+                started = time.monotonic()
+                seen = store().wait_for_change(seen, FLEET_POLL_S)
+                quiet += time.monotonic() - started
 
     limiter: StreamLimiter = current_app.extensions["stream_limiter"]
     return limiter.response(

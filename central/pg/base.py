@@ -15,19 +15,28 @@ the roster's version, the held seqs of a batch — means the same on both backen
 
 from __future__ import annotations
 
+import logging
 import re
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any
 
+from central.changes import ChangeSignal
 from central.errors import StorageUnavailable
 from central.pg import migrations, partitions
 from central.pg.db import Connection, Cursor, Database
 from central.sqlite.base import SqliteBase
 
+log = logging.getLogger("central.pg")
+
 WRITE_LOCK = 7_041_977_015
 """``pg_advisory_xact_lock`` key of the store's write transactions."""
+CHANNEL = "fabrique_changes"
+"""NOTIFY channel of committed writes (every central process LISTENs on it)."""
+LISTEN_POLL_S = 0.5
+"""How often the listener thread looks up from its wait (to stop with the store)."""
 
 ROWS_PER_INSERT = 500
 _VALUES = re.compile(r"\bVALUES\s*(\([^()]*\))", re.IGNORECASE)
@@ -140,12 +149,19 @@ class PgBase(SqliteBase):
         self.database_errors = (StorageUnavailable, *db.errors)
         migrations.migrate(db)  # at start, like the SQLite store (and `station-central migrate`)
         self._months: set[str] = set()
+        self._signal = ChangeSignal()
+        self._listening = threading.Lock()
+        self._listener: threading.Thread | None = None
+        self._closed = threading.Event()
 
     @property
     def db(self) -> Any:  # the shared code's ``self.db.conn.execute``
         return _Handle(self.pg)
 
     def close(self) -> None:
+        self._closed.set()
+        if self._listener is not None:
+            self._listener.join(5)
         self.pg.close()
 
     @contextmanager
@@ -153,6 +169,46 @@ class PgBase(SqliteBase):
         with self.pg.transaction() as raw:
             raw.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
             yield SharedSqlConnection(raw)
+            raw.execute(f"NOTIFY {CHANNEL}")  # delivered at commit, to every process
+
+    # --- changes, across processes ------------------------------------------------------------
+
+    def changes_seen(self) -> int:
+        self._listen()
+        return self._signal.seen
+
+    def wait_for_change(self, seen: int, timeout_s: float) -> int:
+        self._listen()
+        return self._signal.wait(seen, timeout_s)
+
+    def _listen(self) -> None:
+        """Start the listener thread at the first wait (a CLI command never needs one)."""
+        with self._listening:
+            if self._listener is None and not self._closed.is_set():
+                self._listener = threading.Thread(
+                    target=self._listen_loop, name="pg-listen", daemon=True
+                )
+                self._listener.start()
+
+    def _listen_loop(self) -> None:
+        """Bump the signal at each NOTIFY; if the server goes away, listen again when it is back
+        (and bump once: what changed meanwhile is unknown)."""
+        while not self._closed.is_set():
+            try:
+                listener = self.pg.listen(CHANNEL)
+            except StorageUnavailable as e:
+                log.warning("dashboard streams fall back to polling: %s", e)
+                self._closed.wait(5.0)
+                continue
+            try:
+                self._signal.bump()
+                while not self._closed.is_set():
+                    if listener.poll(LISTEN_POLL_S):
+                        self._signal.bump()
+            except StorageUnavailable as e:
+                log.warning("lost the change notifications, listening again: %s", e)
+            finally:
+                listener.close()
 
     @contextmanager
     def _read(self) -> Iterator[Any]:

@@ -10,6 +10,7 @@ concern's protocol in ``central/store.py`` (and so in every other backend).
 from __future__ import annotations
 
 from central.sqlite.accounts import AccountsSqlite
+from central.sqlite.changes import ChangesSqlite
 from central.sqlite.commands import CommandsSqlite
 from central.sqlite.ingest import IngestSqlite
 from central.sqlite.logins import LoginsSqlite
@@ -31,6 +32,7 @@ class SqliteCentralStore(
     CommandsSqlite,
     AccountsSqlite,
     LoginsSqlite,
+    ChangesSqlite,
     ReportsSqlite,
     ProgressSqlite,
     PrivacySqlite,
