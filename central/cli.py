@@ -62,6 +62,15 @@ def build_parser() -> argparse.ArgumentParser:
     mig.add_argument("--dry-run", action="store_true", help="list the pending migrations only")
     mig.set_defaults(func=cmd_migrate)
 
+    bk = sub.add_parser("backup", help="a consistent copy of the store (pg_dump, or SQLite's)")
+    bk.add_argument("--config", required=True)
+    bk.add_argument("--to", help="the file (default: DATA_DIR/backups/central-<time>)")
+    bk.set_defaults(func=cmd_backup)
+    rs = sub.add_parser("restore", help="restore a backup into a store that holds nothing yet")
+    rs.add_argument("backup")
+    rs.add_argument("--config", required=True)
+    rs.set_defaults(func=cmd_restore)
+
     st = sub.add_parser("station", help="register stations and manage their tokens")
     ssub = st.add_subparsers(dest="station_command", required=True)
     add = ssub.add_parser("add", help="register a station and print its token once")
@@ -233,6 +242,20 @@ def cmd_migrate(args: argparse.Namespace) -> int:
         print(f"{where}: applied {', '.join(todo)}; the schema is up to date ({len(applied)})")
     else:
         print(f"{where}: the schema is up to date ({len(applied)} migrations), nothing to do")
+    return 0
+
+
+def cmd_backup(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    path = wiring.backup(config, Path(args.to) if args.to else None)
+    print(f"backup written: {path} ({path.stat().st_size} bytes)")
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    wiring.restore(config, Path(args.backup))
+    print(f"restored {args.backup}; start the central store (its schema migrates at start)")
     return 0
 
 

@@ -8,6 +8,8 @@ adapter (``adapters/postgresql.py``, the one module that imports psycopg) by nam
 from __future__ import annotations
 
 import importlib
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from central.config import CentralConfig
@@ -76,3 +78,31 @@ def _migrate_sqlite(config: CentralConfig, *, dry_run: bool) -> tuple[list[str],
     from central.sqlite.migrate import migrate_file
 
     return migrate_file(config.db_path, dry_run=dry_run)
+
+
+def backup(config: CentralConfig, target: Path | None = None) -> Path:
+    """A consistent copy of the store: ``pg_dump`` (custom format) or SQLite's online backup,
+    by default in ``<data_dir>/backups/`` with the date and time in its name."""
+    stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H%M%SZ")
+    if config.storage.backend == "sqlite":
+        from central.sqlite.backup import backup_file
+
+        return backup_file(
+            config.db_path, target or config.data_path / "backups" / f"central-{stamp}.sqlite"
+        )
+    from central.pg.backup import backup as pg_backup
+
+    target = target or config.data_path / "backups" / f"central-{stamp}.dump"
+    return pg_backup(config.storage.dsn, config.db_password(), target)
+
+
+def restore(config: CentralConfig, source: Path) -> None:
+    """A backup into a store that holds nothing yet (a new server, an emptied database)."""
+    if config.storage.backend == "sqlite":
+        from central.sqlite.backup import restore_file
+
+        restore_file(source, config.db_path)
+        return
+    from central.pg.backup import restore as pg_restore
+
+    pg_restore(config.storage.dsn, config.db_password(), source)
