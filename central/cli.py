@@ -71,6 +71,14 @@ def build_parser() -> argparse.ArgumentParser:
     rs.add_argument("--config", required=True)
     rs.set_defaults(func=cmd_restore)
 
+    mv = sub.add_parser(
+        "migrate-to-postgresql",
+        help="move a SQLite central store into an empty PostgreSQL one (stop the store first)",
+    )
+    mv.add_argument("--from", dest="source", required=True, help="the SQLite store's config")
+    mv.add_argument("--config", required=True, help="the PostgreSQL store's config")
+    mv.set_defaults(func=cmd_move_to_postgresql)
+
     st = sub.add_parser("station", help="register stations and manage their tokens")
     ssub = st.add_subparsers(dest="station_command", required=True)
     add = ssub.add_parser("add", help="register a station and print its token once")
@@ -256,6 +264,17 @@ def cmd_restore(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     wiring.restore(config, Path(args.backup))
     print(f"restored {args.backup}; start the central store (its schema migrates at start)")
+    return 0
+
+
+def cmd_move_to_postgresql(args: argparse.Namespace) -> int:
+    counts = wiring.move_to_postgresql(load_config(args.source), load_config(args.config))
+    for table, n in sorted(counts.items()):
+        print(f"{table}\t{n}")
+    print(
+        f"moved {sum(counts.values())} rows ({counts.get('events', 0)} events), every table's "
+        f"count checked; run the central store with --config {args.config} from now on"
+    )
     return 0
 
 

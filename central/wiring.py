@@ -106,3 +106,29 @@ def restore(config: CentralConfig, source: Path) -> None:
     from central.pg.backup import restore as pg_restore
 
     pg_restore(config.storage.dsn, config.db_password(), source)
+
+
+def move_to_postgresql(source: CentralConfig, target: CentralConfig) -> dict[str, int]:
+    """Every row of ``source``'s SQLite store into ``target``'s empty PostgreSQL one, in one
+    transaction, counts checked table by table (stop the central store first)."""
+    if source.storage.backend != "sqlite" or target.storage.backend != "postgresql":
+        raise CentralConfigError(
+            f"migrate-to-postgresql moves a sqlite store ({source.path}: storage.backend = "
+            f"{source.storage.backend!r}) into a postgresql one ({target.path}: "
+            f"storage.backend = {target.storage.backend!r})"
+        )
+    from central.pg.load import load
+    from central.sqlite.dump import SqliteDump
+
+    try:
+        dump = SqliteDump(source.db_path)
+    except FileNotFoundError as e:
+        raise CentralConfigError(f"{source.path}: {e}") from None
+    try:
+        db = open_database(target)
+        try:
+            return load(db, dump)
+        finally:
+            db.close()
+    finally:
+        dump.close()

@@ -14,6 +14,7 @@ import pytest
 from central.cli import main as central_main
 from central.ingest import parse_event
 from central.store import CentralStore, Filters
+from station.model import Level
 from station.roster import parse_roster_csv
 from tests.conftest import open_pg_store, sample_roster_text, storage_section
 from tests.pg_server import with_database, with_schema
@@ -156,3 +157,75 @@ def test_a_sqlite_backup_restores(tmp_path: Path, capsys: pytest.CaptureFixture[
         assert figures(restored) == before
     finally:
         restored.close()
+
+
+# --- an existing SQLite store into PostgreSQL ---------------------------------------------------
+
+
+def test_a_sqlite_store_moves_into_postgresql_without_loss(
+    tmp_path: Path, pg_store_dsn: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from central.sqlite import SqliteCentralStore
+
+    data = tmp_path / "data"
+    old = SqliteCentralStore(data / "central.sqlite")
+    fill(old)
+    old.add_user("yanis", PASSWORD, "technician")
+    old.set_user_active("yanis", False)
+    before = figures(old)
+    old.close()
+    source = write_config(tmp_path / "central.toml", f'[storage]\ndata_dir = "{data}"\n')
+    target = write_config(
+        tmp_path / "pg.toml", f'[storage]\nbackend = "postgresql"\ndsn = "{pg_store_dsn}"\n'
+    )
+    args = ["migrate-to-postgresql", "--from", str(source), "--config", str(target)]
+    assert central_main(args) == 0
+    out = capsys.readouterr().out
+    assert "events\t19" in out and "every table's count checked" in out
+    moved = open_pg_store(pg_store_dsn)
+    try:
+        assert figures(moved) == before
+        assert moved.session_user("yanis") is None, "a disabled account stays disabled"
+        # The store goes on: new events after the moved ones, ids after the moved rows.
+        moved.ingest("laser-1", [ev("laser-1", 11, "heartbeat", "2026-04-01T10:00:00.000Z")])
+        assert moved.high_water("laser-1") == 11
+        sent = moved.add_command("laser-1", {"action": "unlock", "reason": ""}, by="ines")
+        assert moved.commands()[0]["id"] == sent["id"], "the newest command is listed first"
+        moved.set_qualification("amina", "laser", Level.SUPERVISED, by="ines")
+        assert moved.qualification_history("amina")[-1]["level"] == "supervised"
+    finally:
+        moved.close()
+    # A second move into the same store is refused whole.
+    assert central_main(args) == 2
+    assert "holds data already" in capsys.readouterr().err
+
+
+def test_a_move_that_does_not_add_up_writes_nothing(tmp_path: Path, pg_store_dsn: str) -> None:
+    from adapters.postgresql import open_database
+    from central.pg.load import MoveError, load
+    from central.sqlite import SqliteCentralStore
+    from central.sqlite.dump import SqliteDump
+
+    old = SqliteCentralStore(tmp_path / "central.sqlite")
+    fill(old)
+    old.close()
+
+    class Short(SqliteDump):
+        def rows(self, table: str, columns: list[str]) -> Iterator[tuple[Any, ...]]:
+            rows = list(super().rows(table, columns))
+            return iter(rows[:-1] if table == "events" else rows)
+
+    db = open_database(pg_store_dsn, None, pool_size=2)
+    dump = Short(tmp_path / "central.sqlite")
+    try:
+        with pytest.raises(MoveError, match="events: 18 rows copied of 19; nothing was written"):
+            load(db, dump)
+    finally:
+        dump.close()
+        db.close()
+    store = open_pg_store(pg_store_dsn)
+    try:
+        assert store.count_events() == 0 and store.stations() == []
+        assert store.roster_rows()["members"] == []
+    finally:
+        store.close()
