@@ -10,7 +10,9 @@
 #   sudo ./deploy.sh upgrade          new code, same config and data; backs up and migrates the store
 #   sudo ./deploy.sh self-test        hardware found, service ready, page served
 #   sudo ./deploy.sh uninstall [--purge]   keeps /etc and /var/lib data unless --purge
-#   sudo ./deploy.sh install-central  the central store on a Debian server
+#   sudo ./deploy.sh install-central [--postgresql | --dsn DSN]   the central store on a Debian
+#                                     server (SQLite; --postgresql: a PostgreSQL server here too;
+#                                     --dsn: an existing PostgreSQL server)
 # Every one of them takes --dry-run: print each change, make none. A second run changes
 # nothing. FABRIQUE_ROOT=DIR writes every file under DIR instead of / (tests). docs/install.md.
 set -euo pipefail
@@ -143,7 +145,7 @@ case "$cmd" in
     esac
     ;;
   help|-h|--help)
-    sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'
     ;;
   *)
     echo "deploy.sh: unknown command '$cmd'; use demo, test, install, upgrade, uninstall," \

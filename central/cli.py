@@ -47,6 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     init.add_argument("--port", type=int, default=8000)
     init.add_argument("--host", default="127.0.0.1")
     init.add_argument("--data-dir", default="central-data")
+    init.add_argument("--dsn", default="", help="PostgreSQL (without the password)")
     init.add_argument("--force", action="store_true", help="overwrite an existing file")
     init.set_defaults(func=cmd_init)
 
@@ -184,9 +185,12 @@ def cmd_init(args: argparse.Namespace) -> int:
     path = Path(args.config)
     if path.exists() and not args.force:
         raise StationError(f"{path} exists already; use --force to overwrite it")
-    write_config(path, host=args.host, port=args.port, data_dir=args.data_dir)
+    write_config(path, host=args.host, port=args.port, data_dir=args.data_dir, dsn=args.dsn)
     config = load_config(path)
-    open_store(config).close()
+    if config.storage.backend == "sqlite":
+        open_store(config).close()
+    else:  # the database may not be ready yet (deploy.sh install-central makes it next)
+        print(f"next: station-central migrate --config {path} (as the service's user)")
     print(f"wrote {path}; data in {config.data_path}")
     print(f"next: station-central station add laser-1 --kind laser --config {path}")
     return 0

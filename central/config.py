@@ -222,9 +222,7 @@ behind_tls = false
 
 [storage]
 # "sqlite" (one fablab) or "postgresql" (a network: set dsn, and the password in a file).
-backend = "sqlite"
-data_dir = "{data_dir}"
-# dsn = "postgresql://fabrique@127.0.0.1:5432/fabrique"
+{storage}data_dir = "{data_dir}"
 # pool_size = 10
 # password_file = "db-password"
 
@@ -251,9 +249,21 @@ def write_config(
     port: int = 8000,
     data_dir: str = "central-data",
     interval: float = 10.0,
+    dsn: str = "",
 ) -> None:
+    """The commented sample; with ``dsn``, on PostgreSQL (the DSN is checked first)."""
+    problem = _dsn_problem(dsn)
+    if problem:
+        raise CentralConfigError(f"--dsn {redact(dsn)!r} {problem}")
+    storage = (
+        f'backend = "postgresql"\ndsn = "{dsn}"\n'
+        if dsn
+        else 'backend = "sqlite"\n# dsn = "postgresql://fabrique@127.0.0.1:5432/fabrique"\n'
+    )
     path.parent.mkdir(parents=True, exist_ok=True)
-    text = SAMPLE.format(host=host, port=port, data_dir=data_dir, interval=interval)
+    text = SAMPLE.format(
+        host=host, port=port, data_dir=data_dir, interval=interval, storage=storage
+    )
     path.write_text(text, encoding="utf-8")
 
 
