@@ -28,8 +28,8 @@ from central.pg.db import Connection
 
 CONNECT_TIMEOUT_S = 5
 """How long a connection attempt waits for the server (libpq ``connect_timeout``)."""
-POOL_TIMEOUT_S = 10.0
-"""How long a request waits for a free connection before it gets 503."""
+POOL_TIMEOUT_S = 5.0
+"""How long a request waits for a free connection before it gets 503 (the station retries)."""
 
 
 def _unavailable(where: str, e: BaseException) -> StorageUnavailable:
@@ -107,8 +107,18 @@ class PsycopgDatabase:
         except errors.UniqueViolation as e:
             detail = e.diag.message_detail or e.diag.message_primary or "a unique key"
             raise Conflict(f"already held: {redact(detail)}") from None
-        except (psycopg.OperationalError, psycopg_pool.PoolTimeout) as e:
+        except psycopg_pool.PoolTimeout as e:
+            raise self._why(e) from None
+        except psycopg.OperationalError as e:
             raise _unavailable(self.where, e) from None
+
+    def _why(self, timeout: psycopg_pool.PoolTimeout) -> StorageUnavailable:
+        """No connection in time: the server's own reason if it refuses one, else busy."""
+        try:
+            psycopg.connect(**{**self._params, "connect_timeout": 2}).close()
+        except psycopg.OperationalError as e:
+            return _unavailable(self.where, e)
+        return _unavailable(self.where, timeout)
 
     def copy_rows(
         self, conn: Connection, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]

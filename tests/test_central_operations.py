@@ -229,3 +229,45 @@ def test_a_move_that_does_not_add_up_writes_nothing(tmp_path: Path, pg_store_dsn
         assert store.roster_rows()["members"] == []
     finally:
         store.close()
+
+
+# --- the server goes away mid-run ---------------------------------------------------------------
+
+
+def test_a_server_gone_mid_run_is_a_503_and_nothing_is_lost(
+    tmp_path: Path, new_database: str
+) -> None:
+    """While the database refuses connections the sync API answers 503 (the station keeps its
+    backlog); once it is back the same push is stored, once."""
+    import psycopg
+
+    from tests.test_central_helpers import CentralServer, central_config, post_json
+
+    name = new_database.rsplit("/", 1)[1]
+    admin = new_database.rsplit("/", 1)[0] + "/postgres"
+    store = open_pg_store(new_database)
+    server = CentralServer(central_config(tmp_path), store)
+    try:
+        token = store.add_station("laser-1", kind="laser")
+        body = {"protocol": 1, "station_id": "laser-1", "roster_version": 0,
+                "events": [{"id": "e1", "station_id": "laser-1", "seq": 1, "type": "heartbeat",
+                            "at": "2026-03-02T10:00:00.000Z", "clock_synced": True,
+                            "boot_id": "b", "mono": 1.0, "data": {}}]}  # fmt: skip
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f"ALTER DATABASE {name} ALLOW_CONNECTIONS false")
+            conn.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
+                (name,),
+            )
+        status, reply = post_json(server.url + "/api/v1/sync", body, token)
+        assert status == 503, reply
+        assert "PostgreSQL at" in reply["error"] and "pg_isready" in reply["error"]
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f"ALTER DATABASE {name} ALLOW_CONNECTIONS true")
+        status, reply = post_json(server.url + "/api/v1/sync", body, token)
+        assert status == 200 and reply["acked_seq"] == 1, reply
+        status, reply = post_json(server.url + "/api/v1/sync", body, token)
+        assert status == 200 and reply["acked_seq"] == 1
+        assert store.count_events() == 1
+    finally:
+        server.stop()
