@@ -38,9 +38,9 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from station.cli import write_config  # noqa: E402
 from station.clock import SimulatedClock, SystemClock  # noqa: E402
 from station.config import load_config  # noqa: E402
+from station.config_template import write_config  # noqa: E402
 from station.controller import Controller  # noqa: E402
 from station.roster import parse_roster_csv  # noqa: E402
 from station.store import Store  # noqa: E402

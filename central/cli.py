@@ -20,13 +20,13 @@ from typing import Any
 from central import wiring
 from central.config import CentralConfig, load_config, write_config
 from central.ingest import COMMAND_ACTIONS, parse_command
+from central.roster_export import roster_csv
 from central.roster_import import file_date, import_file, parse_date
 from central.store import ROLES, CentralStore
 from station import __version__
-from station.cli import dispatch
+from station.commands import dispatch
 from station.errors import StationError
-from station.model import Badge, Level, Member, Qualification, Role
-from station.roster import read_roster_file, roster_to_csv
+from station.roster import read_roster_file
 
 log = logging.getLogger("central")
 
@@ -204,7 +204,7 @@ def run_central(config: CentralConfig, *, ready: threading.Event | None = None) 
     """Serve until SIGTERM or SIGINT. Prints ``central store ready on URL`` once listening."""
     import waitress
 
-    from web.central_app import create_central_app
+    from web.central.app import create_central_app
 
     store = open_store(config)
     app = create_central_app(store, config)
@@ -377,26 +377,6 @@ def grants_since(args: argparse.Namespace, path: Path) -> datetime:
         return parse_date(args.as_of)
     except ValueError as e:
         raise StationError(f"--as-of: {e}") from None
-
-
-def roster_csv(store: CentralStore) -> str:
-    """The active roster in the stations' CSV format (full names: this is the master)."""
-    rows = store.roster_rows()
-    members = [
-        Member(r["id"], r["name"], Role(r["role"]), True) for r in rows["members"] if r["active"]
-    ]
-    active = {m.id for m in members}
-    badges = [
-        Badge(r["uid"], r["member_id"], True)
-        for r in rows["badges"]
-        if r["active"] and r["member_id"] in active
-    ]
-    quals = [
-        Qualification(r["member_id"], r["kind"], Level(r["level"]))
-        for r in rows["qualifications"]
-        if r["level"] != "none" and r["member_id"] in active
-    ]
-    return roster_to_csv(members, badges, quals)
 
 
 def cmd_roster_export(args: argparse.Namespace) -> int:

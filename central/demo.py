@@ -123,7 +123,8 @@ def add_demo_technician(config_path: Path) -> None:
 
 def prepare(data: Path, port: int) -> dict[str, Any]:
     """Write the configs, load the roster into the central store, register the stations."""
-    from station.cli import _emulated_reader_available, write_config
+    from station.config_template import write_config
+    from station.wiring import emulated_reader_available
 
     data.mkdir(parents=True, exist_ok=True)
     central_path = data / "central.toml"
@@ -164,7 +165,7 @@ def prepare(data: Path, port: int) -> dict[str, Any]:
                 machine_name=st.name,
                 kind=st.kind,
                 backend="mock",
-                reader_type="mfrc522-emulated" if _emulated_reader_available() else "fake",
+                reader_type="mfrc522-emulated" if emulated_reader_available() else "fake",
                 simulated=True,
                 port=port + st.port_offset,
                 data_dir=st.id,

@@ -156,3 +156,14 @@ class GpioButton:
 
     def close(self) -> None:
         self._button.close()
+
+
+def reader_lines(reset_pin: int | None, irq_pin: int | None) -> tuple[Any, Any]:
+    """The MFRC522's reset line (an output, held high: the chip runs) and its optional IRQ line
+    (an input with pull-up), for :func:`hardware.mfrc522_reader.open_pi_reader`: gpiozero is
+    imported here only, like the other pins."""
+    from gpiozero import DigitalInputDevice, DigitalOutputDevice
+
+    reset = DigitalOutputDevice(reset_pin, initial_value=True) if reset_pin is not None else None
+    irq = DigitalInputDevice(irq_pin, pull_up=True) if irq_pin is not None else None
+    return reset, irq

@@ -717,16 +717,17 @@ def open_pi_reader(
 
     Pins are BCM numbers. ``irq_pin`` makes each wait block on the IRQ line instead of reading
     the chip. ``secret`` turns the anti-clone check on (taps become ``on_tap(uid, verified)``).
-    Imports spidev and gpiozero here, so the rest of the project imports anywhere.
+    Imports spidev here (the pins come from :mod:`hardware.gpio`, gpiozero's one module), so
+    the rest of the project imports anywhere.
     """
     badge_check.value_block(sector)  # a bad sector fails before any device is opened
     import spidev  # vendor imports only when the driver is built
-    from gpiozero import DigitalInputDevice, DigitalOutputDevice
+
+    from hardware.gpio import reader_lines
 
     spi = spidev.SpiDev()
     spi.open(bus, device)
     spi.max_speed_hz = speed_hz
     spi.mode = 0
-    reset = DigitalOutputDevice(reset_pin, initial_value=True) if reset_pin is not None else None
-    irq = DigitalInputDevice(irq_pin, pull_up=True) if irq_pin is not None else None
+    reset, irq = reader_lines(reset_pin, irq_pin)
     return Mfrc522Reader(spi, poll_hz=poll_hz, reset=reset, irq=irq, secret=secret, sector=sector)

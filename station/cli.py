@@ -14,13 +14,14 @@ import signal
 import sys
 import threading
 from contextlib import closing
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from station import __version__
 from station.clock import SystemClock
+from station.commands import dispatch
 from station.config import Config, load_config
+from station.config_template import write_config
 from station.errors import StationError
 from station.roster import read_roster_file, roster_to_csv
 from station.roster_age import Anchor
@@ -31,23 +32,6 @@ log = logging.getLogger("station")
 
 def main(argv: list[str] | None = None) -> int:
     return dispatch(build_parser(), argv)
-
-
-def dispatch(parser: argparse.ArgumentParser, argv: list[str] | None) -> int:
-    """Run the chosen command: bad input exits 2 with one message naming what to fix (the
-    project's errors all derive from StationError), Ctrl-C exits 130."""
-    args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if getattr(args, "verbose", False) else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    try:
-        return int(args.func(args) or 0)
-    except StationError as e:
-        print(f"{parser.prog}: {e}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        return 130
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -129,34 +113,6 @@ def cmd_init(args: argparse.Namespace) -> int:
     return 0
 
 
-def write_config(
-    path: Path,
-    *,
-    station_id: str,
-    machine_name: str,
-    kind: str,
-    backend: str = "mock",
-    reader_type: str = "mfrc522-emulated",
-    simulated: bool = False,
-    port: int = 8080,
-    data_dir: str = "data",
-) -> None:
-    template = resources.files("station").joinpath("sample_config.toml").read_text("utf-8")
-    text = template.format(
-        station_id=station_id,
-        machine_id=station_id,
-        machine_name=machine_name,
-        kind=kind,
-        backend=backend,
-        reader_type=reader_type,
-        simulated="true" if simulated else "false",
-        port=port,
-        data_dir=data_dir,
-    )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
-
-
 def cmd_roster_import(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     csv_path = Path(args.csv)
@@ -211,7 +167,7 @@ def run_station(config: Config, *, banner: str | None = None) -> int:
 
     from station.controller import Controller, ControllerStopped
     from station.wiring import build_clock, build_hardware
-    from web.app import MAX_BODY_BYTES, create_app
+    from web.station.app import MAX_BODY_BYTES, create_app
 
     clock = build_clock(config)
     hardware = build_hardware(config, clock)
@@ -303,14 +259,6 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from central.demo import run_demo
 
     return run_demo(Path(args.data_dir), args.port)
-
-
-def _emulated_reader_available() -> bool:
-    try:
-        import mocks.mfrc522_chip  # noqa: F401
-    except ImportError:
-        return False
-    return True
 
 
 # --- technician accounts (the technician page's logins) ------------------------------------------

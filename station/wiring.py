@@ -26,6 +26,8 @@ from station.latch import LatchingRelay
 from station.ports import Hardware
 
 BACKENDS = {"mock": "mocks.backend", "pi": "hardware.backend"}
+EMULATED_READER = "mocks.mfrc522_chip"
+"""The emulated MFRC522 (``[reader] type = "mfrc522-emulated"``): shipped with the mocks."""
 
 
 def build_hardware(config: Config, clock: Clock | None = None) -> Hardware:
@@ -38,6 +40,15 @@ def build_hardware(config: Config, clock: Clock | None = None) -> Hardware:
     hardware.relay.off()
     hardware.relay = LatchingRelay(hardware.relay)
     return hardware
+
+
+def emulated_reader_available() -> bool:
+    """Whether this install has the emulated reader (the demo falls back to the fake one)."""
+    try:
+        importlib.import_module(EMULATED_READER)
+    except ImportError:
+        return False
+    return True
 
 
 def build_clock(config: Config) -> Clock:

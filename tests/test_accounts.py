@@ -18,7 +18,8 @@ from station.accounts import (
     list_technicians,
     open_accounts,
 )
-from station.cli import main, write_config
+from station.cli import main
+from station.config_template import write_config
 from station.errors import StationError
 from station.store import open_database
 

@@ -10,7 +10,7 @@ from flask.testing import FlaskClient
 
 from station.controller import Controller
 from tests.conftest import LEA, SOFIANE, UNKNOWN
-from web.app import create_app
+from web.station.app import create_app
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from station.model import Role
 from station.roster import parse_roster_csv
 from tests.conftest import SOFIANE, UNKNOWN, sample_roster_text
 from tests.test_central_helpers import central_config
-from web.central_app import create_central_app
+from web.central.app import create_central_app
 
 
 @pytest.fixture

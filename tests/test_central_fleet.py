@@ -13,7 +13,7 @@ import pytest
 from central.fleet import changed_rows, fleet
 from tests.conftest import open_central_store
 from tests.test_central_helpers import central_config
-from web.central_app import create_central_app
+from web.central.app import create_central_app
 
 NOW = datetime(2026, 3, 2, 10, 0, 30, tzinfo=UTC)
 
@@ -115,9 +115,9 @@ def sse_data(chunk: bytes | str) -> dict[str, Any]:
 def test_the_dashboard_stream_sends_only_the_station_that_changed(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import web.central_pages
+    import web.central.pages
 
-    monkeypatch.setattr(web.central_pages, "FLEET_POLL_S", 0.0)  # no waiting between polls
+    monkeypatch.setattr(web.central.pages, "FLEET_POLL_S", 0.0)  # no waiting between polls
     store = open_central_store(tmp_path / "central" / "central.sqlite")
     store.add_user("yanis", "a long passphrase", "technician")
     store.add_station("laser-1", name="Découpe laser", kind="laser")

@@ -20,7 +20,7 @@ from schemathesis.checks import not_a_server_error  # noqa: E402
 from station.roster import parse_roster_csv  # noqa: E402
 from tests.conftest import open_central_store, sample_roster_text  # noqa: E402
 from tests.test_central_helpers import central_config  # noqa: E402
-from web.central_app import create_central_app  # noqa: E402
+from web.central.app import create_central_app  # noqa: E402
 
 PASSWORD = "a long passphrase"
 STORED_BAD_STATUS = (
@@ -60,7 +60,7 @@ def fuzz_target(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-un
 
 
 def _schema():  # type: ignore[no-untyped-def]
-    from web.central_openapi import spec
+    from web.central.openapi import spec
 
     return schemathesis.openapi.from_dict(spec())
 

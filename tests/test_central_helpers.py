@@ -60,7 +60,7 @@ class CentralServer:
     def __init__(self, config: CentralConfig, store: CentralStore | None = None) -> None:
         import waitress
 
-        from web.central_app import create_central_app
+        from web.central.app import create_central_app
 
         self.config = config
         self.store: Any = store or open_central_store(config.db_path)

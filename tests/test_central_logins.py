@@ -17,7 +17,7 @@ from central.config import parse_config
 from central.sqlite import SqliteCentralStore
 from tests.conftest import storage_section
 from tests.test_central_web import PASSWORD, csrf_of, login
-from web.central_app import create_central_app
+from web.central.app import create_central_app
 from web.common.login import LoginLimiter
 
 
@@ -261,10 +261,10 @@ def test_open_dashboards_cannot_starve_the_pages(app: Flask) -> None:
 def test_an_open_dashboard_stream_ends_with_the_session(
     app: Flask, store: SqliteCentralStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import web.central_pages
+    import web.central.pages
 
-    monkeypatch.setattr(web.central_pages, "FLEET_POLL_S", 0.0)  # no waiting between polls
-    monkeypatch.setattr(web.central_pages, "KEEPALIVE_S", 0.0)  # a stream that goes on says so
+    monkeypatch.setattr(web.central.pages, "FLEET_POLL_S", 0.0)  # no waiting between polls
+    monkeypatch.setattr(web.central.pages, "KEEPALIVE_S", 0.0)  # a stream that goes on says so
     client = app.test_client()
     login(client, "yanis")
     r = client.get("/dash/stream", buffered=False)

@@ -22,7 +22,7 @@ from tests.conftest import sample_roster_text
 from tests.test_central_helpers import central_config
 from tests.test_central_reports import Log
 from tests.test_central_web import PASSWORD, login
-from web.central_app import create_central_app
+from web.central.app import create_central_app
 
 
 @pytest.fixture

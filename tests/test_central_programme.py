@@ -21,7 +21,7 @@ from tests.conftest import sample_roster_text
 from tests.test_central_helpers import central_config
 from tests.test_central_reports import Log
 from tests.test_central_web import PASSWORD, login
-from web.central_app import create_central_app
+from web.central.app import create_central_app
 
 ALL = Filters(since="2026-01-01", until="2099-12-31")
 """The whole range (an educator's level is recorded at today's date)."""
@@ -114,7 +114,9 @@ def test_the_page_shows_the_figures_in_french_without_names(app: Flask) -> None:
     assert "Jeune 1" in html and "Léa" not in html and "Moussa" not in html
     named = client.get(f"/reports/programme/?{RANGE}&names=1").get_data(as_text=True)
     assert "Léa Martin" in named and "Moussa Diallo" in named
-    css = Path(__file__).resolve().parent.parent / "web" / "static" / "central_style.css"
+    css = (
+        Path(__file__).resolve().parent.parent / "web" / "central" / "static" / "central_style.css"
+    )
     assert "@page { size: A4" in css.read_text("utf-8")
 
 

@@ -18,7 +18,7 @@ from station.roster import parse_roster_csv
 from tests.conftest import sample_roster_text
 from tests.test_central_helpers import central_config
 from tests.test_central_web import PASSWORD, login
-from web.central_app import create_central_app
+from web.central.app import create_central_app
 
 
 class Log:

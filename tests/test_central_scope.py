@@ -25,7 +25,7 @@ from station.model import LEVEL_ORDER, Level, Role
 from station.roster import parse_roster_csv
 from tests.conftest import open_central_store, sample_roster_text
 from tests.test_central_web import login
-from web.central_app import create_central_app
+from web.central.app import create_central_app
 
 REPO = Path(__file__).resolve().parent.parent
 AT = "2026-03-02T10:00:00.000Z"

@@ -15,7 +15,7 @@ from central.sqlite import SqliteCentralStore
 from station.roster import parse_roster_csv
 from tests.conftest import sample_roster_text
 from tests.test_central_helpers import central_config
-from web.central_app import create_central_app
+from web.central.app import create_central_app
 
 PASSWORD = "a long passphrase"
 PUBLIC = {"static", "central_auth.login", "central_auth.home", "central_auth.logout"}
@@ -188,13 +188,13 @@ def test_a_new_station_shows_its_token_once(app: Flask, store: SqliteCentralStor
 
 
 def test_central_catalogs_cover_every_key_in_both_languages(app: Flask) -> None:
-    from web.central_pages import load_catalogs
+    from web.central.pages import load_catalogs
 
     catalogs = load_catalogs()
     assert set(catalogs["fr"]) == set(catalogs["en"])
     web = Path(__file__).resolve().parent.parent / "web"
-    text = "".join(p.read_text("utf-8") for p in web.glob("templates/central_*.html"))
-    text += "".join(p.read_text("utf-8") for p in web.glob("central_*.py"))
+    text = "".join(p.read_text("utf-8") for p in web.glob("central/templates/*.html"))
+    text += "".join(p.read_text("utf-8") for p in web.glob("central/*.py"))
     used = set(re.findall(r"""\bt\(\s*["'](c\.[\w.]+)["']""", text))
     assert len(used) > 100
     missing = [k for k in used if not k.endswith(".") and k not in catalogs["fr"]]

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from station.cli import write_config
 from station.config import documented_keys, load_config, parse_config
+from station.config_template import write_config
 from station.errors import ConfigError
 
 BASE = {"station": {"id": "laser-1"}, "machine": {"id": "laser-1", "name": "L", "kind": "laser"}}

@@ -396,7 +396,7 @@ EXPECTED_STATION_FILES = {
     "/opt/fabrique-station/src/pyproject.toml",
     "/opt/fabrique-station/src/station/cli.py",
     "/opt/fabrique-station/src/hardware/gpio.py",
-    "/opt/fabrique-station/src/web/app.py",
+    "/opt/fabrique-station/src/web/station/app.py",
     "/opt/fabrique-station/src/docs/install.md",
     "/opt/fabrique-station/venv/bin/python",
     "/opt/fabrique-station/venv/bin/station",
@@ -813,7 +813,7 @@ def test_upgrade_needs_an_install(pi: Target) -> None:
 
 def test_migrate_backs_up_and_opens_the_store(tmp_path: Path) -> None:
     """deploy/migrate.py for real, on the project's own Python and a real store."""
-    from station.cli import write_config
+    from station.config_template import write_config
     from station.store import Store
 
     config = tmp_path / "station.toml"

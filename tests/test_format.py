@@ -39,7 +39,7 @@ def test_times_are_shown_in_the_fablabs_time_zone() -> None:
 
 
 def test_a_time_zone_that_does_not_exist_is_a_clear_config_error(tmp_path: Path) -> None:
-    from station.cli import write_config
+    from station.config_template import write_config
 
     path = tmp_path / "station.toml"
     write_config(path, station_id="laser-1", machine_name="Découpe laser", kind="laser")

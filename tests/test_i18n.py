@@ -21,7 +21,7 @@ from babel.messages.catalog import Catalog
 from babel.messages.pofile import read_po
 
 from station.model import Denial, EndReason, Level, MachineState, Role
-from web.i18n import (
+from web.common.i18n import (
     DOMAINS,
     LANGUAGES,
     PLACEHOLDER,
@@ -32,7 +32,7 @@ from web.i18n import (
     main,
     plural_categories,
 )
-from web.kiosk import PROBLEMS
+from web.station.kiosk import PROBLEMS
 
 ROOT = Path(__file__).resolve().parent.parent
 WEB = ROOT / "web"
@@ -140,7 +140,7 @@ def test_every_code_has_a_message(prefix: str, values: list[str], suffixes: list
 
 def _template_keys() -> set[str]:
     keys: set[str] = set()
-    for path in (WEB / "templates").glob("*.html"):
+    for path in WEB.glob("*/templates/*.html"):
         text = path.read_text("utf-8")
         keys |= set(re.findall(r"""_\(\s*["']([\w.]+)["']""", text))
         keys |= set(re.findall(r'data-i18n(?:-label)?="([\w.]+)"', text))
@@ -149,7 +149,7 @@ def _template_keys() -> set[str]:
 
 def _script_keys() -> set[str]:
     keys: set[str] = set()
-    for path in (WEB / "static").glob("*.js"):
+    for path in WEB.glob("*/static/*.js"):
         lines = path.read_text("utf-8").splitlines()
         text = "\n".join(line for line in lines if not line.lstrip().startswith("//"))
         keys |= set(re.findall(r"""\btn?\(\s*["']([\w.]+)["']""", text))
@@ -170,7 +170,7 @@ def test_keys_used_by_templates_and_scripts_exist() -> None:
 
 def test_dynamic_prefixes_used_by_templates_are_covered() -> None:
     """Templates build some keys: ``"state." + s``, ``"event." + type``, ``"problem." + code``."""
-    text = "".join(p.read_text("utf-8") for p in (WEB / "templates").glob("*.html"))
+    text = "".join(p.read_text("utf-8") for p in WEB.glob("*/templates/*.html"))
     prefixes = set(re.findall(r"""_\(\s*["']([\w]+\.)["']\s*\+""", text))
     assert prefixes <= {"state.", "problem."}, prefixes
     from station.model import MachineState as M
@@ -209,16 +209,18 @@ class _VisibleText(HTMLParser):
             self.found.append(text.strip())
 
 
-@pytest.mark.parametrize("name", sorted(p.name for p in (WEB / "templates").glob("*.html")))
+@pytest.mark.parametrize(
+    "name", sorted(p.relative_to(WEB).as_posix() for p in WEB.glob("*/templates/*.html"))
+)
 def test_templates_have_no_words_outside_the_catalogs(name: str) -> None:
     parser = _VisibleText()
-    parser.feed((WEB / "templates" / name).read_text("utf-8"))
+    parser.feed((WEB / name).read_text("utf-8"))
     assert not parser.found, f"{name}: put these in web/translations: {parser.found}"
 
 
 def test_scripts_put_no_literal_words_on_screen() -> None:
     """Scripts set text from t(...), names and numbers: no string literal goes into textContent."""
-    for path in (WEB / "static").glob("*.js"):
+    for path in WEB.glob("*/static/*.js"):
         for line in path.read_text("utf-8").splitlines():
             assert not re.search(r"""textContent\s*=\s*["'`][^"'`]*[A-Za-zÀ-ÿ]{2}""", line), line
             assert not re.search(r"""text:\s*["'`][^"'`]*[A-Za-zÀ-ÿ]{2}""", line), line
@@ -257,12 +259,14 @@ def _used_keys(paths: list[Path], call: str) -> set[str]:
 
 
 def test_keys_the_central_pages_and_the_station_code_use_exist() -> None:
-    central = sorted(WEB.glob("templates/central_*.html")) + sorted(WEB.glob("central_*.py"))
+    central = sorted(WEB.glob("central/templates/*.html")) + sorted(WEB.glob("central/*.py"))
     used = _used_keys(central, r"\btn?")
     assert len(used) > 100
     missing = [k for k in used if not k.endswith(".") and k not in BY_DOMAIN["central"]["fr"]]
     assert not missing, missing
-    station = [WEB / "technician.py", WEB / "kiosk.py", WEB / "public.py", WEB / "sim_panel.py"]
+    station = [
+        WEB / "station" / f"{name}.py" for name in ("technician", "kiosk", "public", "sim_panel")
+    ]
     used = _used_keys(station, r"\b(?:n?gettext)")
     assert "tech.sync.backlog" in used
     assert not [k for k in used if not k.endswith(".") and k not in FR]
@@ -271,7 +275,7 @@ def test_keys_the_central_pages_and_the_station_code_use_exist() -> None:
 def _plural_calls() -> set[str]:
     """Keys on a line that calls ``tn(`` or ``ngettext(`` (a conditional picks one of two)."""
     keys: set[str] = set()
-    paths = [*WEB.glob("*.py"), *WEB.glob("templates/*.html"), *WEB.glob("static/*.js")]
+    paths = [*WEB.glob("**/*.py"), *WEB.glob("*/templates/*.html"), *WEB.glob("*/static/*.js")]
     for path in paths:
         text = path.read_text("utf-8")
         for call in re.finditer(r"\b(?:tn|ngettext)\(((?:[^()]|\([^()]*\))*)\)", text):
@@ -367,7 +371,7 @@ def test_the_browsers_plural_rules_pick_the_same_forms_as_python() -> None:
 
 
 def test_kiosk_script_picks_plural_forms_with_intl() -> None:
-    script = (WEB / "static" / "kiosk.js").read_text("utf-8")
+    script = (WEB / "station" / "static" / "kiosk.js").read_text("utf-8")
     assert "new Intl.PluralRules(lang).select(count)" in script
     assert re.search(r'tn\("kiosk\.repeat\.next", [^,()]+(\([^()]*\))?[^,()]*, values\)', script)
 
@@ -383,7 +387,7 @@ def _po_copy(tmp_path: Path, lang: str, domain: str = "station") -> Path:
 
 
 def _entries(po: Path, lang: str) -> dict[str, str | tuple[str, ...]]:
-    from web.i18n import texts
+    from web.common.i18n import texts
 
     return texts(_read(po, lang))
 

@@ -152,7 +152,7 @@ def test_an_upload_on_the_admin_page_keeps_the_grant_and_says_so(
 ) -> None:
     from tests.test_central_helpers import central_config
     from tests.test_central_web import PASSWORD, csrf_of
-    from web.central_app import create_central_app
+    from web.central.app import create_central_app
 
     store.add_user("ines", PASSWORD, "educator")
     app = create_central_app(store, central_config(tmp_path))

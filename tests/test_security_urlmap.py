@@ -32,7 +32,7 @@ from tests.conftest import open_central_store, sample_roster_text
 from tests.test_central_helpers import central_config
 from tests.test_web_helpers import PASSWORD as TECH_PASSWORD
 from tests.test_web_helpers import add_tech, make_app
-from web.central_app import create_central_app
+from web.central.app import create_central_app
 from web.common.login import LoginLimiter
 
 UNSAFE = ("POST", "PUT", "PATCH", "DELETE")
@@ -81,7 +81,7 @@ SIMULATOR_PUBLIC = {
     "sim_badges": "mock backend only: the sample badges to tap in the demo",
 }
 SIMULATOR_CSRF_EXEMPT = {
-    name: "JSON bodies only: no cross-site form can send one (web/csrf.py)"
+    name: "JSON bodies only: no cross-site form can send one (web/common/csrf.py)"
     for name in ("sim_badge", "sim_advance", "sim_power", "sim_air")
 }
 CENTRAL_PUBLIC = {

@@ -15,7 +15,7 @@ from station.config import Config
 from station.controller import Controller
 from station.machine import Tap
 from tests.conftest import SOFIANE, make_config, start_controller
-from web.app import create_app
+from web.station.app import create_app
 
 SENSORS = {"power_meter": "pzem-emulated", "air_sensor": "sds011-emulated"}
 

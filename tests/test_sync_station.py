@@ -284,8 +284,8 @@ def test_kill_9_of_a_station_mid_push(tmp_path: Path, central: CentralServer) ->
 def test_offline_the_status_shows_the_true_backlog_and_the_time_since_the_last_success(
     central: CentralServer, stations: Any
 ) -> None:
-    from web.app import create_app
-    from web.technician import health_rows
+    from web.station.app import create_app
+    from web.station.technician import health_rows
 
     proxy = FaultProxy(central.url)
     try:

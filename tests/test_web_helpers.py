@@ -8,7 +8,7 @@ from flask.testing import FlaskClient
 
 from station.accounts import add_technician, open_accounts
 from station.controller import Controller
-from web.app import create_app
+from web.station.app import create_app
 
 PASSWORD = "correct horse battery"
 
@@ -23,7 +23,7 @@ def csrf(client: FlaskClient) -> str:
     """The session's CSRF token, as the kiosk page would hand it out.
 
     The page is loaded first, as the touchscreen does: on the mock backend that pairs a loopback
-    session with the kiosk (web/kiosk.py), which kiosk actions need.
+    session with the kiosk (web/station/kiosk.py), which kiosk actions need.
     """
     assert client.get("/kiosk/").status_code == 200
     r = client.get("/kiosk/token")

@@ -208,7 +208,7 @@ def test_a_lan_client_cannot_confirm_the_checklist_or_report_a_problem(
     ],
 )
 def test_loopback_is_this_computer_only(controller: Controller, address: str, local: bool) -> None:
-    from web.kiosk import from_loopback
+    from web.station.kiosk import from_loopback
 
     app = make_app(controller, simulator=False)
     with app.test_request_context("/kiosk/", environ_base={"REMOTE_ADDR": address}):
@@ -332,7 +332,7 @@ def test_two_decisions_at_the_same_instant_are_two(controller: Controller) -> No
 def test_the_keepalive_is_a_heartbeat_the_kiosk_can_hear(controller: Controller) -> None:
     import queue
 
-    from web import public
+    from web.station import public
 
     class Quiet:
         def get(self, timeout: float) -> None:

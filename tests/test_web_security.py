@@ -15,7 +15,7 @@ from flask.testing import FlaskClient
 
 from station.controller import Controller
 from tests.test_web_helpers import add_tech, csrf, login, make_app
-from web.csrf import SECRET_FILE, secret_key_from
+from web.common.csrf import SECRET_FILE, secret_key_from
 
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
 

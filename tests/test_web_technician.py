@@ -18,7 +18,7 @@ from station.machine import Tap
 from tests.conftest import NOAH, SOFIANE, UNKNOWN, open_central_store
 from tests.test_web_helpers import PASSWORD, add_tech, csrf, login, make_app
 from web.common import format as fmt
-from web.technician import LoginLimiter, cpu_temperature
+from web.station.technician import LoginLimiter, cpu_temperature
 
 
 @pytest.fixture
@@ -321,7 +321,7 @@ def test_health_counts_waiting_events_in_words(tech: FlaskClient, controller: Co
 
 def test_logout_ends_a_copied_session(tech: FlaskClient, controller: Controller) -> None:
     """Before: the cookie stayed valid for 12 h after logout, wherever it had been copied."""
-    from web.app import session_cookie_name
+    from web.station.app import session_cookie_name
 
     name = session_cookie_name(controller.config.station.id)
     copied = tech.get_cookie(name)
@@ -346,7 +346,7 @@ def test_an_open_stream_ends_with_the_session(
 ) -> None:
     """The full status (badge UIDs) stops flowing once the account is logged out elsewhere."""
     from station.accounts import end_sessions, open_accounts
-    from web import public
+    from web.station import public
 
     monkeypatch.setattr(public, "KEEPALIVE_S", 0.001)  # a stream that goes on says so at once
 
@@ -366,7 +366,7 @@ def test_every_event_type_has_a_sentence() -> None:
     import re
 
     root = Path(__file__).resolve().parent.parent
-    from web.i18n import load_catalogs
+    from web.common.i18n import load_catalogs
 
     catalogs = load_catalogs("station")
     fr, en = catalogs["fr"], catalogs["en"]
@@ -402,8 +402,8 @@ def online(
     """The station configured with a central store, reached through its Flask app."""
     from station.sync import Reply
     from tests.test_central_helpers import central_config
-    from web.central_app import create_central_app
-    from web.technician import CENTRAL_TRANSPORT
+    from web.central.app import create_central_app
+    from web.station.technician import CENTRAL_TRANSPORT
 
     token = central_store.add_station("laser-1", kind="laser")
     central = create_central_app(central_store, central_config(tmp_path)).test_client()
@@ -452,7 +452,7 @@ def test_the_central_store_out_of_reach_offers_the_local_enrolment(
     online: FlaskClient, controller: Controller
 ) -> None:
     from station.sync import SyncError
-    from web.technician import CENTRAL_TRANSPORT
+    from web.station.technician import CENTRAL_TRANSPORT
 
     def unreachable(*args: object) -> Any:
         raise SyncError("offline", "URLError: <urlopen error [Errno 111] Connection refused>")

@@ -1,1 +1,4 @@
-"""The station's HTTP face (Flask): status API, server-sent events, the simulator API."""
+"""The HTTP faces (Flask): :mod:`web.station` (kiosk, technician page, /api/status, /sim),
+:mod:`web.central` (the sync API and the central store's pages), and :mod:`web.common`, what both
+use, implemented once. Nothing here imports :mod:`hardware` or :mod:`mocks`; the command lines
+build the apps and serve them."""

@@ -11,6 +11,8 @@ from central.store import ROLES
 
 
 class AccountsSqlite(SqliteBase):
+    """Web accounts: passwords hashed, logins and their sessions."""
+
     def add_user(self, username: str, password: str, role: str, *, replace: bool = False) -> bool:
         """Create an account, or with ``replace`` set its password and role (and end its
         sessions: a demoted admin's open pages stop at their next request)."""

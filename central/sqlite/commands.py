@@ -11,6 +11,8 @@ from central.sqlite.base import SqliteBase
 
 
 class CommandsSqlite(SqliteBase):
+    """Commands queued for a station until it acknowledges them."""
+
     def add_command(self, station_id: str, command: dict[str, Any], by: str) -> dict[str, Any]:
         """Queue a command for a station; it gets it in its next sync reply.
 

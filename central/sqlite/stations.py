@@ -22,6 +22,8 @@ def hash_token(token: str) -> str:
 
 
 class StationsSqlite(SqliteBase):
+    """Stations, their tokens (only hashes are kept) and their last contact."""
+
     def add_station(
         self, station_id: str, *, name: str = "", machine_id: str = "", kind: str = ""
     ) -> str:

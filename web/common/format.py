@@ -107,7 +107,7 @@ def local_date(
 
 
 def init_app(app: Any, timezone: str, language: Any) -> None:
-    """Register the filters; ``language()`` gives the request's language (web.i18n)."""
+    """Register the filters; ``language()`` gives the request's language (web.common.i18n)."""
     app.extensions["timezone"] = timezone
     env = app.jinja_env
     env.filters["number"] = lambda v, digits=0: number(v, language(), digits)

@@ -1,4 +1,5 @@
-"""The login limiter and the redirect after login, shared by the station and the central app.
+"""Logging in, the same way on the station's technician page and the central store's pages:
+the form's check through the login limiter, and the redirect after login.
 
 The limiter counts failed logins per client address and per username; after ``attempts``
 failures in ``window_s`` both are refused (429) until the window has passed, even with the right
@@ -15,13 +16,16 @@ import threading
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable
-from typing import Protocol
+from typing import Protocol, TypeVar
 from urllib.parse import urlsplit
 
-from flask import request
+from flask import Flask, current_app, request
 
 MAX_USERNAME = 64
 """Longer usernames are not looked up (no account can have one)."""
+BLOCKED = 429
+WRONG = 401
+Account = TypeVar("Account")
 
 
 class LoginLimiter:
@@ -144,3 +148,31 @@ def safe_next(target: str | None, default: str, prefix: str = "/") -> str:
     if parts.scheme or parts.netloc or target.startswith("//"):
         return default
     return target
+
+
+def init_app(app: Flask) -> None:
+    """One limiter per app (a test may put its own, with a fake clock, before)."""
+    app.extensions.setdefault("login_limiter", LoginLimiter())
+
+
+def attempt_login(
+    authenticate: Callable[[str, str], Account | None],
+) -> tuple[str, Account | None, int]:
+    """Check the login form: ``(username, account, 200)`` when right, ``(username, None, 429)``
+    while the address or the username is blocked (even with the right password), and
+    ``(username, None, 401)`` when wrong. A failure counts against both; a success clears them.
+    The username is lower-cased; one longer than :data:`MAX_USERNAME` is never looked up."""
+    limiter: LoginLimiter = current_app.extensions["login_limiter"]
+    username = request.form.get("username", "").strip().lower()
+    password = request.form.get("password", "")
+    keys = limiter_keys(username)
+    if limiter.blocked(*keys):
+        return username, None, BLOCKED
+    account = None
+    if username and len(username) <= MAX_USERNAME:
+        account = authenticate(username, password)
+    if account is None:
+        limiter.failed(*keys)
+        return username, None, WRONG
+    limiter.succeeded(*keys)
+    return username, account, 200

@@ -11,7 +11,7 @@ from flask import Blueprint, Flask, Response, abort, flash, redirect, request, u
 
 from central.errors import NotFound
 from central.privacy import erase_member, export_member
-from web.central_pages import requires, store, t, tn
+from web.central.pages import requires, store, t, tn
 
 bp = Blueprint("central_privacy", __name__, url_prefix="/admin/members")
 

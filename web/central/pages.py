@@ -10,7 +10,6 @@ sync API is exempt because it is authenticated by a bearer token, never by a coo
 from __future__ import annotations
 
 import functools
-import hmac
 import json
 import time
 from collections.abc import Callable, Iterator
@@ -39,6 +38,7 @@ from central.errors import BadgeHeld, BadRequest, CentralError, Conflict, NotFou
 from central.fleet import changed_rows, fleet, utcnow
 from central.ingest import COMMAND_ACTIONS, parse_command
 from central.privacy import retention_runs
+from central.roster_export import roster_csv
 from central.store import ROLES, CentralStore
 from station.errors import RosterError
 from station.model import Level, Role
@@ -51,19 +51,12 @@ from station.roster import (
     parse_roster_csv,
     unsafe_text,
 )
-from web import csrf, i18n
+from web.common import csrf, i18n, layout, sessions
 from web.common import format as fmt
 from web.common.limits import StreamLimiter, stream_cap
-from web.common.login import (
-    MAX_USERNAME,
-    LoginLimiter,
-    SharedLoginLimiter,
-    limiter_keys,
-    safe_next,
-)
-from web.i18n import LANGUAGES
+from web.common.login import BLOCKED, SharedLoginLimiter, attempt_login, safe_next
+from web.common.sessions import fresh_session
 
-UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 BEARER_API = ("/api/v1/sync", "/api/v1/enrol")
 KEEPALIVE_S = 15.0
 FLEET_POLL_S = 1.0
@@ -75,40 +68,25 @@ admin = Blueprint("central_admin", __name__, url_prefix="/admin")
 
 def init_app(app: Flask) -> None:
     config: CentralConfig = app.extensions["central_config"]
-    app.secret_key = csrf.secret_key_from(config.data_path)
-    app.config.update(
-        SESSION_COOKIE_NAME="central_session",
-        SESSION_COOKIE_HTTPONLY=True,
-        SESSION_COOKIE_SAMESITE="Strict",
-        SESSION_COOKIE_SECURE=config.server.behind_tls,
-        PERMANENT_SESSION_LIFETIME=12 * 3600,
+    sessions.init_app(
+        app, config.data_path, cookie_name="central_session", secure=config.server.behind_tls
     )
     # In the store: every central process on one database counts the same failures.
     app.extensions.setdefault("login_limiter", SharedLoginLimiter(app.extensions["central_store"]))
+    layout.init_app(app)
     app.extensions["stream_limiter"] = StreamLimiter(stream_cap(config.server.threads))
-    app.jinja_env.globals["csrf_token"] = csrf.csrf_token
     app.jinja_env.globals["current_user"] = current_user
     app.jinja_env.globals["t"] = t
     app.jinja_env.globals["tn"] = tn
     app.jinja_env.globals["lang"] = language
     fmt.init_app(app, config.site.timezone, language)
-    i18n.init_app(app, "fr", domain="central", language=language)
-    app.before_request(check_csrf)
+    i18n.init_app(app, "fr", domain="central")
+    csrf.init_app(app, exempt=lambda: request.path in BEARER_API, exempt_json_only=False)
     app.before_request(load_user)
-    app.before_request(choose_language)
+    app.before_request(i18n.remember_asked_language)
     app.register_blueprint(auth)
     app.register_blueprint(dash)
     app.register_blueprint(admin)
-    import importlib
-
-    for name in ("web.central_reports", "web.central_programme", "web.central_privacy"):
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as e:
-            if e.name != name:
-                raise
-            continue
-        module.init_app(app)
 
 
 def load_catalogs() -> dict[str, dict[str, i18n.Text]]:
@@ -116,25 +94,11 @@ def load_catalogs() -> dict[str, dict[str, i18n.Text]]:
     return i18n.load_catalogs("central")
 
 
-def choose_language() -> None:
-    """``?lang=en`` on any page sticks for the session (it changes nothing else)."""
-    asked = request.args.get("lang")
-    if asked in LANGUAGES:
-        session["lang"] = asked
-
-
-def language() -> str:
-    chosen = session.get("lang")
-    return chosen if chosen in LANGUAGES else "fr"
-
-
-def t(key: str, **values: Any) -> str:
-    return i18n.translator().gettext(language(), key, **values)
-
-
-def tn(key: str, count: float, /, **values: Any) -> str:
-    """A plural message: the form for ``count`` (« 1 événement », « 3 événements »)."""
-    return i18n.translator().ngettext(language(), key, count, **values)
+language = i18n.current_language
+"""``?lang=en`` on any page sticks for the session (it changes nothing else); French first."""
+t = i18n.gettext
+tn = i18n.ngettext
+"""A plural message: the form for ``count`` (« 1 événement », « 3 événements »)."""
 
 
 def store() -> CentralStore:
@@ -143,17 +107,6 @@ def store() -> CentralStore:
 
 def config() -> CentralConfig:
     return current_app.extensions["central_config"]  # type: ignore[no-any-return]
-
-
-def check_csrf() -> None:
-    if request.method not in UNSAFE_METHODS or request.url_rule is None:
-        return
-    if request.path in BEARER_API:
-        return  # a bearer token, not a cookie: no cross-site request can carry it
-    sent = request.headers.get(csrf.HEADER) or request.form.get(csrf.FIELD) or ""
-    expected = session.get(csrf.FIELD)
-    if not isinstance(expected, str) or not hmac.compare_digest(sent, expected):
-        abort(400, "missing or wrong CSRF token: reload the page and try again")
 
 
 def load_user() -> None:
@@ -165,10 +118,7 @@ def load_user() -> None:
         return
     now = store().session_user(str(user.get("username")))
     if now is None or now["generation"] != user.get("generation"):
-        lang = session.get("lang")
-        session.clear()
-        if lang:
-            session["lang"] = lang
+        fresh_session()
         return
     g.user = now
 
@@ -216,23 +166,11 @@ def home() -> Any:
 def login() -> Any:
     if request.method == "GET":
         return render_template("central_login.html", error=None)
-    limiter: LoginLimiter = current_app.extensions["login_limiter"]
-    username = request.form.get("username", "").strip().lower()
-    password = request.form.get("password", "")
-    keys = limiter_keys(username)
-    if limiter.blocked(*keys):
-        return render_template("central_login.html", error=t("c.login.rate_limited")), 429
-    user = None
-    if username and password and len(username) <= MAX_USERNAME:
-        user = store().authenticate(username, password)
+    _, user, status = attempt_login(store().authenticate)
     if user is None:
-        limiter.failed(*keys)
-        return render_template("central_login.html", error=t("c.login.wrong")), 401
-    limiter.succeeded(*keys)
-    lang = session.get("lang")
-    session.clear()  # a new session (and a new CSRF token) at each login
-    if lang:
-        session["lang"] = lang
+        error = t("c.login.rate_limited" if status == BLOCKED else "c.login.wrong")
+        return render_template("central_login.html", error=error), status
+    fresh_session()  # a new session (and a new CSRF token) at each login
     session["user"] = user
     session.permanent = True
     return redirect(safe_next(request.args.get("next"), url_for("central_auth.home")))
@@ -244,10 +182,7 @@ def logout() -> Any:
     user = current_user()
     if user is not None:
         store().end_sessions(user["username"])
-    lang = session.get("lang")
-    session.clear()
-    if lang:
-        session["lang"] = lang
+    fresh_session()
     return redirect(url_for("central_auth.login"))
 
 
@@ -255,7 +190,7 @@ def logout() -> Any:
 
 
 FLEET_FIELDS = ("state", "who", "contact", "backlog", "health", "problems")
-"""The live cells of a station's row (web/templates/central_dash_rows.html)."""
+"""The live cells of a station's row (web/central/templates/central_dash_rows.html)."""
 
 
 def fleet_now() -> list[dict[str, Any]]:
@@ -556,8 +491,6 @@ def flash_roster_error(e: RosterError) -> None:
 @admin.get("/roster/export.csv")
 @requires("educator")
 def export_roster() -> Response:
-    from central.cli import roster_csv
-
     return Response(
         roster_csv(store()),
         mimetype="text/csv",

@@ -30,8 +30,8 @@ from central import progress as ladder
 from central import reports
 from central.errors import BadRequest, NotFound
 from central.store import now_iso
-from web.central_charts import bar_chart, column_chart
-from web.central_pages import config, language, requires, store, t
+from web.central.charts import bar_chart, column_chart
+from web.central.pages import config, language, requires, store, t
 
 bp = Blueprint("central_reports", __name__, url_prefix="/reports")
 public = Blueprint("central_progress", __name__)

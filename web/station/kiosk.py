@@ -1,7 +1,7 @@
 """The kiosk: the public screen at the machine (800×480 touchscreen, Chromium in kiosk mode).
 
 No login. The page is rendered once and then lives on the event stream: ``static/kiosk.js`` draws
-every screen from the status snapshot and the last decision (without badge UIDs: web/public.py).
+every screen from the status snapshot and the last decision (without badge UIDs: public.py).
 
 Only the touchscreen acts as the kiosk. Its actions (the safety checklist, which closes the relay,
 and "report a problem", which can take the machine out of use) are POSTs that need, besides the
@@ -42,11 +42,11 @@ from flask import (
 
 from station.controller import Controller, ControllerStopped
 from station.machine import Command
+from web.common.csrf import UNSAFE_METHODS, csrf_token, private_key_file
+from web.common.i18n import translator
 from web.common.limits import json_object
-from web.csrf import UNSAFE_METHODS, csrf_token, private_key_file
-from web.failures import not_running
-from web.i18n import translator
-from web.public import public_status
+from web.station.failures import not_running
+from web.station.public import public_status
 
 log = logging.getLogger(__name__)
 

@@ -1,10 +1,11 @@
-"""Cookies, the secret key and CSRF protection for every state-changing request.
+"""CSRF protection for every state-changing request, and the 0600 key files, for both apps.
 
 The check runs before *every* request (``before_request``), not per view, so a route added later
 cannot forget it. A POST (PUT, PATCH, DELETE) must carry the session's token in a form field
-``csrf_token`` or a header ``X-CSRF-Token``. The single exception is the simulator's JSON API
-(``/sim/...`` on the mock backend): it only accepts ``application/json`` bodies, which a browser
-cannot send to another site without a CORS preflight that this server never grants.
+``csrf_token`` or a header ``X-CSRF-Token``. Each app names its one exception: on the station the
+simulator's JSON API (``/sim/...`` on the mock backend), which only accepts ``application/json``
+bodies that a browser cannot send to another site without a CORS preflight this server never
+grants; on the central store the stations' API, authenticated by a bearer token, never a cookie.
 """
 
 from __future__ import annotations
@@ -57,32 +58,21 @@ def csrf_token() -> str:
     return token
 
 
-def init_app(app: Flask, *, simulator: bool) -> None:
-    app.config.update(
-        SESSION_COOKIE_NAME="station_session",
-        SESSION_COOKIE_HTTPONLY=True,
-        SESSION_COOKIE_SAMESITE="Strict",
-        # The station serves plain HTTP on the fablab's network: a Secure cookie would never be
-        # sent back. Put a TLS proxy in front and set SESSION_COOKIE_SECURE if you have one.
-        SESSION_COOKIE_SECURE=False,
-    )
-    app.extensions["csrf_simulator_exempt"] = simulator
+def init_app(app: Flask, *, exempt: Callable[[], bool], exempt_json_only: bool) -> None:
+    """The check before every request. ``exempt`` tells the one API of the app that no cookie
+    authenticates (the station's simulator, the central store's bearer-token API); with
+    ``exempt_json_only`` it must still come as ``application/json``."""
+    app.extensions["csrf_exempt"] = (exempt, exempt_json_only)
     app.jinja_env.globals["csrf_token"] = csrf_token
     app.before_request(check_csrf)
-
-
-def is_simulator_api() -> bool:
-    """The simulator's JSON API on the mock backend; nothing else is exempt."""
-    return bool(current_app.extensions.get("csrf_simulator_exempt")) and request.path.startswith(
-        "/sim/"
-    )
 
 
 def check_csrf() -> None:
     if request.method not in UNSAFE_METHODS or request.url_rule is None:
         return  # no route: let the 404 or 405 through
-    if is_simulator_api():
-        if not request.is_json:
+    exempt, json_only = current_app.extensions["csrf_exempt"]
+    if exempt():
+        if json_only and not request.is_json:
             abort(400, "send a JSON object with Content-Type: application/json")
         return
     sent = request.headers.get(HEADER) or request.form.get(FIELD) or ""

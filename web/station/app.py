@@ -11,15 +11,14 @@ import time
 from typing import Any
 
 from flask import Flask, Response, abort, jsonify, redirect, request
-from werkzeug.exceptions import HTTPException
 
 from station.controller import Controller, ControllerStopped
 from station.machine import Tap
 from station.roster import normalise_uid
-from web import csrf, i18n, kiosk, public, sim_panel, technician
+from web.common import csrf, errors, i18n, layout, limits, sessions
 from web.common import format as fmt
-from web.common import limits
-from web.failures import STORAGE_FAILED, is_storage_failure, not_running
+from web.station import kiosk, public, sim_panel, technician
+from web.station.failures import STORAGE_FAILED, is_storage_failure, not_running
 
 log = logging.getLogger(__name__)
 
@@ -33,16 +32,29 @@ def create_app(controller: Controller, *, simulator: bool | None = None) -> Flas
     app.extensions["controller"] = controller
     if simulator is None:
         simulator = controller.config.hardware.backend == "mock"
-    # The pages: kiosk (public), technician (login), /sim panel (mock backend). See web/csrf.py.
-    app.secret_key = csrf.secret_key_from(controller.config.data_path)
-    app.config["PERMANENT_SESSION_LIFETIME"] = 12 * 3600
+    # The pages: kiosk (public), technician (login), /sim panel (mock backend).
+    sessions.init_app(
+        app,
+        controller.config.data_path,
+        cookie_name=session_cookie_name(controller.config.station.id),
+        secure=False,  # plain HTTP on the fablab's network (docs/security.md)
+    )
     limits.init_app(
         app,
         MAX_BODY_BYTES,
         lambda: f"the request is larger than {MAX_BODY_BYTES // 1024} KiB: send less",
     )
-    csrf.init_app(app, simulator=simulator)
-    app.config["SESSION_COOKIE_NAME"] = session_cookie_name(controller.config.station.id)
+    csrf.init_app(
+        app, exempt=lambda: simulator and request.path.startswith("/sim/"), exempt_json_only=True
+    )
+    errors.init_app(
+        app,
+        storage_failure=is_storage_failure,
+        storage_failed=lambda e: STORAGE_FAILED.format(error=e),
+        unexpected="the station hit an unexpected error: try again; if it persists, a "
+        "technician reads the station's log (journalctl -u fabrique-station)",
+    )
+    layout.init_app(app)
     i18n.init_app(app, controller.config.station.language)
     fmt.init_app(app, controller.config.station.timezone, i18n.current_language)
     public.init_app(app, controller)
@@ -50,22 +62,6 @@ def create_app(controller: Controller, *, simulator: bool | None = None) -> Flas
     technician.init_app(app)
     if simulator:
         app.register_blueprint(sim_panel.bp)
-
-    @app.errorhandler(HTTPException)
-    def json_error(e: HTTPException) -> tuple[Response, int]:
-        return jsonify(error=e.description), e.code or 500
-
-    @app.errorhandler(Exception)
-    def unexpected(e: Exception) -> tuple[Response, int]:
-        """Never a traceback: a sentence that says what happened and what to do."""
-        if is_storage_failure(e):
-            log.error("storage failure serving %s: %r", request.path, e)
-            return jsonify(error=STORAGE_FAILED.format(error=e)), 503
-        log.exception("unexpected error serving %s", request.path)
-        return jsonify(
-            error="the station hit an unexpected error: try again; if it persists, a "
-            "technician reads the station's log (journalctl -u fabrique-station)"
-        ), 500
 
     @app.get("/")
     def index() -> Response:
@@ -210,17 +206,14 @@ def _tap_on_emulated_reader(
     The real driver debounces a card that comes back within a few polls (a hand hesitating over
     the reader): like a person, wait that long before tapping the same card again. With
     ``[reader] verify_badges`` the card is a prepared one (the HMAC value and the card's keys in
-    its sector), or with ``cloned`` a blank card carrying the same UID, as a cloner makes.
+    its sector), or with ``cloned`` a blank card carrying the same UID, as a cloner makes. The
+    chip and its card maker come from the backend (``hardware.extras``): the web imports no mocks.
     """
-    from mocks.mfrc522_chip import EmulatedBadges
-
     ready_in = getattr(controller.hardware.reader, "ready_in", None)
     if ready_in is not None:
         time.sleep(min(1.0, ready_in(uid)))
     reply = controller.expect_tap(uid)
-    badges = controller.hardware.extras.get("badges")
-    if not isinstance(badges, EmulatedBadges):
-        badges = EmulatedBadges()
+    badges: Any = controller.hardware.extras["badges"]  # beside the chip (mocks/backend.py)
     chip.place(badges.card(bytes.fromhex(uid), cloned=cloned))
     try:
         return reply.result(timeout=5.0)

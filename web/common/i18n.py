@@ -15,7 +15,7 @@ categories, the same ones Python picks with Babel. A missing key is a bug that
 ``tests/test_i18n.py`` catches; at run time it falls back to French, then to the key itself, so a
 screen never breaks.
 
-``python -m web.i18n import-json FILE --lang fr --domain station`` merges a flat JSON catalog
+``python -m web.common.i18n import-json FILE --lang fr --domain station`` merges a flat JSON catalog
 (the format the apps used before) into a ``.po`` file: see docs/translations.md.
 """
 
@@ -217,6 +217,13 @@ def current_language() -> str:
     return chosen if chosen in t.catalogs else t.default
 
 
+def remember_asked_language() -> None:
+    """``?lang=en`` on any page sticks for the session (the central pages: no form to choose)."""
+    asked = request.args.get("lang")
+    if asked in LANGUAGES:
+        session["lang"] = asked
+
+
 def _language() -> str:
     choose: Callable[[], str] = current_app.extensions.get("i18n_language", current_language)
     return choose()
@@ -378,7 +385,13 @@ def write_catalog(catalog: Catalog, path: Path) -> None:
 
 def source_path(lang: str, domain: str) -> Path:
     """The catalog in this checkout (the import tool writes there, not in an installed copy)."""
-    return Path(__file__).resolve().parent / "translations" / lang / "LC_MESSAGES" / f"{domain}.po"
+    return (
+        Path(__file__).resolve().parent.parent
+        / "translations"
+        / lang
+        / "LC_MESSAGES"
+        / f"{domain}.po"
+    )
 
 
 def read_json(json_path: Path) -> dict[str, Any]:
@@ -398,7 +411,7 @@ def import_json(
     po: Path | None = None,
     base: Path | None = None,
 ) -> ImportReport:
-    """Library side of ``python -m web.i18n import-json`` (the CLI only prints).
+    """Library side of ``python -m web.common.i18n import-json`` (the CLI only prints).
 
     With ``base`` (the same JSON file as it was where a branch started), only what the branch
     added or changed is merged: a text the branch did not touch never undoes a newer one.
@@ -425,7 +438,9 @@ def import_json(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m web.i18n", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m web.common.i18n", description=__doc__.split("\n")[0]
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     imp = commands.add_parser(
         "import-json", help="merge a flat JSON catalog (key → text) into a .po catalog"

@@ -12,7 +12,6 @@ import logging
 from typing import Any
 
 from flask import Flask, Response, abort, g, jsonify, request
-from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.sansio.utils import host_is_trusted
 
@@ -21,13 +20,15 @@ from central.enrolment import parse_enrolment
 from central.errors import BadRequest, CentralError, Conflict, NotFound, TooLarge
 from central.ingest import PROTOCOL, parse_sync_request
 from central.store import CentralStore
-from web.common import limits
+from web.central import pages, privacy, programme, reports
+from web.central.openapi import spec
+from web.common import errors, limits
 
 log = logging.getLogger(__name__)
 
 
 def create_central_app(store: CentralStore, config: CentralConfig) -> Flask:
-    """Build the app around a store; the pages (dashboard, admin, reports) register themselves."""
+    """Build the app around a store: the sync API, then the pages (dashboard, admin, reports)."""
     app = Flask(__name__)
     app.extensions["central_store"] = store
     app.extensions["central_config"] = config
@@ -42,14 +43,18 @@ def create_central_app(store: CentralStore, config: CentralConfig) -> Flask:
     )
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
 
-    @app.errorhandler(HTTPException)
-    def http_error(e: HTTPException) -> tuple[Response, int]:
-        code = e.code or 500
-        messages = {
-            413: f"the request is larger than {config.server.max_request_kb} KiB: "
-            "send fewer events per request",
-        }
-        return jsonify(error=messages.get(code, e.description), field=None), code
+    errors.init_app(
+        app,
+        storage_failure=lambda e: isinstance(e, (*store.database_errors, CentralError, OSError)),
+        storage_failed=lambda e: (
+            f"the central store cannot use its database ({e}): try again "
+            "in a minute; an admin checks the disk and the server's log (journalctl -u "
+            "fabrique-central)"
+        ),
+        unexpected="the central store hit an unexpected error: try again; if it persists, an "
+        "admin reads the server's log (journalctl -u fabrique-central)",
+        extra={"field": None},
+    )
 
     @app.errorhandler(BadRequest)
     def bad_request(e: BadRequest) -> tuple[Response, int]:
@@ -62,24 +67,6 @@ def create_central_app(store: CentralStore, config: CentralConfig) -> Flask:
     @app.errorhandler(NotFound)
     def not_found(e: NotFound) -> tuple[Response, int]:
         return jsonify(error=str(e), field=None), 404
-
-    @app.errorhandler(Exception)
-    def unexpected(e: Exception) -> tuple[Response, int]:
-        """Never a traceback: a sentence that says what happened and what to do."""
-        if isinstance(e, (*store.database_errors, CentralError, OSError)):
-            log.error("storage failure serving %s: %r", request.path, e)
-            return jsonify(
-                error=f"the central store cannot use its database ({e}): try again in a "
-                "minute; an admin checks the disk and the server's log "
-                "(journalctl -u fabrique-central)",
-                field=None,
-            ), 503
-        log.exception("unexpected error serving %s", request.path)
-        return jsonify(
-            error="the central store hit an unexpected error: try again; if it persists, an "
-            "admin reads the server's log (journalctl -u fabrique-central)",
-            field=None,
-        ), 500
 
     @app.get("/api/v1/health")
     def health() -> Response:
@@ -126,11 +113,11 @@ def create_central_app(store: CentralStore, config: CentralConfig) -> Flask:
 
     @app.get("/api/v1/openapi.json")
     def openapi() -> Response:
-        from web.central_openapi import spec
-
         return jsonify(spec(app))
 
-    _register_pages(app)
+    # The pages, each its own blueprint; pages first (login, CSRF, language, sessions).
+    for module in (pages, reports, programme, privacy):
+        module.init_app(app)
     app.jinja_env.globals["url_rules"] = {r.endpoint for r in app.url_map.iter_rules()}
     return app
 
@@ -203,20 +190,6 @@ def _station_from_token(store: CentralStore) -> str | None:
     if scheme.lower() != "bearer" or not token.strip():
         return None
     return store.station_for_token(token.strip())
-
-
-def _register_pages(app: Flask) -> None:
-    """The web pages, when their modules are present (each is its own blueprint)."""
-    import importlib
-
-    for name in ("web.central_pages",):
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as e:
-            if e.name != name:
-                raise
-            continue
-        module.init_app(app)
 
 
 __all__: list[Any] = ["create_central_app"]

@@ -13,11 +13,11 @@ from flask import Blueprint, Flask, Response, render_template, request, url_for
 
 from central import programme, reports
 from central.errors import BadRequest
-from web.central_charts import bar_chart, column_chart
-from web.central_pages import language, requires, store, t
-from web.central_reports import bad_filter, csv_response
+from web.central.charts import bar_chart, column_chart
+from web.central.pages import language, requires, store, t
+from web.central.programme_pdf import method_lines, programme_pdf
+from web.central.reports import bad_filter, csv_response
 from web.common.format import number
-from web.programme_pdf import method_lines, programme_pdf
 
 bp = Blueprint("central_programme", __name__, url_prefix="/reports/programme")
 

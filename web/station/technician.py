@@ -38,12 +38,14 @@ from station.enrol import EnrolError, enrol_badge
 from station.machine import Command
 from station.roster import normalise_uid
 from station.sync import urllib_transport
-from web import kiosk
 from web.common import format as fmt
-from web.common.login import MAX_USERNAME, LoginLimiter, limiter_keys, safe_next
-from web.i18n import LANGUAGES, current_language, gettext, ngettext
-from web.public import event_stream
-from web.tech_events import describe
+from web.common.i18n import LANGUAGES, current_language, gettext, ngettext
+from web.common.login import BLOCKED, LoginLimiter, attempt_login, safe_next
+from web.common.login import init_app as init_login
+from web.common.sessions import fresh_session
+from web.station import kiosk
+from web.station.public import event_stream
+from web.station.tech_events import describe
 
 __all__ = ["LoginLimiter", "bp", "init_app"]
 
@@ -57,7 +59,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def init_app(app: Any) -> None:
-    app.extensions.setdefault("login_limiter", LoginLimiter())
+    init_login(app)
     app.register_blueprint(bp)
     app.teardown_appcontext(_close_db)
     app.context_processor(_page_globals)
@@ -123,22 +125,15 @@ def _safe_next(target: str | None) -> str:
 def login() -> Any:
     if request.method == "GET":
         return render_template("tech_login.html", next=request.args.get("next", ""))
-    limiter: LoginLimiter = current_app.extensions["login_limiter"]
-    username = request.form.get("username", "").strip().lower()
-    password = request.form.get("password", "")
-    keys = limiter_keys(username)
-    if limiter.blocked(*keys):
-        flash(gettext("tech.login.rate_limited"), "error")
-        return render_template("tech_login.html", next=request.form.get("next", "")), 429
-    if (
-        not username
-        or len(username) > MAX_USERNAME
-        or not accounts.authenticate(_db(), username, password)
-    ):
-        limiter.failed(*keys)
-        flash(gettext("tech.login.failed"), "error")
-        return render_template("tech_login.html", next=request.form.get("next", "")), 401
-    limiter.succeeded(*keys)
+    username, account, status = attempt_login(
+        lambda user, password: user if accounts.authenticate(_db(), user, password) else None
+    )
+    if account is None:
+        flash(
+            gettext("tech.login.rate_limited" if status == BLOCKED else "tech.login.failed"),
+            "error",
+        )
+        return render_template("tech_login.html", next=request.form.get("next", "")), status
     _fresh_session()  # a new session (and a new CSRF token) at each login
     session["technician"] = username
     session[GENERATION] = accounts.session_generation(_db(), username)
@@ -159,9 +154,7 @@ def logout() -> ResponseReturnValue:
 def _fresh_session() -> None:
     """A new session that keeps the page's language and, on the touchscreen, its kiosk pairing
     (a technician logging in and out at the machine must not silence the kiosk's buttons)."""
-    kept = {k: session[k] for k in ("lang", kiosk.SESSION_KEY) if k in session}
-    session.clear()
-    session.update(kept)
+    fresh_session(keep=(kiosk.SESSION_KEY,))
 
 
 @bp.post("/language")
