@@ -17,12 +17,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from central import wiring
 from central.config import CentralConfig, load_config, write_config
 from central.ingest import parse_command
 from central.roster_export import roster_csv
 from central.roster_import import file_date, import_file, parse_date
-from central.sqlite import SqliteCentralStore
-from central.store import ROLES
+from central.store import ROLES, CentralStore
 from station import __version__
 from station.commands import dispatch
 from station.errors import StationError
@@ -48,6 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     init.add_argument("--port", type=int, default=8000)
     init.add_argument("--host", default="127.0.0.1")
     init.add_argument("--data-dir", default="central-data")
+    init.add_argument("--dsn", default="", help="PostgreSQL (without the password)")
     init.add_argument("--force", action="store_true", help="overwrite an existing file")
     init.set_defaults(func=cmd_init)
 
@@ -55,6 +56,30 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--config", required=True)
     run.add_argument("--verbose", action="store_true")
     run.set_defaults(func=cmd_run)
+
+    mig = sub.add_parser(
+        "migrate", help="bring the store's schema up to date (also done at every start)"
+    )
+    mig.add_argument("--config", required=True)
+    mig.add_argument("--dry-run", action="store_true", help="list the pending migrations only")
+    mig.set_defaults(func=cmd_migrate)
+
+    bk = sub.add_parser("backup", help="a consistent copy of the store (pg_dump, or SQLite's)")
+    bk.add_argument("--config", required=True)
+    bk.add_argument("--to", help="the file (default: DATA_DIR/backups/central-<time>)")
+    bk.set_defaults(func=cmd_backup)
+    rs = sub.add_parser("restore", help="restore a backup into a store that holds nothing yet")
+    rs.add_argument("backup")
+    rs.add_argument("--config", required=True)
+    rs.set_defaults(func=cmd_restore)
+
+    mv = sub.add_parser(
+        "migrate-to-postgresql",
+        help="move a SQLite central store into an empty PostgreSQL one (stop the store first)",
+    )
+    mv.add_argument("--from", dest="source", required=True, help="the SQLite store's config")
+    mv.add_argument("--config", required=True, help="the PostgreSQL store's config")
+    mv.set_defaults(func=cmd_move_to_postgresql)
 
     st = sub.add_parser("station", help="register stations and manage their tokens")
     ssub = st.add_subparsers(dest="station_command", required=True)
@@ -149,12 +174,9 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def open_store(config: CentralConfig) -> SqliteCentralStore:
-    return SqliteCentralStore(
-        config.db_path,
-        two_stations_window_s=config.sync.badge_two_stations_s,
-        max_ahead=config.sync.max_batch,
-    )
+def open_store(config: CentralConfig) -> CentralStore:
+    """The backend named in ``[storage]`` (central/wiring.py)."""
+    return wiring.open_store(config)
 
 
 # --- commands ------------------------------------------------------------------------------------
@@ -164,9 +186,12 @@ def cmd_init(args: argparse.Namespace) -> int:
     path = Path(args.config)
     if path.exists() and not args.force:
         raise StationError(f"{path} exists already; use --force to overwrite it")
-    write_config(path, host=args.host, port=args.port, data_dir=args.data_dir)
+    write_config(path, host=args.host, port=args.port, data_dir=args.data_dir, dsn=args.dsn)
     config = load_config(path)
-    open_store(config).close()
+    if config.storage.backend == "sqlite":
+        open_store(config).close()
+    else:  # the database may not be ready yet (deploy.sh install-central makes it next)
+        print(f"next: station-central migrate --config {path} (as the service's user)")
     print(f"wrote {path}; data in {config.data_path}")
     print(f"next: station-central station add laser-1 --kind laser --config {path}")
     return 0
@@ -218,6 +243,46 @@ def run_central(config: CentralConfig, *, ready: threading.Event | None = None) 
     return 0
 
 
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from central.wiring import migrate
+
+    config = load_config(args.config)
+    todo, applied = migrate(config, dry_run=args.dry_run)
+    where = config.storage.backend
+    if args.dry_run:
+        print(f"{where}: {len(todo)} pending migration(s){': ' if todo else ''}{', '.join(todo)}")
+    elif todo:
+        print(f"{where}: applied {', '.join(todo)}; the schema is up to date ({len(applied)})")
+    else:
+        print(f"{where}: the schema is up to date ({len(applied)} migrations), nothing to do")
+    return 0
+
+
+def cmd_backup(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    path = wiring.backup(config, Path(args.to) if args.to else None)
+    print(f"backup written: {path} ({path.stat().st_size} bytes)")
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    wiring.restore(config, Path(args.backup))
+    print(f"restored {args.backup}; start the central store (its schema migrates at start)")
+    return 0
+
+
+def cmd_move_to_postgresql(args: argparse.Namespace) -> int:
+    counts = wiring.move_to_postgresql(load_config(args.source), load_config(args.config))
+    for table, n in sorted(counts.items()):
+        print(f"{table}\t{n}")
+    print(
+        f"moved {sum(counts.values())} rows ({counts.get('events', 0)} events), every table's "
+        f"count checked; run the central store with --config {args.config} from now on"
+    )
+    return 0
+
+
 def cmd_station_add(args: argparse.Namespace) -> int:
     with closing(open_store(load_config(args.config))) as store:
         token = store.add_station(args.id, name=args.name, machine_id=args.machine, kind=args.kind)
@@ -257,7 +322,7 @@ def cmd_station_list(args: argparse.Namespace) -> int:
 
 def cmd_events(args: argparse.Namespace) -> int:
     config = load_config(args.config)
-    if not config.db_path.exists():
+    if config.storage.backend == "sqlite" and not config.db_path.exists():
         raise StationError(f"no central store at {config.db_path}: run `station-central init`")
     with closing(open_store(config)) as store:
         for e in store.events(station_id=args.station, after_seq=args.after):

@@ -39,3 +39,13 @@ class BadgeHeld(Conflict):
     def __init__(self, uid: str, holder: str) -> None:
         super().__init__(f"badge {uid} belongs to {holder}: confirm to move it (they will lose it)")
         self.uid, self.holder = uid, holder
+
+
+class StorageUnavailable(CentralError, ConnectionError):
+    """The database cannot be reached or cannot write (server down, wrong DSN, disk full): the
+    message says which server (never the password) and what to check. A sync gets 503 and the
+    station keeps its backlog for later."""
+
+
+class MigrationError(CentralError, RuntimeError):
+    """A schema migration failed; it was rolled back whole (the schema is as before it)."""

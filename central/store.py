@@ -322,6 +322,31 @@ class Accounts(Protocol):
     def users(self) -> list[Row]: ...
 
 
+class LoginFailures(Protocol):
+    """Failed logins, per hashed key (client address, username), in the database: every central
+    process behind one address counts the same failures (web/common/login.py)."""
+
+    def login_failures(self, keys: list[str], since: float) -> int:
+        """The most failures any of ``keys`` has had after ``since`` (epoch seconds)."""
+        ...
+
+    def record_login_failure(self, keys: list[str], at: float, forget_before: float) -> None:
+        """One failure for each key at ``at``; failures before ``forget_before`` are dropped."""
+        ...
+
+    def clear_login_failures(self, keys: list[str]) -> None: ...
+
+
+class Changes(Protocol):
+    """A counter of committed writes, to wait on (the dashboard's live stream): with
+    PostgreSQL, a write through any central process on the database moves it (LISTEN/NOTIFY)."""
+
+    def changes_seen(self) -> int: ...
+    def wait_for_change(self, seen: int, timeout_s: float) -> int:
+        """The counter once it differs from ``seen``, or after ``timeout_s``."""
+        ...
+
+
 class Reports(Protocol):
     """The figures of the reports (central/reports.py, central/programme.py), from the sessions
     and grants ingest keeps, never from the raw events. Times are the repaired ones."""
@@ -370,6 +395,8 @@ class CentralStore(
     Roster,
     Commands,
     Accounts,
+    LoginFailures,
+    Changes,
     Reports,
     Progress,
     Privacy,

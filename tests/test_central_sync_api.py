@@ -18,6 +18,7 @@ from central.ingest import (
     parse_event,
     parse_sync_request,
 )
+from central.store import CentralStore
 from station.roster import parse_roster_csv
 from tests.conftest import open_central_store, sample_roster_text
 from tests.test_central_helpers import CentralServer, central_config, post_json
@@ -48,8 +49,9 @@ def body(*events: dict[str, Any], roster_version: int = 0) -> dict[str, Any]:
 
 
 @pytest.fixture
-def central(tmp_path: Path) -> Iterator[CentralServer]:
-    server = CentralServer(central_config(tmp_path, max_batch=50))
+def central(tmp_path: Path, central_store: CentralStore) -> Iterator[CentralServer]:
+    """The sync API over loopback HTTP, on each backend."""
+    server = CentralServer(central_config(tmp_path, max_batch=50), central_store)
     try:
         yield server
     finally:

@@ -10,8 +10,10 @@ concern's protocol in ``central/store.py`` (and so in every other backend).
 from __future__ import annotations
 
 from central.sqlite.accounts import AccountsSqlite
+from central.sqlite.changes import ChangesSqlite
 from central.sqlite.commands import CommandsSqlite
 from central.sqlite.ingest import IngestSqlite
+from central.sqlite.logins import LoginsSqlite
 from central.sqlite.migrations import migrations, open_central_database
 from central.sqlite.privacy import PrivacySqlite
 from central.sqlite.progress import ProgressSqlite
@@ -29,6 +31,8 @@ class SqliteCentralStore(
     RosterSqlite,
     CommandsSqlite,
     AccountsSqlite,
+    LoginsSqlite,
+    ChangesSqlite,
     ReportsSqlite,
     ProgressSqlite,
     PrivacySqlite,

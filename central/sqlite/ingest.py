@@ -333,8 +333,9 @@ class IngestSqlite(AlertsSqlite):
                 return
             granted_at = _s(d.get("granted_at")) or at
             conn.execute(
-                "INSERT OR IGNORE INTO grants (station_id, seq, member_id, kind, level, "
-                "previous_level, granted_by, granted_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO grants (station_id, seq, member_id, kind, level, previous_level, "
+                "granted_by, granted_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (station_id, seq) DO NOTHING",
                 (
                     station_id,
                     e.seq,

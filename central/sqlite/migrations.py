@@ -379,3 +379,12 @@ def open_central_database(path: Path) -> Database:
     return open_sqlite(
         path, migrations, error=CentralError, what="the central store", busy_timeout_s=30.0
     )
+
+
+@migrations()
+def m009_login_failures(db: Database) -> None:
+    """Failed logins, per hashed client address and username (web/common/login.py): in the
+    store, so that several central processes on one database count them together."""
+    db.execute("CREATE TABLE login_failures (key TEXT NOT NULL, at REAL NOT NULL)")
+    db.execute("CREATE INDEX login_failures_key_at ON login_failures(key, at)")
+    db.execute("CREATE INDEX login_failures_at ON login_failures(at)")

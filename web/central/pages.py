@@ -54,8 +54,7 @@ from station.roster import (
 from web.common import csrf, i18n, layout, sessions
 from web.common import format as fmt
 from web.common.limits import StreamLimiter, stream_cap
-from web.common.login import BLOCKED, attempt_login, safe_next
-from web.common.login import init_app as init_login
+from web.common.login import BLOCKED, SharedLoginLimiter, attempt_login, safe_next
 from web.common.sessions import fresh_session
 
 BEARER_API = ("/api/v1/sync", "/api/v1/enrol")
@@ -72,7 +71,8 @@ def init_app(app: Flask) -> None:
     sessions.init_app(
         app, config.data_path, cookie_name="central_session", secure=config.server.behind_tls
     )
-    init_login(app)
+    # In the store: every central process on one database counts the same failures.
+    app.extensions.setdefault("login_limiter", SharedLoginLimiter(app.extensions["central_store"]))
     layout.init_app(app)
     app.extensions["stream_limiter"] = StreamLimiter(stream_cap(config.server.threads))
     app.jinja_env.globals["current_user"] = current_user
@@ -263,6 +263,7 @@ def stream() -> Response:
         commands: str | None = None
         quiet = 0.0
         with app.app_context():
+            seen = store().changes_seen()
             # Ends when the viewer goes away (the write fails: GeneratorExit) or loses the right.
             while still_allowed():
                 payload, index, commands = fleet_message(index, commands)
@@ -272,8 +273,11 @@ def stream() -> Response:
                 elif quiet >= KEEPALIVE_S:
                     quiet = 0.0
                     yield ": keep-alive\n\n"
-                time.sleep(FLEET_POLL_S)
-                quiet += FLEET_POLL_S
+                # Woken by a write through any central process (LISTEN/NOTIFY on PostgreSQL);
+                # re-read at least every FLEET_POLL_S anyway: "offline" comes with time alone.
+                started = time.monotonic()
+                seen = store().wait_for_change(seen, FLEET_POLL_S)
+                quiet += time.monotonic() - started
 
     limiter: StreamLimiter = current_app.extensions["stream_limiter"]
     return limiter.response(
