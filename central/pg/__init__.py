@@ -16,7 +16,9 @@ from central.sqlite.commands import CommandsSqlite
 from central.sqlite.logins import LoginsSqlite
 from central.sqlite.privacy import PrivacySqlite
 from central.sqlite.progress import ProgressSqlite
+from central.sqlite.rollups import RollupsSqlite
 from central.sqlite.roster import RosterSqlite
+from central.sqlite.sites import SitesSqlite
 from central.sqlite.stations import StationsSqlite
 from central.store import CentralStore
 
@@ -33,6 +35,8 @@ class PgCentralStore(
     LoginsSqlite,
     ProgressSqlite,
     PrivacySqlite,
+    SitesSqlite,
+    RollupsSqlite,
 ):
     """A network's central store: one PostgreSQL database, any number of central processes."""
 

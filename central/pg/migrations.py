@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 from central.errors import MigrationError, StorageUnavailable
 from central.pg.db import Connection, Database
+from central.sqlite.migrations import DEFAULT_SITE, ROLLUP_KEY, ROLLUP_SUMS, rollup_select
 
 LOCK_KEY = 7_041_977_013
 """``pg_advisory_xact_lock`` key of the runner: one central process migrates at a time."""
@@ -307,7 +308,62 @@ M002_SHARED_STATE = Migration(
     ),
 )
 
-MIGRATIONS: tuple[Migration, ...] = (M001_SCHEMA, M002_SHARED_STATE)
+M003_SITES = Migration(
+    "m003_sites",
+    (
+        # As the SQLite store's m011_sites (central/sqlite/migrations.py): every existing
+        # station, member, session and non-admin account at the default site.
+        f"CREATE TABLE sites (id TEXT PRIMARY KEY, name TEXT NOT NULL, created_at {T} NOT NULL)",
+        f"INSERT INTO sites (id, name, created_at) VALUES ('{DEFAULT_SITE}', 'Fablab', {NOW_SQL})",
+        f"ALTER TABLE stations ADD COLUMN site_id TEXT NOT NULL DEFAULT '{DEFAULT_SITE}'",
+        f"ALTER TABLE members ADD COLUMN site_id TEXT NOT NULL DEFAULT '{DEFAULT_SITE}'",
+        "ALTER TABLE users ADD COLUMN site_id TEXT",
+        f"UPDATE users SET site_id = '{DEFAULT_SITE}' WHERE role != 'admin'",
+        "ALTER TABLE sessions ADD COLUMN site_id TEXT",
+        f"UPDATE sessions SET site_id = '{DEFAULT_SITE}'",
+        "CREATE INDEX stations_site ON stations (site_id)",
+        "CREATE INDEX members_site ON members (site_id)",
+        """CREATE TABLE site_kinds (
+            site_id TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            induction_required INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY (site_id, kind)
+        )""",
+        f"""CREATE TABLE site_inductions (
+            member_id TEXT NOT NULL,
+            site_id TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            at {T} NOT NULL,
+            by TEXT NOT NULL,
+            PRIMARY KEY (member_id, site_id, kind)
+        )""",
+    ),
+)
+
+M004_ROLLUPS = Migration(
+    "m004_rollups",
+    (
+        f"""CREATE TABLE rollups (
+            day {T} NOT NULL,
+            site_id TEXT NOT NULL,
+            station_id TEXT NOT NULL,
+            machine_id TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            member_id TEXT NOT NULL,
+            supervisor_id TEXT NOT NULL,
+            sessions BIGINT NOT NULL,
+            seconds DOUBLE PRECISION NOT NULL,
+            energy_wh DOUBLE PRECISION NOT NULL,
+            finishing_energy_wh DOUBLE PRECISION NOT NULL,
+            PRIMARY KEY (day, site_id, station_id, machine_id, kind, member_id, supervisor_id)
+        )""",
+        "CREATE INDEX rollups_site_day ON rollups (site_id, day)",
+        "CREATE INDEX rollups_member ON rollups (member_id)",
+        f"INSERT INTO rollups ({ROLLUP_KEY}, {', '.join(ROLLUP_SUMS)}) {rollup_select(1)}",
+    ),
+)
+
+MIGRATIONS: tuple[Migration, ...] = (M001_SCHEMA, M002_SHARED_STATE, M003_SITES, M004_ROLLUPS)
 
 
 def _prepare(conn: Connection) -> None:

@@ -18,7 +18,9 @@ from central.sqlite.migrations import migrations, open_central_database
 from central.sqlite.privacy import PrivacySqlite
 from central.sqlite.progress import ProgressSqlite
 from central.sqlite.reports import ReportsSqlite
+from central.sqlite.rollups import RollupsSqlite
 from central.sqlite.roster import RosterSqlite
+from central.sqlite.sites import SitesSqlite
 from central.sqlite.stations import StationsSqlite
 from central.store import CentralStore
 
@@ -34,6 +36,8 @@ class SqliteCentralStore(
     LoginsSqlite,
     ChangesSqlite,
     ReportsSqlite,
+    SitesSqlite,
+    RollupsSqlite,
     ProgressSqlite,
     PrivacySqlite,
 ):

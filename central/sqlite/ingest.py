@@ -27,7 +27,8 @@ from central.ingest import (
 )
 from central.privacy_fields import ID_FIELDS, NAME_FIELDS, UID_FIELDS
 from central.sqlite.alerts import AlertsSqlite, _n
-from central.sqlite.migrations import SESSION_TOTALS, project_finishing
+from central.sqlite.migrations import DEFAULT_SITE, SESSION_TOTALS, project_finishing
+from central.sqlite.rollups import rollup_change
 from central.store import StoredEvent
 from station.job import session_totals_sql
 from station.model import Level
@@ -43,6 +44,8 @@ PROJECTED = frozenset(
     }
 )
 JUDGED = PROJECTED
+SESSION_EVENTS = frozenset({"session_started", "session_ended", "finishing_ended"})
+"""The projected types that change a session (and so its roll-ups)."""
 """Event types whose content the scope rules check; other known types are applied as they are
 (they project nothing; the dashboard shows them under their own station)."""
 
@@ -284,16 +287,30 @@ class IngestSqlite(AlertsSqlite):
     def _project(
         self, conn: sqlite3.Connection, station_id: str, e: Event, offset: float | None, kind: str
     ) -> None:
+        """Project one event; a session's change moves its roll-ups in the same transaction."""
+        sid = e.data.get("session_id")
+        if e.type in SESSION_EVENTS and isinstance(sid, str):
+            with rollup_change(conn, "id = ? AND station_id = ?", (sid, station_id)):
+                self._project_one(conn, station_id, e, offset, kind)
+        else:
+            self._project_one(conn, station_id, e, offset, kind)
+
+    def _project_one(
+        self, conn: sqlite3.Connection, station_id: str, e: Event, offset: float | None, kind: str
+    ) -> None:
         d = e.data
         shift = _shift(e, offset)
         at = e.at if shift is None else _shifted(e.at, shift)
         if e.type == "session_started" and isinstance(d.get("session_id"), str):
             st = conn.execute(
-                "SELECT machine_id, kind FROM stations WHERE id = ?", (station_id,)
+                "SELECT machine_id, kind, site_id FROM stations WHERE id = ?", (station_id,)
             ).fetchone()
+            # The session counts at the site its station was at when it started: moving a
+            # station later leaves the old site's figures as they were.
             conn.execute(
                 "INSERT INTO sessions (id, station_id, machine_id, kind, member_id, "
-                "supervisor_id, started_at, started_seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+                "supervisor_id, started_at, started_seq, site_id) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT(id) DO UPDATE SET started_at = excluded.started_at",
                 (
                     d["session_id"],
@@ -304,6 +321,7 @@ class IngestSqlite(AlertsSqlite):
                     _s(d.get("supervisor_id")),
                     at,
                     e.seq,
+                    st[2] if st else DEFAULT_SITE,
                 ),
             )
         elif e.type == "session_ended" and isinstance(d.get("session_id"), str):
