@@ -21,7 +21,8 @@ from dataclasses import dataclass
 
 from central.errors import MigrationError, StorageUnavailable
 from central.pg.db import Connection, Database
-from central.sqlite.migrations import DEFAULT_SITE, ROLLUP_KEY, ROLLUP_SUMS, rollup_select
+from central.sites import DEFAULT_SITE
+from central.sqlite.migrations import ROLLUP_KEY, ROLLUP_SUMS, rollup_select
 
 LOCK_KEY = 7_041_977_013
 """``pg_advisory_xact_lock`` key of the runner: one central process migrates at a time."""

@@ -15,6 +15,7 @@ from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
 from central.errors import CentralError
+from central.sites import DEFAULT_SITE
 from station.job import finishing_params, finishing_totals_sql
 from station.sqlite import open_sqlite
 
@@ -388,11 +389,6 @@ def m009_login_failures(db: Database) -> None:
     db.execute("CREATE TABLE login_failures (key TEXT NOT NULL, at REAL NOT NULL)")
     db.execute("CREATE INDEX login_failures_key_at ON login_failures(key, at)")
     db.execute("CREATE INDEX login_failures_at ON login_failures(at)")
-
-
-DEFAULT_SITE = "default"
-"""The site every station, member and account of a store from before sites belongs to; the
-``[site] name`` of central.toml names it (docs/network.md)."""
 
 
 @migrations()

@@ -10,7 +10,7 @@ from central import clock
 from central.errors import BadgeHeld, Conflict, NotFound, OtherSite
 from central.roster_import import NewerGrant, grants_to_keep, keeping
 from central.sqlite.base import SqliteBase
-from central.sqlite.migrations import DEFAULT_SITE
+from central.sites import DEFAULT_SITE
 from station.model import Level, Role
 from station.roster import RosterImport
 

@@ -6,18 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 from central import clock
-from central.errors import BadRequest, NotFound
+from central.errors import NotFound
+from central.sites import check_site_id
 from central.sqlite.base import SqliteBase
-from station.config import ID_PATTERN
-
-
-def check_site_id(site_id: str) -> None:
-    if not ID_PATTERN.match(site_id):
-        raise BadRequest(
-            f"site id {site_id!r}: use lower-case letters, digits, - and _ (max 63), "
-            "e.g. gonesse",
-            "site",
-        )
 
 
 class SitesSqlite(SqliteBase):

@@ -10,7 +10,7 @@ from typing import Any
 from central import clock
 from central.errors import BadRequest, Conflict, NotFound
 from central.sqlite.base import SqliteBase
-from central.sqlite.migrations import DEFAULT_SITE
+from central.sites import DEFAULT_SITE
 from station.config import ID_PATTERN
 
 TOKEN_PREFIX = "fst_"

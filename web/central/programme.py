@@ -14,7 +14,7 @@ from flask import Blueprint, Flask, Response, render_template, request, url_for
 from central import programme, reports
 from central.errors import BadRequest
 from web.central.charts import bar_chart, column_chart
-from web.central.pages import language, requires, store, t
+from web.central.pages import language, requires, scoped_filters, store, t
 from web.central.programme_pdf import method_lines, programme_pdf
 from web.central.reports import bad_filter, csv_response
 from web.common.format import number
@@ -32,7 +32,7 @@ def _filters() -> reports.Filters:
     today = reports.today()
     args.setdefault("since", date(today.year, 1, 1).isoformat())
     args.setdefault("until", today.isoformat())
-    f = reports.Filters.parse(args)
+    f = scoped_filters(args)
     if f.since and f.until and f.since > f.until:
         raise BadRequest("since must come before until", "order")
     return f
