@@ -61,16 +61,20 @@ session_st = st.fixed_dictionaries(
 
 
 def logs(
-    sessions: list[dict[str, Any]], first: dict[str, int] | None = None, tag: str = ""
+    sessions: list[dict[str, Any]],
+    first: dict[str, int] | None = None,
+    tag: str = "",
+    kinds: dict[str, str] | None = None,
 ) -> dict[str, list[Event]]:
     """Each station's events for ``sessions``, in seq order from ``first[station] + 1``."""
     out: dict[str, list[Event]] = defaultdict(list)
     first = first or {}
+    kinds = kinds or {k: v[1] for k, v in STATIONS.items()}
     for i, s in enumerate(sessions):
         log = out[s["station"]]
         start = f"2026-03-{s['day']:02d}T{10 + i % 10:02d}:00:00.000Z"
         end = f"2026-03-{s['day']:02d}T{10 + i % 10:02d}:30:00.000Z"
-        sid, kind = f"{s['station']}-{tag}s{i}", STATIONS[s["station"]][1]
+        sid, kind = f"{s['station']}-{tag}s{i}", kinds[s["station"]]
         base = first.get(s["station"], 0)
         log.append(
             event(
