@@ -86,8 +86,10 @@ def migrate(config: CentralConfig, *, dry_run: bool = False) -> tuple[list[str],
     db = open_database(config)
     try:
         todo = migrations.pending(db)
-        done = [] if dry_run else migrations.migrate(db)
-        return todo, migrations.applied(db) if not dry_run else done
+        if dry_run:
+            return todo, []
+        migrations.migrate(db)
+        return todo, migrations.applied(db)
     finally:
         db.close()
 

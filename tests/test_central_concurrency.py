@@ -90,3 +90,61 @@ def test_overlapping_batches_at_once_leave_no_gap_and_no_double(
     rows = stores[0].hours_by_period(Filters())
     assert sum(r["sessions"] for r in rows) == 200  # each session once, not twice
     assert sum(r["hours"] for r in rows) == pytest.approx(200 / 60, abs=0.01)
+
+
+def grant(station: str, seq: int, member: str, kind: str, level: str) -> Any:
+    data = {"member_id": member, "kind": kind, "level": level, "granted_by": "ines"}
+    raw = {"id": f"{station}-{seq}", "seq": seq, "type": "qualification_granted", "at": AT,
+           "clock_synced": True, "boot_id": "b1", "mono": float(seq), "data": data}  # fmt: skip
+    return parse_event(raw, 0, station)
+
+
+def test_grants_at_two_stations_at_once_each_bump_the_roster_once(
+    stores: list[CentralStore],
+) -> None:
+    """Pushes of two stations run at once on PostgreSQL: the roster's version is still bumped
+    once per applied grant, never twice to the same number (the stations would miss a change)."""
+    from station.roster import parse_roster_csv
+    from tests.conftest import sample_roster_text
+
+    a, b = stores[0], stores[1]
+    a.import_roster(parse_roster_csv(sample_roster_text()))
+    a.add_station("printer-1", kind="printer3d")
+    before = a.roster_version()
+    laser = [("lea", "autonomous"), ("noah", "supervised"), ("amina", "supervised"),
+             ("sofiane", "mentor")]  # fmt: skip
+    printer = [("sofiane", "autonomous"), ("amina", "autonomous"), ("noah", "supervised"),
+               ("lea", "mentor")]  # fmt: skip
+    for seq, ((m1, l1), (m2, l2)) in enumerate(zip(laser, printer, strict=True), 1):
+        on_laser = [grant("laser-1", seq, m1, "laser", l1)]
+        on_printer = [grant("printer-1", seq, m2, "printer3d", l2)]
+        results = at_once(
+            [
+                lambda e=on_laser: a.ingest("laser-1", e),  # type: ignore[misc]
+                lambda e=on_printer: b.ingest("printer-1", e),  # type: ignore[misc]
+            ]
+        )
+        assert [r["refused"] for r in results] == [0, 0]
+    assert a.roster_version() == before + 8
+    versions = [q["version"] for q in a.roster_rows()["qualifications"]
+                if q["version"] > before]  # fmt: skip
+    assert sorted(versions) == list(range(before + 1, before + 9))
+    changes = b.roster_changes(before)
+    assert changes is not None and len(changes["qualifications"]) == 8
+
+
+def test_one_badge_at_two_stations_at_once_is_still_an_alert(stores: list[CentralStore]) -> None:
+    """Two stations push a tap of the same badge at the same moment, through two processes."""
+    a, b = stores[0], stores[1]
+    a.add_station("printer-1", kind="printer3d")
+
+    def tap(station: str) -> Any:
+        raw = {"id": f"{station}-1", "seq": 1, "type": "access_denied", "at": AT,
+               "clock_synced": True, "boot_id": "b1", "mono": 1.0,
+               "data": {"uid": "04C0C1C2", "reason": "unknown_badge"}}  # fmt: skip
+        return parse_event(raw, 0, station)
+
+    at_once([lambda: a.ingest("laser-1", [tap("laser-1")]),
+             lambda: b.ingest("printer-1", [tap("printer-1")])])  # fmt: skip
+    kinds = [alert["kind"] for alert in a.recent_alerts()]
+    assert kinds.count("badge_seen_at_two_stations") == 1, kinds

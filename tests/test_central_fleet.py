@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from central.fleet import changed_rows, fleet
-from tests.conftest import open_central_store
+from central.store import CentralStore
 from tests.test_central_helpers import central_config
 from web.central.app import create_central_app
 
@@ -113,12 +113,12 @@ def sse_data(chunk: bytes | str) -> dict[str, Any]:
 
 
 def test_the_dashboard_stream_sends_only_the_station_that_changed(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, central_store: CentralStore
 ) -> None:
     import web.central.pages
 
     monkeypatch.setattr(web.central.pages, "FLEET_POLL_S", 0.0)  # no waiting between polls
-    store = open_central_store(tmp_path / "central" / "central.sqlite")
+    store = central_store
     store.add_user("yanis", "a long passphrase", "technician")
     store.add_station("laser-1", name="Découpe laser", kind="laser")
     store.add_station("cnc-1", name="Fraiseuse", kind="cnc")
@@ -146,4 +146,3 @@ def test_the_dashboard_stream_sends_only_the_station_that_changed(
         assert third["stations"] == [] and "Mettre hors service" in third["commands"]
     finally:
         r.close()
-        store.close()

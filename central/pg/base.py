@@ -32,7 +32,14 @@ from central.sqlite.base import SqliteBase
 log = logging.getLogger("central.pg")
 
 WRITE_LOCK = 7_041_977_015
-"""``pg_advisory_xact_lock`` key of the store's write transactions."""
+"""``pg_advisory_xact_lock`` key of the store's write transactions: taken exclusively by every
+writer but ingest, shared by ingests (which then lock their station: :meth:`PgBase.ingesting`)."""
+STATION_LOCKS = 70_419
+"""First key of the two-key advisory locks of one station's ingest (second: a hash of its id)."""
+ROSTER_LOCK = 7_041_977_016
+"""Taken before the roster's version is bumped (ingests of two stations may both bump it)."""
+BADGE_LOCKS = 70_420
+"""First key of the two-key advisory locks of one badge's taps (the two-stations alert)."""
 CHANNEL = "fabrique_changes"
 """NOTIFY channel of committed writes (every central process LISTENs on it)."""
 LISTEN_POLL_S = 0.5
@@ -165,6 +172,7 @@ class PgBase(SqliteBase):
         self._listening = threading.Lock()
         self._listener: threading.Thread | None = None
         self._closed = threading.Event()
+        self._ingest_scope = threading.local()
 
     @property
     def db(self) -> Any:  # the shared code's ``self.db.conn.execute``
@@ -178,8 +186,15 @@ class PgBase(SqliteBase):
 
     @contextmanager
     def _transaction(self) -> Iterator[Any]:
+        station = getattr(self._ingest_scope, "station", None)
         with self.pg.transaction() as raw:
-            raw.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
+            if station is None:
+                raw.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
+            else:
+                raw.execute("SELECT pg_advisory_xact_lock_shared(%s)", (WRITE_LOCK,))
+                raw.execute(
+                    "SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (STATION_LOCKS, station)
+                )
             yield SharedSqlConnection(raw, self.pg)
             raw.execute(f"NOTIFY {CHANNEL}")  # delivered at commit, to every process
 
@@ -221,6 +236,22 @@ class PgBase(SqliteBase):
                 log.warning("lost the change notifications, listening again: %s", e)
             finally:
                 listener.close()
+
+    @contextmanager
+    def ingesting(self, station_id: str) -> Iterator[None]:
+        """Within it, this thread's write transactions lock ``station_id`` only (and share the
+        store's write lock with the other ingests): pushes of different stations run at once,
+        two pushes of one station one after the other, every other writer alone."""
+        self._ingest_scope.station = station_id
+        try:
+            yield
+        finally:
+            self._ingest_scope.station = None
+
+    @staticmethod
+    def _bump(conn: Any) -> int:
+        conn.execute("SELECT pg_advisory_xact_lock(?)", (ROSTER_LOCK,))
+        return SqliteBase._bump(conn)
 
     @contextmanager
     def _read(self) -> Iterator[Any]:

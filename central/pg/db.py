@@ -67,9 +67,3 @@ class Database(Protocol):
     def listen(self, channel: str) -> Listener: ...
 
     def close(self) -> None: ...
-
-
-def rows_as_dicts(cur: Cursor) -> list[dict[str, Any]]:
-    """A cursor's rows as dicts keyed by column name (like the SQLite backend's ``_rows``)."""
-    names = [d[0] for d in cur.description or ()]
-    return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]

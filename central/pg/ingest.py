@@ -9,7 +9,7 @@ from typing import Any
 
 from central import clock
 from central.ingest import Event
-from central.pg.base import PgBase
+from central.pg.base import BADGE_LOCKS, PgBase
 from central.sqlite.ingest import IngestSqlite
 
 EVENT_PAGE = 5000
@@ -27,7 +27,23 @@ class IngestPg(PgBase, IngestSqlite):
         backlog: int = 0,
     ) -> dict[str, Any]:
         self._prepare_month(clock.now_iso())
-        return super().ingest(station_id, events, status=status, backlog=backlog)
+        with self.ingesting(station_id):
+            return super().ingest(station_id, events, status=status, backlog=backlog)
+
+    def _watch_badges(
+        self,
+        conn: Any,
+        station_id: str,
+        events: list[Event],
+        offsets: dict[str, float],
+        received: str,
+    ) -> None:
+        """As SQLite's, each badge locked first (in order): a tap pushed at the same moment
+        through another station is seen, and one badge at two stations still raises its alert."""
+        uids = sorted({u for e in events if isinstance(u := e.data.get("uid"), str) and u})
+        for uid in uids:
+            conn.execute("SELECT pg_advisory_xact_lock(?, hashtext(?))", (BADGE_LOCKS, uid))
+        super()._watch_badges(conn, station_id, events, offsets, received)
 
     def events(
         self, station_id: str | None = None, after_seq: int = 0, limit: int | None = None
