@@ -21,8 +21,8 @@ from central import cli_sites, wiring
 from central.config import CentralConfig, load_config, write_config
 from central.ingest import parse_command
 from central.roster_export import roster_csv
-from central.sites import DEFAULT_SITE
 from central.roster_import import file_date, import_file, parse_date
+from central.sites import DEFAULT_SITE
 from central.store import ROLES, CentralStore
 from station import __version__
 from station.commands import dispatch
@@ -134,9 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
     uadd.add_argument("--replace", action="store_true")
     uwhere = uadd.add_mutually_exclusive_group()
     uwhere.add_argument("--site", help="limit it to one fablab (default: the default site)")
-    uwhere.add_argument(
-        "--network", action="store_true", help="every site (an admin's default)"
-    )
+    uwhere.add_argument("--network", action="store_true", help="every site (an admin's default)")
     uadd.set_defaults(func=cmd_user_add)
     ulist = usub.add_parser("list", help="list the accounts")
     ulist.add_argument("--config", required=True)

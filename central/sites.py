@@ -18,7 +18,6 @@ def check_site_id(site_id: str) -> None:
     """A site id is a short name in URLs and configs: a clear error otherwise."""
     if not ID_PATTERN.match(site_id):
         raise BadRequest(
-            f"site id {site_id!r}: use lower-case letters, digits, - and _ (max 63), "
-            "e.g. gonesse",
+            f"site id {site_id!r}: use lower-case letters, digits, - and _ (max 63), e.g. gonesse",
             "site",
         )

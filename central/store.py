@@ -230,7 +230,9 @@ class Filters:
         if kind is not None and (len(kind) > 40 or not kind.replace("_", "").isalnum()):
             raise BadRequest("kind must be a machine kind such as laser", "kind")
         site = args.get("site") or None
-        if site is not None and (len(site) > 63 or not site.replace("-", "").replace("_", "").isalnum()):
+        if site is not None and (
+            len(site) > 63 or not site.replace("-", "").replace("_", "").isalnum()
+        ):
             raise BadRequest("site must be a site id such as gonesse", "site")
         return cls(since, until, kind, period, site)
 

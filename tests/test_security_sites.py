@@ -77,12 +77,13 @@ def scoped_routes(app: Flask, things: dict[str, str]) -> Iterator[tuple[str, str
     filled with ``things``; a rule with an argument nobody reviewed fails the walk."""
     for rule in app.url_map.iter_rules():
         args = set(rule.arguments)
-        if not args & set(things) or getattr(
-            app.view_functions[rule.endpoint], "required_roles", None
-        ) is None:
+        if (
+            not args & set(things)
+            or getattr(app.view_functions[rule.endpoint], "required_roles", None) is None
+        ):
             continue
 
-        def fill(m: re.Match[str]) -> str:
+        def fill(m: re.Match[str], rule: Any = rule) -> str:
             spec = m.group(1)
             name = spec.split(":")[-1]
             if name in things:

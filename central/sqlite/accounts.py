@@ -6,8 +6,8 @@ from typing import Any
 
 from central import clock
 from central.errors import BadRequest, Conflict, NotFound
-from central.sqlite.base import SqliteBase
 from central.sites import DEFAULT_SITE
+from central.sqlite.base import SqliteBase
 from central.store import ROLES
 
 
@@ -50,9 +50,10 @@ class AccountsSqlite(SqliteBase):
                 raise Conflict(f"user {username} exists already; use --replace")
             if site_id == "":
                 site_id = None if role == "admin" else DEFAULT_SITE
-            if site_id is not None and not conn.execute(
-                "SELECT 1 FROM sites WHERE id = ?", (site_id,)
-            ).fetchone():
+            if (
+                site_id is not None
+                and not conn.execute("SELECT 1 FROM sites WHERE id = ?", (site_id,)).fetchone()
+            ):
                 raise NotFound(f"no site {site_id}: create it with `station-central site add`")
             conn.execute(
                 "INSERT INTO users (username, password_hash, role, created_at, site_id) "
@@ -84,8 +85,7 @@ class AccountsSqlite(SqliteBase):
     def session_user(self, username: str) -> dict[str, Any] | None:
         """What a request checks of its session's account: role, generation; None if gone."""
         row = self.db.conn.execute(
-            "SELECT role, session_generation, site_id FROM users"
-            " WHERE username = ? AND active = 1",
+            "SELECT role, session_generation, site_id FROM users WHERE username = ? AND active = 1",
             (username,),
         ).fetchone()
         if row is None:

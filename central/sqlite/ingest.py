@@ -26,8 +26,8 @@ from central.ingest import (
     repaired_at,
 )
 from central.privacy_fields import ID_FIELDS, NAME_FIELDS, UID_FIELDS
-from central.sqlite.alerts import AlertsSqlite, _n
 from central.sites import DEFAULT_SITE
+from central.sqlite.alerts import AlertsSqlite, _n
 from central.sqlite.migrations import SESSION_TOTALS, project_finishing
 from central.sqlite.rollups import rollup_change
 from central.store import StoredEvent

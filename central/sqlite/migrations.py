@@ -407,9 +407,7 @@ def m011_sites(db: Database) -> None:
         f"INSERT INTO sites (id, name, created_at) VALUES ('{DEFAULT_SITE}', 'Fablab', {NOW_SQL})"
     )
     for table in ("stations", "members"):
-        db.execute(
-            f"ALTER TABLE {table} ADD COLUMN site_id TEXT NOT NULL DEFAULT '{DEFAULT_SITE}'"
-        )
+        db.execute(f"ALTER TABLE {table} ADD COLUMN site_id TEXT NOT NULL DEFAULT '{DEFAULT_SITE}'")
     db.execute("ALTER TABLE users ADD COLUMN site_id TEXT")
     db.execute(f"UPDATE users SET site_id = '{DEFAULT_SITE}' WHERE role != 'admin'")
     db.execute("ALTER TABLE sessions ADD COLUMN site_id TEXT")

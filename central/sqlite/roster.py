@@ -9,8 +9,8 @@ from typing import Any
 from central import clock
 from central.errors import BadgeHeld, Conflict, NotFound, OtherSite
 from central.roster_import import NewerGrant, grants_to_keep, keeping
-from central.sqlite.base import SqliteBase
 from central.sites import DEFAULT_SITE
+from central.sqlite.base import SqliteBase
 from station.model import Level, Role
 from station.roster import RosterImport
 
@@ -217,7 +217,9 @@ class RosterSqlite(SqliteBase):
                     )
                     changed += 1
             if replace_all:
-                scoped, site_params = ("", ()) if site_id is None else (" AND site_id = ?", (site_id,))
+                scoped, site_params = (
+                    ("", ()) if site_id is None else (" AND site_id = ?", (site_id,))
+                )
                 for (mid,) in conn.execute(
                     f"SELECT id FROM members WHERE active = 1{scoped}", site_params
                 ).fetchall():

@@ -48,7 +48,9 @@ class SitesSqlite(SqliteBase):
         the site where they happened."""
         with self._transaction() as conn:
             self._site_exists(conn, site_id)
-            cur = conn.execute("UPDATE stations SET site_id = ? WHERE id = ?", (site_id, station_id))
+            cur = conn.execute(
+                "UPDATE stations SET site_id = ? WHERE id = ?", (site_id, station_id)
+            )
             if cur.rowcount == 0:
                 raise NotFound(f"no station {station_id}")
 

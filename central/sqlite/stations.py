@@ -9,8 +9,8 @@ from typing import Any
 
 from central import clock
 from central.errors import BadRequest, Conflict, NotFound
-from central.sqlite.base import SqliteBase
 from central.sites import DEFAULT_SITE
+from central.sqlite.base import SqliteBase
 from station.config import ID_PATTERN
 
 TOKEN_PREFIX = "fst_"

@@ -256,7 +256,9 @@ def fleet_now(site: str | None = None) -> list[dict[str, Any]]:
     """The fleet's rows, of one site or (None) of the network."""
     stations = site_stations(site)
     ids = {s["id"] for s in stations}
-    problems = [e for e in store().recent_events(("problem_reported",), 50) if e["station_id"] in ids]
+    problems = [
+        e for e in store().recent_events(("problem_reported",), 50) if e["station_id"] in ids
+    ]
     changes = [
         e for e in store().recent_events(("machine_state_changed",), 200) if e["station_id"] in ids
     ]
@@ -512,7 +514,9 @@ def _name_of(member_id: str) -> str:
 @admin.post("/badges/<uid>/<any(revoke, restore):what>")
 @requires("educator")
 def badge_active(uid: str, what: str) -> Any:
-    holder = next((b["member_id"] for b in store().roster_rows()["badges"] if b["uid"] == uid), None)
+    holder = next(
+        (b["member_id"] for b in store().roster_rows()["badges"] if b["uid"] == uid), None
+    )
     if holder is None:
         abort(404, f"no badge {uid}")
     member_in_scope(holder)
