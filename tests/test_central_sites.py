@@ -14,6 +14,7 @@ from central.config import load_config
 from central.ingest import parse_event
 from central.sqlite import SqliteCentralStore
 from central.sqlite.migrations import migrations
+from central.store import CentralStore
 from central.wiring import open_store
 
 
@@ -142,3 +143,15 @@ def test_a_store_from_before_sites_keeps_working_with_one_site(tmp_path: Path) -
 def test_rollups_rebuild_command(config: str, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "rollups", "rebuild", "--config", config)
     assert code == 0 and out == "roll-ups rebuilt from the sessions: 0 rows\n"
+
+
+def test_a_newcomer_enrolled_at_a_machine_joins_that_machines_site(
+    central_store: CentralStore,
+) -> None:
+    central_store.add_site("sarcelles", "Fablab de Sarcelles")
+    central_store.add_station("laser-s", kind="laser", site_id="sarcelles")
+    central_store.add_station("laser-g", kind="laser")
+    central_store.enrol_from_station("laser-s", "04112233", "karim", new_name="Zoé Leroy")
+    central_store.enrol_from_station("laser-g", "04112234", "yanis", new_name="Noé Petit")
+    assert central_store.member_site("zoe-leroy") == "sarcelles"
+    assert central_store.member_site("noe-petit") == "default"

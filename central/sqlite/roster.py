@@ -293,9 +293,11 @@ class RosterSqlite(SqliteBase):
                 member_id = self._new_member_id(conn, new_name)
                 version = self._bump(conn)
                 conn.execute(
-                    "INSERT INTO members (id, name, role, active, version, updated_at) "
-                    "VALUES (?, ?, 'trainee', 1, ?, ?)",
-                    (member_id, new_name, version, clock.now_iso()),
+                    # A newcomer enrolled at a machine belongs to that machine's fablab.
+                    "INSERT INTO members (id, name, role, active, version, updated_at, site_id) "
+                    "VALUES (?, ?, 'trainee', 1, ?, ?, "
+                    "COALESCE((SELECT site_id FROM stations WHERE id = ?), ?))",
+                    (member_id, new_name, version, clock.now_iso(), station_id, DEFAULT_SITE),
                 )
             row = conn.execute(
                 "SELECT name, active, erased_at FROM members WHERE id = ?", (member_id,)
