@@ -155,3 +155,20 @@ def test_a_newcomer_enrolled_at_a_machine_joins_that_machines_site(
     central_store.enrol_from_station("laser-g", "04112234", "yanis", new_name="Noé Petit")
     assert central_store.member_site("zoe-leroy") == "sarcelles"
     assert central_store.member_site("noe-petit") == "default"
+
+
+def test_levels_count_at_every_site(central_store: CentralStore) -> None:
+    """Every station's roster is the network's: a member of one site, with her levels, reaches
+    the stations of every site."""
+    from station.roster import parse_roster_csv
+    from tests.conftest import sample_roster_text
+
+    central_store.import_roster(parse_roster_csv(sample_roster_text()))
+    central_store.add_site("sarcelles", "Fablab de Sarcelles")
+    central_store.move_member("amina", "sarcelles")
+    changes = central_store.roster_changes(0)
+    assert changes is not None
+    assert {"amina", "lea"} <= {m["id"] for m in changes["members"]}
+    assert ("amina", "printer3d") in {
+        (q["member_id"], q["kind"]) for q in changes["qualifications"]
+    }

@@ -124,8 +124,7 @@ def progress_link(member_id: str) -> str:
 @bp.get("/")
 @requires("educator")
 def index() -> str:
-    sites = store().sites() if viewer_site() is None else []
-    return render_template("central_reports.html", reports=REPORTS, sites=sites)
+    return render_template("central_reports.html", reports=REPORTS)
 
 
 @bp.get("/<any(hours, mentors, machines):name>")
