@@ -231,3 +231,25 @@ def test_a_sites_educator_cannot_import_another_sites_member(
     )
     assert store.member_detail("amina")["active"] is True
     assert store.member_detail("sofiane")["active"] is False
+
+
+def test_the_programme_report_holds_to_the_site(app: Flask, store: CentralStore) -> None:
+    for station_id, log in logs(
+        [
+            {"station": "laser-a", "member": "lea", "supervisor": None, "day": 1,
+             "seconds": 3600.0, "wh": None, "finishing": None, "ended": True},
+            {"station": "laser-b", "member": "amina", "supervisor": None, "day": 1,
+             "seconds": 7200.0, "wh": None, "finishing": None, "ended": True},
+        ],
+        kinds={"laser-a": "laser", "laser-b": "laser"},
+    ).items():  # fmt: skip
+        store.ingest(station_id, log)
+    query = "since=2026-01-01&until=2026-12-31&names=1&format=csv"
+    educator, _ = login(app, "ed-a")
+    csv = educator.get(f"/reports/programme/?{query}&site=site-b").get_data(as_text=True)
+    assert "lea" in csv and "amina" not in csv
+    network, _ = login(app, "network")
+    csv = network.get(f"/reports/programme/?{query}&site=site-b").get_data(as_text=True)
+    assert "amina" in csv and "lea" not in csv
+    page = network.get("/reports/programme/?since=2026-01-01&until=2026-12-31&site=site-b")
+    assert "Fablab de Sarcelles" in page.get_data(as_text=True)
