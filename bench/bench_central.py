@@ -35,6 +35,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -100,7 +101,7 @@ class Target:
     def call(self, inp: Any, timeout: float = 5.0) -> Any:
         return {"ok": True}
 
-    def record(self, type_: str, data: dict[str, Any], timeout: float = 5.0) -> dict[str, Any]:
+    def record(self, type_: str, data: Mapping[str, Any], timeout: float = 5.0) -> dict[str, Any]:
         raise RuntimeError("not in the benchmark")
 
     def set_roster_expiry(self, expires_mono: float | None) -> None:

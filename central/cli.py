@@ -19,13 +19,14 @@ from typing import Any
 
 from central import wiring
 from central.config import CentralConfig, load_config, write_config
-from central.ingest import COMMAND_ACTIONS, parse_command
+from central.ingest import parse_command
 from central.roster_export import roster_csv
 from central.roster_import import file_date, import_file, parse_date
 from central.store import ROLES, CentralStore
 from station import __version__
 from station.commands import dispatch
 from station.errors import StationError
+from station.protocol import COMMAND_ACTIONS
 from station.roster import read_roster_file
 
 log = logging.getLogger("central")
@@ -79,6 +80,13 @@ def build_parser() -> argparse.ArgumentParser:
     mv.add_argument("--from", dest="source", required=True, help="the SQLite store's config")
     mv.add_argument("--config", required=True, help="the PostgreSQL store's config")
     mv.set_defaults(func=cmd_move_to_postgresql)
+
+    demo = sub.add_parser(
+        "demo", help="run a central store and three simulated stations (same as `station demo`)"
+    )
+    demo.add_argument("--port", type=int, default=8080, help="the first station's port")
+    demo.add_argument("--data-dir", default="demo-data")
+    demo.set_defaults(func=cmd_demo)
 
     st = sub.add_parser("station", help="register stations and manage their tokens")
     ssub = st.add_subparsers(dest="station_command", required=True)
@@ -194,6 +202,13 @@ def cmd_init(args: argparse.Namespace) -> int:
     print(f"wrote {path}; data in {config.data_path}")
     print(f"next: station-central station add laser-1 --kind laser --config {path}")
     return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """The demo module both command lines call (central/demo.py)."""
+    from central.demo import run_demo
+
+    return run_demo(Path(args.data_dir), args.port)
 
 
 def cmd_run(args: argparse.Namespace) -> int:

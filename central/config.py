@@ -16,6 +16,7 @@ from typing import Any
 from central.dsn import DsnError, parse_dsn, redact
 from central.errors import CentralConfigError
 from station import tomlconfig
+from station.protocol import MAX_BATCH, MAX_REQUEST_KB
 from station.tomlconfig import setting as _f
 from station.tomlconfig import time_zone_problem
 
@@ -30,7 +31,7 @@ class ServerSection:
     )
     threads: int = _f(16, "waitress threads (each open dashboard stream holds one).", minimum=2)
     max_request_kb: int = _f(
-        8192, "Largest request body accepted (KiB); bigger ones get 413.", minimum=16
+        MAX_REQUEST_KB, "Largest request body accepted (KiB); bigger ones get 413.", minimum=16
     )
     allowed_hosts: list[str] = _f(  # noqa: RUF009 - _f builds a field(), not a shared default
         [],
@@ -109,7 +110,7 @@ class StorageSection:
 @dataclass(frozen=True)
 class SyncSection:
     max_batch: int = _f(
-        5000, "Most events accepted in one sync request (bigger batches get 413).", minimum=1
+        MAX_BATCH, "Most events accepted in one sync request (bigger batches get 413).", minimum=1
     )
     station_interval_s: float = _f(
         10.0,

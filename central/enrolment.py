@@ -11,10 +11,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from central.errors import BadRequest
+from station.protocol import ID_MAX as MAX_BY
+from station.protocol import NAME_MAX as MAX_NAME
 from station.roster import normalise_uid, unsafe_text
-
-MAX_NAME = 100
-MAX_BY = 64
 
 
 @dataclass(frozen=True)

@@ -9,21 +9,31 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from central.errors import BadRequest, TooLarge
+from station.protocol import (
+    AT_MAX,
+    AT_PATTERN,
+    BOOT_ID_MAX,
+    COMMAND_ACTIONS,
+    ID_MAX,
+    PROTOCOL,
+    REASON_MAX,
+    SEQ_MAX,
+    STATE_PATTERN,
+    STATUS_DEPTH,
+    STATUS_FIELDS,
+    STATUS_HEALTH_PARTS,
+    STATUS_LIMIT,
+    STATUS_TEXT_MAX,
+    TYPE_PATTERN,
+)
 
-PROTOCOL = 1
-"""The sync protocol version (docs/sync.md). A station sending another one gets 400."""
-
-TYPE_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-COMMAND_ACTIONS = ("lock", "unlock", "clear_check", "end_session", "revoke_badge")
-"""What the central store can ask a station to do (docs/sync.md, "Commands")."""
 
 
 _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
@@ -121,16 +131,16 @@ def parse_event(raw: Any, i: int, station_id: str) -> Event:
         data = raw.get("data", {})
         if (
             type(eid) is str
-            and 0 < len(eid) <= 64
+            and 0 < len(eid) <= ID_MAX
             and type(seq) is int
-            and 0 < seq <= 2**62
+            and 0 < seq <= SEQ_MAX
             and type(type_) is str
             and TYPE_PATTERN.match(type_)
             and type(at) is str
             and AT_PATTERN.match(at)
             and type(synced) is bool
             and type(boot_id) is str
-            and 0 < len(boot_id) <= 128
+            and 0 < len(boot_id) <= BOOT_ID_MAX
             and type(mono) in (float, int)
             and math.isfinite(mono)
             and type(data) is dict
@@ -145,30 +155,26 @@ def parse_event(raw: Any, i: int, station_id: str) -> Event:
     return _parse_event_slowly(raw, i, station_id)
 
 
-AT_PATTERN = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?(?:Z|[+-]\d{2}:\d{2})$")
-"""The one time format stations write (``2026-03-02T10:00:00.000Z``); others go the slow way."""
-
-
 def _parse_event_slowly(raw: Any, i: int, station_id: str) -> Event:
     """Every check one by one, so that the error names the first wrong field."""
     where = f"events[{i}]"
     if not isinstance(raw, dict):
         raise BadRequest(f"{where} must be an object", where)
-    eid = _str(raw.get("id"), f"{where}.id", 64)
+    eid = _str(raw.get("id"), f"{where}.id", ID_MAX)
     if raw.get("station_id", station_id) != station_id:
         raise BadRequest(f"{where}.station_id must be {station_id!r}", f"{where}.station_id")
     seq = _int(raw.get("seq"), f"{where}.seq", minimum=1)
-    type_ = _str(raw.get("type"), f"{where}.type", 64)
+    type_ = _str(raw.get("type"), f"{where}.type", ID_MAX)
     if not TYPE_PATTERN.match(type_):
         raise BadRequest(
             f"{where}.type {type_!r} must be lower-case letters, digits and _", f"{where}.type"
         )
-    at = _str(raw.get("at"), f"{where}.at", 40)
+    at = _str(raw.get("at"), f"{where}.at", AT_MAX)
     parse_at(at, f"{where}.at")
     synced = raw.get("clock_synced")
     if not isinstance(synced, bool):
         raise BadRequest(f"{where}.clock_synced must be true or false", f"{where}.clock_synced")
-    boot_id = _str(raw.get("boot_id"), f"{where}.boot_id", 128)
+    boot_id = _str(raw.get("boot_id"), f"{where}.boot_id", BOOT_ID_MAX)
     mono = raw.get("mono")
     if isinstance(mono, bool) or not isinstance(mono, int | float) or not math.isfinite(mono):
         raise BadRequest(f"{where}.mono must be a finite number", f"{where}.mono")
@@ -198,7 +204,7 @@ def _int(value: Any, where: str, *, minimum: int) -> int:
         raise BadRequest(f"{where} must be a whole number", where)
     if value < minimum:
         raise BadRequest(f"{where} must be at least {minimum}", where)
-    if value > 2**62:
+    if value > SEQ_MAX:
         raise BadRequest(f"{where} is too large", where)
     return value
 
@@ -212,27 +218,6 @@ def _str(value: Any, where: str, max_len: int) -> str:
 
 
 # --- the status a station sends for the dashboard ----------------------------------------------
-
-STATUS_LIMIT = 16 * 1024
-"""The largest status, encoded (a real one is under 2 KiB)."""
-STATE_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
-_TEXT = (str, type(None))
-STATUS_FIELDS: dict[str, dict[str, tuple[type, ...]]] = {
-    "machine": {
-        "state": (str,),
-        "reason": _TEXT,
-        "kind": _TEXT,
-        "relay_on": (bool,),
-    },
-    "session": {
-        "member_name": _TEXT,
-        "supervisor_name": _TEXT,
-        "started_at": _TEXT,
-        "ends_at": _TEXT,
-    },
-    "health": {"controller": _TEXT, "failure": _TEXT},
-}
-"""The fields the dashboard reads, with their types; others are kept as they come."""
 
 
 def parse_status(raw: Any) -> dict[str, Any]:
@@ -260,15 +245,15 @@ def parse_status(raw: Any) -> dict[str, Any]:
             where = f"status.{part}.{name}"
             if name in value and not isinstance(value[name], types):
                 raise BadRequest(f"{where} has the wrong type", where)
-            if isinstance(value.get(name), str) and len(value[name]) > 500:
-                raise BadRequest(f"{where} is longer than 500 characters", where)
+            if isinstance(value.get(name), str) and len(value[name]) > STATUS_TEXT_MAX:
+                raise BadRequest(f"{where} is longer than {STATUS_TEXT_MAX} characters", where)
     machine = raw.get("machine") or {}
     if "state" in machine and not STATE_PATTERN.match(machine["state"]):
         raise BadRequest(
             "status.machine.state must be a state such as available", "status.machine.state"
         )
     health = raw.get("health") or {}
-    for part in ("reader", "power_meter", "air_sensor"):
+    for part in STATUS_HEALTH_PARTS:
         if health.get(part) is not None and not isinstance(health[part], dict):
             raise BadRequest(f"status.health.{part} must be an object", f"status.health.{part}")
     if "roster_expired" in raw and not isinstance(raw["roster_expired"], bool):
@@ -277,7 +262,7 @@ def parse_status(raw: Any) -> dict[str, Any]:
 
 
 def _check_finite(value: Any, where: str, depth: int) -> None:
-    if depth > 8:
+    if depth > STATUS_DEPTH:
         raise BadRequest(f"{where} is nested too deep", where)
     if isinstance(value, float) and not math.isfinite(value):
         raise BadRequest(f"{where} must be a finite number (not NaN or Infinity)", where)
@@ -348,8 +333,8 @@ def parse_command(body: Any) -> dict[str, Any]:
     if action not in COMMAND_ACTIONS:
         raise BadRequest(f"action must be one of {', '.join(COMMAND_ACTIONS)}", "action")
     reason = body.get("reason", "")
-    if not isinstance(reason, str) or len(reason) > 200:
-        raise BadRequest("reason must be a string of at most 200 characters", "reason")
+    if not isinstance(reason, str) or len(reason) > REASON_MAX:
+        raise BadRequest(f"reason must be a string of at most {REASON_MAX} characters", "reason")
     if action == "lock" and not reason.strip():
         raise BadRequest("a lock needs a reason (shown on the kiosk)", "reason")
     out: dict[str, Any] = {"action": action, "reason": reason.strip()}

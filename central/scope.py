@@ -9,7 +9,8 @@ roster, commands). Anything else is kept as evidence with the rule it broke and 
 
 The rules (docs/sync.md, "Scope"):
 
-- the type is one a station writes (:data:`STATION_EVENT_TYPES`);
+- the type is one a station writes (:data:`STATION_EVENT_TYPES`) and its data has the shape of
+  that type (``station/events.py``, ``docs/events.md``: a present field has its type);
 - ``session_started`` is for the station's own machine kind, with a session id no other station
   holds; ``session_ended`` and ``finishing_ended`` end a session (or its finishing phase) this
   station started;
@@ -18,7 +19,9 @@ The rules (docs/sync.md, "Scope"):
   of the event, was ``mentor`` for that kind or an educator (active);
 - ``command_applied`` acknowledges a command sent to this station.
 
-The store answers the questions (:class:`Master`) from its tables; these functions decide.
+The shapes are ``station/events.py``'s (one definition for the station and the central store);
+the trust rules are here. The store answers the questions (:class:`Master`) from its tables;
+these functions decide.
 """
 
 from __future__ import annotations
@@ -26,42 +29,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from station.events import EVENT_TYPES, validate
 from station.model import LEVEL_ORDER, Level, Role
 
 EVENT_OUT_OF_SCOPE = "event_out_of_scope"
 """The fleet alert raised when a station pushes an event outside its scope."""
 
-STATION_EVENT_TYPES = frozenset(
-    {
-        "access_denied",
-        "air_alarm",
-        "air_alarm_cleared",
-        "badge_enrolled",
-        "checklist_cancelled",
-        "checklist_confirmed",
-        "checklist_expired",
-        "checklist_shown",
-        "command_applied",
-        "finishing_ended",
-        "grant_expired",
-        "heartbeat",
-        "machine_state_changed",
-        "power_before_start",
-        "power_without_permission",
-        "problem_reported",
-        "qualification_granted",
-        "session_ended",
-        "session_extended",
-        "session_idle_warned",
-        "session_started",
-        "session_warned",
-        "supervisor_awaited",
-    }
-)
-"""Every event type a station writes (tests/test_central_scope.py checks station/ against it)."""
+STATION_EVENT_TYPES = EVENT_TYPES
+"""Every event type a station writes: ``station/events.py`` defines them."""
 
 RULES = {
     "unknown_type": "a station never writes this event type",
+    "bad_data": "the event's data does not have the shape of its type (docs/events.md)",
     "wrong_kind": "the event is for another machine kind than the station's",
     "other_station_session": "the session belongs to another station",
     "unknown_session": "the station never started this session",
@@ -83,6 +62,8 @@ class Verdict:
     applied: bool
     rule: str | None = None
     alert: bool = False
+    detail: str | None = None
+    """What exactly was wrong (``bad_data``: which field, what was expected)."""
 
 
 APPLY = Verdict(True)
@@ -109,6 +90,9 @@ def check(
     """Whether a station may apply this event; ``at`` is its trusted time (None: unknown)."""
     if type_ not in STATION_EVENT_TYPES:
         return _refuse("unknown_type")
+    problems = validate(type_, data)
+    if problems:
+        return Verdict(False, "bad_data", alert=True, detail="; ".join(problems)[:500])
     if type_ == "session_started":
         return _session_started(data, station_id, kind, master)
     if type_ in ("session_ended", "finishing_ended"):

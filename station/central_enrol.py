@@ -18,9 +18,8 @@ from typing import Any
 
 from station.config import CentralSection
 from station.errors import StationError
+from station.protocol import ENROL_PATH
 from station.sync import SyncError, Transport, urllib_transport
-
-ENROL_PATH = "/api/v1/enrol"
 
 
 class CentralEnrolError(StationError):

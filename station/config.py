@@ -13,6 +13,7 @@ from typing import Any
 
 from station import tomlconfig
 from station.errors import ConfigError
+from station.protocol import BATCH_SIZE
 from station.tomlconfig import REQUIRED, time_zone_problem
 from station.tomlconfig import setting as _f
 
@@ -224,7 +225,7 @@ class CentralSection:
         "", "This station's bearer token, printed once by `station-central station add`."
     )
     sync_interval_s: float = _f(10.0, "Seconds between two syncs while all is well.", minimum=1)
-    batch_size: int = _f(500, "Most events pushed in one request.", minimum=1)
+    batch_size: int = _f(BATCH_SIZE, "Most events pushed in one request.", minimum=1)
     timeout_s: float = _f(5.0, "Timeout of every request to the central store.", minimum=0.5)
     roster_max_age_h: float = _f(
         72.0,

@@ -16,7 +16,7 @@ import queue
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -27,6 +27,7 @@ from station import status as status_view
 from station.broadcast import Broadcaster
 from station.clock import Clock, Now, SimulatedClock, iso
 from station.config import Config
+from station.events import EventType, MachineStateChanged, SessionEnded, StationStarted
 from station.machine import (
     AirSample,
     ButtonHold,
@@ -272,39 +273,34 @@ class Controller:
         self.store = self._store_factory()
         machine, reason = self.store.machine_state()
         now = self.clock.now()
-        records: list[tuple[str, dict[str, Any]]] = [
+        records: list[tuple[EventType, Mapping[str, Any]]] = [
             (
                 "station_started",
-                {
-                    "version": __version__,
-                    "backend": self.config.hardware.backend,
-                    "machine_id": self.config.machine.id,
-                    "kind": self.config.machine.kind,
-                },
+                StationStarted(
+                    version=__version__,
+                    backend=self.config.hardware.backend,
+                    machine_id=self.config.machine.id,
+                    kind=self.config.machine.kind,
+                ),
             )
         ]
         open_session = self.store.open_session()
         if open_session is not None:
             records += restart_records(open_session, self.config.machine.needs_check_after_use)
+            changed = records[-1][1]
             machine = (
-                MachineState.TO_CHECK
-                if records[-1][1]["to"] == "to_check"
-                else (MachineState.AVAILABLE)
+                MachineState.TO_CHECK if changed["to"] == "to_check" else (MachineState.AVAILABLE)
             )
-            reason = records[-1][1]["reason"]
+            reason = changed["reason"]
         elif machine.relay_on:
-            records.append(
-                (
-                    "machine_state_changed",
-                    {
-                        "from": machine.value,
-                        "to": "available",
-                        "reason": None,
-                        "why": "station_restart",
-                        "by": None,
-                    },
-                )
-            )
+            back: MachineStateChanged = {
+                "from": machine.value,
+                "to": "available",
+                "reason": None,
+                "why": "station_restart",
+                "by": None,
+            }
+            records.append(("machine_state_changed", back))
             machine, reason = MachineState.AVAILABLE, None
         self.store.append(records, now, self.clock.boot_id)
         self._last_seq = self.store.last_seq()
@@ -546,12 +542,14 @@ class Controller:
         """Pick up a roster written by another connection (``station roster import``, sync)."""
         self.run_in_loop(self._reload_roster)
 
-    def record(self, type_: str, data: dict[str, Any], timeout: float = 5.0) -> dict[str, Any]:
+    def record(
+        self, type_: EventType, data: Mapping[str, Any], timeout: float = 5.0
+    ) -> dict[str, Any]:
         """Append one event from outside the state machine (sync acks, enrolment) and publish it."""
 
         return self.run_in_loop(lambda: self.record_in_loop(type_, data), timeout)
 
-    def record_in_loop(self, type_: str, data: dict[str, Any]) -> dict[str, Any]:
+    def record_in_loop(self, type_: EventType, data: Mapping[str, Any]) -> dict[str, Any]:
         """:meth:`record` for code already running on the controller thread (``run_in_loop``)."""
         assert self.store is not None and threading.current_thread() is self._thread
         (event,) = self.store.append([(type_, data)], self.clock.now(), self.clock.boot_id)
@@ -652,38 +650,38 @@ def kiosk_notice(stored: list[dict[str, Any]]) -> dict[str, Any] | None:
 
 def restart_records(
     open_session: dict[str, Any], needs_check: bool
-) -> list[tuple[str, dict[str, Any]]]:
+) -> list[tuple[EventType, Mapping[str, Any]]]:
     """Close a session a crash left open, at its last heartbeat (the last instant known alive)."""
     started = datetime.fromisoformat(open_session["started_at"])
     last = datetime.fromisoformat(open_session["last_heartbeat_at"] or open_session["started_at"])
     duration = max(0.0, (last - started).total_seconds())
     target = "to_check" if needs_check else "available"
+    changed: MachineStateChanged = {
+        "from": "in_use",
+        "to": target,
+        "reason": "check_after_use" if needs_check else None,
+        "why": "station_restart",
+        "by": None,
+    }
     return [
         (
             "session_ended",
-            {
-                "session_id": open_session["id"],
-                "member_id": open_session["member_id"],
-                "supervisor_id": open_session["supervisor_id"],
-                "end_reason": EndReason.STATION_RESTART.value,
-                "by": None,
-                "started_at": open_session["started_at"],
-                "ended_at": iso(last),
-                "duration_s": round(duration, 3),
-                "enabled_s": round(duration, 3),
-                "extensions": open_session.get("extensions") or 0,
-            },
+            SessionEnded(
+                {
+                    "session_id": open_session["id"],
+                    "member_id": open_session["member_id"],
+                    "supervisor_id": open_session["supervisor_id"],
+                    "end_reason": EndReason.STATION_RESTART.value,
+                    "by": None,
+                    "started_at": open_session["started_at"],
+                    "ended_at": iso(last),
+                    "duration_s": round(duration, 3),
+                    "enabled_s": round(duration, 3),
+                    "extensions": open_session.get("extensions") or 0,
+                }
+            ),
         ),
-        (
-            "machine_state_changed",
-            {
-                "from": "in_use",
-                "to": target,
-                "reason": "check_after_use" if needs_check else None,
-                "why": "station_restart",
-                "by": None,
-            },
-        ),
+        ("machine_state_changed", changed),
     ]
 
 

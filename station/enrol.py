@@ -15,6 +15,7 @@ from typing import Any
 
 from station.controller import Controller
 from station.errors import StationError
+from station.events import BadgeEnrolled
 from station.roster import normalise_uid
 
 
@@ -50,7 +51,7 @@ def _enrol(
     existing = roster.badge(uid)
     if existing is not None and existing.active:
         raise EnrolError(f"badge {uid} already belongs to {existing.member_id!r}")
-    data: dict[str, Any] = {
+    data: BadgeEnrolled = {
         "uid": uid,
         "member_id": member_id,
         "by": by,

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from station.clock import Now
+from station.events import AirAlarm, AirAlarmCleared
 from station.machine_common import Context, Cue, Effect, Record, State, _set_machine, _strip_problem
 from station.machine_power import _end_finishing
 from station.machine_session import _end
@@ -48,12 +49,14 @@ def _raise_air_alarm(
     effects.append(
         Record(
             "air_alarm",
-            {
-                "cause": cause,
-                "pm25": state.air[1] if state.air else None,
-                "threshold": ctx.machine.pm25_alarm,
-                "cuts_power": ctx.machine.air_alarm_cuts_power,
-            },
+            AirAlarm(
+                {
+                    "cause": cause,
+                    "pm25": state.air[1] if state.air else None,
+                    "threshold": ctx.machine.pm25_alarm,
+                    "cuts_power": ctx.machine.air_alarm_cuts_power,
+                }
+            ),
         )
     )
     effects.append(Cue("alarm"))
@@ -81,7 +84,9 @@ def _clear_air_alarm(state: State, now: Now, ctx: Context, effects: list[Effect]
     effects.append(
         Record(
             "air_alarm_cleared",
-            {"cause": state.air_alarm, "pm25": state.air[1] if state.air else None},
+            AirAlarmCleared(
+                {"cause": state.air_alarm, "pm25": state.air[1] if state.air else None}
+            ),
         )
     )
     was_fault = state.machine is MachineState.FAULT and (state.reason or "").startswith("air_")

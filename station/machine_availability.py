@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from station.clock import Now
+from station.events import ProblemReported
 from station.machine_common import (
     Command,
     Context,
@@ -47,14 +48,16 @@ def _report_problem(
     effects.append(
         Record(
             "problem_reported",
-            {
-                "problem": problem,
-                "by": cmd.by,
-                "to_check": cmd.to_check,
-                "session_id": s.id if s else None,
-                "member_id": s.member_id if s else None,
-                "machine_state": state.machine.value,
-            },
+            ProblemReported(
+                {
+                    "problem": problem,
+                    "by": cmd.by,
+                    "to_check": cmd.to_check,
+                    "session_id": s.id if s else None,
+                    "member_id": s.member_id if s else None,
+                    "machine_state": state.machine.value,
+                }
+            ),
         )
     )
     if cmd.to_check:

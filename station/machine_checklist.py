@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from station.clock import Now, iso
+from station.events import ChecklistCancelled, ChecklistConfirmed, ChecklistExpired, ChecklistShown
 from station.machine_common import (
     Command,
     Context,
@@ -44,7 +45,7 @@ def _start_or_checklist(
     effects.append(
         Record(
             "checklist_shown",
-            {"member_id": m.id, "uid": uid, "supervisor_id": pending.supervisor_id},
+            ChecklistShown({"member_id": m.id, "uid": uid, "supervisor_id": pending.supervisor_id}),
         )
     )
     effects.append(Cue("wait"))
@@ -64,7 +65,9 @@ def _checklist_due(state: State, now: Now, ctx: Context, effects: list[Effect]) 
         effects.append(
             Record(
                 "checklist_expired",
-                {"member_id": p.member_id, "uid": p.uid, "kind": ctx.machine.kind},
+                ChecklistExpired(
+                    {"member_id": p.member_id, "uid": p.uid, "kind": ctx.machine.kind}
+                ),
             )
         )
         effects.append(Cue("deny"))
@@ -83,7 +86,9 @@ def _confirm_checklist(
     supervisor = ctx.roster.member(p.supervisor_id) if p.supervisor_id else None
     if member is None:
         return Outcome(replace(state, pending=None), effects, _refused(cmd, "unknown member"))
-    effects.append(Record("checklist_confirmed", {"member_id": p.member_id, "by": cmd.by}))
+    effects.append(
+        Record("checklist_confirmed", ChecklistConfirmed({"member_id": p.member_id, "by": cmd.by}))
+    )
     return _start(
         replace(state, pending=None),
         member,
@@ -100,7 +105,10 @@ def _cancel_checklist(state: State, cmd: Command, effects: list[Effect]) -> Outc
     if state.pending is None:
         return Outcome(state, effects, _refused(cmd, "no checklist is waiting"))
     effects.append(
-        Record("checklist_cancelled", {"member_id": state.pending.member_id, "by": cmd.by})
+        Record(
+            "checklist_cancelled",
+            ChecklistCancelled({"member_id": state.pending.member_id, "by": cmd.by}),
+        )
     )
     state = replace(state, pending=None)
     return Outcome(state, effects, _done(cmd, state))

@@ -7,9 +7,9 @@ checklist, taps, air, commands) each handle one concern and import only from par
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Final
 
 from station.access import (
     helpers_for,
@@ -18,6 +18,7 @@ from station.access import (
 )
 from station.clock import Now
 from station.config import MachineSection
+from station.events import AccessDenied, EventType, MachineStateChanged
 from station.metering import MeteringConfig, SessionMeter
 from station.model import Denial, MachineState, Member
 from station.ports import AirReading, PowerReading
@@ -127,7 +128,7 @@ class State:
     """Taps within the repeat guard (badge UID, monotonic time): a repeat of one is ignored."""
 
 
-POWER_FAULT = "power_without_permission"
+POWER_FAULT: Final = "power_without_permission"
 """The ``fault`` reason (and event type) for power drawn while the relay is open."""
 
 
@@ -215,8 +216,9 @@ Input = Tap | Tick | ButtonPress | ButtonHold | Command | PowerSample | AirSampl
 class Record:
     """An event to append to the log: its type in the users' words, and its data."""
 
-    type: str
-    data: dict[str, Any]
+    type: EventType
+    data: Mapping[str, Any]
+    """One of the shapes of ``station/events.py`` (``docs/events.md``)."""
 
 
 @dataclass(frozen=True)
@@ -287,18 +289,14 @@ def _set_machine(
         state = replace(state, waiting=None, pending=None)
     if target not in WATCHED_STATES:
         state = replace(state, unpermitted_since=None)
-    effects.append(
-        Record(
-            "machine_state_changed",
-            {
-                "from": state.machine.value,
-                "to": target.value,
-                "reason": reason,
-                "why": why,
-                "by": by,
-            },
-        )
-    )
+    changed: MachineStateChanged = {
+        "from": state.machine.value,
+        "to": target.value,
+        "reason": reason,
+        "why": why,
+        "by": by,
+    }
+    effects.append(Record("machine_state_changed", changed))
     return replace(state, machine=target, reason=reason)
 
 
@@ -313,12 +311,12 @@ def _deny(
     effects.append(
         Record(
             "access_denied",
-            {
-                "uid": uid,
-                "member_id": m.id if m else None,
-                "reason": reason.value,
-                "kind": ctx.machine.kind,
-            },
+            AccessDenied(
+                uid=uid,
+                member_id=m.id if m else None,
+                reason=reason.value,
+                kind=ctx.machine.kind,
+            ),
         )
     )
     effects.append(Cue("deny"))

@@ -6,10 +6,12 @@ job is done, and a fault when power flows while the relay is open.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
 from station.clock import Now, iso
+from station.events import FinishingEnded, JobField, PowerWithoutPermission
 from station.machine_availability import _after_use
 from station.machine_common import (
     POWER_FAULT,
@@ -34,7 +36,7 @@ def _end_finishing(
 ) -> State:
     f = state.finishing
     assert f is not None
-    data: dict[str, Any] = {
+    data: FinishingEnded = {
         "session_id": f.session_id,
         "member_id": f.member_id,
         "reason": reason,
@@ -43,9 +45,14 @@ def _end_finishing(
         "duration_s": round(now.mono - f.started_mono, 3),
     }
     if f.meter is not None:
-        data.update(f.meter.totals(now.mono).as_event_data())
+        totals = f.meter.totals(now.mono).as_event_data()
+        data["energy_wh"] = totals["energy_wh"]
+        data["active_s"] = totals["active_s"]
+        data["idle_s"] = totals["idle_s"]
+        data["enabled_s"] = totals["enabled_s"]
+        data["unknown_s"] = totals["unknown_s"]
     job = job_totals(f.used, data)
-    data.update({f"job_{k}": v for k, v in job.items()})
+    _add_job_totals(data, job)
     effects.append(Record("finishing_ended", data))
     if reason != "takeover":
         effects.append(JobDone(_job_summary(f.member_id, f.member_name, job, True)))
@@ -133,12 +140,12 @@ def _permission_watch(state: State, now: Now, ctx: Context, effects: list[Effect
     effects.append(
         Record(
             POWER_FAULT,
-            {
-                "watts": watts,
-                "seconds": round(now.mono - since, 3),
-                "busy_watts": ctx.machine.busy_watts,
-                "machine_state": state.machine.value,
-            },
+            PowerWithoutPermission(
+                watts=watts,
+                seconds=round(now.mono - since, 3),
+                busy_watts=ctx.machine.busy_watts,
+                machine_state=state.machine.value,
+            ),
         )
     )
     effects.append(Cue("alarm"))
@@ -164,12 +171,12 @@ JOB_TOTALS = ("duration_s", "enabled_s", "active_s", "idle_s", "unknown_s", "ene
 """The figures a session and its finishing phase add up to (the job's totals)."""
 
 
-def _used(data: dict[str, Any]) -> dict[str, float]:
+def _used(data: Mapping[str, Any]) -> dict[str, float]:
     """The session's own totals, from its ``session_ended`` data."""
     return {k: float(data[k]) for k in JOB_TOTALS if isinstance(data.get(k), int | float)}
 
 
-def job_totals(used: dict[str, float], finishing: dict[str, Any]) -> dict[str, float]:
+def job_totals(used: Mapping[str, float], finishing: Mapping[str, Any]) -> dict[str, float]:
     """The whole job's totals: the session's plus its finishing phase's, rounded like events."""
     out: dict[str, float] = {}
     for k in JOB_TOTALS:
@@ -179,8 +186,25 @@ def job_totals(used: dict[str, float], finishing: dict[str, Any]) -> dict[str, f
     return out
 
 
+JOB_FIELDS: dict[str, JobField] = {
+    "duration_s": "job_duration_s",
+    "enabled_s": "job_enabled_s",
+    "active_s": "job_active_s",
+    "idle_s": "job_idle_s",
+    "unknown_s": "job_unknown_s",
+    "energy_wh": "job_energy_wh",
+}
+"""The ``finishing_ended`` field of each job total (names checked against station/events.py)."""
+
+
+def _add_job_totals(data: FinishingEnded, job: dict[str, float]) -> None:
+    """The ``job_*`` fields, in the order of :data:`JOB_TOTALS`."""
+    for k, v in job.items():
+        data[JOB_FIELDS[k]] = v
+
+
 def _job_summary(
-    member_id: str, member_name: str, totals: dict[str, Any], finished: bool
+    member_id: str, member_name: str, totals: Mapping[str, Any], finished: bool
 ) -> dict[str, Any]:
     """What the end screen says: whose job, how long, how much energy."""
     return {

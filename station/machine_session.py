@@ -6,12 +6,21 @@ One concern: a session's life; it switches the relay on at start and off at the 
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any
+from typing import TypedDict
 
 from station.access import (
     can_supervise,
 )
 from station.clock import Now, iso
+from station.events import (
+    Heartbeat,
+    PowerBeforeStart,
+    SessionEnded,
+    SessionExtended,
+    SessionIdleWarned,
+    SessionStarted,
+    SessionWarned,
+)
 from station.machine_availability import _after_use
 from station.machine_common import (
     Context,
@@ -32,6 +41,24 @@ from station.model import EndReason, MachineState, Member
 from station.ports import PowerReading
 
 
+class _IdleFlag(TypedDict, total=False):
+    idle: bool
+
+
+def _extended(s: Session, by: str, now: Now, *, idle: bool = False) -> Record:
+    """The ``session_extended`` event: a tap near the end, or during the idle warning."""
+    flag: _IdleFlag = {"idle": True} if idle else {}
+    data: SessionExtended = {
+        "session_id": s.id,
+        "member_id": s.member_id,
+        "by": by,
+        **flag,
+        "ends_at": iso(now.at_mono(s.ends_mono)),
+        "extensions": s.extensions,
+    }
+    return Record("session_extended", data)
+
+
 def _extend(
     state: State, m: Member | None, now: Now, ctx: Context, effects: list[Effect], by: str
 ) -> Outcome:
@@ -39,18 +66,7 @@ def _extend(
     assert s is not None
     ends = s.ends_mono + ctx.machine.extend_min * 60
     s = replace(s, ends_mono=ends, warned=False, extensions=s.extensions + 1)
-    effects.append(
-        Record(
-            "session_extended",
-            {
-                "session_id": s.id,
-                "member_id": s.member_id,
-                "by": by,
-                "ends_at": iso(now.at_mono(ends)),
-                "extensions": s.extensions,
-            },
-        )
-    )
+    effects.append(_extended(s, by, now))
     effects.append(Cue("ok"))
     decision = _decision(True, "session_extended", m, None)
     decision["ends_at"] = iso(now.at_mono(ends))
@@ -77,7 +93,9 @@ def _start(
         effects.append(
             Record(
                 "power_before_start",
-                {"watts": watts, "busy_watts": ctx.machine.busy_watts, "member_id": m.id},
+                PowerBeforeStart(
+                    {"watts": watts, "busy_watts": ctx.machine.busy_watts, "member_id": m.id}
+                ),
             )
         )
         effects.append(Cue("warn"))
@@ -102,18 +120,20 @@ def _start(
     effects.append(
         Record(
             "session_started",
-            {
-                "session_id": s.id,
-                "member_id": m.id,
-                "member_name": m.first_name,
-                "supervisor_id": s.supervisor_id,
-                "supervisor_name": s.supervisor_name,
-                "uid": uid,
-                "kind": ctx.machine.kind,
-                "machine_id": ctx.machine.id,
-                "ends_at": iso(now.at_mono(s.ends_mono)),
-                "max_session_s": max_s,
-            },
+            SessionStarted(
+                {
+                    "session_id": s.id,
+                    "member_id": m.id,
+                    "member_name": m.first_name,
+                    "supervisor_id": s.supervisor_id,
+                    "supervisor_name": s.supervisor_name,
+                    "uid": uid,
+                    "kind": ctx.machine.kind,
+                    "machine_id": ctx.machine.id,
+                    "ends_at": iso(now.at_mono(s.ends_mono)),
+                    "max_session_s": max_s,
+                }
+            ),
         )
     )
     state = replace(state, session=s, grant=None, pending=None)
@@ -150,7 +170,7 @@ def _end(
         and reason in (EndReason.BADGE_OUT, EndReason.TIMEOUT)
         and not (state.air_alarm and ctx.machine.air_alarm_cuts_power)
     )
-    data: dict[str, Any] = {
+    data: SessionEnded = {
         "session_id": s.id,
         "member_id": s.member_id,
         "supervisor_id": s.supervisor_id,
@@ -164,7 +184,10 @@ def _end(
     }
     if s.meter is not None:
         totals = s.meter.totals(end_mono).as_event_data()
-        data.update({k: v for k, v in totals.items() if k != "enabled_s"})
+        data["energy_wh"] = totals["energy_wh"]
+        data["active_s"] = totals["active_s"]
+        data["idle_s"] = totals["idle_s"]
+        data["unknown_s"] = totals["unknown_s"]
     if finish:
         data["finishing"] = True
     else:
@@ -216,12 +239,14 @@ def _idle_due(state: State, now: Now, ctx: Context, effects: list[Effect]) -> St
         effects.append(
             Record(
                 "session_idle_warned",
-                {
-                    "session_id": s.id,
-                    "member_id": s.member_id,
-                    "idle_s": round(quiet, 3),
-                    "ends_in_s": round(m.idle_off_min * 60 - quiet, 3),
-                },
+                SessionIdleWarned(
+                    {
+                        "session_id": s.id,
+                        "member_id": s.member_id,
+                        "idle_s": round(quiet, 3),
+                        "ends_in_s": round(m.idle_off_min * 60 - quiet, 3),
+                    }
+                ),
             )
         )
         effects.append(Cue("warn"))
@@ -269,7 +294,9 @@ def _session_due(state: State, now: Now, ctx: Context, effects: list[Effect]) ->
     if now.mono >= s.ends_mono:
         return _end(state, now, ctx, effects, EndReason.TIMEOUT, at_mono=s.ends_mono)
     if now.mono - s.last_heartbeat_mono >= ctx.machine.heartbeat_s:
-        effects.append(Record("heartbeat", {"session_id": s.id, "member_id": s.member_id}))
+        effects.append(
+            Record("heartbeat", Heartbeat({"session_id": s.id, "member_id": s.member_id}))
+        )
         s = replace(s, last_heartbeat_mono=now.mono)
         state = replace(state, session=s)
     warn_s = ctx.machine.warn_before_min * 60
@@ -277,12 +304,14 @@ def _session_due(state: State, now: Now, ctx: Context, effects: list[Effect]) ->
         effects.append(
             Record(
                 "session_warned",
-                {
-                    "session_id": s.id,
-                    "member_id": s.member_id,
-                    "ends_at": iso(now.at_mono(s.ends_mono)),
-                    "remaining_s": round(s.ends_mono - now.mono, 3),
-                },
+                SessionWarned(
+                    {
+                        "session_id": s.id,
+                        "member_id": s.member_id,
+                        "ends_at": iso(now.at_mono(s.ends_mono)),
+                        "remaining_s": round(s.ends_mono - now.mono, 3),
+                    }
+                ),
             )
         )
         effects.append(Cue("warn"))

@@ -13,6 +13,7 @@ from station.access import (
     helpers_for,
 )
 from station.clock import Now, iso
+from station.events import AccessDenied, GrantExpired, QualificationGranted
 from station.machine_common import (
     Context,
     Cue,
@@ -98,14 +99,16 @@ def _grant_due(state: State, now: Now, ctx: Context, effects: list[Effect]) -> S
         effects.append(
             Record(
                 "grant_expired",
-                {
-                    "session_id": s.id if s else None,
-                    "member_id": g.trainee_id,
-                    "supervisor_id": g.supervisor_id,
-                    "kind": ctx.machine.kind,
-                    "level": Level.AUTONOMOUS.value,
-                    "step": g.taps,
-                },
+                GrantExpired(
+                    {
+                        "session_id": s.id if s else None,
+                        "member_id": g.trainee_id,
+                        "supervisor_id": g.supervisor_id,
+                        "kind": ctx.machine.kind,
+                        "level": Level.AUTONOMOUS.value,
+                        "step": g.taps,
+                    }
+                ),
             )
         )
         effects.append(Cue("deny"))
@@ -122,15 +125,17 @@ def _grant(state: State, trainee: Member, now: Now, ctx: Context, effects: list[
     effects.append(
         Record(
             "qualification_granted",
-            {
-                "member_id": trainee.id,
-                "kind": ctx.machine.kind,
-                "level": Level.AUTONOMOUS.value,
-                "previous_level": Level.SUPERVISED.value,
-                "granted_by": g.supervisor_id,
-                "granted_at": now.iso(),
-                "session_id": s.id,
-            },
+            QualificationGranted(
+                {
+                    "member_id": trainee.id,
+                    "kind": ctx.machine.kind,
+                    "level": Level.AUTONOMOUS.value,
+                    "previous_level": Level.SUPERVISED.value,
+                    "granted_by": g.supervisor_id,
+                    "granted_at": now.iso(),
+                    "session_id": s.id,
+                }
+            ),
         )
     )
     effects.append(Cue("grant"))
@@ -148,13 +153,15 @@ def _waiting_due(state: State, now: Now, ctx: Context, effects: list[Effect]) ->
         effects.append(
             Record(
                 "access_denied",
-                {
-                    "uid": w.uid,
-                    "member_id": w.member_id,
-                    "reason": Denial.NEEDS_SUPERVISOR.value,
-                    "kind": ctx.machine.kind,
-                    "detail": "no supervisor badged in time",
-                },
+                AccessDenied(
+                    {
+                        "uid": w.uid,
+                        "member_id": w.member_id,
+                        "reason": Denial.NEEDS_SUPERVISOR.value,
+                        "kind": ctx.machine.kind,
+                        "detail": "no supervisor badged in time",
+                    }
+                ),
             )
         )
         effects.append(Cue("deny"))

@@ -16,6 +16,7 @@ from station.access import (
     level_for,
 )
 from station.clock import Now, iso
+from station.events import SupervisorAwaited
 from station.machine_checklist import _start_or_checklist
 from station.machine_common import (
     POWER_FAULT,
@@ -32,7 +33,7 @@ from station.machine_common import (
     _set_machine,
 )
 from station.machine_power import _clear_power_fault, _end_finishing, _tap_own_finishing
-from station.machine_session import _end, _extend, _start
+from station.machine_session import _end, _extend, _extended, _start
 from station.machine_supervision import _grant, _grant_hold, _grant_step, _keep_waiting
 from station.model import Denial, EndReason, Level, MachineState, Member
 
@@ -92,7 +93,9 @@ def _tap(state: State, uid: str, now: Now, ctx: Context, effects: list[Effect]) 
         effects.append(
             Record(
                 "supervisor_awaited",
-                {"uid": uid, "member_id": m.id, "kind": kind, "window_s": window},
+                SupervisorAwaited(
+                    {"uid": uid, "member_id": m.id, "kind": kind, "window_s": window}
+                ),
             )
         )
         effects.append(Cue("wait"))
@@ -124,19 +127,7 @@ def _tap_in_use(
             return _extend(state, m, now, ctx, effects, by=m.id)
         if s.idle_warned:
             s = replace(s, idle_warned=False, idle_reset_mono=now.mono)
-            effects.append(
-                Record(
-                    "session_extended",
-                    {
-                        "session_id": s.id,
-                        "member_id": s.member_id,
-                        "by": m.id,
-                        "idle": True,
-                        "ends_at": iso(now.at_mono(s.ends_mono)),
-                        "extensions": s.extensions,
-                    },
-                )
-            )
+            effects.append(_extended(s, m.id, now, idle=True))
             effects.append(Cue("ok"))
             decision = _decision(True, "idle_extended", m, uid)
             return Outcome(replace(state, session=s), effects, decision)

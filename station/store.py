@@ -12,16 +12,23 @@ import errno
 import json
 import sqlite3
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
 from station.clock import Now
 from station.errors import StoreError
+from station.events import (
+    BadgeEnrolled,
+    MachineStateChanged,
+    QualificationGranted,
+    SessionExtended,
+    SessionStarted,
+)
 from station.finite import finite
 from station.job import finishing_params, finishing_totals_sql, session_totals_sql
 from station.model import Badge, Level, MachineState, Member, Qualification, Role
@@ -249,7 +256,7 @@ class Store:
     # --- events -------------------------------------------------------------------------------
 
     def append(
-        self, records: list[tuple[str, dict[str, Any]]], now: Now, boot_id: str
+        self, records: Sequence[tuple[str, Mapping[str, Any]]], now: Now, boot_id: str
     ) -> list[dict[str, Any]]:
         """Append events and update projections in one transaction; return the stored events."""
         if not records:
@@ -293,18 +300,19 @@ class Store:
     def _project(self, conn: sqlite3.Connection, e: dict[str, Any]) -> None:
         d, t, at = e["data"], e["type"], e["at"]
         if t == "session_started":
+            started = cast(SessionStarted, d)
             conn.execute(
                 "INSERT INTO sessions (id, member_id, member_name, supervisor_id, supervisor_name,"
                 " started_at, ends_at, last_heartbeat_at, started_seq) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
-                    d["session_id"],
-                    d["member_id"],
-                    d.get("member_name"),
-                    d.get("supervisor_id"),
-                    d.get("supervisor_name"),
+                    started["session_id"],
+                    started["member_id"],
+                    started.get("member_name"),
+                    started.get("supervisor_id"),
+                    started.get("supervisor_name"),
                     at,
-                    d.get("ends_at"),
+                    started.get("ends_at"),
                     at,
                     e["seq"],
                 ),
@@ -315,33 +323,43 @@ class Store:
                 (at, d["session_id"]),
             )
         elif t == "session_extended":
+            extended = cast(SessionExtended, d)
             conn.execute(
                 "UPDATE sessions SET ends_at = ?, extensions = ? WHERE id = ?",
-                (d["ends_at"], d.get("extensions", 0), d["session_id"]),
+                (extended["ends_at"], extended.get("extensions", 0), extended["session_id"]),
             )
         elif t in ("session_ended", "finishing_ended"):
             project_job(conn, t, d, at, e["seq"])
         elif t == "machine_state_changed":
+            changed = cast(MachineStateChanged, d)
             conn.execute(
                 "INSERT INTO machine (id, state, reason, changed_at, changed_by) "
                 "VALUES (?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET state = excluded.state, "
                 "reason = excluded.reason, changed_at = excluded.changed_at, "
                 "changed_by = excluded.changed_by",
-                (self.machine_id, d["to"], d.get("reason"), at, d.get("by")),
+                (self.machine_id, changed["to"], changed.get("reason"), at, changed.get("by")),
             )
         elif t == "badge_enrolled":
+            enrolled = cast(BadgeEnrolled, d)
             conn.execute(
                 "INSERT INTO badges (uid, member_id, active) VALUES (?, ?, 1) "
                 "ON CONFLICT(uid) DO UPDATE SET member_id = excluded.member_id, active = 1",
-                (d["uid"], d["member_id"]),
+                (enrolled["uid"], enrolled["member_id"]),
             )
         elif t == "qualification_granted":
+            granted = cast(QualificationGranted, d)
             conn.execute(
                 "INSERT INTO qualifications (member_id, kind, level, granted_by, granted_at) "
                 "VALUES (?, ?, ?, ?, ?) ON CONFLICT(member_id, kind) DO UPDATE SET "
                 "level = excluded.level, granted_by = excluded.granted_by, "
                 "granted_at = excluded.granted_at",
-                (d["member_id"], d["kind"], d["level"], d.get("granted_by"), d.get("granted_at")),
+                (
+                    granted["member_id"],
+                    granted["kind"],
+                    granted["level"],
+                    granted.get("granted_by"),
+                    granted.get("granted_at"),
+                ),
             )
 
     def events(self, after_seq: int = 0, limit: int | None = None) -> Iterator[dict[str, Any]]:

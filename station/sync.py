@@ -28,7 +28,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -37,24 +37,17 @@ from sqlite_utils.migrations import Migrations
 
 from station.clock import Clock, iso
 from station.config import Config
+from station.events import CommandApplied, EventType
 from station.finite import finite
 from station.machine import Command
+from station.protocol import MACHINE_COMMANDS, PROTOCOL, STATUS_KEYS, SYNC_PATH, USER_AGENT
 from station.roster_age import Anchor, roster_expiry, upgraded
 from station.sqlite import immediate
 from station.store import Store
 
 log = logging.getLogger(__name__)
 
-PROTOCOL = 1
 _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-SYNC_PATH = "/api/v1/sync"
-COMMAND_ACTIONS = {
-    "lock": "out_of_service",
-    "unlock": "back_in_service",
-    "clear_check": "clear_check",
-    "end_session": "end_session",
-}
-"""Central commands that are machine commands; ``revoke_badge`` is applied to the roster."""
 
 migrations = Migrations("fabrique-station-sync")
 
@@ -70,7 +63,9 @@ class SyncTarget(Protocol):
     clock: Clock
 
     def call(self, inp: Any, timeout: float = ...) -> Any: ...
-    def record(self, type_: str, data: dict[str, Any], timeout: float = ...) -> dict[str, Any]: ...
+    def record(
+        self, type_: EventType, data: Mapping[str, Any], timeout: float = ...
+    ) -> dict[str, Any]: ...
     def set_roster_expiry(self, expires_mono: float | None) -> None: ...
     def set_sync_status(self, sync: dict[str, Any]) -> None: ...
     def reload_roster(self) -> None: ...
@@ -280,7 +275,7 @@ class SyncClient:
         headers = {
             "Content-Type": "application/json",
             "Authorization": f"Bearer {self.central.token}",
-            "User-Agent": "fabrique-station-sync/1",
+            "User-Agent": USER_AGENT,
         }
         reply = self.transport(self.url, data, headers, self.central.timeout_s)
         if reply.status in (401, 403):
@@ -333,7 +328,7 @@ class SyncClient:
                 s = status_fn()
             except Exception:
                 return out
-            for key in ("machine", "session", "health", "roster_expired", "now", "station"):
+            for key in STATUS_KEYS:
                 if key in s:
                     out[key] = s[key]
         return out
@@ -385,11 +380,11 @@ class SyncClient:
             return False  # applied already; the acknowledgement is on its way
         reason = c.get("reason") if isinstance(c.get("reason"), str) else ""
         result: dict[str, Any]
-        if action in COMMAND_ACTIONS:
+        if action in MACHINE_COMMANDS:
             if action == "lock" and not reason:
                 reason = "locked from the central store"
             result = self.target.call(
-                Command(COMMAND_ACTIONS[action], by="central", reason=reason or "")
+                Command(MACHINE_COMMANDS[action], by="central", reason=reason or "")
             )
         elif action == "revoke_badge" and isinstance(c.get("uid"), str):
             with immediate(store.db.conn) as conn:
@@ -401,12 +396,12 @@ class SyncClient:
             result = {"ok": False, "action": action, "error": "unknown action"}
         self.target.record(
             "command_applied",
-            {
-                "command_id": cid,
-                "action": action,
-                "ok": bool(result.get("ok")) if isinstance(result, dict) else False,
-                "result": result,
-            },
+            CommandApplied(
+                command_id=cid,
+                action=action,
+                ok=bool(result.get("ok")) if isinstance(result, dict) else False,
+                result=result,
+            ),
         )
         return True
 

@@ -20,6 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from station.clock import SimulatedClock
+from station.config import Config
 from station.machine import (
     POWER_FAULT,
     WATCHED_STATES,
@@ -128,44 +129,58 @@ def _check_step(before: State, inp: object, out: Outcome, checklist: bool) -> No
                 )
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(
+scenarios = given(
     steps=st.lists(inputs, max_size=40),
     check_after_use=st.booleans(),
     checklist=st.booleans(),
     sensors=st.booleans(),
     cuts=st.booleans(),
 )
+"""Random inputs on a random station (:func:`random_config`)."""
+
+
+def random_config(
+    tmp: Path, check_after_use: bool, checklist: bool, sensors: bool, cuts: bool
+) -> Config:
+    """A station with or without a checklist, a check after use, sensors and an air alarm."""
+    return make_config(
+        tmp,
+        needs_check_after_use=check_after_use,
+        checklist=["Lunettes"] if checklist else [],
+        max_session_min=30,
+        warn_before_min=5,
+        sensors=(
+            {"power_meter": "pzem-emulated", "air_sensor": "sds011-emulated"} if sensors else None
+        ),
+        **(
+            {
+                "idle_off_min": 10,
+                "keep_on_while_busy": True,
+                "pm25_alarm": 50.0,
+                "air_alarm_cuts_power": cuts,
+            }
+            if sensors
+            else {}
+        ),
+    )
+
+
+def random_context(config: Config, sensors: bool) -> tuple[Context, SimulatedClock]:
+    """The decision context of a station from :func:`random_config`, and its clock."""
+    counter = itertools.count(1)
+    metering = MeteringConfig(busy_watts=config.machine.busy_watts) if sensors else None
+    ctx = Context(config.machine, ROSTER, lambda: f"s{next(counter)}", metering)
+    return ctx, SimulatedClock(mono=100.0)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@scenarios
 def test_random_inputs_keep_the_promises(
     steps: list[object], check_after_use: bool, checklist: bool, sensors: bool, cuts: bool
 ) -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        config = make_config(
-            Path(tmp),
-            needs_check_after_use=check_after_use,
-            checklist=["Lunettes"] if checklist else [],
-            max_session_min=30,
-            warn_before_min=5,
-            sensors=(
-                {"power_meter": "pzem-emulated", "air_sensor": "sds011-emulated"}
-                if sensors
-                else None
-            ),
-            **(
-                {
-                    "idle_off_min": 10,
-                    "keep_on_while_busy": True,
-                    "pm25_alarm": 50.0,
-                    "air_alarm_cuts_power": cuts,
-                }
-                if sensors
-                else {}
-            ),
-        )
-        counter = itertools.count(1)
-        metering = MeteringConfig(busy_watts=config.machine.busy_watts) if sensors else None
-        ctx = Context(config.machine, ROSTER, lambda: f"s{next(counter)}", metering)
-        clock = SimulatedClock(mono=100.0)
+        config = random_config(Path(tmp), check_after_use, checklist, sensors, cuts)
+        ctx, clock = random_context(config, sensors)
         store = Store(config.db_path, "laser-1", "laser-1")
         try:
             state = State()

@@ -30,9 +30,8 @@ DRIVER = re.compile(r"^\s*(import|from)\s+(sqlite3|sqlite_utils|psycopg\w*)\b")
 
 def _users() -> list[Path]:
     """Every module that reaches the central store through its door: central/ and the central
-    web app's pages (``web/central_*.py`` now, ``web/central/`` after the move)."""
+    web app's pages (``web/central/``)."""
     files = sorted((ROOT / "central").rglob("*.py"))
-    files += sorted((ROOT / "web").glob("central_*.py"))
     files += sorted((ROOT / "web" / "central").rglob("*.py"))
     return [
         f

@@ -120,9 +120,13 @@ class AlertsSqlite(SqliteBase):
     ) -> None:
         """One ``event_out_of_scope`` alert per batch and rule broken (a flood stays one line)."""
         by_rule: dict[str, list[Event]] = {}
+        details: dict[str, str] = {}
         for e, v in refused:
             by_rule.setdefault(v.rule or "?", []).append(e)
+            if v.detail:
+                details.setdefault(v.rule or "?", f"seq {e.seq}: {v.detail}")
         for rule, evs in by_rule.items():
+            detail = {"detail": details[rule]} if rule in details else {}
             conn.execute(
                 ALERT_SQL,
                 (
@@ -136,6 +140,7 @@ class AlertsSqlite(SqliteBase):
                             "count": len(evs),
                             "seqs": [e.seq for e in evs[:20]],
                             "types": sorted({e.type for e in evs}),
+                            **detail,
                         },
                         ensure_ascii=False,
                     ),

@@ -203,7 +203,7 @@ class IngestSqlite(AlertsSqlite):
                 v = scope.check(e.type, e.data, station_id, kind, at, master)
                 if v.applied and e.type in PROJECTED:
                     self._project(conn, station_id, e, offsets.get(e.boot_id), kind)
-            elif e.type not in scope.STATION_EVENT_TYPES:
+            else:  # unknown types and the shape of the others (station/events.py)
                 v = scope.check(e.type, e.data, station_id, kind, None, master)
             verdicts.append(v)
         conn.executemany(

@@ -8,7 +8,16 @@ from typing import Any
 
 from flask import Flask
 
-from central.ingest import COMMAND_ACTIONS, PROTOCOL
+# The sync payloads and limits are station/protocol.py's: one owner for both sides and this.
+from station.protocol import (
+    COMMAND_ACTIONS,
+    ENROL_REPLY_SCHEMA,
+    ENROL_REQUEST_SCHEMA,
+    PROTOCOL,
+    STATUS_SCHEMA,
+    SYNC_REPLY_SCHEMA,
+    SYNC_REQUEST_SCHEMA,
+)
 
 ERROR = {
     "description": "What to fix",
@@ -23,94 +32,6 @@ ERROR = {
                 "required": ["error"],
             }
         }
-    },
-}
-
-EVENT = {
-    "type": "object",
-    "required": ["id", "seq", "type", "at", "clock_synced", "boot_id", "mono"],
-    "properties": {
-        "id": {"type": "string", "minLength": 1, "maxLength": 64},
-        "station_id": {"type": "string"},
-        "seq": {"type": "integer", "minimum": 1},
-        "type": {"type": "string", "pattern": "^[a-z][a-z0-9_]{0,63}$"},
-        "at": {"type": "string", "format": "date-time"},
-        "clock_synced": {"type": "boolean"},
-        "boot_id": {"type": "string", "minLength": 1, "maxLength": 128},
-        "mono": {"type": "number"},
-        "data": {"type": "object"},
-    },
-}
-
-SYNC_REQUEST = {
-    "type": "object",
-    "required": ["protocol", "station_id"],
-    "properties": {
-        "protocol": {"type": "integer", "enum": [PROTOCOL]},
-        "station_id": {"type": "string"},
-        "events": {"type": "array", "items": EVENT, "maxItems": 5000},
-        "roster_version": {"type": "integer", "minimum": 0},
-        "backlog": {"type": "integer", "minimum": 0},
-        "status": {"$ref": "#/components/schemas/Status"},
-    },
-}
-
-_TEXT = {"type": "string", "nullable": True, "maxLength": 500}
-STATUS = {
-    "type": "object",
-    "description": "A snapshot for the dashboard; a bad one is refused (status_error in the "
-    "reply) and the events are still held. Numbers must be finite.",
-    "properties": {
-        "machine": {
-            "type": "object",
-            "properties": {
-                "state": {"type": "string", "pattern": "^[a-z][a-z0-9_]{0,39}$"},
-                "reason": _TEXT,
-                "kind": _TEXT,
-                "relay_on": {"type": "boolean"},
-            },
-        },
-        "session": {
-            "type": "object",
-            "nullable": True,
-            "properties": {
-                "member_name": _TEXT,
-                "supervisor_name": _TEXT,
-                "started_at": _TEXT,
-                "ends_at": _TEXT,
-            },
-        },
-        "health": {
-            "type": "object",
-            "properties": {
-                "controller": _TEXT,
-                "failure": _TEXT,
-                "reader": {"type": "object", "nullable": True},
-                "power_meter": {"type": "object", "nullable": True},
-                "air_sensor": {"type": "object", "nullable": True},
-            },
-        },
-        "roster_expired": {"type": "boolean"},
-    },
-}
-
-SYNC_REPLY = {
-    "type": "object",
-    "required": ["protocol", "acked_seq", "roster", "commands"],
-    "properties": {
-        "protocol": {"type": "integer"},
-        "acked_seq": {"type": "integer"},
-        "stored": {"type": "integer"},
-        "duplicates": {"type": "integer"},
-        "refused": {"type": "integer", "description": "events held but outside the scope"},
-        "status_error": {
-            "type": "object",
-            "nullable": True,
-            "properties": {"error": {"type": "string"}, "field": {"type": "string"}},
-        },
-        "roster": {"type": "object", "nullable": True},
-        "commands": {"type": "array", "items": {"type": "object"}},
-        "sync_interval_s": {"type": "number"},
     },
 }
 
@@ -139,32 +60,6 @@ PAGE = {
     "404": ERROR,
 }
 ADMIN: list[dict[str, list[str]]] = [{"session": []}]
-ENROL_REQUEST: dict[str, Any] = {
-    "type": "object",
-    "required": ["uid", "by"],
-    "properties": {
-        "uid": {"type": "string", "maxLength": 40},
-        "by": {"type": "string", "minLength": 1, "maxLength": 64},
-        "member_id": {"type": "string", "minLength": 1, "maxLength": 64},
-        "new_member": {
-            "type": "object",
-            "required": ["name"],
-            "properties": {"name": {"type": "string", "minLength": 1, "maxLength": 100}},
-        },
-    },
-    "description": "exactly one of member_id and new_member",
-}
-ENROL_REPLY: dict[str, Any] = {
-    "type": "object",
-    "properties": {
-        "protocol": {"type": "integer"},
-        "uid": {"type": "string"},
-        "member_id": {"type": "string"},
-        "member_name": {"type": "string"},
-        "created_member": {"type": "boolean"},
-        "roster_version": {"type": "integer"},
-    },
-}
 
 
 def spec(app: Flask | None = None) -> dict[str, Any]:
@@ -177,7 +72,7 @@ def spec(app: Flask | None = None) -> dict[str, Any]:
                 "station": {"type": "http", "scheme": "bearer"},
                 "session": {"type": "apiKey", "in": "cookie", "name": "central_session"},
             },
-            "schemas": {"Status": STATUS},
+            "schemas": {"Status": STATUS_SCHEMA},
         },
         "paths": {
             "/api/v1/health": {
@@ -189,12 +84,12 @@ def spec(app: Flask | None = None) -> dict[str, Any]:
                     "security": [{"station": []}],
                     "requestBody": {
                         "required": True,
-                        "content": {"application/json": {"schema": SYNC_REQUEST}},
+                        "content": {"application/json": {"schema": SYNC_REQUEST_SCHEMA}},
                     },
                     "responses": {
                         "200": {
                             "description": "Held",
-                            "content": {"application/json": {"schema": SYNC_REPLY}},
+                            "content": {"application/json": {"schema": SYNC_REPLY_SCHEMA}},
                         },
                         "400": ERROR,
                         "401": ERROR,
@@ -210,12 +105,12 @@ def spec(app: Flask | None = None) -> dict[str, Any]:
                     "security": [{"station": []}],
                     "requestBody": {
                         "required": True,
-                        "content": {"application/json": {"schema": ENROL_REQUEST}},
+                        "content": {"application/json": {"schema": ENROL_REQUEST_SCHEMA}},
                     },
                     "responses": {
                         "201": {
                             "description": "Enrolled",
-                            "content": {"application/json": {"schema": ENROL_REPLY}},
+                            "content": {"application/json": {"schema": ENROL_REPLY_SCHEMA}},
                         },
                         "400": ERROR,
                         "401": ERROR,
