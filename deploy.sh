@@ -87,12 +87,16 @@ ensure_postgresql() {
   fi
   if ! command -v pg_ctlcluster >/dev/null; then
     say "installing postgresql for the tests (Debian package)"
-    DEBIAN_FRONTEND=noninteractive apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-      postgresql >/dev/null
+    if ! { DEBIAN_FRONTEND=noninteractive apt-get update -qq &&
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+        postgresql >/dev/null; }; then
+      say "could not install postgresql: its tests fail in CI (see above)"
+      return 0
+    fi
   fi
   local version hba
-  version="$(find /etc/postgresql -mindepth 1 -maxdepth 1 -printf '%f\n' | sort -V | tail -1)"
+  version="$(find /etc/postgresql -mindepth 1 -maxdepth 1 -printf '%f\n' 2>/dev/null |
+    sort -V | tail -1)"
   hba="/etc/postgresql/$version/main/pg_hba.conf"
   if [ -f "$hba" ] && ! grep -q 'fabrique-tests' "$hba"; then
     say "PostgreSQL $version: trusting 127.0.0.1 for the tests ($hba)"

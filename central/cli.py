@@ -82,6 +82,13 @@ def build_parser() -> argparse.ArgumentParser:
     mv.add_argument("--config", required=True, help="the PostgreSQL store's config")
     mv.set_defaults(func=cmd_move_to_postgresql)
 
+    demo = sub.add_parser(
+        "demo", help="run a central store and three simulated stations (same as `station demo`)"
+    )
+    demo.add_argument("--port", type=int, default=8080, help="the first station's port")
+    demo.add_argument("--data-dir", default="demo-data")
+    demo.set_defaults(func=cmd_demo)
+
     st = sub.add_parser("station", help="register stations and manage their tokens")
     ssub = st.add_subparsers(dest="station_command", required=True)
     add = ssub.add_parser("add", help="register a station and print its token once")
@@ -201,6 +208,13 @@ def cmd_init(args: argparse.Namespace) -> int:
     print(f"wrote {path}; data in {config.data_path}")
     print(f"next: station-central station add laser-1 --kind laser --config {path}")
     return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """The demo module both command lines call (central/demo.py)."""
+    from central.demo import run_demo
+
+    return run_demo(Path(args.data_dir), args.port)
 
 
 def cmd_run(args: argparse.Namespace) -> int:

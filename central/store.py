@@ -369,6 +369,15 @@ class LoginFailures(Protocol):
     def clear_login_failures(self, keys: list[str]) -> None: ...
 
 
+class Secrets(Protocol):
+    """Secrets every process on the store must share (the web session key)."""
+
+    def shared_secret(self, name: str) -> bytes | None:
+        """The secret ``name`` (made once), or None where the store is one machine's file and
+        the data directory's key file serves (SQLite)."""
+        ...
+
+
 class Changes(Protocol):
     """A counter of committed writes, to wait on (the dashboard's live stream): with
     PostgreSQL, a write through any central process on the database moves it (LISTEN/NOTIFY)."""
@@ -451,6 +460,7 @@ class CentralStore(
     Accounts,
     LoginFailures,
     Changes,
+    Secrets,
     Reports,
     Sites,
     Rollups,

@@ -315,14 +315,16 @@ def test_a_killed_child_is_restarted_and_sighup_stops_every_child(tmp_path: Path
 
 
 @pytest.mark.e2e
-def test_a_port_in_use_is_named_with_what_to_do(tmp_path: Path) -> None:
+@pytest.mark.parametrize("cli", ["station.cli", "central.cli"])
+def test_a_port_in_use_is_named_with_what_to_do(tmp_path: Path, cli: str) -> None:
+    """Both command lines run the one demo module (``station demo``, ``station-central demo``)."""
     base = _free_base()
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", base + 10))
         taken.listen()
         demo = ["demo", "--data-dir", str(tmp_path / "d"), "--port", str(base)]
         done = subprocess.run(
-            [sys.executable, "-m", "station.cli", *demo],
+            [sys.executable, "-m", cli, *demo],
             cwd=REPO,
             capture_output=True,
             text=True,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -118,6 +118,9 @@ def test_the_dashboard_stream_sends_only_the_station_that_changed(
     import web.central.pages
 
     monkeypatch.setattr(web.central.pages, "FLEET_POLL_S", 0.0)  # no waiting between polls
+    # The page's clock stands still: a row's contact age (to 0.1 s) is not a change of its own.
+    frozen = datetime.now(UTC) + timedelta(seconds=5)
+    monkeypatch.setattr(web.central.pages, "utcnow", lambda: frozen)
     store = central_store
     store.add_user("yanis", "a long passphrase", "technician")
     store.add_station("laser-1", name="Découpe laser", kind="laser")

@@ -239,3 +239,24 @@ def test_a_push_through_another_process_wakes_the_stream_here(pg_store_dsn: str)
     finally:
         here.close()
         there.close()
+
+
+def test_a_login_through_one_process_is_valid_through_another(
+    tmp_path: Path, pg_store_dsn: str
+) -> None:
+    """Processes on two machines (two data directories): the session key is the store's."""
+    a_store, b_store = open_pg_store(pg_store_dsn), open_pg_store(pg_store_dsn)
+    try:
+        a_store.add_user("yanis", PASSWORD, "technician")
+        a, b = make_app(tmp_path / "a", a_store), make_app(tmp_path / "b", b_store)
+        client = a.test_client()
+        assert attempt(client, "yanis", PASSWORD) == 302
+        cookie = client.get_cookie("central_session")
+        assert cookie is not None
+        other = b.test_client()
+        assert other.get("/dash/").status_code == 302, "no cookie: the login page"
+        other.set_cookie("central_session", cookie.value)
+        assert other.get("/dash/").status_code == 200, "the session made through A"
+    finally:
+        a_store.close()
+        b_store.close()

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import re
+import secrets
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -252,6 +253,18 @@ class PgBase(SqliteBase):
     def _bump(conn: Any) -> int:
         conn.execute("SELECT pg_advisory_xact_lock(?)", (ROSTER_LOCK,))
         return SqliteBase._bump(conn)
+
+    def shared_secret(self, name: str) -> bytes | None:
+        """Made once in the store (``meta``), so that processes on several machines sign the
+        same session cookies: a login through one is valid through the other."""
+        key = f"secret:{name}"
+        with self._transaction() as conn:
+            conn.execute(
+                "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING",
+                (key, secrets.token_hex(48)),
+            )
+            value = conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()[0]
+        return bytes.fromhex(value)
 
     @contextmanager
     def _read(self) -> Iterator[Any]:

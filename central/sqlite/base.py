@@ -14,6 +14,7 @@ from typing import Any
 from sqlite_utils import Database
 
 from central.sqlite.migrations import open_central_database
+from station.protocol import MAX_BATCH
 from station.sqlite import immediate
 
 
@@ -23,7 +24,7 @@ class SqliteBase:
     database_errors: tuple[type[Exception], ...] = (sqlite3.Error,)
 
     def __init__(
-        self, path: Path, *, two_stations_window_s: float = 10.0, max_ahead: int = 5000
+        self, path: Path, *, two_stations_window_s: float = 10.0, max_ahead: int = MAX_BATCH
     ) -> None:
         self.path = path
         self.two_stations_window_s = two_stations_window_s

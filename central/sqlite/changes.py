@@ -34,3 +34,8 @@ class ChangesSqlite(SqliteBase):
 
     def wait_for_change(self, seen: int, timeout_s: float) -> int:
         return self._signal.wait(seen, timeout_s)
+
+    def shared_secret(self, name: str) -> bytes | None:
+        """One SQLite file serves processes of one machine: they share the data directory's key
+        file already."""
+        return None

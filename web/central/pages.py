@@ -71,7 +71,11 @@ admin = Blueprint("central_admin", __name__, url_prefix="/admin")
 def init_app(app: Flask) -> None:
     config: CentralConfig = app.extensions["central_config"]
     sessions.init_app(
-        app, config.data_path, cookie_name="central_session", secure=config.server.behind_tls
+        app,
+        config.data_path,
+        cookie_name="central_session",
+        secure=config.server.behind_tls,
+        secret=app.extensions["central_store"].shared_secret("web_session"),
     )
     # In the store: every central process on one database counts the same failures.
     app.extensions.setdefault("login_limiter", SharedLoginLimiter(app.extensions["central_store"]))
