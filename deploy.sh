@@ -10,7 +10,9 @@
 #   sudo ./deploy.sh upgrade          new code, same config and data; backs up and migrates the store
 #   sudo ./deploy.sh self-test        hardware found, service ready, page served
 #   sudo ./deploy.sh uninstall [--purge]   keeps /etc and /var/lib data unless --purge
-#   sudo ./deploy.sh install-central  the central store on a Debian server
+#   sudo ./deploy.sh install-central [--postgresql | --dsn DSN]   the central store on a Debian
+#                                     server (SQLite; --postgresql: a PostgreSQL server here too;
+#                                     --dsn: an existing PostgreSQL server)
 # Every one of them takes --dry-run: print each change, make none. A second run changes
 # nothing. FABRIQUE_ROOT=DIR writes every file under DIR instead of / (tests). docs/install.md.
 set -euo pipefail
@@ -97,6 +99,52 @@ ensure_broker() {
   say "mosquitto did not start: smart-plug tests will fail under CI=true"
 }
 
+pg_answers() {
+  "$venv/bin/python" - <<'PY' 2>/dev/null
+import psycopg
+psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", connect_timeout=3).close()
+PY
+}
+
+ensure_postgresql() {
+  # The central store's tests run on SQLite and on PostgreSQL (tests/pg_server.py): they need a
+  # server on 127.0.0.1:5432 that trusts local TCP. As root on Debian (CI) one is installed and
+  # started when none answers; elsewhere the PostgreSQL tests skip and say how to get one.
+  pg_answers && return 0
+  if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
+    say "no PostgreSQL on 127.0.0.1:5432: its tests will be skipped (docs/install.md, Tests)"
+    return 0
+  fi
+  if ! command -v pg_ctlcluster >/dev/null; then
+    say "installing postgresql for the tests (Debian package)"
+    if ! { DEBIAN_FRONTEND=noninteractive apt-get update -qq &&
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+        postgresql >/dev/null; }; then
+      say "could not install postgresql: its tests fail in CI (see above)"
+      return 0
+    fi
+  fi
+  local version hba
+  version="$(find /etc/postgresql -mindepth 1 -maxdepth 1 -printf '%f\n' 2>/dev/null |
+    sort -V | tail -1)"
+  hba="/etc/postgresql/$version/main/pg_hba.conf"
+  if [ -f "$hba" ] && ! grep -q 'fabrique-tests' "$hba"; then
+    say "PostgreSQL $version: trusting 127.0.0.1 for the tests ($hba)"
+    sed -i '1i host all all 127.0.0.1/32 trust # fabrique-tests' "$hba"
+  fi
+  say "starting PostgreSQL $version"
+  pg_ctlcluster "$version" main start 2>/dev/null || pg_ctlcluster "$version" main reload || true
+  local tries=0
+  until pg_answers; do
+    tries=$((tries + 1))
+    if [ "$tries" -gt 30 ]; then
+      say "PostgreSQL does not answer on 127.0.0.1:5432: its tests fail in CI (see above)"
+      return 0
+    fi
+    sleep 1
+  done
+}
+
 cmd="${1:-help}"
 [ $# -gt 0 ] && shift
 case "$cmd" in
@@ -108,6 +156,7 @@ case "$cmd" in
     ensure_venv
     ensure_test_tools
     ensure_broker
+    ensure_postgresql
     say "ruff"
     "$venv/bin/ruff" check .
     "$venv/bin/ruff" format --check .
@@ -131,7 +180,7 @@ case "$cmd" in
     esac
     ;;
   help|-h|--help)
-    sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'
     ;;
   *)
     echo "deploy.sh: unknown command '$cmd'; use demo, test, install, upgrade, uninstall," \

@@ -17,13 +17,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from central import cli_sites, wiring
 from central.config import CentralConfig, load_config, write_config
 from central.credentials import cli as credentials_cli
 from central.ingest import parse_command
 from central.roster_export import roster_csv
 from central.roster_import import file_date, import_file, parse_date
-from central.sqlite import SqliteCentralStore
-from central.store import ROLES
+from central.sites import DEFAULT_SITE
+from central.store import ROLES, CentralStore
 from station import __version__
 from station.commands import dispatch
 from station.errors import StationError
@@ -49,6 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     init.add_argument("--port", type=int, default=8000)
     init.add_argument("--host", default="127.0.0.1")
     init.add_argument("--data-dir", default="central-data")
+    init.add_argument("--dsn", default="", help="PostgreSQL (without the password)")
     init.add_argument("--force", action="store_true", help="overwrite an existing file")
     init.set_defaults(func=cmd_init)
 
@@ -56,6 +58,30 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--config", required=True)
     run.add_argument("--verbose", action="store_true")
     run.set_defaults(func=cmd_run)
+
+    mig = sub.add_parser(
+        "migrate", help="bring the store's schema up to date (also done at every start)"
+    )
+    mig.add_argument("--config", required=True)
+    mig.add_argument("--dry-run", action="store_true", help="list the pending migrations only")
+    mig.set_defaults(func=cmd_migrate)
+
+    bk = sub.add_parser("backup", help="a consistent copy of the store (pg_dump, or SQLite's)")
+    bk.add_argument("--config", required=True)
+    bk.add_argument("--to", help="the file (default: DATA_DIR/backups/central-<time>)")
+    bk.set_defaults(func=cmd_backup)
+    rs = sub.add_parser("restore", help="restore a backup into a store that holds nothing yet")
+    rs.add_argument("backup")
+    rs.add_argument("--config", required=True)
+    rs.set_defaults(func=cmd_restore)
+
+    mv = sub.add_parser(
+        "migrate-to-postgresql",
+        help="move a SQLite central store into an empty PostgreSQL one (stop the store first)",
+    )
+    mv.add_argument("--from", dest="source", required=True, help="the SQLite store's config")
+    mv.add_argument("--config", required=True, help="the PostgreSQL store's config")
+    mv.set_defaults(func=cmd_move_to_postgresql)
 
     demo = sub.add_parser(
         "demo", help="run a central store and three simulated stations (same as `station demo`)"
@@ -72,6 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--name", default="")
     add.add_argument("--machine", default="", help="machine id (default: the station id)")
     add.add_argument("--kind", default="", help="machine kind, e.g. laser")
+    add.add_argument("--site", default=DEFAULT_SITE, help="the fablab it is at (site add first)")
     add.set_defaults(func=cmd_station_add)
     tok = ssub.add_parser("token", help="give a station a new token (the old one stops working)")
     tok.add_argument("id")
@@ -113,6 +140,9 @@ def build_parser() -> argparse.ArgumentParser:
     uadd.add_argument("--config", required=True)
     uadd.add_argument("--password-stdin", action="store_true")
     uadd.add_argument("--replace", action="store_true")
+    uwhere = uadd.add_mutually_exclusive_group()
+    uwhere.add_argument("--site", help="limit it to one fablab (default: the default site)")
+    uwhere.add_argument("--network", action="store_true", help="every site (an admin's default)")
     uadd.set_defaults(func=cmd_user_add)
     ulist = usub.add_parser("list", help="list the accounts")
     ulist.add_argument("--config", required=True)
@@ -155,6 +185,7 @@ def build_parser() -> argparse.ArgumentParser:
     pret.add_argument("--dry-run", action="store_true")
     pret.set_defaults(func=cmd_privacy_retention)
     credentials_cli.add_parser(sub, credential_words, open_store)
+    cli_sites.add_parsers(sub, open_store)
     return p
 
 
@@ -165,12 +196,9 @@ def credential_words() -> Any:
     return Translator.load("central", "fr")
 
 
-def open_store(config: CentralConfig) -> SqliteCentralStore:
-    return SqliteCentralStore(
-        config.db_path,
-        two_stations_window_s=config.sync.badge_two_stations_s,
-        max_ahead=config.sync.max_batch,
-    )
+def open_store(config: CentralConfig) -> CentralStore:
+    """The backend named in ``[storage]`` (central/wiring.py)."""
+    return wiring.open_store(config)
 
 
 # --- commands ------------------------------------------------------------------------------------
@@ -180,9 +208,12 @@ def cmd_init(args: argparse.Namespace) -> int:
     path = Path(args.config)
     if path.exists() and not args.force:
         raise StationError(f"{path} exists already; use --force to overwrite it")
-    write_config(path, host=args.host, port=args.port, data_dir=args.data_dir)
+    write_config(path, host=args.host, port=args.port, data_dir=args.data_dir, dsn=args.dsn)
     config = load_config(path)
-    open_store(config).close()
+    if config.storage.backend == "sqlite":
+        open_store(config).close()
+    else:  # the database may not be ready yet (deploy.sh install-central makes it next)
+        print(f"next: station-central migrate --config {path} (as the service's user)")
     print(f"wrote {path}; data in {config.data_path}")
     print(f"next: station-central station add laser-1 --kind laser --config {path}")
     return 0
@@ -241,9 +272,51 @@ def run_central(config: CentralConfig, *, ready: threading.Event | None = None) 
     return 0
 
 
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from central.wiring import migrate
+
+    config = load_config(args.config)
+    todo, applied = migrate(config, dry_run=args.dry_run)
+    where = config.storage.backend
+    if args.dry_run:
+        print(f"{where}: {len(todo)} pending migration(s){': ' if todo else ''}{', '.join(todo)}")
+    elif todo:
+        print(f"{where}: applied {', '.join(todo)}; the schema is up to date ({len(applied)})")
+    else:
+        print(f"{where}: the schema is up to date ({len(applied)} migrations), nothing to do")
+    return 0
+
+
+def cmd_backup(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    path = wiring.backup(config, Path(args.to) if args.to else None)
+    print(f"backup written: {path} ({path.stat().st_size} bytes)")
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    wiring.restore(config, Path(args.backup))
+    print(f"restored {args.backup}; start the central store (its schema migrates at start)")
+    return 0
+
+
+def cmd_move_to_postgresql(args: argparse.Namespace) -> int:
+    counts = wiring.move_to_postgresql(load_config(args.source), load_config(args.config))
+    for table, n in sorted(counts.items()):
+        print(f"{table}\t{n}")
+    print(
+        f"moved {sum(counts.values())} rows ({counts.get('events', 0)} events), every table's "
+        f"count checked; run the central store with --config {args.config} from now on"
+    )
+    return 0
+
+
 def cmd_station_add(args: argparse.Namespace) -> int:
     with closing(open_store(load_config(args.config))) as store:
-        token = store.add_station(args.id, name=args.name, machine_id=args.machine, kind=args.kind)
+        token = store.add_station(
+            args.id, name=args.name, machine_id=args.machine, kind=args.kind, site_id=args.site
+        )
     print(f"station {args.id} added. Its token (shown once; put it in the station's [central]):")
     print(token)
     return 0
@@ -272,7 +345,8 @@ def cmd_station_list(args: argparse.Namespace) -> int:
             else:
                 state = "active" if s["active"] else "revoked"
                 print(
-                    f"{s['id']}\t{state}\t{s['kind'] or '-'}\tacked {s['high_water']}\t"
+                    f"{s['id']}\t{s['site_id']}\t{state}\t{s['kind'] or '-'}\t"
+                    f"acked {s['high_water']}\t"
                     f"held {s['held']}\tlast contact {s['last_contact_at'] or '-'}"
                 )
     return 0
@@ -280,7 +354,7 @@ def cmd_station_list(args: argparse.Namespace) -> int:
 
 def cmd_events(args: argparse.Namespace) -> int:
     config = load_config(args.config)
-    if not config.db_path.exists():
+    if config.storage.backend == "sqlite" and not config.db_path.exists():
         raise StationError(f"no central store at {config.db_path}: run `station-central init`")
     with closing(open_store(config)) as store:
         for e in store.events(station_id=args.station, after_seq=args.after):
@@ -354,7 +428,10 @@ def cmd_user_add(args: argparse.Namespace) -> int:
         if getpass.getpass("again: ") != password:
             raise StationError("the two passwords differ")
     with closing(open_store(load_config(args.config))) as store:
-        created = store.add_user(args.username, password, args.role, replace=args.replace)
+        site = None if args.network else (args.site or "")
+        created = store.add_user(
+            args.username, password, args.role, replace=args.replace, site_id=site
+        )
     print(f"{args.role} {args.username} {'created' if created else 'updated'}")
     return 0
 
@@ -377,7 +454,11 @@ def cmd_user_list(args: argparse.Namespace) -> int:
     with closing(open_store(load_config(args.config))) as store:
         for u in store.users():
             state = "active" if u["active"] else "inactive"
-            print(f"{u['username']}\t{u['role']}\t{state}\tlast login {u['last_login_at'] or '-'}")
+            site = u["site_id"] or "network"
+            print(
+                f"{u['username']}\t{u['role']}\t{site}\t{state}\t"
+                f"last login {u['last_login_at'] or '-'}"
+            )
     return 0
 
 

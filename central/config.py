@@ -6,17 +6,21 @@ are errors, so a typo never falls back silently to a default.
 
 from __future__ import annotations
 
+import os
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from central.dsn import DsnError, parse_dsn, redact
 from central.errors import CentralConfigError
 from station import tomlconfig
 from station.protocol import MAX_BATCH, MAX_REQUEST_KB
 from station.tomlconfig import networks_problem, time_zone_problem
 from station.tomlconfig import setting as _f
 
-BACKENDS = ("sqlite",)
+BACKENDS = ("sqlite", "postgresql")
 
 
 @dataclass(frozen=True)
@@ -49,11 +53,63 @@ class ServerSection:
     )
 
 
+def _dsn_problem(text: str) -> str | None:
+    if not text:
+        return None  # checked with the backend: only "postgresql" needs one
+    try:
+        dsn = parse_dsn(text)
+    except DsnError as e:
+        return f"{e}."
+    if dsn.has_password:
+        return (
+            "holds a password: take it out (it would show in logs and `ps`) and put it in the "
+            "file named by storage.password_file, or in the variable named by "
+            "storage.password_env."
+        )
+    return None
+
+
+def _env_name_problem(name: str) -> str | None:
+    if name and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+        return "is not an environment variable name (letters, digits and _)."
+    return None
+
+
 @dataclass(frozen=True)
 class StorageSection:
-    backend: str = _f("sqlite", "Storage backend (only `sqlite` for now).", choices=BACKENDS)
+    backend: str = _f(
+        "sqlite",
+        "`sqlite` (one file, one fablab, the default) or `postgresql` (a network of fablabs; "
+        "several central processes may share one database).",
+        choices=BACKENDS,
+    )
     data_dir: str = _f(
-        "central-data", "Where the database lives; relative to the config file's folder."
+        "central-data",
+        "Where the SQLite database (and the web secret key, backups) live; relative to the "
+        "config file's folder.",
+    )
+    dsn: str = _f(
+        "",
+        "With `postgresql`: the server and database, without the password, e.g. "
+        "`postgresql://fabrique@127.0.0.1:5432/fabrique` (or libpq's `host=… dbname=…`).",
+    )
+    pool_size: int = _f(
+        10,
+        "With `postgresql`: most connections this process opens (each waitress thread "
+        "borrows one per request).",
+        minimum=1,
+        maximum=200,
+    )
+    password_file: str = _f(
+        "",
+        "With `postgresql`: a file holding the database password (one line, mode 0600); "
+        "relative to the config file's folder.",
+    )
+    password_env: str = _f(
+        "FABRIQUE_DB_PASSWORD",
+        "With `postgresql`: the environment variable holding the password when there is no "
+        "`password_file` (empty: none; libpq's own `~/.pgpass` still works).",
+        check=_env_name_problem,
     )
 
 
@@ -100,6 +156,12 @@ class SiteSection:
         "How long a trainee's personal progress link works (days); an educator can revoke it "
         "sooner from the member's progress page.",
         minimum=1,
+    )
+    name: str = _f(
+        "",
+        "The name of this store's default site (the fablab everything belonged to before "
+        "sites, and the only one of a one-fablab store), as the pages show it; empty: "
+        "unchanged. More fablabs: `station-central site add` (docs/network.md).",
     )
 
 
@@ -150,6 +212,37 @@ class CentralConfig:
     def offline_after_s(self) -> float:
         return self.sync.station_interval_s * self.sync.offline_after_missed
 
+    @property
+    def password_path(self) -> Path | None:
+        if not self.storage.password_file:
+            return None
+        p = Path(self.storage.password_file).expanduser()
+        return p if p.is_absolute() else (self.path.parent / p)
+
+    def db_password(self, environ: Mapping[str, str] | None = None) -> str | None:
+        """The PostgreSQL password: from ``password_file``, else ``password_env``, else None
+        (libpq's ``~/.pgpass`` or trust authentication). Never printed."""
+        path = self.password_path
+        if path is not None:
+            try:
+                text = path.read_text(encoding="utf-8")
+            except OSError as e:
+                raise CentralConfigError(
+                    f"{self.path}: storage.password_file = {self.storage.password_file!r} "
+                    f"cannot be read ({e.strerror}); create it with the database password on "
+                    "one line (chmod 600), or leave the key out."
+                ) from None
+            password = text.strip("\r\n")
+            if not password:
+                raise CentralConfigError(
+                    f"{self.path}: storage.password_file {path} is empty; write the database "
+                    "password on its first line."
+                )
+            return password
+        name = self.storage.password_env
+        value = (os.environ if environ is None else environ).get(name) if name else None
+        return value or None
+
 
 SAMPLE = """\
 # Fabrique station — configuration of the central store.
@@ -168,8 +261,10 @@ metrics_from = ["127.0.0.1", "::1"]
 behind_tls = false
 
 [storage]
-backend = "sqlite"
-data_dir = "{data_dir}"
+# "sqlite" (one fablab) or "postgresql" (a network: set dsn, and the password in a file).
+{storage}data_dir = "{data_dir}"
+# pool_size = 10
+# password_file = "db-password"
 
 [sync]
 max_batch = 5000
@@ -202,10 +297,25 @@ def write_config(
     data_dir: str = "central-data",
     interval: float = 10.0,
     public_url: str = "",
+    dsn: str = "",
 ) -> None:
+    """The commented sample; with ``dsn``, on PostgreSQL (the DSN is checked first)."""
+    problem = _dsn_problem(dsn)
+    if problem:
+        raise CentralConfigError(f"--dsn {redact(dsn)!r} {problem}")
+    storage = (
+        f'backend = "postgresql"\ndsn = "{dsn}"\n'
+        if dsn
+        else 'backend = "sqlite"\n# dsn = "postgresql://fabrique@127.0.0.1:5432/fabrique"\n'
+    )
     path.parent.mkdir(parents=True, exist_ok=True)
     text = SAMPLE.format(
-        host=host, port=port, data_dir=data_dir, interval=interval, public_url=public_url
+        host=host,
+        port=port,
+        data_dir=data_dir,
+        interval=interval,
+        public_url=public_url,
+        storage=storage,
     )
     path.write_text(text, encoding="utf-8")
 
@@ -219,7 +329,18 @@ def load_config(path: str | Path) -> CentralConfig:
 
 def parse_config(raw: dict[str, Any], path: Path = Path("central.toml")) -> CentralConfig:
     values = tomlconfig.parse_sections(CentralConfig, raw, path, CentralConfigError)
-    return CentralConfig(**values, path=path)
+    config = CentralConfig(**values, path=path)
+    storage = config.storage
+    problem = _dsn_problem(storage.dsn)
+    if problem:  # the value is shown redacted: a password in it must not reach a log
+        raise CentralConfigError(f"{path}: storage.dsn = {redact(storage.dsn)!r} {problem}")
+    if storage.backend == "postgresql" and not storage.dsn:
+        raise CentralConfigError(
+            f'{path}: storage.backend = "postgresql" needs storage.dsn, e.g. '
+            'dsn = "postgresql://fabrique@127.0.0.1:5432/fabrique" (docs/install.md, '
+            '"A network of fablabs").'
+        )
+    return config
 
 
 def documented_keys() -> list[tuple[str, str]]:

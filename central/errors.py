@@ -39,3 +39,22 @@ class BadgeHeld(Conflict):
     def __init__(self, uid: str, holder: str) -> None:
         super().__init__(f"badge {uid} belongs to {holder}: confirm to move it (they will lose it)")
         self.uid, self.holder = uid, holder
+
+
+class OtherSite(CentralError, PermissionError):
+    """A site's account asked to change what belongs to another site (HTTP 403); nothing was
+    written."""
+
+    def __init__(self, message: str, what: str) -> None:
+        super().__init__(message)
+        self.what = what
+
+
+class StorageUnavailable(CentralError, ConnectionError):
+    """The database cannot be reached or cannot write (server down, wrong DSN, disk full): the
+    message says which server (never the password) and what to check. A sync gets 503 and the
+    station keeps its backlog for later."""
+
+
+class MigrationError(CentralError, RuntimeError):
+    """A schema migration failed; it was rolled back whole (the schema is as before it)."""

@@ -41,6 +41,12 @@ KIOSK_USER=""
 SELF_TEST=1
 FORCE=0
 PURGE=0
+# install-central: "" (SQLite), "local" (--postgresql: a server on this machine) or "remote"
+# (--dsn: an existing server).
+PG_MODE=""
+PG_DSN=""
+PG_DATABASE=fabrique
+PG_ROLE=fabrique-central
 
 REBOOT_NEEDED=0
 APP_CHANGED=0
@@ -59,6 +65,8 @@ parse_install_options() {
       --no-self-test) SELF_TEST=0 ;;
       --force) FORCE=1 ;;
       --purge) PURGE=1 ;;
+      --postgresql) PG_MODE=local ;;
+      --dsn) PG_DSN="${2:?--dsn needs a value}" && PG_MODE=remote && shift ;;
       *) die "unknown option '$1' (see ./deploy.sh help)" ;;
     esac
     shift
@@ -532,19 +540,31 @@ cmd_install_central() {
     bookworm | trixie) ;;
     *) [ "$FORCE" = 1 ] || die "Debian 12 (bookworm) expected, found '${codename:-unknown}'; --force to go on" ;;
   esac
+  local packages=("${CENTRAL_PACKAGES[@]}") extra=""
+  case "$PG_MODE" in
+    local) packages+=(postgresql postgresql-client) ;;
+    remote) packages+=(postgresql-client) ;;
+  esac
+  [ -n "$PG_MODE" ] && extra=postgresql
   say "system packages"
-  step_packages "${CENTRAL_PACKAGES[@]}"
+  step_packages "${packages[@]}"
   say "user fabrique-central"
   step_user fabrique-central "$CENTRAL_DATA"
   say "application in $OPT"
-  step_app "" 0 fabrique-central
+  step_app "$extra" 0 fabrique-central
+  if [ "$PG_MODE" = local ]; then
+    say "PostgreSQL: role $PG_ROLE and database $PG_DATABASE (peer authentication, no password)"
+    step_pg_local
+  fi
   say "config in $ETC, data in $CENTRAL_DATA"
   local before="$CHANGES"
   ensure_dir "$ETC" 755
   ensure_dir "$CENTRAL_DATA" 750
   if [ ! -e "$ROOT$ETC/central.toml" ]; then
     if dry || [ -x "$ROOT$VENV/bin/station-central" ]; then
-      act "$ROOT$VENV/bin/station-central" init --config "$ROOT$ETC/central.toml"
+      local init=("$ROOT$VENV/bin/station-central" init --config "$ROOT$ETC/central.toml")
+      [ -n "$PG_MODE" ] && init+=(--dsn "$(central_dsn)")
+      act "${init[@]}"
     else
       warn "no station-central command: write $ETC/central.toml yourself (docs/install.md)"
     fi
@@ -553,6 +573,7 @@ cmd_install_central() {
   say "systemd unit"
   step_units "$here/deploy/fabrique-central.service" "$CENTRAL_UNIT" \
     "$here/deploy/tmpfiles-central.conf" "$CENTRAL_TMPFILES"
+  step_central_migrate
   step_start fabrique-central
   say "retention timer"
   step_retention_timer
@@ -560,6 +581,41 @@ cmd_install_central() {
   if [ "$SELF_TEST" = 1 ]; then
     self_test_central
   fi
+}
+
+# The DSN install-central writes: the local server over its Unix socket (peer authentication:
+# the service's user is the role, no password anywhere), or the --dsn given.
+central_dsn() {
+  if [ "$PG_MODE" = local ]; then
+    echo "host=/var/run/postgresql dbname=$PG_DATABASE user=$PG_ROLE"
+  else
+    echo "$PG_DSN"
+  fi
+}
+
+# psql as the server's superuser, through its socket (a real server on this machine).
+pg_admin() { runuser -u postgres -- psql -v ON_ERROR_STOP=1 -tAc "$1"; }
+
+# The role and the database of the central store, once.
+step_pg_local() {
+  if ! look systemctl is-active --quiet postgresql 2>/dev/null; then
+    act systemctl enable --now postgresql
+  fi
+  if [ "$(look pg_admin "SELECT 1 FROM pg_roles WHERE rolname = '$PG_ROLE'" 2>/dev/null)" != 1 ]; then
+    act pg_admin "CREATE ROLE \"$PG_ROLE\" LOGIN"
+  fi
+  if [ "$(look pg_admin "SELECT 1 FROM pg_database WHERE datname = '$PG_DATABASE'" 2>/dev/null)" != 1 ]; then
+    act pg_admin "CREATE DATABASE $PG_DATABASE OWNER \"$PG_ROLE\" ENCODING 'UTF8'"
+  fi
+}
+
+# New code on PostgreSQL: the schema's migrations, as the service's user, before the start
+# (every start migrates too; this shows a failure here rather than in the journal).
+step_central_migrate() {
+  [ -n "$PG_MODE" ] || grep -qs '^backend = "postgresql"' "$ROOT$ETC/central.toml" || return 0
+  [ "$APP_CHANGED" = 1 ] || return 0
+  act runuser -u fabrique-central -- "$ROOT$VENV/bin/station-central" migrate \
+    --config "$ROOT$ETC/central.toml"
 }
 
 # The daily retention run ([privacy] retention_days): a oneshot service and its timer.

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from central.sqlite import SqliteCentralStore
+from central.store import CentralStore
 from station.clock import SimulatedClock
 from station.config import Config, parse_config
 from station.controller import Controller
@@ -103,11 +104,60 @@ def open_central_store(path: Path) -> SqliteCentralStore:
     return SqliteCentralStore(path)
 
 
-@pytest.fixture
-def central_store(tmp_path: Path) -> Iterator[SqliteCentralStore]:
-    """An empty central store of its own for each test, closed after it."""
-    store = open_central_store(tmp_path / "central" / "central.sqlite")
+CENTRAL_BACKENDS = ("sqlite", "postgresql")
+"""Every test of the central store runs on both backends (issue 13)."""
+
+
+@pytest.fixture(params=CENTRAL_BACKENDS)
+def central_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[CentralStore]:
+    """An empty central store of its own for each test, closed after it: SQLite, then
+    PostgreSQL (a fresh schema of this run's database, tests/pg_server.py)."""
+    if request.param == "postgresql":
+        store = open_pg_store(request.getfixturevalue("pg_store_dsn"))
+    else:
+        store = open_central_store(tmp_path / "central" / "central.sqlite")
     try:
         yield store
     finally:
         store.close()
+
+
+PG_DSNS: dict[int, str] = {}
+"""The DSN of each PostgreSQL store the fixtures opened (for a config file naming it)."""
+
+
+def open_pg_store(dsn: str) -> CentralStore:
+    from adapters.postgresql import open_database
+    from central.pg import PgCentralStore
+
+    store = PgCentralStore(open_database(dsn, None, pool_size=8))
+    PG_DSNS[id(store)] = dsn
+    return store
+
+
+def another_process(store: CentralStore) -> CentralStore:
+    """A second store on the same database, as another central process would open it."""
+    if id(store) in PG_DSNS:
+        return open_pg_store(PG_DSNS[id(store)])
+    assert isinstance(store, SqliteCentralStore)
+    return SqliteCentralStore(store.path)
+
+
+def storage_section(store: CentralStore, data_dir: Path) -> str:
+    """The ``[storage]`` section of a config file on ``store`` (a CLI run on the same store)."""
+    if id(store) in PG_DSNS:
+        return (
+            f'[storage]\nbackend = "postgresql"\ndsn = "{PG_DSNS[id(store)]}"\n'
+            f'data_dir = "{data_dir}"\n'
+        )
+    return f'[storage]\ndata_dir = "{data_dir}"\n'
+
+
+# PostgreSQL: a database per run, a schema per test (tests/pg_server.py).
+from tests.pg_server import (  # noqa: E402, F401
+    pg_database,
+    pg_db,
+    pg_dsn,
+    pg_shared_schema,
+    pg_store_dsn,
+)

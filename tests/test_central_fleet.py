@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from central.fleet import changed_rows, fleet
-from tests.conftest import open_central_store
+from central.store import CentralStore
 from tests.test_central_helpers import central_config
 from web.central.app import create_central_app
 
@@ -113,12 +113,15 @@ def sse_data(chunk: bytes | str) -> dict[str, Any]:
 
 
 def test_the_dashboard_stream_sends_only_the_station_that_changed(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, central_store: CentralStore
 ) -> None:
     import web.central.pages
 
     monkeypatch.setattr(web.central.pages, "FLEET_POLL_S", 0.0)  # no waiting between polls
-    store = open_central_store(tmp_path / "central" / "central.sqlite")
+    # The page's clock stands still: a row's contact age (to 0.1 s) is not a change of its own.
+    frozen = datetime.now(UTC) + timedelta(seconds=5)
+    monkeypatch.setattr(web.central.pages, "utcnow", lambda: frozen)
+    store = central_store
     store.add_user("yanis", "a long passphrase", "technician")
     store.add_station("laser-1", name="Découpe laser", kind="laser")
     store.add_station("cnc-1", name="Fraiseuse", kind="cnc")
@@ -146,4 +149,3 @@ def test_the_dashboard_stream_sends_only_the_station_that_changed(
         assert third["stations"] == [] and "Mettre hors service" in third["commands"]
     finally:
         r.close()
-        store.close()

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from central.config import CentralConfig, parse_config, write_config
-from central.sqlite import SqliteCentralStore
+from central.store import CentralStore
 from station.clock import SimulatedClock
 from station.config import Config
 from station.config import parse_config as parse_station_config
@@ -57,13 +57,13 @@ def central_config(tmp_path: Path, **sync: Any) -> CentralConfig:
 class CentralServer:
     """The central store's app on waitress, in this process, on 127.0.0.1 and a free port."""
 
-    def __init__(self, config: CentralConfig, store: SqliteCentralStore | None = None) -> None:
+    def __init__(self, config: CentralConfig, store: CentralStore | None = None) -> None:
         import waitress
 
         from web.central.app import create_central_app
 
         self.config = config
-        self.store = store or open_central_store(config.db_path)
+        self.store: Any = store or open_central_store(config.db_path)
         self.app = create_central_app(self.store, config)
         self.server = waitress.create_server(
             self.app, host="127.0.0.1", port=0, threads=8, ident="test-central"

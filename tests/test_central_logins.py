@@ -15,6 +15,7 @@ from flask.testing import FlaskClient
 
 from central.config import parse_config
 from central.sqlite import SqliteCentralStore
+from tests.conftest import storage_section
 from tests.test_central_web import PASSWORD, csrf_of, login
 from web.central.app import create_central_app
 from web.common.login import LoginLimiter
@@ -137,7 +138,7 @@ def test_user_disable_ends_sessions_and_logins(
     from central.cli import main
 
     config = tmp_path / "central.toml"
-    config.write_text(f'[storage]\ndata_dir = "{tmp_path / "central"}"\n')
+    config.write_text(storage_section(store, tmp_path / "central"))
     client = app.test_client()
     login(client, "yanis")
     assert main(["user", "disable", "yanis", "--config", str(config)]) == 0
@@ -277,13 +278,12 @@ def test_an_open_dashboard_stream_ends_with_the_session(
 def test_a_broken_database_is_a_503_with_what_to_do(
     app: Flask, store: SqliteCentralStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import sqlite3
-
     client = app.test_client()
     login(client, "yanis")
 
     def corrupt(*args: object, **kwargs: object) -> None:
-        raise sqlite3.DatabaseError("database disk image is malformed")
+        # the backend's own driver error (sqlite3.DatabaseError, psycopg.Error)
+        raise store.database_errors[-1]("database disk image is malformed")
 
     monkeypatch.setattr(store, "stations", corrupt)
     r = client.get("/dash/")

@@ -20,9 +20,10 @@ from hypothesis import strategies as st
 from central import scope
 from central.ingest import parse_event
 from central.sqlite import SqliteCentralStore
+from central.store import CentralStore
 from station.model import LEVEL_ORDER, Level, Role
 from station.roster import parse_roster_csv
-from tests.conftest import open_central_store, sample_roster_text
+from tests.conftest import sample_roster_text
 from tests.test_central_web import login
 from web.central.app import create_central_app
 
@@ -140,30 +141,27 @@ def test_a_grant_already_held_changes_nothing_and_raises_no_alert(
 
 
 def test_the_granter_is_judged_as_of_the_grant(
-    store: SqliteCentralStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    central_store: CentralStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Moussa was a laser mentor from March 1st to March 5th: his grants count in between."""
-    s = open_central_store(tmp_path / "history.sqlite")
-    try:
-        s.add_station("laser-1", kind="laser")
-        monkeypatch.setattr("central.clock.now_iso", lambda: "2026-03-01T09:00:00.000Z")
-        s.import_roster(parse_roster_csv(sample_roster_text()))
-        monkeypatch.setattr("central.clock.now_iso", lambda: "2026-03-05T09:00:00.000Z")
-        s.set_qualification("moussa", "laser", Level.AUTONOMOUS, by="ines")
-        monkeypatch.undo()
-        s.ingest(
-            "laser-1",
-            [
-                ev("laser-1", 1, "qualification_granted", at="2026-03-06T10:00:00.000Z",
-                   member_id="lea", kind="laser", level="autonomous", granted_by="moussa"),
-                ev("laser-1", 2, "qualification_granted", at="2026-03-02T10:00:00.000Z",
-                   member_id="lea", kind="laser", level="autonomous", granted_by="moussa"),
-            ],
-        )  # fmt: skip
-        assert refused(s) == {1: "granter_not_allowed"}
-        assert level_of(s, "lea") == "autonomous"
-    finally:
-        s.close()
+    s = central_store  # empty: the roster comes with the dates below
+    s.add_station("laser-1", kind="laser")
+    monkeypatch.setattr("central.clock.now_iso", lambda: "2026-03-01T09:00:00.000Z")
+    s.import_roster(parse_roster_csv(sample_roster_text()))
+    monkeypatch.setattr("central.clock.now_iso", lambda: "2026-03-05T09:00:00.000Z")
+    s.set_qualification("moussa", "laser", Level.AUTONOMOUS, by="ines")
+    monkeypatch.undo()
+    s.ingest(
+        "laser-1",
+        [
+            ev("laser-1", 1, "qualification_granted", at="2026-03-06T10:00:00.000Z",
+               member_id="lea", kind="laser", level="autonomous", granted_by="moussa"),
+            ev("laser-1", 2, "qualification_granted", at="2026-03-02T10:00:00.000Z",
+               member_id="lea", kind="laser", level="autonomous", granted_by="moussa"),
+        ],
+    )  # fmt: skip
+    assert refused(s) == {1: "granter_not_allowed"}
+    assert level_of(s, "lea") == "autonomous"
 
 
 # --- sessions and commands ----------------------------------------------------------------------

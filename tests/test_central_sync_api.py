@@ -18,8 +18,9 @@ from central.ingest import (
     parse_event,
     parse_sync_request,
 )
+from central.store import CentralStore
 from station.roster import parse_roster_csv
-from tests.conftest import open_central_store, sample_roster_text
+from tests.conftest import sample_roster_text
 from tests.test_central_helpers import CentralServer, central_config, post_json
 
 
@@ -48,8 +49,9 @@ def body(*events: dict[str, Any], roster_version: int = 0) -> dict[str, Any]:
 
 
 @pytest.fixture
-def central(tmp_path: Path) -> Iterator[CentralServer]:
-    server = CentralServer(central_config(tmp_path, max_batch=50))
+def central(tmp_path: Path, central_store: CentralStore) -> Iterator[CentralServer]:
+    """The sync API over loopback HTTP, on each backend."""
+    server = CentralServer(central_config(tmp_path, max_batch=50), central_store)
     try:
         yield server
     finally:
@@ -212,59 +214,55 @@ def test_roster_changes_and_commands_in_the_reply(central: CentralServer, token:
     assert central.store.commands("laser-1")[0]["status"] == "applied"
 
 
-def test_a_grant_at_a_station_becomes_a_roster_change(tmp_path: Path) -> None:
-    store = open_central_store(tmp_path / "c.sqlite")
-    try:
-        store.add_station("laser-1", kind="laser")
-        store.import_roster(parse_roster_csv(sample_roster_text()))
-        grant = parse_event(
-            event(
-                1,
-                type="qualification_granted",
-                data={
-                    "member_id": "lea",
-                    "kind": "laser",
-                    "level": "autonomous",
-                    "previous_level": "supervised",
-                    "granted_by": "moussa",
-                    "granted_at": "2026-03-02T10:00:00.000Z",
-                },
-            ),
-            0,
-            "laser-1",
-        )
-        store.ingest("laser-1", [grant])
-        changes = store.roster_changes(1)
-        assert changes is not None
-        assert changes["qualifications"] == [
-            {
+def test_a_grant_at_a_station_becomes_a_roster_change(central_store: CentralStore) -> None:
+    store = central_store
+    store.add_station("laser-1", kind="laser")
+    store.import_roster(parse_roster_csv(sample_roster_text()))
+    grant = parse_event(
+        event(
+            1,
+            type="qualification_granted",
+            data={
                 "member_id": "lea",
                 "kind": "laser",
                 "level": "autonomous",
+                "previous_level": "supervised",
                 "granted_by": "moussa",
                 "granted_at": "2026-03-02T10:00:00.000Z",
-            }
-        ]
-    finally:
-        store.close()
+            },
+        ),
+        0,
+        "laser-1",
+    )
+    store.ingest("laser-1", [grant])
+    changes = store.roster_changes(1)
+    assert changes is not None
+    assert changes["qualifications"] == [
+        {
+            "member_id": "lea",
+            "kind": "laser",
+            "level": "autonomous",
+            "granted_by": "moussa",
+            "granted_at": "2026-03-02T10:00:00.000Z",
+        }
+    ]
 
 
-def test_commands_arrive_in_the_order_sent(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_commands_arrive_in_the_order_sent(
+    central_store: CentralStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """200 back-to-back end_session + lock pairs within one millisecond: the order sent is the
     order a station gets them in (it applies them in reply order)."""
-    store = open_central_store(tmp_path / "c.sqlite")
-    try:
-        store.add_station("laser-1", kind="laser")
-        monkeypatch.setattr("central.clock.now_iso", lambda: "2026-03-02T10:00:00.000Z")
-        sent = []
-        for i in range(200):
-            for action in ("end_session", "lock"):
-                command = {"action": action, "reason": f"pair {i}"}
-                sent.append(store.add_command("laser-1", command, by="t")["id"])
-        assert [c["id"] for c in store.pending_commands("laser-1")] == sent
-        assert [c["id"] for c in store.commands("laser-1", limit=400)] == sent[::-1]
-    finally:
-        store.close()
+    store = central_store
+    store.add_station("laser-1", kind="laser")
+    monkeypatch.setattr("central.clock.now_iso", lambda: "2026-03-02T10:00:00.000Z")
+    sent = []
+    for i in range(200):
+        for action in ("end_session", "lock"):
+            command = {"action": action, "reason": f"pair {i}"}
+            sent.append(store.add_command("laser-1", command, by="t")["id"])
+    assert [c["id"] for c in store.pending_commands("laser-1")] == sent
+    assert [c["id"] for c in store.commands("laser-1", limit=400)] == sent[::-1]
 
 
 json_values = st.recursive(

@@ -159,6 +159,30 @@ case "$name" in
       done
     fi
     ;;
+  runuser)
+    # psql as postgres (install-central --postgresql): roles and databases kept in $state/pg.
+    sql="${*: -1}"
+    touch "$state/pg"
+    case "$sql" in
+      *"FROM pg_roles WHERE rolname = '"*)
+        r="${sql#*rolname = \'}"
+        has_line "role ${r%%\'*}" "$state/pg" && echo 1
+        ;;
+      *"FROM pg_database WHERE datname = '"*)
+        d="${sql#*datname = \'}"
+        has_line "database ${d%%\'*}" "$state/pg" && echo 1
+        ;;
+      "CREATE ROLE \""*)
+        r="${sql#CREATE ROLE \"}"
+        echo "role ${r%%\"*}" >>"$state/pg"
+        ;;
+      "CREATE DATABASE "*)
+        d="${sql#CREATE DATABASE }"
+        echo "database ${d%% *}" >>"$state/pg"
+        ;;
+    esac
+    exit 0
+    ;;
   hostname) echo "${FAKE_HOSTNAME:-Fablab-Laser}" ;;
   curl)
     url="${*: -1}"
@@ -195,7 +219,8 @@ STUB_NAMES = [
 ]
 # Calls that change a system; a run that changes nothing makes none of them.
 MUTATING = re.compile(
-    r"^(apt-get|useradd|usermod|userdel|groupadd|chown|runuser|systemd-tmpfiles"
+    r"^(apt-get|useradd|usermod|userdel|groupadd|chown|runuser(?! -u postgres -- psql .* SELECT )"
+    r"|systemd-tmpfiles"
     r"|raspi-config nonint do_|python3 -m venv|venv-python -m pip"
     r"|systemctl (enable|disable|start|stop|restart|daemon-reload))"
 )
@@ -913,6 +938,43 @@ def test_install_central(pi: Target) -> None:
     assert pi.snapshot() == before
 
 
+def test_install_central_with_a_local_postgresql(pi: Target) -> None:
+    dry = pi.run("install-central", "--postgresql", "--dry-run")
+    assert dry.mutating_calls == [] and "dry run:" in dry.stdout
+    planned = "\n".join(dry.changes)
+    assert "postgresql postgresql-client" in planned
+    assert 'CREATE ROLE "fabrique-central" LOGIN' in planned
+    assert "CREATE DATABASE fabrique OWNER" in planned
+    first = pi.run("install-central", "--postgresql")
+    calls = first.calls
+    pip = next(c for c in calls if c.startswith("venv-python -m pip install"))
+    assert pip.endswith("/opt/fabrique-station/src[postgresql]"), "psycopg comes with the extra"
+    dsn = "host=/var/run/postgresql dbname=fabrique user=fabrique-central"
+    assert f"station-central init --config /etc/fabrique-station/central.toml --dsn {dsn}" in calls
+    assert "systemctl enable --now postgresql" in calls
+    migrate = (
+        "runuser -u fabrique-central -- /opt/fabrique-station/venv/bin/station-central migrate "
+        "--config /etc/fabrique-station/central.toml"
+    )
+    assert migrate in calls
+    assert calls.index(migrate) < calls.index("systemctl restart fabrique-central")
+    assert "password" not in " ".join(c for c in calls if "psql" in c).lower()
+    pi.path("/etc/fabrique-station/central.toml").write_text('[storage]\nbackend = "postgresql"\n')
+    (pi.state / "active/postgresql").touch()
+    second = pi.run("install-central", "--postgresql")
+    assert second.changes == [] and second.mutating_calls == [], second.changes
+
+
+def test_install_central_on_an_existing_server(pi: Target) -> None:
+    dsn = "postgresql://fabrique@db.reseau.lan:5432/fabrique"
+    run = pi.run("install-central", "--dsn", dsn, "--dry-run")
+    planned = "\n".join(run.changes)
+    assert f"--dsn {dsn}" in planned
+    assert "postgresql-client" in planned and "apt-get install" in planned
+    assert "CREATE ROLE" not in planned, "an existing server is not ours to change"
+    assert run.mutating_calls == []
+
+
 # --- systemd units -------------------------------------------------------------------------------
 
 
@@ -1121,6 +1183,8 @@ def test_deploy_test_type_checks_before_pytest(tmp_path: Path, mypy_exit: int) -
         env=env,
     )
     calls = log.read_text().splitlines()
+    assert calls[0] == "python -", "first: does a PostgreSQL server answer (for its tests)?"
+    calls = calls[1:]
     tools = [c.split()[0] for c in calls]
     if mypy_exit:
         assert p.returncode != 0, "a type error must fail ./deploy.sh test"

@@ -1,6 +1,7 @@
 """The dependency rule, checked on the import graph (docs/architecture.md, "What may import what").
 
-Every module of ``station/``, ``central/``, ``web/``, ``hardware/`` and ``mocks/`` is read as an
+Every module of ``station/``, ``central/``, ``web/``, ``hardware/``, ``mocks/`` and ``adapters/`` is
+read as an
 AST: its imports (at the top or inside a function, not those under ``if TYPE_CHECKING:``, which
 only annotations read), ``importlib.import_module("name")`` and a module-level constant that names
 a module of the project (wiring by name, as ``station/wiring.py`` does) are its edges. Each
@@ -19,17 +20,18 @@ from functools import cache
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("station", "central", "web", "hardware", "mocks")
+PACKAGES = ("station", "central", "web", "hardware", "mocks", "adapters")
 
 COMPOSITION_ROOTS = frozenset(
     {
         "station.cli",  # `station …`: serves web.station, builds hardware through the wiring
         "station.wiring",  # the backends by name from config: hardware.backend, mocks.backend
         "central.cli",  # `station-central …`: serves web.central
+        "central.wiring",  # the storage by name from config: adapters.postgresql
         "central.demo",  # `station demo`: a central store and three stations, as processes
     }
 )
-"""The only modules of station/ and central/ that may import web, hardware and mocks."""
+"""The only modules of station/ and central/ that may import web, hardware, mocks and adapters."""
 
 VENDOR = frozenset(
     {
@@ -46,6 +48,7 @@ VENDOR = frozenset(
         "minimalmodbus",
         "paho",
         "psycopg",
+        "psycopg_pool",
         "psycopg2",
     }
 )
@@ -54,7 +57,10 @@ HARDWARE_LIBRARIES = frozenset(
     {"gpiozero", "RPi", "lgpio", "serial", "spidev", "mfrc522", "minimalmodbus", "paho"}
 )
 """In hardware/, each of these is imported by one module only (its driver)."""
-FACES = ("web", "hardware", "mocks")
+DATABASE_DRIVERS = frozenset({"psycopg", "psycopg_pool", "psycopg2"})
+DRIVER_MODULE = "adapters.postgresql"
+"""The one module that imports a database server's driver (docs/architecture.md)."""
+FACES = ("web", "hardware", "mocks", "adapters")
 CLIS = frozenset({"station.cli", "central.cli"})
 
 
@@ -226,6 +232,20 @@ def test_hardware_imports_each_vendor_library_in_one_module() -> None:
     assert not broken, "\n".join(broken)
 
 
+def test_one_module_imports_the_database_driver() -> None:
+    """psycopg and its pool: in adapters/postgresql.py only; the SQL in central/pg/ is written
+    against central/pg/db.py's protocols and the wiring imports the adapter by name."""
+    broken = [
+        f"{module} imports {lib}: only {DRIVER_MODULE} imports a database driver; write the "
+        "SQL in central/pg/ against central/pg/db.py's protocols"
+        for module, (_, outside) in graph().items()
+        if module != DRIVER_MODULE
+        for lib in sorted(outside & DATABASE_DRIVERS)
+    ]
+    assert not broken, "\n".join(broken)
+    assert {"psycopg", "psycopg_pool"} <= graph()[DRIVER_MODULE][1]
+
+
 def cycles() -> list[list[str]]:
     """The strongly connected components with more than one module (Tarjan, iterative)."""
     edges = {m: sorted(inside) for m, (inside, _) in graph().items()}
@@ -287,6 +307,7 @@ def test_the_rules_see_what_they_check() -> None:
     assert "flask" in edges["web.station.app"][1]
     assert "gpiozero" in edges["hardware.gpio"][1]
     assert "station.model" in edges["central.scope"][0]
+    assert "adapters.postgresql" in edges["central.wiring"][0]
 
 
 def _package(module: str) -> str:

@@ -15,11 +15,11 @@ from pathlib import Path
 import pytest
 
 from central.cli import main
-from central.config import load_config
 from central.roster_import import grants_to_keep
 from central.sqlite import SqliteCentralStore
+from central.store import CentralStore
 from station.roster import parse_roster_csv
-from tests.conftest import open_central_store, sample_roster_text
+from tests.conftest import sample_roster_text, storage_section
 from tests.test_central_reports import Log
 
 FILE_DATE = datetime(2026, 3, 1, tzinfo=UTC)
@@ -27,23 +27,21 @@ GRANT_AT = "2026-03-02T11:00:00.000Z"  # after the file's date
 
 
 @pytest.fixture
-def config(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Path:
-    path = tmp_path / "central.toml"
-    assert main(["init", "--config", str(path), "--port", "0"]) == 0
-    capsys.readouterr()
-    return path
-
-
-@pytest.fixture
-def store(config: Path) -> Iterator[SqliteCentralStore]:
-    s = open_central_store(load_config(config).db_path)
+def store(central_store: CentralStore) -> Iterator[CentralStore]:
+    """Each backend; the CLI below runs on the same store (its config names it)."""
+    s = central_store
     s.import_roster(parse_roster_csv(sample_roster_text()))
     s.add_station("laser-1", kind="laser")
     Log(s, "laser-1", "laser").grant("lea", "moussa", GRANT_AT)  # at the machine
-    try:
-        yield s
-    finally:
-        s.close()
+    yield s
+
+
+@pytest.fixture
+def config(tmp_path: Path, store: CentralStore) -> Path:
+    path = tmp_path / "central.toml"
+    data = store.path.parent if isinstance(store, SqliteCentralStore) else tmp_path / "data"
+    path.write_text(storage_section(store, data), encoding="utf-8")
+    return path
 
 
 def level(store: SqliteCentralStore, member: str, kind: str) -> str:

@@ -12,7 +12,7 @@ from central import store as protocol
 from central.sqlite import SqliteCentralStore
 
 ROOT = Path(__file__).resolve().parent.parent
-IMPLEMENTATIONS = ("central/sqlite/",)
+IMPLEMENTATIONS = ("central/sqlite/", "central/pg/")
 """Where SQL may be written: the storage implementations, one package per backend."""
 
 SQL = re.compile(

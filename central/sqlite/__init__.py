@@ -11,15 +11,19 @@ other backend).
 from __future__ import annotations
 
 from central.sqlite.accounts import AccountsSqlite
+from central.sqlite.changes import ChangesSqlite
 from central.sqlite.commands import CommandsSqlite
 from central.sqlite.credentials import CredentialsSqlite
 from central.sqlite.ingest import IngestSqlite
+from central.sqlite.logins import LoginsSqlite
 from central.sqlite.migrations import migrations, open_central_database
 from central.sqlite.privacy import PrivacySqlite
 from central.sqlite.progress import ProgressSqlite
 from central.sqlite.quizzes import QuizzesSqlite
 from central.sqlite.reports import ReportsSqlite
+from central.sqlite.rollups import RollupsSqlite
 from central.sqlite.roster import RosterSqlite
+from central.sqlite.sites import SitesSqlite
 from central.sqlite.stations import StationsSqlite
 from central.store import CentralStore
 
@@ -32,7 +36,11 @@ class SqliteCentralStore(
     RosterSqlite,
     CommandsSqlite,
     AccountsSqlite,
+    LoginsSqlite,
+    ChangesSqlite,
     ReportsSqlite,
+    SitesSqlite,
+    RollupsSqlite,
     ProgressSqlite,
     PrivacySqlite,
     CredentialsSqlite,

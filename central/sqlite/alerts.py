@@ -29,6 +29,11 @@ SEQ_CONFLICT = "seq_conflict"
 """The fleet alert of a 409: a seq held with another event id."""
 BAD_STATUS = "bad_status"
 """The fleet alert of a refused status payload."""
+ALERT_SQL = (
+    "INSERT INTO alerts (kind, key, created_at, data) VALUES (?, ?, ?, ?) "
+    "ON CONFLICT (kind, key) DO NOTHING"
+)
+"""One alert per (kind, key), raised once (SQL shared with the PostgreSQL backend)."""
 
 
 def _n(value: Any) -> float | None:
@@ -48,7 +53,7 @@ class AlertsSqlite(SqliteBase):
                 "SELECT high_water FROM stations WHERE id = ?", (station_id,)
             ).fetchone()
             conn.execute(
-                "INSERT OR IGNORE INTO alerts (kind, key, created_at, data) VALUES (?, ?, ?, ?)",
+                ALERT_SQL,
                 (
                     SEQ_CONFLICT,
                     f"{station_id}|{hwm[0] if hwm else 0}",
@@ -70,7 +75,7 @@ class AlertsSqlite(SqliteBase):
         received = clock.now_iso()
         with self._transaction() as conn:
             conn.execute(
-                "INSERT OR IGNORE INTO alerts (kind, key, created_at, data) VALUES (?, ?, ?, ?)",
+                ALERT_SQL,
                 (
                     BAD_STATUS,
                     f"{station_id}|{field}|{received[:10]}",
@@ -106,7 +111,7 @@ class AlertsSqlite(SqliteBase):
             if e.type != POWER_WITHOUT_PERMISSION:
                 continue
             conn.execute(
-                "INSERT OR IGNORE INTO alerts (kind, key, created_at, data) VALUES (?, ?, ?, ?)",
+                ALERT_SQL,
                 (
                     POWER_WITHOUT_PERMISSION,
                     f"{station_id}|{e.seq}",
@@ -141,7 +146,7 @@ class AlertsSqlite(SqliteBase):
         for rule, evs in by_rule.items():
             detail = {"detail": details[rule]} if rule in details else {}
             conn.execute(
-                "INSERT OR IGNORE INTO alerts (kind, key, created_at, data) VALUES (?, ?, ?, ?)",
+                ALERT_SQL,
                 (
                     scope.EVENT_OUT_OF_SCOPE,
                     f"{station_id}|{rule}|{evs[0].seq}",
@@ -191,8 +196,7 @@ class AlertsSqlite(SqliteBase):
                 alert = seen_at_two_stations(tap, other, window)
                 if alert is not None:
                     conn.execute(
-                        "INSERT OR IGNORE INTO alerts (kind, key, created_at, data) "
-                        "VALUES (?, ?, ?, ?)",
+                        ALERT_SQL,
                         (
                             BADGE_SEEN_AT_TWO_STATIONS,
                             "|".join(sorted((tap.event_id, other_id))),

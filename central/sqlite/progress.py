@@ -15,7 +15,7 @@ def revoke_progress_links(conn: sqlite3.Connection, member_id: str, at: str) -> 
     """Every personal link given so far stops working (in the caller's transaction)."""
     conn.execute(
         "INSERT INTO progress_links (member_id, generation, revoked_at) VALUES (?, 1, ?) "
-        "ON CONFLICT(member_id) DO UPDATE SET generation = generation + 1, "
+        "ON CONFLICT(member_id) DO UPDATE SET generation = progress_links.generation + 1, "
         "revoked_at = excluded.revoked_at",
         (member_id, at),
     )

@@ -16,7 +16,7 @@ import threading
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Protocol, TypeVar
 from urllib.parse import urlsplit
 
 from flask import Flask, current_app, request
@@ -87,6 +87,45 @@ class LoginLimiter:
     def tracked(self) -> int:
         with self._lock:
             return len(self._failures)
+
+
+class FailureStore(Protocol):
+    """Where :class:`SharedLoginLimiter` keeps the failures (the central store)."""
+
+    def login_failures(self, keys: list[str], since: float) -> int: ...
+    def record_login_failure(self, keys: list[str], at: float, forget_before: float) -> None: ...
+    def clear_login_failures(self, keys: list[str]) -> None: ...
+
+
+class SharedLoginLimiter(LoginLimiter):
+    """The same limits, counted in the central store: several central processes behind one
+    address refuse the sixth try wherever it lands. The clock is the wall clock (processes on
+    several machines share it, not a monotonic one); keys are stored hashed."""
+
+    def __init__(
+        self,
+        store: FailureStore,
+        attempts: int = 5,
+        window_s: float = 300.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        super().__init__(attempts, window_s, clock)
+        self.store = store
+
+    @classmethod
+    def _hex(cls, keys: tuple[str, ...]) -> list[str]:
+        return [cls._key(k).hex() for k in keys]
+
+    def blocked(self, *keys: str) -> bool:
+        since = self.clock() - self.window_s
+        return self.store.login_failures(self._hex(keys), since) >= self.attempts
+
+    def failed(self, *keys: str) -> None:
+        now = self.clock()
+        self.store.record_login_failure(self._hex(keys), now, now - self.window_s)
+
+    def succeeded(self, *keys: str) -> None:
+        self.store.clear_login_failures(self._hex(keys))
 
 
 def limiter_keys(username: str) -> tuple[str, str]:

@@ -22,10 +22,13 @@ LANGUAGE = "lang"
 """The session key of the language chosen on a page (web/common/i18n.py reads it)."""
 
 
-def init_app(app: Flask, data_path: Path, *, cookie_name: str, secure: bool) -> None:
+def init_app(
+    app: Flask, data_path: Path, *, cookie_name: str, secure: bool, secret: bytes | None = None
+) -> None:
     """The secret key and the cookie's settings. ``secure``: only behind TLS (a station serves
-    plain HTTP on the fablab's network, where a Secure cookie would never come back)."""
-    app.secret_key = secret_key_from(data_path)
+    plain HTTP on the fablab's network, where a Secure cookie would never come back). ``secret``:
+    a key the store shares between processes on several machines, instead of the file."""
+    app.secret_key = secret if secret is not None else secret_key_from(data_path)
     app.config.update(
         SESSION_COOKIE_NAME=cookie_name,
         SESSION_COOKIE_HTTPONLY=True,
