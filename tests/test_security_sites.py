@@ -5,6 +5,7 @@ so a new route that takes a member, a station or a badge is checked too."""
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -50,7 +51,13 @@ def store(central_store: CentralStore) -> Iterator[CentralStore]:
 
 @pytest.fixture
 def app(tmp_path: Path, store: CentralStore) -> Flask:
-    app = create_central_app(store, central_config(tmp_path))
+    config = central_config(tmp_path)
+    # Credentials on, so that their member pages are in the walk too (issue 15).
+    config = replace(
+        config,
+        credentials=replace(config.credentials, public_url="https://badges.fabrique.example"),
+    )
+    app = create_central_app(store, config)
     app.config["TESTING"] = True
     app.extensions["login_limiter"] = LoginLimiter(attempts=10_000)
     return app
