@@ -5,8 +5,8 @@ so a new route that takes a member, a station or a badge is checked too."""
 from __future__ import annotations
 
 import re
-from dataclasses import replace
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
