@@ -260,3 +260,24 @@ def test_the_programme_report_holds_to_the_site(app: Flask, store: CentralStore)
     assert "amina" in csv and "lea" not in csv
     page = network.get("/reports/programme/?since=2026-01-01&until=2026-12-31&site=site-b")
     assert "Fablab de Sarcelles" in page.get_data(as_text=True)
+
+
+def test_a_sites_educator_cannot_rewrite_the_networks_induction_quiz(
+    app: Flask, store: CentralStore
+) -> None:
+    """One quiz per kind serves every site: site A's educator reads it but cannot change it;
+    the network's admin can (on a single-site store the educators edit it, tests/test_quiz_web)."""
+    from central import quiz
+
+    store.save_quiz("laser", quiz.SAMPLE, by="network", at="2026-11-20T10:00:00+00:00")
+    educator, token = login(app, "ed-a")
+    assert educator.get("/admin/quizzes/laser").status_code == 200
+    changed = quiz.SAMPLE.replace("?", " ?", 1)
+    r = educator.post("/admin/quizzes/laser", data={"source": changed, "csrf_token": token})
+    assert r.status_code == 403
+    assert "compte du réseau" in r.get_data(as_text=True)
+    assert store.quiz("laser")["source"] == quiz.SAMPLE  # type: ignore[index]
+    network, token = login(app, "network")
+    r = network.post("/admin/quizzes/laser", data={"source": changed, "csrf_token": token})
+    assert r.status_code == 302
+    assert store.quiz("laser")["source"] == changed  # type: ignore[index]
