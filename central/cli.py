@@ -19,6 +19,7 @@ from typing import Any
 
 from central import wiring
 from central.config import CentralConfig, load_config, write_config
+from central.credentials import cli as credentials_cli
 from central.ingest import parse_command
 from central.roster_export import roster_csv
 from central.roster_import import file_date, import_file, parse_date
@@ -178,7 +179,15 @@ def build_parser() -> argparse.ArgumentParser:
     pret.add_argument("--config", required=True)
     pret.add_argument("--dry-run", action="store_true")
     pret.set_defaults(func=cmd_privacy_retention)
+    credentials_cli.add_parser(sub, credential_words, open_store)
     return p
+
+
+def credential_words() -> Any:
+    """The central catalogs, in which the credentials' French words live."""
+    from web.common.i18n import Translator
+
+    return Translator.load("central", "fr")
 
 
 def open_store(config: CentralConfig) -> CentralStore:

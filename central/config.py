@@ -153,6 +153,30 @@ class SiteSection:
     )
 
 
+def _public_url_problem(value: Any) -> str | None:
+    if value and not str(value).startswith(("https://", "http://")):
+        return "an address starting with https:// (e.g. https://badges.fablab.fr)"
+    return None
+
+
+@dataclass(frozen=True)
+class CredentialsSection:
+    public_url: str = _f(
+        "",
+        "The central store's address as the public reaches it (e.g. `https://badges.fablab.fr`): "
+        "every credential names its keys, status list and verification page under it. Empty: "
+        "no credential can be issued.",
+        check=_public_url_problem,
+    )
+    issuer_name: str = _f("Fabrique", "The fablab's name, as credentials and badges show it.")
+    website: str = _f("", "The fablab's own website, in the issuer's profile (optional).")
+    key_valid_days: int = _f(
+        0,
+        "A new signing key stops signing and verifying after this many days (0: until retired).",
+        minimum=0,
+    )
+
+
 @dataclass(frozen=True)
 class CentralConfig:
     server: ServerSection = field(default_factory=ServerSection)
@@ -160,6 +184,7 @@ class CentralConfig:
     sync: SyncSection = field(default_factory=SyncSection)
     privacy: PrivacySection = field(default_factory=PrivacySection)
     site: SiteSection = field(default_factory=SiteSection)
+    credentials: CredentialsSection = field(default_factory=CredentialsSection)
     path: Path = field(default=Path("central.toml"), metadata={"internal": True})
 
     @property
@@ -240,6 +265,13 @@ retention_days = 0
 [site]
 timezone = "Europe/Paris"
 progress_link_days = 90
+
+[credentials]
+# The address verifiers reach (https://…): set it to issue Open Badges (docs/credentials.md).
+public_url = "{public_url}"
+issuer_name = "Fabrique"
+website = ""
+key_valid_days = 0
 """
 
 
@@ -250,6 +282,7 @@ def write_config(
     port: int = 8000,
     data_dir: str = "central-data",
     interval: float = 10.0,
+    public_url: str = "",
     dsn: str = "",
 ) -> None:
     """The commented sample; with ``dsn``, on PostgreSQL (the DSN is checked first)."""
@@ -263,7 +296,12 @@ def write_config(
     )
     path.parent.mkdir(parents=True, exist_ok=True)
     text = SAMPLE.format(
-        host=host, port=port, data_dir=data_dir, interval=interval, storage=storage
+        host=host,
+        port=port,
+        data_dir=data_dir,
+        interval=interval,
+        public_url=public_url,
+        storage=storage,
     )
     path.write_text(text, encoding="utf-8")
 

@@ -26,6 +26,7 @@ from typing import IO, Any
 from central.config import load_config as load_central_config
 from central.config import write_config as write_central_config
 from central.errors import Conflict
+from central.quiz import SAMPLE as SAMPLE_QUIZ
 from central.sqlite import SqliteCentralStore
 from station.errors import StationError
 from station.roster import parse_roster_csv
@@ -129,11 +130,15 @@ def prepare(data: Path, port: int) -> dict[str, Any]:
     data.mkdir(parents=True, exist_ok=True)
     central_path = data / "central.toml"
     central_port = port + CENTRAL_PORT_OFFSET
+    central_url = f"http://127.0.0.1:{central_port}"
     write_central_config(
-        central_path, port=central_port, data_dir="central", interval=SYNC_INTERVAL_S
+        central_path,
+        port=central_port,
+        data_dir="central",
+        interval=SYNC_INTERVAL_S,
+        public_url=central_url,  # badges name their keys under it (docs/credentials.md)
     )
     cconfig = load_central_config(central_path)
-    central_url = f"http://127.0.0.1:{central_port}"
     store = SqliteCentralStore(
         cconfig.db_path, two_stations_window_s=cconfig.sync.badge_two_stations_s
     )
@@ -153,6 +158,8 @@ def prepare(data: Path, port: int) -> dict[str, Any]:
                 store.add_user(username, DEMO_PASSWORD, role)
             except Conflict:
                 pass
+        if store.quiz("laser") is None:  # the laser's induction quiz, for the learning path
+            store.save_quiz("laser", SAMPLE_QUIZ, by="ines", at=datetime.now(UTC).isoformat())
         for st in STATIONS:
             try:
                 token = store.add_station(st.id, name=st.name, machine_id=st.id, kind=st.kind)

@@ -2,10 +2,10 @@
 
 Everything the HTTP face, the CLI, the reports, privacy and the fleet need, in the users' words,
 one protocol per concern (stations, ingest, alerts, roster, commands, accounts, reports, progress,
-privacy) put together in :class:`CentralStore`. No SQL leaves the implementation: the default one
-is :class:`central.sqlite.SqliteCentralStore` (one module per concern), and a PostgreSQL backend
-implements the same protocols beside it (``tests/test_store_door.py`` fails on SQL or a private
-store member outside ``central/sqlite/``).
+privacy, credentials, quizzes) put together in :class:`CentralStore`. No SQL leaves the
+implementation: the default one is :class:`central.sqlite.SqliteCentralStore` (one module per
+concern), and a PostgreSQL backend implements the same protocols beside it
+(``tests/test_store_door.py`` fails on SQL or a private store member outside ``central/sqlite/``).
 
 Events are keyed on ``(station_id, seq)``: a retried or duplicated batch is harmless, and each
 station's *high-water mark* (the highest seq up to which every event is held) is what a sync
@@ -16,7 +16,7 @@ is safe to call from any thread and returns plain values (dicts, lists, numbers)
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Protocol, TypedDict
@@ -397,6 +397,49 @@ class Privacy(Protocol):
     def retention_runs(self, limit: int = 20) -> list[RetentionRun]: ...
 
 
+class Credentials(Protocol):
+    """Open Badges credentials: consent, the holder's id, what was issued and revoked
+    (``central/credentials/``; the signing keys are files, never here)."""
+
+    def consent(self, member_id: str) -> Row | None: ...
+    def record_consent(
+        self, member_id: str, *, display_name: str, minor: bool, consent_by: str, by: str, at: str
+    ) -> None: ...
+    def withdraw_consent(self, member_id: str) -> None: ...
+    def add_credential(
+        self,
+        member_id: str,
+        kind: str,
+        level: str,
+        *,
+        by: str,
+        at: str,
+        sign: Callable[[str, str, int], tuple[str, str]],
+    ) -> Row: ...
+    def credential(self, credential_id: str) -> Row | None: ...
+    def credentials_of(self, member_id: str) -> list[Row]: ...
+    def revoke_credential(self, credential_id: str, *, by: str, at: str, reason: str) -> Row: ...
+    def revoked_indices(self) -> list[int]: ...
+    def credential_at_index(self, index: int) -> Row | None: ...
+    def credential_figures(self, member_id: str, kind: str) -> Row: ...
+
+
+class Quizzes(Protocol):
+    """The induction quiz of each machine kind, the attempts, one pass per trainee and kind
+    (a pass reaches the stations with the roster)."""
+
+    def save_quiz(self, kind: str, source: str, *, by: str, at: str) -> int: ...
+    def quiz(self, kind: str) -> Row | None: ...
+    def quizzes(self) -> list[Row]: ...
+    def record_quiz_attempt(
+        self, member_id: str, kind: str, *, at: str, correct: int, total: int, passed: bool
+    ) -> None: ...
+    def record_quiz_pass(
+        self, member_id: str, kind: str, *, at: str, correct: int, total: int, version: int
+    ) -> bool: ...
+    def quiz_passes(self, member_id: str) -> list[Row]: ...
+
+
 class CentralStore(
     Stations,
     Ingest,
@@ -410,6 +453,8 @@ class CentralStore(
     Reports,
     Progress,
     Privacy,
+    Credentials,
+    Quizzes,
     Protocol,
 ):
     """What the central store keeps: every concern's protocol. Safe to call from any thread."""

@@ -40,6 +40,13 @@ def level_for(roster: Roster, member: Member, kind: str) -> Level:
     return roster.level(member.id, kind)
 
 
+def needs_a_supervisor(roster: Roster, member: Member, kind: str) -> bool:
+    """Admitted only with a co-badge: a ``supervised`` trainee, or one at ``none`` who passed
+    the induction quiz of this kind (the learning path's first step)."""
+    level = level_for(roster, member, kind)
+    return level is Level.SUPERVISED or (level is Level.NONE and roster.inducted(member.id, kind))
+
+
 def can_supervise(roster: Roster, member: Member, kind: str) -> bool:
     """A ``mentor`` for this kind, or an educator, may supervise a ``supervised`` trainee."""
     return member.role is Role.EDUCATOR or roster.level(member.id, kind) is Level.MENTOR

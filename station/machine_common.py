@@ -327,6 +327,8 @@ def _deny(
         # A co-badge cannot admit her: she needs a first training, which the educators arrange.
         decision["trainers"] = trainers_for(ctx.roster)
         decision["mentors"] = mentors_only(ctx.roster, ctx.machine.kind)
+        # The learning path's next step: the induction quiz, then a supervised session.
+        decision["next_step"] = "induction"
     if reason is Denial.MACHINE_IN_USE and state.session:
         decision["in_use_by"] = state.session.member_name
     if reason in (Denial.OUT_OF_SERVICE, Denial.TO_CHECK, Denial.FAULT):

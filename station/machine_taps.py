@@ -14,6 +14,7 @@ from station.access import (
     helpers_for,
     identify,
     level_for,
+    needs_a_supervisor,
 )
 from station.clock import Now, iso
 from station.events import SupervisorAwaited
@@ -84,11 +85,12 @@ def _tap(state: State, uid: str, now: Now, ctx: Context, effects: list[Effect]) 
     if _roster_expired(ctx, now) and not m.role.is_staff:
         return _deny(state, Denial.ROSTER_EXPIRED, uid, m, ctx, effects)
     level = level_for(ctx.roster, m, kind)
-    if w is not None and w.member_id != m.id and (m.role.is_staff or level is Level.SUPERVISED):
+    supervised = needs_a_supervisor(ctx.roster, m, kind)
+    if w is not None and w.member_id != m.id and (m.role.is_staff or supervised):
         return _keep_waiting(state, w, m, uid, now, ctx, effects)
     if level in (Level.AUTONOMOUS, Level.MENTOR):
         return _start_or_checklist(replace(state, waiting=None), m, now, ctx, effects, uid=uid)
-    if level is Level.SUPERVISED:
+    if supervised:
         window = ctx.machine.co_badge_window_s
         effects.append(
             Record(

@@ -83,6 +83,8 @@ class Member:
     name: str
     role: Role
     active: bool = True
+    inducted: frozenset[str] = frozenset()
+    """Kinds whose induction quiz this member passed (central store, through the roster)."""
 
     @property
     def first_name(self) -> str:

@@ -129,6 +129,12 @@ class Roster:
         q = self.qualifications.get((member_id, kind))
         return q.level if q else Level.NONE
 
+    def inducted(self, member_id: str, kind: str) -> bool:
+        """Passed the induction quiz of ``kind``: at level ``none``, may start a supervised
+        session (the first step of the learning path)."""
+        m = self.members.get(member_id)
+        return m is not None and kind in m.inducted
+
     def mentors_for(self, kind: str) -> list[Member]:
         """Active members who can supervise ``kind`` (mentors first, then educators)."""
         mentors = [

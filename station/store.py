@@ -179,6 +179,12 @@ def m005_whole_job(db: Database) -> None:
         project_job(db.conn, type_, json.loads(data), at, seq)
 
 
+@migrations()
+def m006_inductions(db: Database) -> None:
+    # The kinds whose induction quiz a member passed (comma-separated), from the central store.
+    db.execute("ALTER TABLE members ADD COLUMN inducted TEXT NOT NULL DEFAULT ''")
+
+
 SESSION_TOTALS = ("duration_s", "enabled_s", "active_s", "idle_s", "unknown_s", "energy_wh")
 
 
@@ -505,8 +511,10 @@ class Store:
 
     def roster(self) -> Roster:
         members = {
-            r[0]: Member(r[0], r[1], Role(r[2]), bool(r[3]))
-            for r in self.db.execute("SELECT id, name, role, active FROM members")
+            r[0]: Member(
+                r[0], r[1], Role(r[2]), bool(r[3]), frozenset(filter(None, r[4].split(",")))
+            )
+            for r in self.db.execute("SELECT id, name, role, active, inducted FROM members")
         }
         badges = {
             r[0]: Badge(r[0], r[1], bool(r[2]))

@@ -523,10 +523,10 @@ def _write_roster(conn: Any, roster: dict[str, Any]) -> None:
         conn.execute("DELETE FROM qualifications")
     for m in members:
         conn.execute(
-            "INSERT INTO members (id, name, role, active) VALUES (?, ?, ?, ?) "
+            "INSERT INTO members (id, name, role, active, inducted) VALUES (?, ?, ?, ?, ?) "
             "ON CONFLICT(id) DO UPDATE SET name = excluded.name, role = excluded.role, "
-            "active = excluded.active",
-            (m["id"], m["name"], m["role"], int(bool(m.get("active", True)))),
+            "active = excluded.active, inducted = excluded.inducted",
+            (m["id"], m["name"], m["role"], int(bool(m.get("active", True))), _inducted(m)),
         )
     known = {r[0] for r in conn.execute("SELECT id FROM members")}
     for b in badges:
@@ -565,6 +565,15 @@ def _valid_member(m: Any) -> bool:
         and isinstance(m.get("name"), str)
         and m.get("role") in ROLES
     )
+
+
+def _inducted(m: dict[str, Any]) -> str:
+    """The kinds whose induction quiz the member passed (``inducted``, optional: a central store
+    before issue 15 sends none), as stored: comma-separated, anything else dropped."""
+    kinds = m.get("inducted")
+    if not isinstance(kinds, list):
+        return ""
+    return ",".join(sorted({k for k in kinds if isinstance(k, str) and k and "," not in k}))
 
 
 def _valid_badge(b: Any) -> bool:

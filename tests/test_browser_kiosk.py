@@ -64,18 +64,26 @@ def test_a_denial_in_french_then_english(page: Any, station: StationProcess) -> 
     assert station.badge(NOAH)["reason"] == "not_qualified"
     expect(screen(page)).to_have_attribute("data-reason", "not_qualified")
     expect(page.locator("#title")).to_have_text("Tu n'as pas encore la formation laser")
-    # Level none: a co-badge cannot admit him. Who trains him, and how (issue 11, item 5).
+    # The learning path's next step first (issue 15): the induction quiz, then a mentor.
     expect(page.locator("main p.lead").first).to_have_text(
+        "Première étape : le quiz sécurité sur la découpe laser, sur ta page de progression "
+        "(demande ton lien à l'équipe éducative). Ensuite, tu badges avec une personne mentor."
+    )
+    # Level none: a co-badge cannot admit him. Who trains him, and how (issue 11, item 5).
+    expect(page.locator("main p.lead").nth(1)).to_have_text(
         "Pour te former sur la découpe laser, parle à Inès de l'équipe éducative : "
         "tu feras tes premières sessions avec une personne mentor."
     )
-    mentors = page.locator("main p.lead").nth(1)
+    mentors = page.locator("main p.lead").nth(2)
     expect(mentors).to_have_text("Les mentors de cette machine : Moussa.")
     assert "t'accompagner" not in screen(page).inner_text()
     screenshot(page, "kiosk-denied-fr")
     page.locator("#lang-toggle").click()
     expect(page.locator("#title")).to_have_text("You don't have the laser training yet")
-    expect(page.locator("main p.lead").first).to_contain_text("talk to Inès from the youth workers")
+    expect(page.locator("main p.lead").first).to_contain_text("the safety quiz on the laser cutter")
+    expect(page.locator("main p.lead").nth(1)).to_contain_text(
+        "talk to Inès from the youth workers"
+    )
     expect(page.locator("#problem-button")).to_have_text("Report a problem")
     assert page.evaluate("document.documentElement.lang") == "en"
     screenshot(page, "kiosk-denied-en")
@@ -582,7 +590,11 @@ def made_up_screens(now: str) -> dict[str, dict[str, Any]]:
         },
         "not qualified": {
             "last_decision": decision(
-                "denied", reason="not_qualified", trainers=LONG_NAMES, mentors=LONG_NAMES
+                "denied",
+                reason="not_qualified",
+                trainers=LONG_NAMES,
+                mentors=LONG_NAMES,
+                next_step="induction",
             ),
         },
         "idle warning and a takeover": {

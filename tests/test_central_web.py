@@ -19,8 +19,20 @@ from web.central.app import create_central_app
 
 PASSWORD = "a long passphrase"
 PUBLIC = {"static", "central_auth.login", "central_auth.home", "central_auth.logout"}
+PUBLIC |= {  # what a school or an employer reaches to check a badge (docs/credentials.md)
+    f"central_credentials.{name}"
+    for name in (
+        "issuer_profile",
+        "jwks",
+        "key",
+        "revocation_list",
+        "achievement",
+        "achievement_picture",
+        "verify_page",
+    )
+}
 """Endpoints open without a login. Everything else must refuse an anonymous request."""
-SIGNED = {"central_progress.own"}
+SIGNED = {"central_progress.own", "central_credentials.download_own", "central_quiz.take"}
 """Open only with a link signed by the server (a trainee's own progress): a forged one is 404."""
 BEARER = {"health", "sync", "enrol", "openapi"}
 """The API: the sync endpoint checks its own bearer token; health and the description are open."""

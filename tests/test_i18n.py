@@ -109,6 +109,7 @@ SAME_IN_BOTH = {
     "c.admin.quals",
     "c.reports.grants_csv",
     "c.programme.csv_machines",
+    "c.cred.achievement.name",
 }
 
 
@@ -273,6 +274,7 @@ def _plural_calls() -> set[str]:
     """Keys on a line that calls ``tn(`` or ``ngettext(`` (a conditional picks one of two)."""
     keys: set[str] = set()
     paths = [*WEB.glob("**/*.py"), *WEB.glob("*/templates/*.html"), *WEB.glob("*/static/*.js")]
+    paths += [*(WEB.parent / "central").rglob("*.py")]  # the credentials' own words
     for path in paths:
         text = path.read_text("utf-8")
         for call in re.finditer(r"\b(?:tn|ngettext)\(((?:[^()]|\([^()]*\))*)\)", text):

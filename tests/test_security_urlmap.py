@@ -94,6 +94,15 @@ CENTRAL_PUBLIC = {
     "sync": "a station's bearer token, checked by the view",
     "enrol": "a station's bearer token, checked by the view (badge enrolment)",
     "central_progress.own": "a trainee's own page, by a link the server signed (404 if forged)",
+    "central_credentials.download_own": "a trainee's badge, by their signed link (404 if forged)",
+    "central_credentials.issuer_profile": "the fablab's public issuer profile (Open Badges)",
+    "central_credentials.jwks": "the public keys verifiers check badges with",
+    "central_credentials.key": "one public key, where a badge's kid points",
+    "central_credentials.revocation_list": "the signed revocation status list, no names",
+    "central_credentials.achievement": "what a badge certifies, the same for every holder",
+    "central_credentials.achievement_picture": "the badge's picture, no holder",
+    "central_credentials.verify_page": "anyone checks a badge they were shown",
+    "central_quiz.take": "a trainee's induction quiz, by their signed link (404 if forged)",
 }
 CENTRAL_CSRF_EXEMPT = {
     "sync": "a bearer token, never a cookie: no cross-site request has it",

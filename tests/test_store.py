@@ -43,6 +43,7 @@ def test_migrations_are_applied_once(tmp_path: Path) -> None:
         "m003_roster",
         "m004_sensors",
         "m005_whole_job",
+        "m006_inductions",
     ]
 
 

@@ -13,9 +13,11 @@ from central.pg.ingest import IngestPg
 from central.pg.reports import ReportsPg
 from central.sqlite.accounts import AccountsSqlite
 from central.sqlite.commands import CommandsSqlite
+from central.sqlite.credentials import CredentialsSqlite
 from central.sqlite.logins import LoginsSqlite
 from central.sqlite.privacy import PrivacySqlite
 from central.sqlite.progress import ProgressSqlite
+from central.sqlite.quizzes import QuizzesSqlite
 from central.sqlite.roster import RosterSqlite
 from central.sqlite.stations import StationsSqlite
 from central.store import CentralStore
@@ -33,6 +35,8 @@ class PgCentralStore(
     LoginsSqlite,
     ProgressSqlite,
     PrivacySqlite,
+    CredentialsSqlite,
+    QuizzesSqlite,
 ):
     """A network's central store: one PostgreSQL database, any number of central processes."""
 

@@ -307,7 +307,68 @@ M002_SHARED_STATE = Migration(
     ),
 )
 
-MIGRATIONS: tuple[Migration, ...] = (M001_SCHEMA, M002_SHARED_STATE)
+M003_CREDENTIALS_QUIZZES = Migration(
+    "m003_credentials_quizzes",
+    (
+        # Open Badges credentials and induction quizzes (issue 15): the SQLite store's m009, m010.
+        f"""CREATE TABLE credential_consents (
+            member_id TEXT PRIMARY KEY,
+            display_name TEXT NOT NULL,
+            minor INTEGER NOT NULL,
+            consent_by TEXT NOT NULL,
+            recorded_by TEXT NOT NULL,
+            recorded_at {T} NOT NULL
+        )""",
+        """CREATE TABLE credential_holders (
+            member_id TEXT PRIMARY KEY,
+            subject_id TEXT NOT NULL UNIQUE
+        )""",
+        f"""CREATE TABLE credentials (
+            id TEXT PRIMARY KEY,
+            member_id TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            level TEXT NOT NULL,
+            status_index BIGINT NOT NULL UNIQUE,
+            kid TEXT NOT NULL,
+            issued_at {T} NOT NULL,
+            issued_by TEXT NOT NULL,
+            token TEXT,
+            revoked_at {T},
+            revoked_by TEXT,
+            revoked_reason TEXT
+        )""",
+        "CREATE UNIQUE INDEX credentials_once ON credentials (member_id, kind, level) "
+        "WHERE revoked_at IS NULL",
+        "CREATE INDEX credentials_member ON credentials (member_id)",
+        f"""CREATE TABLE quizzes (
+            kind TEXT PRIMARY KEY,
+            source TEXT NOT NULL,
+            version BIGINT NOT NULL,
+            updated_by TEXT NOT NULL,
+            updated_at {T} NOT NULL
+        )""",
+        f"""CREATE TABLE quiz_attempts (
+            member_id TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            at {T} NOT NULL,
+            correct INTEGER NOT NULL,
+            total INTEGER NOT NULL,
+            passed INTEGER NOT NULL
+        )""",
+        "CREATE INDEX quiz_attempts_member ON quiz_attempts (member_id, kind)",
+        f"""CREATE TABLE quiz_passes (
+            member_id TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            passed_at {T} NOT NULL,
+            correct INTEGER NOT NULL,
+            total INTEGER NOT NULL,
+            quiz_version BIGINT NOT NULL,
+            PRIMARY KEY (member_id, kind)
+        )""",
+    ),
+)
+
+MIGRATIONS: tuple[Migration, ...] = (M001_SCHEMA, M002_SHARED_STATE, M003_CREDENTIALS_QUIZZES)
 
 
 def _prepare(conn: Connection) -> None:

@@ -2,9 +2,10 @@
 
 :class:`SqliteCentralStore` implements :class:`central.store.CentralStore` by putting the
 concerns together: ``stations``, ``ingest`` (with ``alerts``), ``roster``, ``commands``,
-``accounts``, ``reports``, ``progress``, ``privacy``; ``base`` holds the connection and the write
-transaction, ``migrations`` the schema. A new query goes in the concern's module here and in the
-concern's protocol in ``central/store.py`` (and so in every other backend).
+``accounts``, ``reports``, ``progress``, ``privacy``, ``credentials``, ``quizzes``; ``base``
+holds the connection and the write transaction, ``migrations`` the schema. A new query goes in
+the concern's module here and in the concern's protocol in ``central/store.py`` (and so in every
+other backend).
 """
 
 from __future__ import annotations
@@ -12,11 +13,13 @@ from __future__ import annotations
 from central.sqlite.accounts import AccountsSqlite
 from central.sqlite.changes import ChangesSqlite
 from central.sqlite.commands import CommandsSqlite
+from central.sqlite.credentials import CredentialsSqlite
 from central.sqlite.ingest import IngestSqlite
 from central.sqlite.logins import LoginsSqlite
 from central.sqlite.migrations import migrations, open_central_database
 from central.sqlite.privacy import PrivacySqlite
 from central.sqlite.progress import ProgressSqlite
+from central.sqlite.quizzes import QuizzesSqlite
 from central.sqlite.reports import ReportsSqlite
 from central.sqlite.roster import RosterSqlite
 from central.sqlite.stations import StationsSqlite
@@ -36,6 +39,8 @@ class SqliteCentralStore(
     ReportsSqlite,
     ProgressSqlite,
     PrivacySqlite,
+    CredentialsSqlite,
+    QuizzesSqlite,
 ):
     """The default backend: one SQLite file, one connection per thread."""
 

@@ -352,6 +352,90 @@ def m008_whole_job(db: Database) -> None:
         project_finishing(db.conn, station_id, json.loads(data), at)
 
 
+@migrations()
+def m009_credentials(db: Database) -> None:
+    """Open Badges credentials (issue 15): consents, holders, issued credentials."""
+    db.execute(
+        """
+        CREATE TABLE credential_consents (
+            member_id TEXT PRIMARY KEY,
+            display_name TEXT NOT NULL,
+            minor INTEGER NOT NULL,
+            consent_by TEXT NOT NULL,
+            recorded_by TEXT NOT NULL,
+            recorded_at TEXT NOT NULL
+        )"""
+    )
+    db.execute(
+        """
+        CREATE TABLE credential_holders (
+            member_id TEXT PRIMARY KEY,
+            subject_id TEXT NOT NULL UNIQUE
+        )"""
+    )
+    db.execute(
+        """
+        CREATE TABLE credentials (
+            id TEXT PRIMARY KEY,
+            member_id TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            level TEXT NOT NULL,
+            status_index INTEGER NOT NULL UNIQUE,
+            kid TEXT NOT NULL,
+            issued_at TEXT NOT NULL,
+            issued_by TEXT NOT NULL,
+            token TEXT,
+            revoked_at TEXT,
+            revoked_by TEXT,
+            revoked_reason TEXT
+        )"""
+    )
+    db.execute(
+        "CREATE UNIQUE INDEX credentials_once ON credentials(member_id, kind, level) "
+        "WHERE revoked_at IS NULL"
+    )
+    db.execute("CREATE INDEX credentials_member ON credentials(member_id)")
+
+
+@migrations()
+def m010_quizzes(db: Database) -> None:
+    """Induction quizzes (issue 15): one per kind, the attempts, one pass per trainee."""
+    db.execute(
+        """
+        CREATE TABLE quizzes (
+            kind TEXT PRIMARY KEY,
+            source TEXT NOT NULL,
+            version INTEGER NOT NULL,
+            updated_by TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        )"""
+    )
+    db.execute(
+        """
+        CREATE TABLE quiz_attempts (
+            member_id TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            at TEXT NOT NULL,
+            correct INTEGER NOT NULL,
+            total INTEGER NOT NULL,
+            passed INTEGER NOT NULL
+        )"""
+    )
+    db.execute("CREATE INDEX quiz_attempts_member ON quiz_attempts(member_id, kind)")
+    db.execute(
+        """
+        CREATE TABLE quiz_passes (
+            member_id TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            passed_at TEXT NOT NULL,
+            correct INTEGER NOT NULL,
+            total INTEGER NOT NULL,
+            quiz_version INTEGER NOT NULL,
+            PRIMARY KEY (member_id, kind)
+        )"""
+    )
+
+
 SESSION_TOTALS = ("duration_s", "active_s", "idle_s", "energy_wh")
 """The central sessions' totals: each includes the finishing phase (``finishing_*``)."""
 
@@ -382,7 +466,7 @@ def open_central_database(path: Path) -> Database:
 
 
 @migrations()
-def m009_login_failures(db: Database) -> None:
+def m011_login_failures(db: Database) -> None:
     """Failed logins, per hashed client address and username (web/common/login.py): in the
     store, so that several central processes on one database count them together."""
     db.execute("CREATE TABLE login_failures (key TEXT NOT NULL, at REAL NOT NULL)")

@@ -13,8 +13,10 @@ from typing import Any
 from central import clock
 from central.privacy_fields import ERASED_NAME, ID_FIELDS, NAME_FIELDS, UID_FIELDS
 from central.sqlite.base import SqliteBase
+from central.sqlite.credentials import forget_credentials
 from central.sqlite.ingest import pseudonym_in
 from central.sqlite.progress import revoke_progress_links
+from central.sqlite.quizzes import forget_quizzes
 from central.store import Erasure, GrantRecord, RetentionRun, SessionRecord, StoredEvent
 
 
@@ -104,6 +106,8 @@ class PrivacySqlite(SqliteBase):
             )
             # An old personal link shows nothing.
             revoke_progress_links(conn, member_id, clock.now_iso())
+            forget_credentials(conn, member_id, clock.now_iso())  # revoked; others untouched
+            forget_quizzes(conn, member_id)
             for station_id, seq, _type, _at, _fixed, data in mentions:
                 for f in ID_FIELDS:
                     if data.get(f) == member_id:

@@ -49,9 +49,17 @@ class RosterSqlite(SqliteBase):
             full = since == 0 or since > current
             after = 0 if full else since
             members = [
-                {"id": r[0], "name": _first_name(r[1], r[0]), "role": r[2], "active": bool(r[3])}
+                {
+                    "id": r[0],
+                    "name": _first_name(r[1], r[0]),
+                    "role": r[2],
+                    "active": bool(r[3]),
+                    # the kinds whose induction quiz they passed (issue 15); absent: none
+                    **({"inducted": sorted(r[4].split(","))} if r[4] else {}),
+                }
                 for r in conn.execute(
-                    "SELECT id, name, role, active FROM members WHERE version > ? ORDER BY id",
+                    "SELECT id, name, role, active, (SELECT group_concat(kind) FROM quiz_passes "
+                    "p WHERE p.member_id = m.id) FROM members m WHERE version > ? ORDER BY id",
                     (after,),
                 )
             ]

@@ -235,7 +235,7 @@ def progress(member_id: str) -> Any:
     try:
         data = ladder.progress(store(), member_id)
     except NotFound:
-        return _link_page("c.link.unknown_member", 404)
+        return link_page("c.link.unknown_member", 404)
     link_days = config().site.progress_link_days
     return render_template(
         "central_progress.html",
@@ -253,34 +253,52 @@ def revoke_link(member_id: str) -> Any:
     try:
         ladder.revoke_links(store(), member_id, now_iso())
     except NotFound:
-        return _link_page("c.link.unknown_member", 404)
+        return link_page("c.link.unknown_member", 404)
     flash(t("c.link.revoked_done"), "ok")
     return redirect(url_for("central_reports.progress", member_id=member_id))
+
+
+class LinkProblem(Exception):
+    """A personal link that does not (or no longer) work: the page's message and status."""
+
+    def __init__(self, key: str, status: int) -> None:
+        super().__init__(key)
+        self.key, self.status = key, status
+
+
+def member_of_link(token: str) -> tuple[str, dict[str, Any]]:
+    """The member a personal link shows, and their progress; LinkProblem if it does not work
+    (expired, revoked, forged, erased). The credentials' downloads use it too."""
+    days = config().site.progress_link_days
+    try:
+        member_id, generation = _serializer().loads(token, max_age=days * 86400)
+    except SignatureExpired:
+        raise LinkProblem("c.link.expired", 410) from None
+    except (BadSignature, ValueError, TypeError):
+        raise LinkProblem("c.link.invalid", 404) from None
+    member_id = str(member_id)
+    if generation != ladder.link_generation(store(), member_id):
+        raise LinkProblem("c.link.revoked", 410)
+    try:
+        data = ladder.progress(store(), member_id)
+    except NotFound:
+        raise LinkProblem("c.link.invalid", 404) from None
+    if data["erased"]:
+        raise LinkProblem("c.link.invalid", 404)
+    return member_id, data
 
 
 @public.get("/progress/<token>")
 def own(token: str) -> Any:
     """The trainee's own page, by the personal link an educator gave them; nothing else."""
-    days = config().site.progress_link_days
     try:
-        member_id, generation = _serializer().loads(token, max_age=days * 86400)
-    except SignatureExpired:
-        return _link_page("c.link.expired", 410)
-    except (BadSignature, ValueError, TypeError):
-        return _link_page("c.link.invalid", 404)
-    member_id = str(member_id)
-    if generation != ladder.link_generation(store(), member_id):
-        return _link_page("c.link.revoked", 410)
-    try:
-        data = ladder.progress(store(), member_id)
-    except NotFound:
-        return _link_page("c.link.invalid", 404)
-    if data["erased"]:
-        return _link_page("c.link.invalid", 404)
-    return render_template("central_progress.html", p=data, link=None)
+        _member_id, data = member_of_link(token)
+    except LinkProblem as e:
+        return link_page(e.key, e.status)
+    return render_template("central_progress.html", p=data, link=None, token=token)
 
 
-def _link_page(key: str, status: int) -> tuple[str, int]:
+def link_page(key: str, status: int) -> tuple[str, int]:
     """A friendly page in the reader's language for a link that does not (or no longer) work."""
     return render_template(
         "central_error.html", title=t("c.link.title"), message=t(key), back=None

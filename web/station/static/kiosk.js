@@ -333,6 +333,8 @@
     const mentors = d.mentors || [];
     const values = { kind: kindOn(s.machine.kind), names: names(trainers), mentors: names(mentors) };
     const lines = [t(trainers.length ? "denial.not_qualified.trainers" : "denial.not_qualified.next", values)];
+    // The learning path: the induction quiz first, then a first supervised session.
+    if (d.next_step === "induction") lines.unshift(t("denial.not_qualified.induction", values));
     if (mentors.length) lines.push(t("denial.not_qualified.mentors", values));
     return lines;
   }
