@@ -356,6 +356,11 @@ M003_CREDENTIALS_QUIZZES = Migration(
             passed INTEGER NOT NULL
         )""",
         "CREATE INDEX quiz_attempts_member ON quiz_attempts (member_id, kind)",
+        # SQLite's group_concat (the roster's inducted kinds), one more function of SQLITE_FUNCTIONS
+        """CREATE FUNCTION group_concat_step(acc TEXT, value TEXT) RETURNS TEXT
+            AS $$ SELECT CASE WHEN value IS NULL THEN acc WHEN acc IS NULL THEN value
+                              ELSE acc || ',' || value END $$ LANGUAGE sql IMMUTABLE""",
+        "CREATE AGGREGATE group_concat(TEXT) (SFUNC = group_concat_step, STYPE = TEXT)",
         f"""CREATE TABLE quiz_passes (
             member_id TEXT NOT NULL,
             kind TEXT NOT NULL,
