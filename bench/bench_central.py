@@ -325,6 +325,9 @@ def bench_reports(backend: Backend, runs: int) -> dict[str, Any]:
     month = reports.Filters(period="month")
     cases = {
         "hours by month (all)": lambda: reports.hours(store, month),
+        "hours by month, one site": lambda: reports.hours(
+            store, reports.Filters(period="month", site="default")
+        ),
         "hours, one kind, one quarter": lambda: reports.hours(
             store, reports.Filters(since="2026-04-01", until="2026-06-30", kind="laser")
         ),

@@ -17,12 +17,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from central import wiring
+from central import cli_sites, wiring
 from central.config import CentralConfig, load_config, write_config
 from central.credentials import cli as credentials_cli
 from central.ingest import parse_command
 from central.roster_export import roster_csv
 from central.roster_import import file_date, import_file, parse_date
+from central.sites import DEFAULT_SITE
 from central.store import ROLES, CentralStore
 from station import __version__
 from station.commands import dispatch
@@ -97,6 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--name", default="")
     add.add_argument("--machine", default="", help="machine id (default: the station id)")
     add.add_argument("--kind", default="", help="machine kind, e.g. laser")
+    add.add_argument("--site", default=DEFAULT_SITE, help="the fablab it is at (site add first)")
     add.set_defaults(func=cmd_station_add)
     tok = ssub.add_parser("token", help="give a station a new token (the old one stops working)")
     tok.add_argument("id")
@@ -138,6 +140,9 @@ def build_parser() -> argparse.ArgumentParser:
     uadd.add_argument("--config", required=True)
     uadd.add_argument("--password-stdin", action="store_true")
     uadd.add_argument("--replace", action="store_true")
+    uwhere = uadd.add_mutually_exclusive_group()
+    uwhere.add_argument("--site", help="limit it to one fablab (default: the default site)")
+    uwhere.add_argument("--network", action="store_true", help="every site (an admin's default)")
     uadd.set_defaults(func=cmd_user_add)
     ulist = usub.add_parser("list", help="list the accounts")
     ulist.add_argument("--config", required=True)
@@ -180,6 +185,7 @@ def build_parser() -> argparse.ArgumentParser:
     pret.add_argument("--dry-run", action="store_true")
     pret.set_defaults(func=cmd_privacy_retention)
     credentials_cli.add_parser(sub, credential_words, open_store)
+    cli_sites.add_parsers(sub, open_store)
     return p
 
 
@@ -308,7 +314,9 @@ def cmd_move_to_postgresql(args: argparse.Namespace) -> int:
 
 def cmd_station_add(args: argparse.Namespace) -> int:
     with closing(open_store(load_config(args.config))) as store:
-        token = store.add_station(args.id, name=args.name, machine_id=args.machine, kind=args.kind)
+        token = store.add_station(
+            args.id, name=args.name, machine_id=args.machine, kind=args.kind, site_id=args.site
+        )
     print(f"station {args.id} added. Its token (shown once; put it in the station's [central]):")
     print(token)
     return 0
@@ -337,7 +345,8 @@ def cmd_station_list(args: argparse.Namespace) -> int:
             else:
                 state = "active" if s["active"] else "revoked"
                 print(
-                    f"{s['id']}\t{state}\t{s['kind'] or '-'}\tacked {s['high_water']}\t"
+                    f"{s['id']}\t{s['site_id']}\t{state}\t{s['kind'] or '-'}\t"
+                    f"acked {s['high_water']}\t"
                     f"held {s['held']}\tlast contact {s['last_contact_at'] or '-'}"
                 )
     return 0
@@ -419,7 +428,10 @@ def cmd_user_add(args: argparse.Namespace) -> int:
         if getpass.getpass("again: ") != password:
             raise StationError("the two passwords differ")
     with closing(open_store(load_config(args.config))) as store:
-        created = store.add_user(args.username, password, args.role, replace=args.replace)
+        site = None if args.network else (args.site or "")
+        created = store.add_user(
+            args.username, password, args.role, replace=args.replace, site_id=site
+        )
     print(f"{args.role} {args.username} {'created' if created else 'updated'}")
     return 0
 
@@ -442,7 +454,11 @@ def cmd_user_list(args: argparse.Namespace) -> int:
     with closing(open_store(load_config(args.config))) as store:
         for u in store.users():
             state = "active" if u["active"] else "inactive"
-            print(f"{u['username']}\t{u['role']}\t{state}\tlast login {u['last_login_at'] or '-'}")
+            site = u["site_id"] or "network"
+            print(
+                f"{u['username']}\t{u['role']}\t{site}\t{state}\t"
+                f"last login {u['last_login_at'] or '-'}"
+            )
     return 0
 
 

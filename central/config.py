@@ -151,6 +151,12 @@ class SiteSection:
         "sooner from the member's progress page.",
         minimum=1,
     )
+    name: str = _f(
+        "",
+        "The name of this store's default site (the fablab everything belonged to before "
+        "sites, and the only one of a one-fablab store), as the pages show it; empty: "
+        "unchanged. More fablabs: `station-central site add` (docs/network.md).",
+    )
 
 
 def _public_url_problem(value: Any) -> str | None:

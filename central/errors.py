@@ -41,6 +41,15 @@ class BadgeHeld(Conflict):
         self.uid, self.holder = uid, holder
 
 
+class OtherSite(CentralError, PermissionError):
+    """A site's account asked to change what belongs to another site (HTTP 403); nothing was
+    written."""
+
+    def __init__(self, message: str, what: str) -> None:
+        super().__init__(message)
+        self.what = what
+
+
 class StorageUnavailable(CentralError, ConnectionError):
     """The database cannot be reached or cannot write (server down, wrong DSN, disk full): the
     message says which server (never the password) and what to check. A sync gets 503 and the

@@ -12,6 +12,7 @@ phase included where the projection includes it); levels from :func:`central.pro
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import replace
 from typing import Any
 
 from central import reports
@@ -38,7 +39,7 @@ MACHINE_COLUMNS = ["machine_id", "kind", "sessions", "hours", "energy_kwh"]
 
 def programme(store: CentralStore, f: Filters) -> dict[str, Any]:
     """Every figure of the report, from the sessions and levels in ``f``'s range."""
-    yearly = Filters(f.since, f.until, f.kind, "year")
+    yearly = replace(f, period="year")
     roles: dict[str, dict[str, Any]] = {r["id"]: dict(r) for r in store.member_roles()}
     trainees = _trainees(store, yearly, roles)
     _add_peer_teaching(store, f, roles, trainees)
@@ -49,7 +50,7 @@ def programme(store: CentralStore, f: Filters) -> dict[str, Any]:
         if r["place"] == "machine" and _is_trainee(roles, r["granted_by"]):
             _row(trainees, roles, r["granted_by"])["levels_granted"] += 1
     machines = _machines(store, yearly)
-    monthly = reports.hours(store, Filters(f.since, f.until, f.kind, "month"))
+    monthly = reports.hours(store, replace(f, period="month"))
     rows = sorted(trainees.values(), key=lambda r: (-r["hours"], r["name"]))
     return {
         "filters": f,

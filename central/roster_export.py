@@ -8,11 +8,14 @@ from station.model import Badge, Level, Member, Qualification, Role
 from station.roster import roster_to_csv
 
 
-def roster_csv(store: CentralStore) -> str:
-    """The active roster in the stations' CSV format (full names: this is the master)."""
+def roster_csv(store: CentralStore, site: str | None = None) -> str:
+    """The active roster in the stations' CSV format (full names: this is the master); of one
+    site's members, or (None) of the network's."""
     rows = store.roster_rows()
     members = [
-        Member(r["id"], r["name"], Role(r["role"]), True) for r in rows["members"] if r["active"]
+        Member(r["id"], r["name"], Role(r["role"]), True)
+        for r in rows["members"]
+        if r["active"] and (site is None or r["site_id"] == site)
     ]
     active = {m.id for m in members}
     badges = [

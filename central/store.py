@@ -204,12 +204,14 @@ class RetentionRun(TypedDict):
 
 @dataclass(frozen=True)
 class Filters:
-    """What a report covers: a date range (``until`` included), a machine kind, a period."""
+    """What a report covers: a date range (``until`` included), a machine kind, a period, and
+    one site (None: the whole network)."""
 
     since: str | None = None
     until: str | None = None
     kind: str | None = None
     period: str = "month"
+    site: str | None = None
 
     @classmethod
     def parse(cls, args: Any) -> Filters:
@@ -227,14 +229,25 @@ class Filters:
         kind = args.get("kind") or None
         if kind is not None and (len(kind) > 40 or not kind.replace("_", "").isalnum()):
             raise BadRequest("kind must be a machine kind such as laser", "kind")
-        return cls(since, until, kind, period)
+        site = args.get("site") or None
+        if site is not None and (
+            len(site) > 63 or not site.replace("-", "").replace("_", "").isalnum()
+        ):
+            raise BadRequest("site must be a site id such as gonesse", "site")
+        return cls(since, until, kind, period, site)
 
 
 class Stations(Protocol):
     """Stations and their tokens."""
 
     def add_station(
-        self, station_id: str, *, name: str = "", machine_id: str = "", kind: str = ""
+        self,
+        station_id: str,
+        *,
+        name: str = "",
+        machine_id: str = "",
+        kind: str = "",
+        site_id: str = ...,
     ) -> str: ...
     def rotate_token(self, station_id: str) -> str: ...
     def revoke_station(self, station_id: str) -> None: ...
@@ -278,7 +291,12 @@ class Roster(Protocol):
         self, roster: RosterImport, *, replace_all: bool = True
     ) -> dict[str, int]: ...
     def import_roster_keeping_grants(
-        self, roster: RosterImport, *, replace_all: bool, since: datetime
+        self,
+        roster: RosterImport,
+        *,
+        replace_all: bool,
+        since: datetime,
+        site_id: str | None = None,
     ) -> tuple[dict[str, int], list[NewerGrant]]: ...
     def grants_an_import_undoes(
         self, roster: RosterImport, *, replace_all: bool, since: datetime
@@ -287,7 +305,15 @@ class Roster(Protocol):
     def member_detail(self, member_id: str) -> Row: ...
     def set_badge_active(self, uid: str, active: bool) -> None: ...
     def set_qualification(self, member_id: str, kind: str, level: Level, by: str) -> None: ...
-    def upsert_member(self, member_id: str, name: str, role: Role, active: bool = True) -> None: ...
+    def upsert_member(
+        self,
+        member_id: str,
+        name: str,
+        role: Role,
+        active: bool = True,
+        *,
+        site_id: str | None = None,
+    ) -> None: ...
     def add_badge(self, uid: str, member_id: str, *, move: bool = False) -> None: ...
     def enrol_from_station(
         self,
@@ -313,7 +339,13 @@ class Accounts(Protocol):
     """Accounts of the web pages and their sessions."""
 
     def add_user(
-        self, username: str, password: str, role: str, *, replace: bool = False
+        self,
+        username: str,
+        password: str,
+        role: str,
+        *,
+        replace: bool = False,
+        site_id: str | None = "",
     ) -> bool: ...
     def authenticate(self, username: str, password: str) -> dict[str, Any] | None: ...
     def session_user(self, username: str) -> dict[str, Any] | None: ...
@@ -371,6 +403,28 @@ class Reports(Protocol):
     def machine_use(self, f: Filters) -> list[MachineUseRow]: ...
     def supervision_pairs(self, f: Filters) -> list[SupervisionPair]: ...
     def member_roles(self) -> list[MemberRole]: ...
+
+
+class Sites(Protocol):
+    """The fablabs of a network (docs/network.md): a station, a member and an account belong
+    to one (an account with none is the network's)."""
+
+    def sites(self) -> list[Row]: ...
+    def add_site(self, site_id: str, name: str) -> bool: ...
+    def move_station(self, station_id: str, site_id: str) -> None: ...
+    def move_member(self, member_id: str, site_id: str) -> None: ...
+    def set_user_site(self, username: str, site_id: str | None) -> None: ...
+    def member_site(self, member_id: str) -> str | None: ...
+    def set_induction_required(self, site_id: str, kind: str, required: bool) -> None: ...
+    def record_site_induction(self, member_id: str, site_id: str, kind: str, by: str) -> None: ...
+    def site_inductions(self, site_id: str) -> dict[str, Any]: ...
+
+
+class Rollups(Protocol):
+    """The reports' sums per day, member, supervisor, machine and site, kept by ingest."""
+
+    def rebuild_rollups(self) -> int: ...
+    def rollup_rows(self) -> list[Row]: ...
 
 
 class Progress(Protocol):
@@ -451,6 +505,8 @@ class CentralStore(
     Changes,
     Secrets,
     Reports,
+    Sites,
+    Rollups,
     Progress,
     Privacy,
     Credentials,

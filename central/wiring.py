@@ -15,6 +15,7 @@ from typing import Any
 from central.config import CentralConfig
 from central.errors import CentralConfigError
 from central.pg.db import Database
+from central.sites import DEFAULT_SITE
 from central.store import CentralStore
 
 DRIVERS = {"postgresql": "adapters.postgresql"}
@@ -43,7 +44,24 @@ def open_database(config: CentralConfig) -> Database:
 
 
 def open_store(config: CentralConfig) -> CentralStore:
-    """The configured backend's store, its schema migrated (errors show at start)."""
+    """The configured backend's store, its schema migrated (errors show at start), its
+    default site named by ``[site] name``."""
+    store = _open_backend(config)
+    try:
+        name_default_site(store, config.site.name)
+    except BaseException:
+        store.close()
+        raise
+    return store
+
+
+def name_default_site(store: CentralStore, name: str) -> None:
+    """``[site] name`` names the default site (written only when it differs)."""
+    if name and all(s["name"] != name for s in store.sites() if s["id"] == DEFAULT_SITE):
+        store.add_site(DEFAULT_SITE, name)
+
+
+def _open_backend(config: CentralConfig) -> CentralStore:
     window, ahead = config.sync.badge_two_stations_s, config.sync.max_batch
     if config.storage.backend == "sqlite":
         from central.sqlite import SqliteCentralStore

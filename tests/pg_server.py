@@ -113,6 +113,11 @@ def pg_store_dsn(pg_shared_schema: str) -> str:
         ).fetchall()
         for (table,) in tables:
             conn.execute(f'DELETE FROM "{table}"')
+        # What the migrations write, as a freshly migrated store holds it.
+        conn.execute(
+            "INSERT INTO stores.sites (id, name, created_at) "
+            "VALUES ('default', 'Fablab', '2026-01-01T00:00:00.000Z')"
+        )
     return pg_shared_schema
 
 

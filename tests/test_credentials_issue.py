@@ -20,16 +20,18 @@ from central.credentials.issue import Issuing
 from central.credentials.keys import KeyRing
 from central.privacy import erase_member
 from central.sqlite import SqliteCentralStore
+from central.store import CentralStore
 from station.model import Level
 from station.roster import parse_roster_csv
-from tests.conftest import open_central_store, sample_roster_text
+from tests.conftest import sample_roster_text
 from tests.test_central_reports import Log
 from tests.test_credentials_core import ISSUER, NOW, WORDS, independent_verify
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[SqliteCentralStore]:
-    s = open_central_store(tmp_path / "central" / "central.sqlite")
+def store(central_store: CentralStore) -> Iterator[CentralStore]:
+    """Both backends (tests/conftest.py)."""
+    s = central_store
     s.import_roster(parse_roster_csv(sample_roster_text()))
     s.add_station("laser-1", kind="laser")
     log = Log(s, "laser-1", "laser")
@@ -38,10 +40,7 @@ def store(tmp_path: Path) -> Iterator[SqliteCentralStore]:
     log.grant("lea", "moussa", "2026-03-04T11:30:00.000Z")
     log.session("lea", "2026-03-05T10:00:00.000Z", "2026-03-05T10:30:00.000Z", 1800)
     log.session("amina", "2026-03-06T10:00:00.000Z", "2026-03-06T11:00:00.000Z", 3600, sup="moussa")
-    try:
-        yield s
-    finally:
-        s.close()
+    yield s
 
 
 @pytest.fixture
@@ -237,6 +236,7 @@ def test_the_badge_images_carry_the_stored_credential(ctx: Issuing) -> None:
     assert jwt.get_unverified_header(row["token"])["kid"] == ISSUER.kid_url(row["kid"])
 
 
+@pytest.mark.parametrize("central_store", ["sqlite"], indirect=True)  # SQLite's dump: iterdump
 def test_the_database_holds_no_private_key(ctx: Issuing, store: SqliteCentralStore) -> None:
     agree(ctx.store, "lea")
     issue.issue(ctx, "lea", "laser", by="ines", now=NOW)

@@ -160,14 +160,15 @@ def test_the_cli_migrates_and_says_what_it_did(
 ) -> None:
     path = tmp_path / "central.toml"
     path.write_text(f'[storage]\nbackend = "postgresql"\ndsn = "{pg_dsn}"\n', encoding="utf-8")
+    names = [m.name for m in migrations.MIGRATIONS]
     assert central_main(["migrate", "--config", str(path), "--dry-run"]) == 0
-    names = ", ".join(m.name for m in migrations.MIGRATIONS)
-    count = len(migrations.MIGRATIONS)
-    assert f"postgresql: {count} pending migration(s): {names}" in capsys.readouterr().out
+    assert f"postgresql: {len(names)} pending migration(s): {', '.join(names)}" in (
+        capsys.readouterr().out
+    )
     assert central_main(["migrate", "--config", str(path)]) == 0
-    assert f"applied {names}" in capsys.readouterr().out
+    assert f"applied {', '.join(names)}" in capsys.readouterr().out
     assert central_main(["migrate", "--config", str(path)]) == 0
-    assert f"up to date ({count} migrations), nothing to do" in capsys.readouterr().out
+    assert f"up to date ({len(names)} migrations), nothing to do" in capsys.readouterr().out
 
 
 def test_the_cli_migrates_sqlite_too(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -188,7 +189,7 @@ def test_a_migration_that_fails_half_way_leaves_nothing_behind(pg_db: Any) -> No
         "m999_broken",
         (
             "CREATE TABLE half_done (x INTEGER)",
-            "ALTER TABLE stations ADD COLUMN site_id TEXT",
+            "ALTER TABLE stations ADD COLUMN half_column TEXT",
             "INSERT INTO no_such_table VALUES (1)",
         ),
     )
@@ -201,7 +202,7 @@ def test_a_migration_that_fails_half_way_leaves_nothing_behind(pg_db: Any) -> No
             "SELECT column_name FROM information_schema.columns "
             "WHERE table_schema = current_schema() AND table_name = 'stations'"
         ).fetchall()
-    assert "site_id" not in {c[0] for c in columns}
+    assert "half_column" not in {c[0] for c in columns}
     assert "m999_broken" in migrations.pending(pg_db, (*migrations.MIGRATIONS, broken))
 
 

@@ -5,15 +5,15 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from central import quiz
 from central.privacy import erase_member
 from central.sqlite import SqliteCentralStore
+from central.store import CentralStore
 from station.roster import parse_roster_csv
-from tests.conftest import open_central_store, sample_roster_text
+from tests.conftest import sample_roster_text
 
 
 def test_the_sample_parses_and_marks() -> None:
@@ -72,13 +72,11 @@ def test_a_huge_file_is_refused() -> None:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[SqliteCentralStore]:
-    s = open_central_store(tmp_path / "central" / "central.sqlite")
+def store(central_store: CentralStore) -> Iterator[CentralStore]:
+    """Both backends (tests/conftest.py)."""
+    s = central_store
     s.import_roster(parse_roster_csv(sample_roster_text()))
-    try:
-        yield s
-    finally:
-        s.close()
+    yield s
 
 
 def test_a_quiz_answered_twice_at_once_records_one_pass(store: SqliteCentralStore) -> None:

@@ -18,7 +18,9 @@ from central.sqlite.logins import LoginsSqlite
 from central.sqlite.privacy import PrivacySqlite
 from central.sqlite.progress import ProgressSqlite
 from central.sqlite.quizzes import QuizzesSqlite
+from central.sqlite.rollups import RollupsSqlite
 from central.sqlite.roster import RosterSqlite
+from central.sqlite.sites import SitesSqlite
 from central.sqlite.stations import StationsSqlite
 from central.store import CentralStore
 
@@ -35,6 +37,8 @@ class PgCentralStore(
     LoginsSqlite,
     ProgressSqlite,
     PrivacySqlite,
+    SitesSqlite,
+    RollupsSqlite,
     CredentialsSqlite,
     QuizzesSqlite,
 ):

@@ -17,6 +17,8 @@ from central.pg.db import Connection, Database
 
 SKIP = frozenset({"schema_migrations"})
 """PostgreSQL's own bookkeeping: not a table of the store."""
+SEEDED = ("sites",)
+"""Tables whose rows the migrations write (the default site): the copy replaces them."""
 TRIGGERED = ("members", "qualifications")
 """Tables whose triggers write the history (copied as it is instead)."""
 IDENTITIES = (
@@ -77,6 +79,8 @@ def load(db: Database, source: Source) -> dict[str, int]:
                 f"the SQLite store has table {missing[0]} that PostgreSQL's schema lacks: "
                 "upgrade fabrique-station, then migrate again"
             )
+        for table in SEEDED:
+            conn.execute(f'DELETE FROM "{table}"')  # the source holds these rows too
         for month in source.months():
             partitions.ensure_partition(conn, month)
         for table in TRIGGERED:

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 
 from central.errors import MigrationError, StorageUnavailable
 from central.pg.db import Connection, Database
+from central.sites import DEFAULT_SITE
+from central.sqlite.migrations import ROLLUP_KEY, ROLLUP_SUMS, rollup_select
 
 LOCK_KEY = 7_041_977_013
 """``pg_advisory_xact_lock`` key of the runner: one central process migrates at a time."""
@@ -307,10 +309,64 @@ M002_SHARED_STATE = Migration(
     ),
 )
 
-M003_CREDENTIALS_QUIZZES = Migration(
-    "m003_credentials_quizzes",
+M003_SITES = Migration(
+    "m003_sites",
     (
-        # Open Badges credentials and induction quizzes (issue 15): the SQLite store's m009, m010.
+        # As the SQLite store's m011_sites (central/sqlite/migrations.py): every existing
+        # station, member, session and non-admin account at the default site.
+        f"CREATE TABLE sites (id TEXT PRIMARY KEY, name TEXT NOT NULL, created_at {T} NOT NULL)",
+        f"INSERT INTO sites (id, name, created_at) VALUES ('{DEFAULT_SITE}', 'Fablab', {NOW_SQL})",
+        f"ALTER TABLE stations ADD COLUMN site_id TEXT NOT NULL DEFAULT '{DEFAULT_SITE}'",
+        f"ALTER TABLE members ADD COLUMN site_id TEXT NOT NULL DEFAULT '{DEFAULT_SITE}'",
+        "ALTER TABLE users ADD COLUMN site_id TEXT",
+        f"UPDATE users SET site_id = '{DEFAULT_SITE}' WHERE role != 'admin'",
+        "ALTER TABLE sessions ADD COLUMN site_id TEXT",
+        f"UPDATE sessions SET site_id = '{DEFAULT_SITE}'",
+        "CREATE INDEX stations_site ON stations (site_id)",
+        "CREATE INDEX members_site ON members (site_id)",
+        """CREATE TABLE site_kinds (
+            site_id TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            induction_required INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY (site_id, kind)
+        )""",
+        f"""CREATE TABLE site_inductions (
+            member_id TEXT NOT NULL,
+            site_id TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            at {T} NOT NULL,
+            by TEXT NOT NULL,
+            PRIMARY KEY (member_id, site_id, kind)
+        )""",
+    ),
+)
+
+M004_ROLLUPS = Migration(
+    "m004_rollups",
+    (
+        f"""CREATE TABLE rollups (
+            day {T} NOT NULL,
+            site_id TEXT NOT NULL,
+            station_id TEXT NOT NULL,
+            machine_id TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            member_id TEXT NOT NULL,
+            supervisor_id TEXT NOT NULL,
+            sessions BIGINT NOT NULL,
+            seconds DOUBLE PRECISION NOT NULL,
+            energy_wh DOUBLE PRECISION NOT NULL,
+            finishing_energy_wh DOUBLE PRECISION NOT NULL,
+            PRIMARY KEY (day, site_id, station_id, machine_id, kind, member_id, supervisor_id)
+        )""",
+        "CREATE INDEX rollups_site_day ON rollups (site_id, day)",
+        "CREATE INDEX rollups_member ON rollups (member_id)",
+        f"INSERT INTO rollups ({ROLLUP_KEY}, {', '.join(ROLLUP_SUMS)}) {rollup_select(1)}",
+    ),
+)
+
+M005_CREDENTIALS = Migration(
+    "m005_credentials",
+    (
         f"""CREATE TABLE credential_consents (
             member_id TEXT PRIMARY KEY,
             display_name TEXT NOT NULL,
@@ -328,7 +384,7 @@ M003_CREDENTIALS_QUIZZES = Migration(
             member_id TEXT NOT NULL,
             kind TEXT NOT NULL,
             level TEXT NOT NULL,
-            status_index BIGINT NOT NULL UNIQUE,
+            status_index INTEGER NOT NULL UNIQUE,
             kid TEXT NOT NULL,
             issued_at {T} NOT NULL,
             issued_by TEXT NOT NULL,
@@ -340,10 +396,17 @@ M003_CREDENTIALS_QUIZZES = Migration(
         "CREATE UNIQUE INDEX credentials_once ON credentials (member_id, kind, level) "
         "WHERE revoked_at IS NULL",
         "CREATE INDEX credentials_member ON credentials (member_id)",
+    ),
+)
+"""Open Badges credentials (issue 15), as SQLite's ``m009_credentials``."""
+
+M006_QUIZZES = Migration(
+    "m006_quizzes",
+    (
         f"""CREATE TABLE quizzes (
             kind TEXT PRIMARY KEY,
             source TEXT NOT NULL,
-            version BIGINT NOT NULL,
+            version INTEGER NOT NULL,
             updated_by TEXT NOT NULL,
             updated_at {T} NOT NULL
         )""",
@@ -356,24 +419,40 @@ M003_CREDENTIALS_QUIZZES = Migration(
             passed INTEGER NOT NULL
         )""",
         "CREATE INDEX quiz_attempts_member ON quiz_attempts (member_id, kind)",
-        # SQLite's group_concat (the roster's inducted kinds), one more function of SQLITE_FUNCTIONS
-        """CREATE FUNCTION group_concat_step(acc TEXT, value TEXT) RETURNS TEXT
-            AS $$ SELECT CASE WHEN value IS NULL THEN acc WHEN acc IS NULL THEN value
-                              ELSE acc || ',' || value END $$ LANGUAGE sql IMMUTABLE""",
-        "CREATE AGGREGATE group_concat(TEXT) (SFUNC = group_concat_step, STYPE = TEXT)",
         f"""CREATE TABLE quiz_passes (
             member_id TEXT NOT NULL,
             kind TEXT NOT NULL,
             passed_at {T} NOT NULL,
             correct INTEGER NOT NULL,
             total INTEGER NOT NULL,
-            quiz_version BIGINT NOT NULL,
+            quiz_version INTEGER NOT NULL,
             PRIMARY KEY (member_id, kind)
         )""",
     ),
 )
+"""Induction quizzes (issue 15), as SQLite's ``m010_quizzes``."""
 
-MIGRATIONS: tuple[Migration, ...] = (M001_SCHEMA, M002_SHARED_STATE, M003_CREDENTIALS_QUIZZES)
+M007_GROUP_CONCAT = Migration(
+    "m007_group_concat",
+    (
+        """CREATE FUNCTION group_concat_step(acc TEXT, value TEXT) RETURNS TEXT
+            AS $$ SELECT CASE WHEN value IS NULL THEN acc WHEN acc IS NULL THEN value
+                              ELSE acc || ',' || value END $$ LANGUAGE sql IMMUTABLE""",
+        "CREATE AGGREGATE group_concat(TEXT) (SFUNC = group_concat_step, STYPE = TEXT)",
+    ),
+)
+"""SQLite's ``group_concat`` (the roster's inducted kinds, issue 15): one more of
+:data:`SQLITE_FUNCTIONS`, so that the shared statement runs here too."""
+
+MIGRATIONS: tuple[Migration, ...] = (
+    M001_SCHEMA,
+    M002_SHARED_STATE,
+    M003_SITES,
+    M004_ROLLUPS,
+    M005_CREDENTIALS,
+    M006_QUIZZES,
+    M007_GROUP_CONCAT,
+)
 
 
 def _prepare(conn: Connection) -> None:

@@ -21,7 +21,9 @@ from central.sqlite.privacy import PrivacySqlite
 from central.sqlite.progress import ProgressSqlite
 from central.sqlite.quizzes import QuizzesSqlite
 from central.sqlite.reports import ReportsSqlite
+from central.sqlite.rollups import RollupsSqlite
 from central.sqlite.roster import RosterSqlite
+from central.sqlite.sites import SitesSqlite
 from central.sqlite.stations import StationsSqlite
 from central.store import CentralStore
 
@@ -37,6 +39,8 @@ class SqliteCentralStore(
     LoginsSqlite,
     ChangesSqlite,
     ReportsSqlite,
+    SitesSqlite,
+    RollupsSqlite,
     ProgressSqlite,
     PrivacySqlite,
     CredentialsSqlite,

@@ -6,6 +6,7 @@ from typing import Any
 
 from central import clock
 from central.errors import BadRequest, Conflict, NotFound
+from central.sites import DEFAULT_SITE
 from central.sqlite.base import SqliteBase
 from central.store import ROLES
 
@@ -13,9 +14,19 @@ from central.store import ROLES
 class AccountsSqlite(SqliteBase):
     """Web accounts: passwords hashed, logins and their sessions."""
 
-    def add_user(self, username: str, password: str, role: str, *, replace: bool = False) -> bool:
-        """Create an account, or with ``replace`` set its password and role (and end its
-        sessions: a demoted admin's open pages stop at their next request)."""
+    def add_user(
+        self,
+        username: str,
+        password: str,
+        role: str,
+        *,
+        replace: bool = False,
+        site_id: str | None = "",
+    ) -> bool:
+        """Create an account, or with ``replace`` set its password, role and site (and end its
+        sessions: a demoted admin's open pages stop at their next request). ``site_id`` None is
+        an account of the whole network; '' (the default) is the network for an admin and the
+        default site for the others, as the migration to sites made them."""
         from station.accounts import (
             MIN_PASSWORD_LENGTH,
             USERNAME_PATTERN,
@@ -37,12 +48,19 @@ class AccountsSqlite(SqliteBase):
             exists = conn.execute("SELECT 1 FROM users WHERE username = ?", (username,)).fetchone()
             if exists and not replace:
                 raise Conflict(f"user {username} exists already; use --replace")
+            if site_id == "":
+                site_id = None if role == "admin" else DEFAULT_SITE
+            if (
+                site_id is not None
+                and not conn.execute("SELECT 1 FROM sites WHERE id = ?", (site_id,)).fetchone()
+            ):
+                raise NotFound(f"no site {site_id}: create it with `station-central site add`")
             conn.execute(
-                "INSERT INTO users (username, password_hash, role, created_at) VALUES (?, ?, ?, ?)"
-                " ON CONFLICT(username) DO UPDATE SET password_hash = excluded.password_hash, "
-                "role = excluded.role, active = 1, "
-                "session_generation = users.session_generation + 1",
-                (username, hashed, role, clock.now_iso()),
+                "INSERT INTO users (username, password_hash, role, created_at, site_id) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT(username) DO UPDATE SET "
+                "password_hash = excluded.password_hash, role = excluded.role, active = 1, "
+                "site_id = excluded.site_id, session_generation = users.session_generation + 1",
+                (username, hashed, role, clock.now_iso(), site_id),
             )
         return not exists
 
@@ -52,7 +70,7 @@ class AccountsSqlite(SqliteBase):
         from station.accounts import verify
 
         row = self.db.conn.execute(
-            "SELECT password_hash, role, session_generation FROM users"
+            "SELECT password_hash, role, session_generation, site_id FROM users"
             " WHERE username = ? AND active = 1",
             (username,),
         ).fetchone()
@@ -62,15 +80,17 @@ class AccountsSqlite(SqliteBase):
             conn.execute(
                 "UPDATE users SET last_login_at = ? WHERE username = ?", (clock.now_iso(), username)
             )
-        return {"username": username, "role": row[1], "generation": row[2]}
+        return {"username": username, "role": row[1], "generation": row[2], "site": row[3]}
 
     def session_user(self, username: str) -> dict[str, Any] | None:
         """What a request checks of its session's account: role, generation; None if gone."""
         row = self.db.conn.execute(
-            "SELECT role, session_generation FROM users WHERE username = ? AND active = 1",
+            "SELECT role, session_generation, site_id FROM users WHERE username = ? AND active = 1",
             (username,),
         ).fetchone()
-        return {"username": username, "role": row[0], "generation": row[1]} if row else None
+        if row is None:
+            return None
+        return {"username": username, "role": row[0], "generation": row[1], "site": row[2]}
 
     def end_sessions(self, username: str) -> None:
         """Every open session of this account ends (logout, a stolen cookie)."""
@@ -93,5 +113,6 @@ class AccountsSqlite(SqliteBase):
 
     def users(self) -> list[dict[str, Any]]:
         return self._rows(
-            "SELECT username, role, active, created_at, last_login_at FROM users ORDER BY username"
+            "SELECT username, role, active, created_at, last_login_at, site_id FROM users "
+            "ORDER BY username"
         )

@@ -16,6 +16,7 @@ from typing import Any
 
 from central.credentials import status_list
 from central.credentials.errors import CredentialError
+from central.errors import Conflict
 from central.sqlite.base import SqliteBase
 
 Row = dict[str, Any]
@@ -108,7 +109,7 @@ class CredentialsSqlite(SqliteBase):
                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, NULL)",
                     (credential_id, member_id, kind, level, index, kid, at, by, token),
                 )
-        except sqlite3.IntegrityError:
+        except (sqlite3.IntegrityError, Conflict):  # the unique index, on either backend
             raise _already(member_id, kind, level) from None
         found = self._rows(f"SELECT {COLUMNS} FROM credentials WHERE id = ?", (credential_id,))
         return found[0]
@@ -165,7 +166,7 @@ class CredentialsSqlite(SqliteBase):
         peers = self._rows(
             "SELECT COUNT(*) AS n FROM (SELECT member_id FROM grants WHERE granted_by = :m "
             "AND kind = :k UNION SELECT member_id FROM sessions WHERE supervisor_id = :m "
-            "AND kind = :k AND member_id != :m)",
+            "AND kind = :k AND member_id != :m) AS peers",
             {"m": member_id, "k": kind},
         )[0]["n"]
         return {

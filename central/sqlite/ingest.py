@@ -11,6 +11,7 @@ import json
 import secrets
 import sqlite3
 from collections.abc import Iterator
+from contextlib import nullcontext
 from datetime import timedelta
 from typing import Any
 
@@ -26,8 +27,10 @@ from central.ingest import (
     repaired_at,
 )
 from central.privacy_fields import ID_FIELDS, NAME_FIELDS, UID_FIELDS
+from central.sites import DEFAULT_SITE
 from central.sqlite.alerts import AlertsSqlite, _n
 from central.sqlite.migrations import SESSION_TOTALS, project_finishing
+from central.sqlite.rollups import rollup_change
 from central.store import StoredEvent
 from station.job import session_totals_sql
 from station.model import Level
@@ -43,6 +46,22 @@ PROJECTED = frozenset(
     }
 )
 JUDGED = PROJECTED
+SESSION_EVENTS = frozenset({"session_started", "session_ended", "finishing_ended"})
+"""The projected types that change a session (and so its roll-ups)."""
+
+
+def batch_sessions(events: list[Event]) -> list[str]:
+    """The session ids a batch's session events name (its roll-ups move around the batch). At
+    most one per event of a batch (``MAX_BATCH``, 5,000): within SQLite's 32,766 parameters a
+    statement (since 3.32) and PostgreSQL's 65,535."""
+    ids = {
+        e.data["session_id"]
+        for e in events
+        if e.type in SESSION_EVENTS and isinstance(e.data.get("session_id"), str)
+    }
+    return sorted(ids)
+
+
 """Event types whose content the scope rules check; other known types are applied as they are
 (they project nothing; the dashboard shows them under their own station)."""
 
@@ -196,16 +215,21 @@ class IngestSqlite(AlertsSqlite):
         offsets = self._boot_offsets(conn, station_id, events)
         master = _SqliteMaster(conn)
         verdicts: list[scope.Verdict] = []
-        for e in events:
-            v = scope.APPLY
-            if e.type in JUDGED:
-                at = _trusted_at(e, offsets.get(e.boot_id))
-                v = scope.check(e.type, e.data, station_id, kind, at, master)
-                if v.applied and e.type in PROJECTED:
-                    self._project(conn, station_id, e, offsets.get(e.boot_id), kind)
-            else:  # unknown types and the shape of the others (station/events.py)
-                v = scope.check(e.type, e.data, station_id, kind, None, master)
-            verdicts.append(v)
+        # The batch's sessions leave the roll-ups once before it and come back once after it
+        # (two statements a batch, not two a session event).
+        touched = batch_sessions(events)
+        where = f"station_id = ? AND id IN ({', '.join('?' * len(touched))})"
+        with rollup_change(conn, where, [station_id, *touched]) if touched else nullcontext():
+            for e in events:
+                v = scope.APPLY
+                if e.type in JUDGED:
+                    at = _trusted_at(e, offsets.get(e.boot_id))
+                    v = scope.check(e.type, e.data, station_id, kind, at, master)
+                    if v.applied and e.type in PROJECTED:
+                        self._project_one(conn, station_id, e, offsets.get(e.boot_id), kind)
+                else:  # unknown types and the shape of the others (station/events.py)
+                    v = scope.check(e.type, e.data, station_id, kind, None, master)
+                verdicts.append(v)
         conn.executemany(
             "INSERT INTO events (station_id, seq, id, type, at, at_repaired, clock_synced, "
             "boot_id, mono, data, received_at, applied, refused) "
@@ -284,16 +308,31 @@ class IngestSqlite(AlertsSqlite):
     def _project(
         self, conn: sqlite3.Connection, station_id: str, e: Event, offset: float | None, kind: str
     ) -> None:
+        """Project one event on its own (a stored event whose time is repaired); a session's
+        change moves its roll-ups in the same transaction."""
+        sid = e.data.get("session_id")
+        if e.type in SESSION_EVENTS and isinstance(sid, str):
+            with rollup_change(conn, "id = ? AND station_id = ?", (sid, station_id)):
+                self._project_one(conn, station_id, e, offset, kind)
+        else:
+            self._project_one(conn, station_id, e, offset, kind)
+
+    def _project_one(
+        self, conn: sqlite3.Connection, station_id: str, e: Event, offset: float | None, kind: str
+    ) -> None:
         d = e.data
         shift = _shift(e, offset)
         at = e.at if shift is None else _shifted(e.at, shift)
         if e.type == "session_started" and isinstance(d.get("session_id"), str):
             st = conn.execute(
-                "SELECT machine_id, kind FROM stations WHERE id = ?", (station_id,)
+                "SELECT machine_id, kind, site_id FROM stations WHERE id = ?", (station_id,)
             ).fetchone()
+            # The session counts at the site its station was at when it started: moving a
+            # station later leaves the old site's figures as they were.
             conn.execute(
                 "INSERT INTO sessions (id, station_id, machine_id, kind, member_id, "
-                "supervisor_id, started_at, started_seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+                "supervisor_id, started_at, started_seq, site_id) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT(id) DO UPDATE SET started_at = excluded.started_at",
                 (
                     d["session_id"],
@@ -304,6 +343,7 @@ class IngestSqlite(AlertsSqlite):
                     _s(d.get("supervisor_id")),
                     at,
                     e.seq,
+                    st[2] if st else DEFAULT_SITE,
                 ),
             )
         elif e.type == "session_ended" and isinstance(d.get("session_id"), str):

@@ -15,6 +15,7 @@ from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
 from central.errors import CentralError
+from central.sites import DEFAULT_SITE
 from station.job import finishing_params, finishing_totals_sql
 from station.sqlite import open_sqlite
 
@@ -466,9 +467,94 @@ def open_central_database(path: Path) -> Database:
 
 
 @migrations()
-def m011_login_failures(db: Database) -> None:
+def m009_login_failures(db: Database) -> None:
     """Failed logins, per hashed client address and username (web/common/login.py): in the
     store, so that several central processes on one database count them together."""
     db.execute("CREATE TABLE login_failures (key TEXT NOT NULL, at REAL NOT NULL)")
     db.execute("CREATE INDEX login_failures_key_at ON login_failures(key, at)")
     db.execute("CREATE INDEX login_failures_at ON login_failures(at)")
+
+
+@migrations()
+def m011_sites(db: Database) -> None:
+    """A network of fablabs: sites, and each station, member, account and session at one.
+
+    A station and a member belong to one site (a member's home fablab: whose educators manage
+    them; their levels count at every site). An account with no site (``site_id`` NULL) is the
+    network's: an admin without a site administers every fablab. A site may ask for its own
+    induction on a kind before anyone uses its machines of that kind (``site_kinds``), and
+    records who had it (``site_inductions``)."""
+    db.execute(
+        "CREATE TABLE sites (id TEXT PRIMARY KEY, name TEXT NOT NULL, created_at TEXT NOT NULL)"
+    )
+    db.execute(
+        f"INSERT INTO sites (id, name, created_at) VALUES ('{DEFAULT_SITE}', 'Fablab', {NOW_SQL})"
+    )
+    for table in ("stations", "members"):
+        db.execute(f"ALTER TABLE {table} ADD COLUMN site_id TEXT NOT NULL DEFAULT '{DEFAULT_SITE}'")
+    db.execute("ALTER TABLE users ADD COLUMN site_id TEXT")
+    db.execute(f"UPDATE users SET site_id = '{DEFAULT_SITE}' WHERE role != 'admin'")
+    db.execute("ALTER TABLE sessions ADD COLUMN site_id TEXT")
+    db.execute(f"UPDATE sessions SET site_id = '{DEFAULT_SITE}'")
+    db.execute("CREATE INDEX stations_site ON stations(site_id)")
+    db.execute("CREATE INDEX members_site ON members(site_id)")
+    db.execute(
+        """CREATE TABLE site_kinds (
+            site_id TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            induction_required INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY (site_id, kind)
+        )"""
+    )
+    db.execute(
+        """CREATE TABLE site_inductions (
+            member_id TEXT NOT NULL,
+            site_id TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            at TEXT NOT NULL,
+            by TEXT NOT NULL,
+            PRIMARY KEY (member_id, site_id, kind)
+        )"""
+    )
+
+
+ROLLUP_KEY = "day, site_id, station_id, machine_id, kind, member_id, supervisor_id"
+"""What a roll-up row sums over: one day of one member's sessions on one machine of one site,
+with one supervisor ('' for none; '' for an unknown kind)."""
+ROLLUP_SUMS = ("sessions", "seconds", "energy_wh", "finishing_energy_wh")
+
+
+@migrations()
+def m012_rollups(db: Database) -> None:
+    """The reports' figures, kept by ingest in the same transaction as the sessions they sum
+    (central/sqlite/rollups.py), then filled from the sessions already held."""
+    db.execute(
+        """CREATE TABLE rollups (
+            day TEXT NOT NULL,
+            site_id TEXT NOT NULL,
+            station_id TEXT NOT NULL,
+            machine_id TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            member_id TEXT NOT NULL,
+            supervisor_id TEXT NOT NULL,
+            sessions INTEGER NOT NULL,
+            seconds REAL NOT NULL,
+            energy_wh REAL NOT NULL,
+            finishing_energy_wh REAL NOT NULL,
+            PRIMARY KEY (day, site_id, station_id, machine_id, kind, member_id, supervisor_id)
+        )"""
+    )
+    db.execute("CREATE INDEX rollups_site_day ON rollups(site_id, day)")
+    db.execute("CREATE INDEX rollups_member ON rollups(member_id)")
+    db.execute(f"INSERT INTO rollups ({ROLLUP_KEY}, {', '.join(ROLLUP_SUMS)}) {rollup_select(1)}")
+
+
+def rollup_select(sign: int, where: str = "1 = 1") -> str:
+    """The roll-up rows of the sessions ``where`` picks, each sum times ``sign`` (+1 to add
+    them, -1 to take them away): portable SQL, the same on both backends."""
+    return f"""SELECT substr(started_at, 1, 10), COALESCE(site_id, ''), station_id,
+                   COALESCE(machine_id, station_id), COALESCE(kind, ''), member_id,
+                   COALESCE(supervisor_id, ''), {sign} * COUNT(*),
+                   {sign} * SUM(COALESCE(duration_s, 0)), {sign} * SUM(COALESCE(energy_wh, 0)),
+                   {sign} * SUM(COALESCE(finishing_energy_wh, 0))
+               FROM sessions WHERE {where} GROUP BY 1, 2, 3, 4, 5, 6, 7"""

@@ -17,6 +17,7 @@ from central.sqlite.credentials import forget_credentials
 from central.sqlite.ingest import pseudonym_in
 from central.sqlite.progress import revoke_progress_links
 from central.sqlite.quizzes import forget_quizzes
+from central.sqlite.rollups import add_sessions
 from central.store import Erasure, GrantRecord, RetentionRun, SessionRecord, StoredEvent
 
 
@@ -92,12 +93,26 @@ class PrivacySqlite(SqliteBase):
             conn.execute(
                 "UPDATE qualifications SET granted_by = ? WHERE granted_by = ?", (anon, member_id)
             )
+            # The roll-ups name the pseudonym too (their sums do not change).
+            named = [
+                r[0]
+                for r in conn.execute(
+                    "SELECT id FROM sessions WHERE member_id = ? OR supervisor_id = ?",
+                    (member_id, member_id),
+                ).fetchall()
+            ]
+            for i in range(0, len(named), 500):
+                chunk = named[i : i + 500]
+                add_sessions(conn, -1, f"id IN ({', '.join('?' * len(chunk))})", chunk)
             sessions = conn.execute(
                 "UPDATE sessions SET member_id = ? WHERE member_id = ?", (anon, member_id)
             ).rowcount
             sessions += conn.execute(
                 "UPDATE sessions SET supervisor_id = ? WHERE supervisor_id = ?", (anon, member_id)
             ).rowcount
+            for i in range(0, len(named), 500):
+                chunk = named[i : i + 500]
+                add_sessions(conn, 1, f"id IN ({', '.join('?' * len(chunk))})", chunk)
             conn.execute("UPDATE grants SET member_id = ? WHERE member_id = ?", (anon, member_id))
             conn.execute("UPDATE grants SET granted_by = ? WHERE granted_by = ?", (anon, member_id))
             conn.execute(

@@ -1,5 +1,6 @@
-"""The reports' queries: aggregates over the ``sessions`` and ``grants`` projections, never the
-raw events, so that they stay fast over millions of events (docs/benchmarks.md)."""
+"""The reports' queries: sums of the roll-ups ingest keeps (hours, energy and sessions per day,
+member, supervisor, machine and site) and of the ``grants`` projection, never the raw events
+nor the sessions, so that they stay fast over millions of events (docs/benchmarks.md)."""
 
 from __future__ import annotations
 
@@ -20,8 +21,14 @@ from central.store import (
 )
 
 
-def where(f: Filters, column: str = "s.started_at", kind: str = "s.kind") -> tuple[str, list[Any]]:
-    """The filters as a WHERE clause on ``column`` (the time) and ``kind``; ``until`` included."""
+def where(
+    f: Filters,
+    column: str = "r.day",
+    kind: str = "r.kind",
+    site: str = "r.site_id",
+) -> tuple[str, list[Any]]:
+    """The filters as a WHERE clause on ``column`` (the time or day) and ``kind``, ``site`` (a
+    column, or a condition with one ``?`` for the site); ``until`` included."""
     clauses, params = ["1 = 1"], []
     if f.since:
         clauses.append(f"{column} >= ?")
@@ -32,24 +39,35 @@ def where(f: Filters, column: str = "s.started_at", kind: str = "s.kind") -> tup
     if f.kind:
         clauses.append(f"{kind} = ?")
         params.append(f.kind)
+    if f.site:
+        clauses.append(site if "?" in site else f"{site} = ?")
+        params.append(f.site)
     return " AND ".join(clauses), params
 
 
+STATION_AT_SITE = "{}.station_id IN (SELECT id FROM stations WHERE site_id = ?)"
+"""A grant's site: its station's."""
+MEMBER_AT_SITE = "{}.member_id IN (SELECT id FROM members WHERE site_id = ?)"
+"""A level set on the pages: its member's site."""
+
+
 class ReportsSqlite(SqliteBase):
-    """Hours, energy, peer-teaching credit, grants and machine use for the reports."""
+    """Hours, energy, peer-teaching credit and machine use read from the roll-ups ingest keeps
+    (central/sqlite/rollups.py); grants from their projection."""
 
     def hours_by_period(self, f: Filters) -> list[HoursRow]:
         w, params = where(f)
         n = PERIODS[f.period]
         return self._typed(
-            # Aggregate first, then join the few groups to members: joining every session first
-            # costs three times as much over 100,000 sessions.
+            # Aggregate first, then join the few groups to members.
             f"""WITH g AS (
-                    SELECT substr(s.started_at, 1, {n}) AS period, s.member_id, s.kind,
-                           COUNT(*) AS sessions, SUM(COALESCE(s.duration_s, 0)) AS seconds,
-                           SUM(s.supervisor_id IS NOT NULL) AS supervised_sessions,
-                           SUM(COALESCE(s.energy_wh, 0)) AS wh
-                    FROM sessions s WHERE {w} GROUP BY 1, 2, 3)
+                    SELECT substr(r.day, 1, {n}) AS period, r.member_id,
+                           NULLIF(r.kind, '') AS kind, SUM(r.sessions) AS sessions,
+                           SUM(r.seconds) AS seconds,
+                           SUM(CASE WHEN r.supervisor_id != '' THEN r.sessions ELSE 0 END)
+                               AS supervised_sessions,
+                           SUM(r.energy_wh) AS wh
+                    FROM rollups r WHERE {w} GROUP BY 1, 2, 3 HAVING SUM(r.sessions) > 0)
                 SELECT g.period, g.member_id, COALESCE(m.name, g.member_id) AS name, g.kind,
                        g.sessions, ROUND(g.seconds / 3600.0, 2) AS hours, g.supervised_sessions,
                        ROUND(g.wh / 1000.0, 3) AS energy_kwh
@@ -63,11 +81,9 @@ class ReportsSqlite(SqliteBase):
         w, params = where(f)
         return self._typed(
             f"""WITH g AS (
-                    SELECT s.member_id, COUNT(*) AS sessions,
-                           SUM(COALESCE(s.duration_s, 0)) AS seconds,
-                           SUM(COALESCE(s.energy_wh, 0)) AS wh,
-                           SUM(COALESCE(s.finishing_energy_wh, 0)) AS finishing_wh
-                    FROM sessions s WHERE {w} GROUP BY 1)
+                    SELECT r.member_id, SUM(r.sessions) AS sessions, SUM(r.seconds) AS seconds,
+                           SUM(r.energy_wh) AS wh, SUM(r.finishing_energy_wh) AS finishing_wh
+                    FROM rollups r WHERE {w} GROUP BY 1 HAVING SUM(r.sessions) > 0)
                 SELECT g.member_id, COALESCE(m.name, g.member_id) AS name, g.sessions,
                        ROUND(g.seconds / 3600.0, 2) AS hours,
                        ROUND(g.wh / 1000.0, 3) AS energy_kwh,
@@ -81,20 +97,21 @@ class ReportsSqlite(SqliteBase):
     def energy_by_member(self, f: Filters) -> dict[str, float]:
         w, params = where(f)
         rows = self._rows(
-            f"""SELECT s.member_id, ROUND(SUM(COALESCE(s.energy_wh, 0)) / 1000.0, 3) AS kwh
-                FROM sessions s WHERE {w} GROUP BY 1""",
+            f"""SELECT r.member_id, ROUND(SUM(r.energy_wh) / 1000.0, 3) AS kwh
+                FROM rollups r WHERE {w} GROUP BY 1 HAVING SUM(r.sessions) > 0""",
             params,
         )
         return {r["member_id"]: r["kwh"] for r in rows}
 
     def mentor_credit(self, f: Filters) -> list[MentorRow]:
         w, params = where(f)
-        gw, gparams = where(f, "g.granted_at", "g.kind")
+        gw, gparams = where(f, "g.granted_at", "g.kind", STATION_AT_SITE.format("g"))
         return self._typed(
             f"""WITH sup AS (
-                    SELECT s.supervisor_id AS mentor, COUNT(*) AS sessions_supervised,
-                           ROUND(SUM(COALESCE(s.duration_s, 0)) / 3600.0, 2) AS hours_supervised
-                    FROM sessions s WHERE {w} AND s.supervisor_id IS NOT NULL GROUP BY 1),
+                    SELECT r.supervisor_id AS mentor, SUM(r.sessions) AS sessions_supervised,
+                           ROUND(SUM(r.seconds) / 3600.0, 2) AS hours_supervised
+                    FROM rollups r WHERE {w} AND r.supervisor_id != '' GROUP BY 1
+                    HAVING SUM(r.sessions) > 0),
                 gr AS (
                     SELECT g.granted_by AS mentor, COUNT(*) AS grants_given
                     FROM grants g WHERE {gw} AND g.granted_by IS NOT NULL GROUP BY 1),
@@ -111,7 +128,7 @@ class ReportsSqlite(SqliteBase):
         )
 
     def grants_at_machines(self, f: Filters, limit: int = 5000) -> list[LevelGiven]:
-        w, params = where(f, "g.granted_at", "g.kind")
+        w, params = where(f, "g.granted_at", "g.kind", STATION_AT_SITE.format("g"))
         return self._typed(
             f"""SELECT g.granted_at, g.member_id, COALESCE(m.name, g.member_id) AS name, g.kind,
                        g.previous_level, g.level, g.granted_by,
@@ -123,7 +140,7 @@ class ReportsSqlite(SqliteBase):
         )
 
     def levels_set_on_pages(self, f: Filters, limit: int, *, except_by: str) -> list[LevelGiven]:
-        w, params = where(f, "h.at", "h.kind")
+        w, params = where(f, "h.at", "h.kind", MEMBER_AT_SITE.format("h"))
         return self._typed(
             f"""SELECT h.at AS granted_at, h.member_id, COALESCE(m.name, h.member_id) AS name,
                        h.kind,
@@ -145,21 +162,23 @@ class ReportsSqlite(SqliteBase):
         w, params = where(f)
         n = PERIODS[f.period]
         return self._typed(
-            f"""SELECT substr(s.started_at, 1, {n}) AS period, s.station_id,
-                       COALESCE(s.machine_id, s.station_id) AS machine_id, s.kind,
-                       COUNT(*) AS sessions,
-                       ROUND(SUM(COALESCE(s.duration_s, 0)) / 3600.0, 2) AS hours,
-                       ROUND(SUM(COALESCE(s.energy_wh, 0)) / 1000.0, 3) AS energy_kwh
-                FROM sessions s WHERE {w} GROUP BY 1, 2 ORDER BY 1, 2""",
+            f"""SELECT substr(r.day, 1, {n}) AS period, r.station_id,
+                       MIN(r.machine_id) AS machine_id, MIN(NULLIF(r.kind, '')) AS kind,
+                       SUM(r.sessions) AS sessions,
+                       ROUND(SUM(r.seconds) / 3600.0, 2) AS hours,
+                       ROUND(SUM(r.energy_wh) / 1000.0, 3) AS energy_kwh
+                FROM rollups r WHERE {w} GROUP BY 1, 2 HAVING SUM(r.sessions) > 0
+                ORDER BY 1, 2""",
             params,
         )
 
     def supervision_pairs(self, f: Filters) -> list[SupervisionPair]:
         w, params = where(f)
         return self._typed(
-            f"""SELECT s.member_id, s.supervisor_id, COUNT(*) AS sessions,
-                       ROUND(SUM(COALESCE(s.duration_s, 0)) / 3600.0, 2) AS hours
-                FROM sessions s WHERE {w} AND s.supervisor_id IS NOT NULL GROUP BY 1, 2""",
+            f"""SELECT r.member_id, r.supervisor_id, SUM(r.sessions) AS sessions,
+                       ROUND(SUM(r.seconds) / 3600.0, 2) AS hours
+                FROM rollups r WHERE {w} AND r.supervisor_id != '' GROUP BY 1, 2
+                HAVING SUM(r.sessions) > 0""",
             params,
         )
 

@@ -7,8 +7,9 @@ from datetime import datetime
 from typing import Any
 
 from central import clock
-from central.errors import BadgeHeld, Conflict, NotFound
+from central.errors import BadgeHeld, Conflict, NotFound, OtherSite
 from central.roster_import import NewerGrant, grants_to_keep, keeping
+from central.sites import DEFAULT_SITE
 from central.sqlite.base import SqliteBase
 from station.model import Level, Role
 from station.roster import RosterImport
@@ -111,13 +112,18 @@ class RosterSqlite(SqliteBase):
         }
 
     def import_roster_keeping_grants(
-        self, roster: RosterImport, *, replace_all: bool, since: datetime
+        self,
+        roster: RosterImport,
+        *,
+        replace_all: bool,
+        since: datetime,
+        site_id: str | None = None,
     ) -> tuple[dict[str, int], list[NewerGrant]]:
         """:meth:`import_roster`, keeping the levels set by a person after ``since`` that the
         file would lower or withdraw (central/roster_import.py); returns them too."""
         kept: list[NewerGrant] = []
         try:
-            changed = self._import_roster(roster, replace_all, keep=(since, kept))
+            changed = self._import_roster(roster, replace_all, keep=(since, kept), site_id=site_id)
         except _NothingChanged:
             changed = 0
         counts = {
@@ -142,9 +148,16 @@ class RosterSqlite(SqliteBase):
         roster: RosterImport,
         replace_all: bool,
         keep: tuple[datetime, list[NewerGrant]] | None = None,
+        site_id: str | None = None,
     ) -> int:
+        """``site_id``: the import of one site's educator — its new members join that site, a
+        member of another site is refused, and a whole roster replaces only that site's."""
         changed = 0
         with self._transaction() as conn:
+            if site_id is not None:
+                named = {m.id for m in roster.members} | {b.member_id for b in roster.badges}
+                named |= {q.member_id for q in roster.qualifications}
+                refuse_other_sites(conn, site_id, sorted(named))
             if keep is not None:  # in the transaction: a grant arriving now is seen or after
                 since, kept = keep
                 kept += grants_to_keep(
@@ -161,11 +174,19 @@ class RosterSqlite(SqliteBase):
                 ).fetchone()
                 if old != (m.name, m.role.value, int(m.active)):
                     conn.execute(
-                        "INSERT INTO members (id, name, role, active, version, updated_at) "
-                        "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET "
+                        "INSERT INTO members (id, name, role, active, version, updated_at, "
+                        "site_id) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET "
                         "name = excluded.name, role = excluded.role, active = excluded.active, "
                         "version = excluded.version, updated_at = excluded.updated_at",
-                        (m.id, m.name, m.role.value, int(m.active), version, stamp),
+                        (
+                            m.id,
+                            m.name,
+                            m.role.value,
+                            int(m.active),
+                            version,
+                            stamp,
+                            site_id or DEFAULT_SITE,
+                        ),
                     )
                     changed += 1
             for b in roster.badges:
@@ -204,7 +225,12 @@ class RosterSqlite(SqliteBase):
                     )
                     changed += 1
             if replace_all:
-                for (mid,) in conn.execute("SELECT id FROM members WHERE active = 1").fetchall():
+                scoped, site_params = (
+                    ("", ()) if site_id is None else (" AND site_id = ?", (site_id,))
+                )
+                for (mid,) in conn.execute(
+                    f"SELECT id FROM members WHERE active = 1{scoped}", site_params
+                ).fetchall():
                     if mid not in ids:
                         conn.execute(
                             "UPDATE members SET active = 0, version = ?, updated_at = ? "
@@ -212,7 +238,11 @@ class RosterSqlite(SqliteBase):
                             (version, stamp, mid),
                         )
                         changed += 1
-                for (uid,) in conn.execute("SELECT uid FROM badges WHERE active = 1").fetchall():
+                for (uid,) in conn.execute(
+                    "SELECT uid FROM badges WHERE active = 1 AND member_id IN "
+                    f"(SELECT id FROM members WHERE 1 = 1{scoped})",
+                    site_params,
+                ).fetchall():
                     if uid not in uids:
                         conn.execute(
                             "UPDATE badges SET active = 0, version = ? WHERE uid = ?",
@@ -237,7 +267,7 @@ class RosterSqlite(SqliteBase):
         with self._read() as conn:
             out = {}
             for table, cols in (
-                ("members", "id, name, role, active, version, erased_at"),
+                ("members", "id, name, role, active, version, erased_at, site_id"),
                 ("badges", "uid, member_id, active, version"),
                 ("qualifications", "member_id, kind, level, granted_by, granted_at, version"),
             ):
@@ -271,9 +301,11 @@ class RosterSqlite(SqliteBase):
                 member_id = self._new_member_id(conn, new_name)
                 version = self._bump(conn)
                 conn.execute(
-                    "INSERT INTO members (id, name, role, active, version, updated_at) "
-                    "VALUES (?, ?, 'trainee', 1, ?, ?)",
-                    (member_id, new_name, version, clock.now_iso()),
+                    # A newcomer enrolled at a machine belongs to that machine's fablab.
+                    "INSERT INTO members (id, name, role, active, version, updated_at, site_id) "
+                    "VALUES (?, ?, 'trainee', 1, ?, ?, "
+                    "COALESCE((SELECT site_id FROM stations WHERE id = ?), ?))",
+                    (member_id, new_name, version, clock.now_iso(), station_id, DEFAULT_SITE),
                 )
             row = conn.execute(
                 "SELECT name, active, erased_at FROM members WHERE id = ?", (member_id,)
@@ -345,15 +377,35 @@ class RosterSqlite(SqliteBase):
                 (member_id, kind, level.value, by, clock.now_iso(), version),
             )
 
-    def upsert_member(self, member_id: str, name: str, role: Role, active: bool = True) -> None:
+    def upsert_member(
+        self,
+        member_id: str,
+        name: str,
+        role: Role,
+        active: bool = True,
+        *,
+        site_id: str | None = None,
+    ) -> None:
+        """Create or change a member. ``site_id``: a new member's site (default: the default
+        site); set by a site's educator, an existing member of another site is refused."""
         with self._transaction() as conn:
+            if site_id is not None:
+                refuse_other_sites(conn, site_id, [member_id])
             version = self._bump(conn)
             conn.execute(
-                "INSERT INTO members (id, name, role, active, version, updated_at) "
-                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET name = excluded.name, "
+                "INSERT INTO members (id, name, role, active, version, updated_at, site_id) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET name = excluded.name, "
                 "role = excluded.role, active = excluded.active, version = excluded.version, "
                 "updated_at = excluded.updated_at",
-                (member_id, name, role.value, int(active), version, clock.now_iso()),
+                (
+                    member_id,
+                    name,
+                    role.value,
+                    int(active),
+                    version,
+                    clock.now_iso(),
+                    site_id or DEFAULT_SITE,
+                ),
             )
 
     def add_badge(self, uid: str, member_id: str, *, move: bool = False) -> None:
@@ -376,8 +428,8 @@ class RosterSqlite(SqliteBase):
     def member_detail(self, member_id: str) -> dict[str, Any]:
         """One member with badges, qualifications (who granted them) and grants they gave."""
         rows = self._rows(
-            "SELECT id, name, role, active, version, updated_at, erased_at FROM members "
-            "WHERE id = ?",
+            "SELECT id, name, role, active, version, updated_at, erased_at, site_id "
+            "FROM members WHERE id = ?",
             (member_id,),
         )
         if not rows:
@@ -398,3 +450,20 @@ class RosterSqlite(SqliteBase):
             (member_id,),
         )
         return member
+
+
+def refuse_other_sites(conn: Any, site_id: str, member_ids: list[str]) -> None:
+    """A site's educator cannot change a member of another site (nothing is written)."""
+    for i in range(0, len(member_ids), 500):
+        chunk = member_ids[i : i + 500]
+        row = conn.execute(
+            f"SELECT id, site_id FROM members WHERE id IN ({', '.join('?' * len(chunk))}) "
+            "AND site_id != ? ORDER BY id LIMIT 1",
+            [*chunk, site_id],
+        ).fetchone()
+        if row is not None:
+            raise OtherSite(
+                f"member {row[0]} belongs to the site {row[1]}, not {site_id}: their educators "
+                "manage them (a network admin can move them)",
+                row[0],
+            )

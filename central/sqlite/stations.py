@@ -9,6 +9,7 @@ from typing import Any
 
 from central import clock
 from central.errors import BadRequest, Conflict, NotFound
+from central.sites import DEFAULT_SITE
 from central.sqlite.base import SqliteBase
 from station.config import ID_PATTERN
 
@@ -25,9 +26,16 @@ class StationsSqlite(SqliteBase):
     """Stations, their tokens (only hashes are kept) and their last contact."""
 
     def add_station(
-        self, station_id: str, *, name: str = "", machine_id: str = "", kind: str = ""
+        self,
+        station_id: str,
+        *,
+        name: str = "",
+        machine_id: str = "",
+        kind: str = "",
+        site_id: str = DEFAULT_SITE,
     ) -> str:
-        """Register a station; return its token (only its hash is stored: print it once)."""
+        """Register a station at a site; return its token (only its hash is stored: print it
+        once)."""
         if not ID_PATTERN.match(station_id):
             raise BadRequest(
                 f"station id {station_id!r}: use lower-case letters, digits, - and _ (max 63)",
@@ -40,9 +48,11 @@ class StationsSqlite(SqliteBase):
                     f"station {station_id} exists already; `station token {station_id}` gives it "
                     "a new token"
                 )
+            if not conn.execute("SELECT 1 FROM sites WHERE id = ?", (site_id,)).fetchone():
+                raise NotFound(f"no site {site_id}: create it with `station-central site add`")
             conn.execute(
-                "INSERT INTO stations (id, name, machine_id, kind, token_hash, created_at) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT INTO stations (id, name, machine_id, kind, token_hash, created_at, "
+                "site_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (
                     station_id,
                     name,
@@ -50,6 +60,7 @@ class StationsSqlite(SqliteBase):
                     kind,
                     hash_token(token),
                     clock.now_iso(),
+                    site_id,
                 ),
             )
         return token
@@ -79,7 +90,7 @@ class StationsSqlite(SqliteBase):
     def stations(self) -> list[dict[str, Any]]:
         rows = self._rows(
             "SELECT id, name, machine_id, kind, active, created_at, revoked_at, high_water, held,"
-            " syncs, last_contact_at, last_status, backlog FROM stations ORDER BY id"
+            " syncs, last_contact_at, last_status, backlog, site_id FROM stations ORDER BY id"
         )
         for r in rows:
             r["active"] = bool(r["active"])

@@ -9,6 +9,7 @@ sync API is exempt because it is authenticated by a bearer token, never by a coo
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import time
@@ -34,12 +35,13 @@ from flask import (
 )
 
 from central.config import CentralConfig
-from central.errors import BadgeHeld, BadRequest, CentralError, Conflict, NotFound
+from central.errors import BadgeHeld, BadRequest, CentralError, Conflict, NotFound, OtherSite
 from central.fleet import changed_rows, fleet, utcnow
 from central.ingest import COMMAND_ACTIONS, parse_command
 from central.privacy import retention_runs
 from central.roster_export import roster_csv
-from central.store import ROLES, CentralStore
+from central.sites import DEFAULT_SITE
+from central.store import ROLES, CentralStore, Filters
 from station.errors import RosterError
 from station.model import Level, Role
 from station.roster import (
@@ -153,6 +155,59 @@ def requires(*roles: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     return decorate
 
 
+# --- sites: what an account of one fablab may see ----------------------------------------------
+
+
+def viewer_site() -> str | None:
+    """The site the logged-in account is limited to; None for an account of the whole network
+    (docs/network.md)."""
+    user = current_user()
+    site = user.get("site") if user else None
+    return str(site) if site else None
+
+
+def in_scope(site_id: str | None) -> bool:
+    site = viewer_site()
+    return site is None or site_id == site
+
+
+def member_in_scope(member_id: str) -> None:
+    """404 for a member the viewer may not see: another site's member looks like no member
+    (the page does not tell which ids exist elsewhere)."""
+    site = store().member_site(member_id)
+    if site is None or not in_scope(site):
+        abort(404, f"no member {member_id}")
+
+
+def station_in_scope(station_id: str) -> dict[str, Any]:
+    try:
+        station = store().station(station_id)
+    except NotFound:
+        abort(404, f"no station {station_id}")
+    if not in_scope(station.get("site_id")):
+        abort(404, f"no station {station_id}")
+    return station
+
+
+def site_asked() -> str | None:
+    """The site the page shows: the viewer's own, or for a network account the one it picked
+    (``?site=``, none: every site)."""
+    own = viewer_site()
+    if own is not None:
+        return own
+    asked = request.args.get("site") or None
+    if asked is not None and asked not in {s["id"] for s in store().sites()}:
+        abort(404, f"no site {asked}")
+    return asked
+
+
+def scoped_filters(args: Any) -> Filters:
+    """A report's filters, held to the viewer's site (a site's account cannot widen them)."""
+    f = Filters.parse(args)
+    own = viewer_site()
+    return dataclasses.replace(f, site=own) if own is not None else f
+
+
 # --- login ---------------------------------------------------------------------------------------
 
 
@@ -197,22 +252,59 @@ FLEET_FIELDS = ("state", "who", "contact", "backlog", "health", "problems")
 """The live cells of a station's row (web/central/templates/central_dash_rows.html)."""
 
 
-def fleet_now() -> list[dict[str, Any]]:
-    problems = store().recent_events(("problem_reported",), 50)
-    changes = store().recent_events(("machine_state_changed",), 200)
-    return fleet(store().stations(), problems, utcnow(), config().offline_after_s, changes)
+def site_stations(site: str | None) -> list[dict[str, Any]]:
+    return [s for s in store().stations() if site is None or s.get("site_id") == site]
+
+
+def fleet_now(site: str | None = None) -> list[dict[str, Any]]:
+    """The fleet's rows, of one site or (None) of the network."""
+    stations = site_stations(site)
+    ids = {s["id"] for s in stations}
+    problems = [
+        e for e in store().recent_events(("problem_reported",), 50) if e["station_id"] in ids
+    ]
+    changes = [
+        e for e in store().recent_events(("machine_state_changed",), 200) if e["station_id"] in ids
+    ]
+    return fleet(stations, problems, utcnow(), config().offline_after_s, changes)
+
+
+def site_commands(site: str | None, limit: int = 20) -> list[dict[str, Any]]:
+    if site is None:
+        return store().commands(limit=limit)
+    ids = {s["id"] for s in site_stations(site)}
+    return [c for c in store().commands(limit=limit * 10) if c["station_id"] in ids][:limit]
+
+
+def site_alerts(site: str | None, limit: int = 20) -> list[Any]:
+    """The fleet's alerts about the site's stations (a badge alert names two stations: it
+    shows where either is)."""
+    alerts = store().recent_alerts(limit if site is None else limit * 10)
+    if site is None:
+        return alerts
+    ids = {s["id"] for s in site_stations(site)}
+
+    def named(a: Any) -> set[str]:
+        d = a["data"]
+        out = {d.get("station_id")}
+        for k in ("first", "second"):
+            if isinstance(d.get(k), dict):
+                out.add(d[k].get("station_id"))
+        return {x for x in out if isinstance(x, str)}
+
+    return [a for a in alerts if named(a) & ids][:limit]
 
 
 def fleet_message(
-    previous: dict[str, str], last_commands: str | None
+    previous: dict[str, str], last_commands: str | None, site: str | None = None
 ) -> tuple[str | None, dict[str, str], str]:
     """The next stream message: only the stations whose row changed (each with its cells as the
     page shows them, in the viewer's language) and the command log when it changed; None when
     nothing did."""
     cell = get_template_attribute("central_dash_rows.html", "cell")
     command_rows = get_template_attribute("central_dash_rows.html", "command_rows")
-    changed, removed, index = changed_rows(previous, fleet_now())
-    commands = str(command_rows(store().commands(limit=20)))
+    changed, removed, index = changed_rows(previous, fleet_now(site))
+    commands = str(command_rows(site_commands(site)))
     if not changed and not removed and commands == last_commands:
         return None, index, commands
     body: dict[str, Any] = {
@@ -229,15 +321,22 @@ def fleet_message(
 @dash.get("/")
 @requires("technician")
 def index() -> str:
+    site = site_asked()
     return render_template(
         "central_dash.html",
-        stations=fleet_now(),
+        stations=fleet_now(site),
         fields=FLEET_FIELDS,
-        commands=store().commands(limit=20),
+        commands=site_commands(site),
         actions=COMMAND_ACTIONS,
         missed=config().sync.offline_after_missed,
-        faults=store().recent_events(("machine_state_changed",), 200),
-        alerts=store().recent_alerts(20),
+        faults=[
+            e
+            for e in store().recent_events(("machine_state_changed",), 200)
+            if site is None or e["station_id"] in {s["id"] for s in site_stations(site)}
+        ],
+        alerts=site_alerts(site),
+        site=site,
+        sites=store().sites() if viewer_site() is None else [],
     )
 
 
@@ -245,7 +344,8 @@ def index() -> str:
 @requires("technician")
 def fleet_json() -> Response:
     return Response(
-        json.dumps({"stations": fleet_now()}, ensure_ascii=False), mimetype="application/json"
+        json.dumps({"stations": fleet_now(site_asked())}, ensure_ascii=False),
+        mimetype="application/json",
     )
 
 
@@ -256,6 +356,7 @@ def stream() -> Response:
     stations (and the command log) that changed; a comment every 15 s otherwise."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     viewer = current_user() or {}
+    site = site_asked()
 
     def still_allowed() -> bool:
         """A logout, a new role or a disabled account ends an open stream too."""
@@ -270,7 +371,7 @@ def stream() -> Response:
             seen = store().changes_seen()
             # Ends when the viewer goes away (the write fails: GeneratorExit) or loses the right.
             while still_allowed():
-                payload, index, commands = fleet_message(index, commands)
+                payload, index, commands = fleet_message(index, commands, site)
                 if payload is not None:
                     quiet = 0.0
                     yield f"event: fleet\ndata: {payload}\n\n"
@@ -294,6 +395,7 @@ def stream() -> Response:
 @dash.post("/stations/<station_id>/commands")
 @requires("technician")
 def send_command(station_id: str) -> Any:
+    station_in_scope(station_id)
     body = {k: request.form.get(k, "") for k in ("action", "reason", "uid")}
     if not body["uid"]:
         body.pop("uid")
@@ -322,7 +424,11 @@ def members() -> str:
     for r in rows["qualifications"]:
         if r["level"] != "none":
             quals.setdefault(r["member_id"], []).append(r)
-    people = [m for m in rows["members"] if not q or q in m["id"].lower() or q in m["name"].lower()]
+    people = [
+        m
+        for m in rows["members"]
+        if in_scope(m["site_id"]) and (not q or q in m["id"].lower() or q in m["name"].lower())
+    ]
     return render_template(
         "central_admin.html",
         members=people,
@@ -348,7 +454,17 @@ def save_member() -> Any:
     elif role not in [r.value for r in Role]:
         flash(t("c.admin.bad_role"), "error")
     else:
-        store().upsert_member(member_id, name, Role(role), request.form.get("active", "1") == "1")
+        try:
+            store().upsert_member(
+                member_id,
+                name,
+                Role(role),
+                request.form.get("active", "1") == "1",
+                site_id=viewer_site(),
+            )
+        except OtherSite:
+            flash(t("c.sites.other_member", id=member_id), "error")
+            return redirect(url_for("central_admin.members"))
         flash(t("c.admin.saved", name=name), "ok")
         return redirect(url_for("central_admin.member", member_id=member_id))
     return redirect(url_for("central_admin.members"))
@@ -357,6 +473,7 @@ def save_member() -> Any:
 @admin.get("/members/<member_id>")
 @requires("educator")
 def member(member_id: str) -> str:
+    member_in_scope(member_id)
     try:
         detail = store().member_detail(member_id)
     except NotFound as e:
@@ -372,6 +489,7 @@ def member(member_id: str) -> str:
 @admin.post("/members/<member_id>/badges")
 @requires("educator")
 def add_badge(member_id: str) -> Any:
+    member_in_scope(member_id)
     try:
         store().add_badge(
             normalise_uid(request.form.get("uid", "")),
@@ -380,7 +498,9 @@ def add_badge(member_id: str) -> Any:
         )
         flash(t("c.admin.badge_added"), "ok")
     except BadgeHeld as e:
-        flash(t("c.admin.badge_held", uid=e.uid, name=_name_of(e.holder)), "error")
+        # Another site's holder is not named to this site's educator.
+        holder = _name_of(e.holder) if in_scope(store().member_site(e.holder)) else "?"
+        flash(t("c.admin.badge_held", uid=e.uid, name=holder), "error")
     except RosterProblem as e:
         flash(problem_text(e.code, e.values), "error")
     except NotFound as e:
@@ -398,6 +518,12 @@ def _name_of(member_id: str) -> str:
 @admin.post("/badges/<uid>/<any(revoke, restore):what>")
 @requires("educator")
 def badge_active(uid: str, what: str) -> Any:
+    holder = next(
+        (b["member_id"] for b in store().roster_rows()["badges"] if b["uid"] == uid), None
+    )
+    if holder is None:
+        abort(404, f"no badge {uid}")
+    member_in_scope(holder)
     try:
         store().set_badge_active(uid, what == "restore")
     except NotFound as e:
@@ -409,6 +535,7 @@ def badge_active(uid: str, what: str) -> Any:
 @admin.post("/members/<member_id>/qualifications")
 @requires("educator")
 def set_qualification(member_id: str) -> Any:
+    member_in_scope(member_id)
     kind = request.form.get("kind", "").strip().lower()
     level = request.form.get("level", "")
     if not KIND_PATTERN.match(kind) or level not in [lv.value for lv in Level]:
@@ -440,9 +567,12 @@ def import_roster() -> Any:
             parse_roster_csv(text, upload.filename),
             replace_all=not request.form.get("merge"),
             since=UPLOAD_KEEPS_SINCE,
+            site_id=viewer_site(),
         )
     except UnicodeDecodeError:
         flash(t("c.admin.not_utf8"), "error")
+    except OtherSite as e:
+        flash(t("c.sites.other_member", id=e.what), "error")
     except RosterError as e:
         flash_roster_error(e)
     else:
@@ -496,7 +626,7 @@ def flash_roster_error(e: RosterError) -> None:
 @requires("educator")
 def export_roster() -> Response:
     return Response(
-        roster_csv(store()),
+        roster_csv(store(), site=viewer_site()),
         mimetype="text/csv",
         headers={"Content-Disposition": "attachment; filename=roster.csv"},
     )
@@ -505,9 +635,44 @@ def export_roster() -> Response:
 @admin.get("/stations")
 @requires("admin")
 def stations() -> str:
+    own = viewer_site()
     return render_template(
-        "central_stations.html", stations=store().stations(), users=store().users(), roles=ROLES
+        "central_stations.html",
+        stations=site_stations(own),
+        users=[u for u in store().users() if own is None or u["site_id"] == own],
+        roles=ROLES,
+        sites=[s for s in store().sites() if in_scope(s["id"])],
+        network=own is None,
     )
+
+
+@admin.post("/sites")
+@requires("admin")
+def add_site() -> Any:
+    """A new fablab of the network (network admins only)."""
+    if viewer_site() is not None:
+        abort(403, "only a network admin creates sites")
+    try:
+        store().add_site(request.form.get("id", "").strip(), request.form.get("name", ""))
+        flash(t("c.sites.saved"), "ok")
+    except BadRequest as e:
+        flash(str(e), "error")
+    return redirect(url_for("central_admin.stations"))
+
+
+@admin.post("/stations/<station_id>/site")
+@requires("admin")
+def move_station(station_id: str) -> Any:
+    """A station moves to another site (network admins only): its past stays where it was."""
+    station_in_scope(station_id)
+    if viewer_site() is not None:
+        abort(403, "only a network admin moves stations between sites")
+    try:
+        store().move_station(station_id, request.form.get("site", ""))
+    except NotFound as e:
+        abort(404, str(e))
+    flash(t("c.sites.moved", id=station_id), "ok")
+    return redirect(url_for("central_admin.stations"))
 
 
 @admin.post("/stations")
@@ -524,8 +689,9 @@ def add_station() -> Any:
             name=request.form.get("name", "").strip()[:120],
             machine_id=request.form.get("machine", "").strip()[:63],
             kind=kind,
+            site_id=viewer_site() or request.form.get("site") or DEFAULT_SITE,
         )
-    except (BadRequest, Conflict) as e:
+    except (BadRequest, Conflict, NotFound) as e:
         flash(str(e), "error")
         return redirect(url_for("central_admin.stations"))
     return render_template("central_token.html", station_id=sid, token=token)
@@ -534,6 +700,7 @@ def add_station() -> Any:
 @admin.post("/stations/<station_id>/<any(revoke, token):what>")
 @requires("admin")
 def station_token(station_id: str, what: str) -> Any:
+    station_in_scope(station_id)
     try:
         if what == "revoke":
             store().revoke_station(station_id)
@@ -548,15 +715,27 @@ def station_token(station_id: str, what: str) -> Any:
 @admin.post("/users")
 @requires("admin")
 def add_user() -> Any:
+    """An account: a site's admin makes accounts of its own site only (and cannot take over
+    another site's account); a network admin picks the site, or none for the network."""
+    own = viewer_site()
+    username = request.form.get("username", "").strip().lower()
+    if own is not None:
+        existing = next((u for u in store().users() if u["username"] == username), None)
+        if existing is not None and existing["site_id"] != own:
+            abort(404, f"no account {username} at this site")
+        site: str | None = own
+    else:
+        site = request.form.get("site") or None
     try:
         store().add_user(
-            request.form.get("username", "").strip().lower(),
+            username,
             request.form.get("password", ""),
             request.form.get("role", ""),
             replace=bool(request.form.get("replace")),
+            site_id=site,
         )
         flash(t("c.stations.account_saved"), "ok")
-    except (BadRequest, Conflict) as e:
+    except (BadRequest, Conflict, NotFound) as e:
         flash(str(e), "error")
     return redirect(url_for("central_admin.stations"))
 

@@ -11,7 +11,7 @@ from flask import Blueprint, Flask, Response, abort, flash, redirect, request, u
 
 from central.errors import NotFound
 from central.privacy import erase_member, export_member
-from web.central.pages import requires, store, t, tn
+from web.central.pages import member_in_scope, requires, store, t, tn
 
 bp = Blueprint("central_privacy", __name__, url_prefix="/admin/members")
 
@@ -23,6 +23,7 @@ def init_app(app: Flask) -> None:
 @bp.get("/<member_id>/export.json")
 @requires("educator")
 def export(member_id: str) -> Response:
+    member_in_scope(member_id)
     try:
         data = export_member(store(), member_id)
     except NotFound as e:
@@ -37,6 +38,7 @@ def export(member_id: str) -> Response:
 @bp.post("/<member_id>/erase")
 @requires("educator")
 def erase(member_id: str) -> Any:
+    member_in_scope(member_id)
     if request.form.get("confirm", "").strip() != member_id:
         flash(t("c.member.erase.typo", id=member_id), "error")
         return redirect(url_for("central_admin.member", member_id=member_id))

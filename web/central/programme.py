@@ -14,7 +14,7 @@ from flask import Blueprint, Flask, Response, render_template, request, url_for
 from central import programme, reports
 from central.errors import BadRequest
 from web.central.charts import bar_chart, column_chart
-from web.central.pages import language, requires, store, t
+from web.central.pages import language, requires, scoped_filters, store, t, viewer_site
 from web.central.programme_pdf import method_lines, programme_pdf
 from web.central.reports import bad_filter, csv_response
 from web.common.format import number
@@ -32,7 +32,7 @@ def _filters() -> reports.Filters:
     today = reports.today()
     args.setdefault("since", date(today.year, 1, 1).isoformat())
     args.setdefault("until", today.isoformat())
-    f = reports.Filters.parse(args)
+    f = scoped_filters(args)
     if f.since and f.until and f.since > f.until:
         raise BadRequest("since must come before until", "order")
     return f
@@ -117,7 +117,15 @@ def page() -> Any:
         charts=charts,
         method_lines=method_lines,
         number=lambda v, d=0: number(v, language(), d),
-        query={"since": f.since, "until": f.until, "kind": f.kind, "names": "1" if names else None},
+        query={
+            "since": f.since,
+            "until": f.until,
+            "kind": f.kind,
+            "site": f.site,
+            "names": "1" if names else None,
+        },
+        sites=store().sites() if viewer_site() is None else [],
+        site_name=next((s["name"] for s in store().sites() if s["id"] == f.site), None),
     )
 
 

@@ -31,7 +31,16 @@ from central import reports
 from central.errors import BadRequest, NotFound
 from central.store import now_iso
 from web.central.charts import bar_chart, column_chart
-from web.central.pages import config, language, requires, store, t
+from web.central.pages import (
+    config,
+    language,
+    member_in_scope,
+    requires,
+    scoped_filters,
+    store,
+    t,
+    viewer_site,
+)
 
 bp = Blueprint("central_reports", __name__, url_prefix="/reports")
 public = Blueprint("central_progress", __name__)
@@ -122,7 +131,7 @@ def index() -> str:
 @requires("educator")
 def report(name: str) -> Any:
     try:
-        f = reports.Filters.parse(request.args)
+        f = scoped_filters(request.args)
     except BadRequest as e:
         return bad_filter(e, url_for("central_reports.report", name=name))
     s = store()
@@ -194,6 +203,7 @@ def report(name: str) -> Any:
         rows=rows,
         charts=charts,
         periods=list(reports.PERIODS),
+        sites=store().sites() if viewer_site() is None else [],
         **extra,
     )
 
@@ -232,6 +242,7 @@ FILTER_FIELDS = ("since", "until", "period", "kind", "order")
 @bp.get("/progress/<member_id>")
 @requires("educator")
 def progress(member_id: str) -> Any:
+    member_in_scope(member_id)
     try:
         data = ladder.progress(store(), member_id)
     except NotFound:
@@ -250,6 +261,7 @@ def progress(member_id: str) -> Any:
 @requires("educator")
 def revoke_link(member_id: str) -> Any:
     """Every personal link given to this member so far stops working; a new one is shown."""
+    member_in_scope(member_id)
     try:
         ladder.revoke_links(store(), member_id, now_iso())
     except NotFound:
