@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +51,13 @@ def store(central_store: CentralStore) -> Iterator[CentralStore]:
 
 @pytest.fixture
 def app(tmp_path: Path, store: CentralStore) -> Flask:
-    app = create_central_app(store, central_config(tmp_path))
+    config = central_config(tmp_path)
+    # Credentials on, so that their member pages are in the walk too (issue 15).
+    config = replace(
+        config,
+        credentials=replace(config.credentials, public_url="https://badges.fabrique.example"),
+    )
+    app = create_central_app(store, config)
     app.config["TESTING"] = True
     app.extensions["login_limiter"] = LoginLimiter(attempts=10_000)
     return app
@@ -253,3 +260,24 @@ def test_the_programme_report_holds_to_the_site(app: Flask, store: CentralStore)
     assert "amina" in csv and "lea" not in csv
     page = network.get("/reports/programme/?since=2026-01-01&until=2026-12-31&site=site-b")
     assert "Fablab de Sarcelles" in page.get_data(as_text=True)
+
+
+def test_a_sites_educator_cannot_rewrite_the_networks_induction_quiz(
+    app: Flask, store: CentralStore
+) -> None:
+    """One quiz per kind serves every site: site A's educator reads it but cannot change it;
+    the network's admin can (on a single-site store the educators edit it, tests/test_quiz_web)."""
+    from central import quiz
+
+    store.save_quiz("laser", quiz.SAMPLE, by="network", at="2026-11-20T10:00:00+00:00")
+    educator, token = login(app, "ed-a")
+    assert educator.get("/admin/quizzes/laser").status_code == 200
+    changed = quiz.SAMPLE.replace("?", " ?", 1)
+    r = educator.post("/admin/quizzes/laser", data={"source": changed, "csrf_token": token})
+    assert r.status_code == 403
+    assert "compte du réseau" in r.get_data(as_text=True)
+    assert store.quiz("laser")["source"] == quiz.SAMPLE  # type: ignore[index]
+    network, token = login(app, "network")
+    r = network.post("/admin/quizzes/laser", data={"source": changed, "csrf_token": token})
+    assert r.status_code == 302
+    assert store.quiz("laser")["source"] == changed  # type: ignore[index]

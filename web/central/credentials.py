@@ -34,7 +34,7 @@ from central.credentials.issuer import OB3_CONTEXT, VC2_CONTEXT, Issuer
 from central.credentials.keys import KeyRing
 from central.errors import NotFound
 from station.model import Level
-from web.central.pages import config, current_user, requires, store, t
+from web.central.pages import config, current_user, member_in_scope, requires, store, t
 from web.central.reports import LinkProblem, link_page, member_of_link
 from web.common import i18n
 
@@ -242,6 +242,7 @@ def _back(member_id: str) -> Any:
 @admin.post("/members/<member_id>/credentials/consent")
 @requires("educator")
 def record_consent(member_id: str) -> Any:
+    member_in_scope(member_id)  # another site's member is no member (docs/network.md)
     ctx = _required()
     try:
         member = issue._member(ctx.store, member_id)
@@ -272,6 +273,7 @@ def record_consent(member_id: str) -> Any:
 @admin.post("/members/<member_id>/credentials/consent/withdraw")
 @requires("educator")
 def withdraw_consent(member_id: str) -> Any:
+    member_in_scope(member_id)  # another site's member is no member (docs/network.md)
     _required().store.withdraw_consent(member_id)
     flash(t("c.cred.consent_withdrawn"), "ok")
     return _back(member_id)
@@ -281,6 +283,7 @@ def withdraw_consent(member_id: str) -> Any:
 @requires("educator")
 def consent_form(member_id: str) -> Any:
     """The paper a trainee (and for a minor, a parent) signs before the first credential."""
+    member_in_scope(member_id)  # another site's member is no member (docs/network.md)
     ctx = _required()
     try:
         member = issue._member(ctx.store, member_id)
@@ -297,6 +300,7 @@ def consent_form(member_id: str) -> Any:
 @admin.post("/members/<member_id>/credentials/issue")
 @requires("educator")
 def issue_credential(member_id: str) -> Any:
+    member_in_scope(member_id)  # another site's member is no member (docs/network.md)
     ctx = _required()
     kind = request.form.get("kind", "")
     try:
@@ -317,6 +321,7 @@ def revoke_credential(credential_id: str) -> Any:
     row = ctx.store.credential(credential_id)
     if row is None:
         abort(404)
+    member_in_scope(row["member_id"])
     issue.revoke(
         ctx, credential_id, by=_username(), now=_now(), reason=request.form.get("reason", "")[:200]
     )
@@ -350,7 +355,9 @@ def _download(credential_id: str, fmt: str, member_id: str | None) -> Any:
         return render_template(
             "central_error.html", title=t("c.cred.title"), message=_error_text(e), back=None
         ), 410
-    if member_id is not None and row["member_id"] != member_id:
+    if member_id is None:
+        member_in_scope(row["member_id"])  # an educator: the member's site
+    elif row["member_id"] != member_id:
         abort(404)
     if fmt == "png":
         body: bytes = issue.badge_png(ctx, row)

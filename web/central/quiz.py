@@ -25,7 +25,7 @@ from flask import (
 )
 
 from central import quiz
-from web.central.pages import current_user, requires, store, t
+from web.central.pages import current_user, requires, store, t, viewer_site
 from web.central.reports import LinkProblem, link_page, member_of_link
 
 admin = Blueprint("central_quiz_admin", __name__, url_prefix="/admin/quizzes")
@@ -75,6 +75,9 @@ def edit(kind: str) -> Any:
     saved = store().quiz(kind)
     source = saved["source"] if saved else quiz.SAMPLE
     problems: list[str] = []
+    if request.method == "POST" and not may_edit():
+        problems = [t("c.quiz.network_only")]
+        return _page(kind, source, problems, saved), 403
     if request.method == "POST":
         source = request.form.get("source", "").replace("\r\n", "\n")
         try:
@@ -88,6 +91,16 @@ def edit(kind: str) -> Any:
             )
             flash(t("c.quiz.saved", kind=kind, version=version), "ok")
             return redirect(url_for("central_quiz_admin.edit", kind=kind))
+    return _page(kind, source, problems, saved), (422 if problems else 200)
+
+
+def may_edit() -> bool:
+    """A quiz is the network's (one per kind): with several fablabs, only a network account
+    changes it, so that one site's educator cannot rewrite another site's induction."""
+    return viewer_site() is None or len(store().sites()) <= 1
+
+
+def _page(kind: str, source: str, problems: list[str], saved: Any) -> str:
     preview = None
     try:
         preview = quiz.parse(source)
@@ -104,7 +117,7 @@ def edit(kind: str) -> Any:
             "preview": preview,
             "saved": saved,
         },
-    ), (422 if problems else 200)
+    )
 
 
 # --- the trainee -------------------------------------------------------------------------------
