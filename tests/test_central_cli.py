@@ -1,4 +1,5 @@
-"""The ``station-central`` command, called through ``main`` as the console script does."""
+"""The ``station-central`` command, called through ``main`` as the console script does, on each
+backend (``init --dsn`` writes a PostgreSQL config, ``migrate`` makes its schema)."""
 
 from __future__ import annotations
 
@@ -10,9 +11,12 @@ from pathlib import Path
 import pytest
 
 from central.cli import main
+from central.config import load_config
 from central.ingest import parse_event
+from central.store import CentralStore
+from central.wiring import open_store
 from station.roster import CSV_HEADER
-from tests.conftest import open_central_store
+from tests.conftest import CENTRAL_BACKENDS
 
 
 def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
@@ -21,12 +25,24 @@ def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
     return code, out, err
 
 
-@pytest.fixture
-def config(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> str:
+@pytest.fixture(params=CENTRAL_BACKENDS)
+def config(
+    request: pytest.FixtureRequest, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> str:
     path = tmp_path / "central.toml"
-    code, out, _ = run(capsys, "init", "--config", str(path), "--port", "0")
+    init = ["init", "--config", str(path), "--port", "0"]
+    if request.param == "postgresql":
+        init += ["--dsn", request.getfixturevalue("pg_store_dsn")]
+    code, out, _ = run(capsys, *init)
     assert code == 0 and "wrote" in out
+    if request.param == "postgresql":
+        assert "next: station-central migrate" in out
+        assert run(capsys, "migrate", "--config", str(path))[0] == 0
     return str(path)
+
+
+def open_central_store(config: str) -> CentralStore:
+    return open_store(load_config(config))
 
 
 def test_station_add_prints_the_token_once_and_revoke(
@@ -35,7 +51,7 @@ def test_station_add_prints_the_token_once_and_revoke(
     code, out, _ = run(capsys, "station", "add", "laser-1", "--kind", "laser", "--config", config)
     token = re.search(r"^(fst_\S+)$", out, re.M)
     assert code == 0 and token
-    store = open_central_store(tmp_path / "central-data" / "central.sqlite")
+    store = open_central_store(config)
     try:
         assert store.station_for_token(token.group(1)) == "laser-1"
         assert token.group(1) not in json.dumps(store.stations())  # only its hash is kept
@@ -59,7 +75,7 @@ def test_events_json_by_station(
 ) -> None:
     run(capsys, "station", "add", "laser-1", "--config", config)
     run(capsys, "station", "add", "cnc-1", "--config", config)
-    store = open_central_store(tmp_path / "central-data" / "central.sqlite")
+    store = open_central_store(config)
     try:
         for sid in ("laser-1", "cnc-1"):
             raw = {

@@ -1,6 +1,7 @@
 """Sync under faults: a proxy that drops, delays, duplicates and reorders, and a central store
 killed with SIGKILL and restarted. After healing, the central store holds exactly the stations'
-events: no loss, no duplicate, checked by ids and counts."""
+events: no loss, no duplicate, checked by ids and counts. On both backends (on PostgreSQL a
+killed process leaves its open transaction to the server, which rolls it back)."""
 
 from __future__ import annotations
 
@@ -13,8 +14,9 @@ from pathlib import Path
 import pytest
 
 from central.config import load_config
+from central.wiring import open_store
 from station.sync import SyncClient
-from tests.conftest import open_central_store
+from tests.conftest import CENTRAL_BACKENDS
 from tests.test_central_helpers import (
     CentralProcess,
     FakeTarget,
@@ -29,11 +31,27 @@ STATIONS = ("laser-1", "printer-1", "cnc-1")
 EVENTS_PER_STATION = 2000
 
 
+def on_backend(config: Path, backend: str, request: pytest.FixtureRequest) -> None:
+    """The central process's config on ``backend`` (PostgreSQL: this test's schema)."""
+    if backend == "postgresql":
+        dsn = request.getfixturevalue("pg_store_dsn")
+        text = config.read_text(encoding="utf-8")
+        config.write_text(
+            text.replace('backend = "sqlite"', f'backend = "postgresql"\ndsn = "{dsn}"'),
+            encoding="utf-8",
+        )
+
+
 @pytest.mark.e2e
-def test_three_stations_through_faults_and_central_restarts(tmp_path: Path) -> None:
+@pytest.mark.parametrize("backend", CENTRAL_BACKENDS)
+def test_three_stations_through_faults_and_central_restarts(
+    tmp_path: Path, backend: str, request: pytest.FixtureRequest
+) -> None:
     central = CentralProcess(tmp_path)
+    on_backend(central.config_path, backend, request)
     cconfig = load_config(central.config_path)
-    store = open_central_store(cconfig.db_path)
+
+    store = open_store(cconfig)
     tokens = {sid: store.add_station(sid) for sid in STATIONS}
     store.close()
     central.start()
@@ -68,7 +86,7 @@ def test_three_stations_through_faults_and_central_restarts(tmp_path: Path) -> N
             w.start()
 
         def held() -> int:
-            s = open_central_store(cconfig.db_path)
+            s = open_store(cconfig)
             try:
                 return s.count_events()
             finally:
@@ -83,7 +101,7 @@ def test_three_stations_through_faults_and_central_restarts(tmp_path: Path) -> N
             w.join(60)
 
         def healed() -> bool:
-            s = open_central_store(cconfig.db_path)
+            s = open_store(cconfig)
             try:
                 return all(s.high_water(sid) == EVENTS_PER_STATION for sid in STATIONS)
             finally:
@@ -97,7 +115,7 @@ def test_three_stations_through_faults_and_central_restarts(tmp_path: Path) -> N
         proxy.stop()
         central.stop()
 
-    store = open_central_store(cconfig.db_path)
+    store = open_store(cconfig)
     try:
         assert store.count_events() == len(STATIONS) * EVENTS_PER_STATION
         for sid, cfg in configs.items():

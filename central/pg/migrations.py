@@ -432,6 +432,18 @@ M006_QUIZZES = Migration(
 )
 """Induction quizzes (issue 15), as SQLite's ``m010_quizzes``."""
 
+M007_GROUP_CONCAT = Migration(
+    "m007_group_concat",
+    (
+        """CREATE FUNCTION group_concat_step(acc TEXT, value TEXT) RETURNS TEXT
+            AS $$ SELECT CASE WHEN value IS NULL THEN acc WHEN acc IS NULL THEN value
+                              ELSE acc || ',' || value END $$ LANGUAGE sql IMMUTABLE""",
+        "CREATE AGGREGATE group_concat(TEXT) (SFUNC = group_concat_step, STYPE = TEXT)",
+    ),
+)
+"""SQLite's ``group_concat`` (the roster's inducted kinds, issue 15): one more of
+:data:`SQLITE_FUNCTIONS`, so that the shared statement runs here too."""
+
 MIGRATIONS: tuple[Migration, ...] = (
     M001_SCHEMA,
     M002_SHARED_STATE,
@@ -439,6 +451,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     M004_ROLLUPS,
     M005_CREDENTIALS,
     M006_QUIZZES,
+    M007_GROUP_CONCAT,
 )
 
 
