@@ -86,7 +86,10 @@ def stop_waitress(server: Any, thread: threading.Thread) -> None:
             channel.close()
 
     server.task_dispatcher.shutdown()  # first: a finishing task still pulls the trigger
-    server.trigger.pull_trigger(close_all)
+    try:
+        server.trigger.pull_trigger(close_all)
+    except OSError:  # the trigger is closed already: its loop has ended, nothing races us
+        close_all()
     thread.join(10)
 
 
