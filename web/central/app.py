@@ -88,7 +88,7 @@ def create_central_app(store: CentralStore, config: CentralConfig) -> Flask:
             duplicates=result["duplicates"],
             refused=result.get("refused", 0),
             status_error=result.get("status_error"),
-            roster=store.roster_changes(req.roster_version),
+            roster=store.roster_changes(req.roster_version, station_id),
             commands=store.pending_commands(station_id),
             sync_interval_s=config.sync.station_interval_s,
         )
