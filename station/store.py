@@ -549,7 +549,9 @@ class Store:
             badges,
             quals,
             version=int(row[0]) if row else 0,
-            site_induction_kinds=frozenset(filter(None, kinds[0].split(","))) if kinds else frozenset(),
+            site_induction_kinds=frozenset(filter(None, kinds[0].split(",")))
+            if kinds
+            else frozenset(),
         )
 
 

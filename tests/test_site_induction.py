@@ -179,7 +179,11 @@ def test_the_roster_says_what_the_stations_site_asks_for(central_store: Any) -> 
     central_store.record_site_induction("sofiane", "sarcelles", "laser", "ines")
     central_store.record_site_induction("lea", "sarcelles", "cnc", "ines")
     at_sarcelles = central_store.roster_changes(0, "laser-s1")["site_induction"]
-    assert at_sarcelles == {"site": "sarcelles", "required": ["laser"], "inducted": [["sofiane", "laser"]]}
+    assert at_sarcelles == {
+        "site": "sarcelles",
+        "required": ["laser"],
+        "inducted": [["sofiane", "laser"]],
+    }
     at_gonesse = central_store.roster_changes(0, "laser-g1")["site_induction"]
     assert at_gonesse == {"site": "default", "required": [], "inducted": []}
     assert "site_induction" not in central_store.roster_changes(0)  # no station: nothing
