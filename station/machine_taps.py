@@ -13,8 +13,8 @@ from station.access import (
     can_supervise,
     helpers_for,
     identify,
-    level_for,
     lacks_site_induction,
+    level_for,
     needs_a_supervisor,
 )
 from station.clock import Now, iso
