@@ -29,11 +29,9 @@ def station_asking_its_induction(tmp_path: Path) -> StationProcess:
 
     config_path = helpers.prepare(tmp_path / "station")
     config = load_config(config_path)
-    with closing(Store(config.db_path, config.station.id, config.machine.id)) as store:
-        with store.db.conn:
-            _write_roster(
-                store.db.conn, {"site_induction": {"required": ["laser"], "inducted": []}}
-            )
+    store = Store(config.db_path, config.station.id, config.machine.id)
+    with closing(store), store.db.conn:
+        _write_roster(store.db.conn, {"site_induction": {"required": ["laser"], "inducted": []}})
     station = StationProcess(config_path)
     station.start_ready()
     return station
