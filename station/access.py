@@ -47,6 +47,12 @@ def needs_a_supervisor(roster: Roster, member: Member, kind: str) -> bool:
     return level is Level.SUPERVISED or (level is Level.NONE and roster.inducted(member.id, kind))
 
 
+def lacks_site_induction(roster: Roster, member: Member, kind: str) -> bool:
+    """This fablab asks for its own induction on ``kind`` and the member has not had it here.
+    Staff are not asked: they run the machines and give the induction."""
+    return not member.role.is_staff and not roster.site_inducted(member.id, kind)
+
+
 def can_supervise(roster: Roster, member: Member, kind: str) -> bool:
     """A ``mentor`` for this kind, or an educator, may supervise a ``supervised`` trainee."""
     return member.role is Role.EDUCATOR or roster.level(member.id, kind) is Level.MENTOR

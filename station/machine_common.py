@@ -341,6 +341,8 @@ def _deny(
         decision["mentors"] = mentors_only(ctx.roster, ctx.machine.kind)
         # The learning path's next step: the induction quiz, then a supervised session.
         decision["next_step"] = "induction"
+    if reason is Denial.SITE_INDUCTION_NEEDED:
+        decision["trainers"] = trainers_for(ctx.roster)  # educators give the site's induction
     if reason is Denial.MACHINE_IN_USE and state.session:
         decision["in_use_by"] = state.session.member_name
     if reason in (Denial.OUT_OF_SERVICE, Denial.TO_CHECK, Denial.FAULT):

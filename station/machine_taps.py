@@ -13,6 +13,7 @@ from station.access import (
     can_supervise,
     helpers_for,
     identify,
+    lacks_site_induction,
     level_for,
     needs_a_supervisor,
 )
@@ -79,13 +80,16 @@ def _tap(state: State, uid: str, now: Now, ctx: Context, effects: list[Effect]) 
     w = state.waiting
     if w is not None and w.member_id != m.id and can_supervise(ctx.roster, m, kind):
         trainee = ctx.roster.member(w.member_id)
-        if trainee is not None:
+        if trainee is not None and not lacks_site_induction(ctx.roster, trainee, kind):
             state = replace(state, waiting=None)
             return _start_or_checklist(state, trainee, now, ctx, effects, uid=w.uid, supervisor=m)
     if _roster_expired(ctx, now) and not m.role.is_staff:
         return _deny(state, Denial.ROSTER_EXPIRED, uid, m, ctx, effects)
     level = level_for(ctx.roster, m, kind)
     supervised = needs_a_supervisor(ctx.roster, m, kind)
+    admissible = supervised or level in (Level.AUTONOMOUS, Level.MENTOR)
+    if admissible and lacks_site_induction(ctx.roster, m, kind):
+        return _deny(state, Denial.SITE_INDUCTION_NEEDED, uid, m, ctx, effects)
     if w is not None and w.member_id != m.id and (m.role.is_staff or supervised):
         return _keep_waiting(state, w, m, uid, now, ctx, effects)
     if level in (Level.AUTONOMOUS, Level.MENTOR):
@@ -149,6 +153,8 @@ def _tap_in_use(
         and not _roster_expired(ctx, now)
     ):
         # The mentor badged first: the session becomes the trainee's, the mentor supervises.
+        if lacks_site_induction(ctx.roster, m, kind):
+            return _deny(state, Denial.SITE_INDUCTION_NEEDED, uid, m, ctx, effects)
         mentor = ctx.roster.member(s.member_id)
         if mentor is not None:
             return _handover(state, m, mentor, uid, now, ctx, effects)

@@ -61,6 +61,8 @@ class Denial(StrEnum):
     ROSTER_EXPIRED = "roster_expired"
     BADGE_INVALID = "badge_invalid"
     """The card failed the anti-clone check (see docs/hardware.md, "Against cloned badges")."""
+    SITE_INDUCTION_NEEDED = "site_induction_needed"
+    """This fablab asks for its own induction on the kind, and the member has not had it."""
 
 
 class EndReason(StrEnum):
@@ -85,6 +87,8 @@ class Member:
     active: bool = True
     inducted: frozenset[str] = frozenset()
     """Kinds whose induction quiz this member passed (central store, through the roster)."""
+    site_inducted: frozenset[str] = frozenset()
+    """Kinds on which this member had the station's site's own induction (issue 13)."""
 
     @property
     def first_name(self) -> str:

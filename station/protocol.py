@@ -166,6 +166,20 @@ ROSTER_SCHEMA: dict[str, Any] = {
         "members": {"type": "array", "items": {"type": "object"}},
         "badges": {"type": "array", "items": {"type": "object"}},
         "qualifications": {"type": "array", "items": {"type": "object"}},
+        "site_induction": {
+            "type": "object",
+            "description": "the station's site's own induction on its kind (issue 13), whole "
+            "in every reply; absent from a store before sites: the station requires nothing extra",
+            "properties": {
+                "site": {"type": "string"},
+                "required": {"type": "array", "items": {"type": "string"}},
+                "inducted": {
+                    "type": "array",
+                    "items": {"type": "array", "items": {"type": "string"}},
+                    "description": "[member_id, kind] pairs",
+                },
+            },
+        },
     },
 }
 

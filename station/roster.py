@@ -118,6 +118,9 @@ class Roster:
     version: int = 0
     expires_mono: float | None = None
     """Monotonic time after which only staff are admitted (set by sync; None: never)."""
+    site_induction_kinds: frozenset[str] = frozenset()
+    """Kinds on which this station's site asks for its own induction (from the central store;
+    empty with a store that sends none)."""
 
     def badge(self, uid: str) -> Badge | None:
         return self.badges.get(uid)
@@ -134,6 +137,13 @@ class Roster:
         session (the first step of the learning path)."""
         m = self.members.get(member_id)
         return m is not None and kind in m.inducted
+
+    def site_inducted(self, member_id: str, kind: str) -> bool:
+        """Had the site's own induction on ``kind``, or the site asks for none on it."""
+        if kind not in self.site_induction_kinds:
+            return True
+        m = self.members.get(member_id)
+        return m is not None and kind in m.site_inducted
 
     def mentors_for(self, kind: str) -> list[Member]:
         """Active members who can supervise ``kind`` (mentors first, then educators)."""

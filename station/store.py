@@ -185,6 +185,13 @@ def m006_inductions(db: Database) -> None:
     db.execute("ALTER TABLE members ADD COLUMN inducted TEXT NOT NULL DEFAULT ''")
 
 
+@migrations()
+def m007_site_induction(db: Database) -> None:
+    # The kinds on which a member had this station's site's own induction (comma-separated);
+    # the kinds the site asks it for are in roster_meta ('site_induction_kinds').
+    db.execute("ALTER TABLE members ADD COLUMN site_inducted TEXT NOT NULL DEFAULT ''")
+
+
 SESSION_TOTALS = ("duration_s", "enabled_s", "active_s", "idle_s", "unknown_s", "energy_wh")
 
 
@@ -512,9 +519,16 @@ class Store:
     def roster(self) -> Roster:
         members = {
             r[0]: Member(
-                r[0], r[1], Role(r[2]), bool(r[3]), frozenset(filter(None, r[4].split(",")))
+                r[0],
+                r[1],
+                Role(r[2]),
+                bool(r[3]),
+                frozenset(filter(None, r[4].split(","))),
+                frozenset(filter(None, r[5].split(","))),
             )
-            for r in self.db.execute("SELECT id, name, role, active, inducted FROM members")
+            for r in self.db.execute(
+                "SELECT id, name, role, active, inducted, site_inducted FROM members"
+            )
         }
         badges = {
             r[0]: Badge(r[0], r[1], bool(r[2]))
@@ -527,7 +541,18 @@ class Store:
             )
         }
         row = self.db.execute("SELECT value FROM roster_meta WHERE key = 'version'").fetchone()
-        return Roster(members, badges, quals, version=int(row[0]) if row else 0)
+        kinds = self.db.execute(
+            "SELECT value FROM roster_meta WHERE key = 'site_induction_kinds'"
+        ).fetchone()
+        return Roster(
+            members,
+            badges,
+            quals,
+            version=int(row[0]) if row else 0,
+            site_induction_kinds=frozenset(filter(None, kinds[0].split(",")))
+            if kinds
+            else frozenset(),
+        )
 
 
 def _write_anchor(conn: sqlite3.Connection, anchor: Anchor) -> None:

@@ -552,6 +552,42 @@ def _write_roster(conn: Any, roster: dict[str, Any]) -> None:
                 "granted_at = excluded.granted_at",
                 (q["member_id"], q["kind"], q["level"], q.get("granted_by"), q.get("granted_at")),
             )
+    _write_site_induction(conn, roster.get("site_induction"))
+
+
+def _write_site_induction(conn: Any, site_induction: Any) -> None:
+    """The site's own induction, whole in every reply: a central store that sends none (before
+    issue 13's sites) asks for nothing extra, so the station then requires nothing extra."""
+    required: set[str] = set()
+    inducted: dict[str, set[str]] = {}
+    if isinstance(site_induction, dict):
+        kinds = site_induction.get("required")
+        required = {k for k in kinds if _plain_kind(k)} if isinstance(kinds, list) else set()
+        pairs = site_induction.get("inducted")
+        for pair in pairs if isinstance(pairs, list) else []:
+            if (
+                isinstance(pair, list)
+                and len(pair) == 2
+                and isinstance(pair[0], str)
+                and _plain_kind(pair[1])
+            ):
+                inducted.setdefault(pair[0], set()).add(pair[1])
+    conn.execute(
+        "INSERT INTO roster_meta (key, value) VALUES ('site_induction_kinds', ?) "
+        "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+        (",".join(sorted(required)),),
+    )
+    conn.execute("UPDATE members SET site_inducted = ''")
+    for member_id, kinds in inducted.items():
+        conn.execute(
+            "UPDATE members SET site_inducted = ? WHERE id = ?",
+            (",".join(sorted(kinds)), member_id),
+        )
+
+
+def _plain_kind(kind: Any) -> bool:
+    """A kind as stored in a comma-separated column."""
+    return isinstance(kind, str) and bool(kind) and "," not in kind
 
 
 ROLES = ("trainee", "educator", "technician")

@@ -46,6 +46,8 @@ def store(central_store: CentralStore) -> Iterator[CentralStore]:
     for role, username in ACCOUNT.items():
         s.add_user(username, PASSWORD, role, site_id="site-a")
     s.add_user("network", PASSWORD, "admin", site_id=None)
+    for site in ("site-a", "site-b"):  # so that a site induction recorded out of scope shows
+        s.set_induction_required(site, "laser", True)
     yield s
 
 
@@ -106,7 +108,15 @@ def scoped_routes(app: Flask, things: dict[str, str]) -> Iterator[tuple[str, str
 
 def snapshot(store: CentralStore) -> Any:
     stations = [{k: v for k, v in s.items() if k != "last_contact_at"} for s in store.stations()]
-    return (store.roster_rows(), stations, store.commands(), store.users(), store.sites())
+    inductions = [store.site_inductions(site) for site in ("site-a", "site-b")]
+    return (
+        store.roster_rows(),
+        stations,
+        store.commands(),
+        store.users(),
+        store.sites(),
+        inductions,
+    )
 
 
 def role_of(app: Flask, endpoint: str) -> str:

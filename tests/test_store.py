@@ -44,6 +44,7 @@ def test_migrations_are_applied_once(tmp_path: Path) -> None:
         "m004_sensors",
         "m005_whole_job",
         "m006_inductions",
+        "m007_site_induction",
     ]
 
 

@@ -29,6 +29,34 @@ def _first_name(name: str, fallback: str) -> str:
     return name.split()[0] if name.strip() else fallback
 
 
+def _site_induction(conn: Any, station_id: str) -> dict[str, Any] | None:
+    """For a station: whether its site asks for its own induction on the station's kind, and
+    which members had it there (every kind of the site when the store knows no kind for it)."""
+    row = conn.execute("SELECT site_id, kind FROM stations WHERE id = ?", (station_id,)).fetchone()
+    if row is None:
+        return None
+    site, kind = row[0], row[1]
+    required = [
+        r[0]
+        for r in conn.execute(
+            "SELECT kind FROM site_kinds WHERE site_id = ? AND induction_required = 1 "
+            "ORDER BY kind",
+            (site,),
+        )
+        if not kind or r[0] == kind
+    ]
+    inducted = [
+        [r[0], r[1]]
+        for r in conn.execute(
+            "SELECT member_id, kind FROM site_inductions WHERE site_id = ? "
+            "ORDER BY member_id, kind",
+            (site,),
+        )
+        if r[1] in required
+    ]
+    return {"site": site, "required": required, "inducted": inducted}
+
+
 class RosterSqlite(SqliteBase):
     """Members, badges and qualifications, versioned for the stations' sync."""
 
@@ -36,11 +64,13 @@ class RosterSqlite(SqliteBase):
         value = self._one("SELECT value FROM meta WHERE key = 'roster_version'")
         return int(value) if value else 0
 
-    def roster_changes(self, since: int) -> dict[str, Any] | None:
+    def roster_changes(self, since: int, station_id: str | None = None) -> dict[str, Any] | None:
         """What a station at roster version ``since`` lacks; None when it is up to date.
 
         A station at version 0 (never synced) or ahead of this store (the store was reset) gets
-        the whole roster (``full``). Stations get first names only: they need no more.
+        the whole roster (``full``). Stations get first names only: they need no more. With
+        ``station_id``, the reply also carries its site's own induction (``site_induction``,
+        whole every time: a station keeps no older copy of it).
         """
         with self._read() as conn:
             row = conn.execute("SELECT value FROM meta WHERE key = 'roster_version'").fetchone()
@@ -85,12 +115,14 @@ class RosterSqlite(SqliteBase):
                     (after, full),
                 )
             ]
+            site_induction = _site_induction(conn, station_id) if station_id else None
         return {
             "version": current,
             "full": full,
             "members": members,
             "badges": badges,
             "qualifications": quals,
+            **({"site_induction": site_induction} if site_induction else {}),
         }
 
     def import_roster(self, roster: RosterImport, *, replace_all: bool = True) -> dict[str, int]:

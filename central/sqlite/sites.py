@@ -53,6 +53,7 @@ class SitesSqlite(SqliteBase):
             )
             if cur.rowcount == 0:
                 raise NotFound(f"no station {station_id}")
+            self._bump(conn)  # its roster now carries the new site's own inductions
 
     def move_member(self, member_id: str, site_id: str) -> None:
         """A member's home site changes (who manages them); their levels count everywhere."""

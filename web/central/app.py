@@ -20,7 +20,7 @@ from central.enrolment import parse_enrolment
 from central.errors import BadRequest, CentralError, Conflict, NotFound, TooLarge
 from central.ingest import PROTOCOL, parse_sync_request
 from central.store import CentralStore
-from web.central import credentials, pages, privacy, programme, quiz, reports
+from web.central import credentials, pages, privacy, programme, quiz, reports, site_induction
 from web.central.openapi import spec
 from web.common import errors, limits
 from web.common.metrics import init_central_metrics
@@ -90,7 +90,7 @@ def create_central_app(store: CentralStore, config: CentralConfig) -> Flask:
             duplicates=result["duplicates"],
             refused=result.get("refused", 0),
             status_error=result.get("status_error"),
-            roster=store.roster_changes(req.roster_version),
+            roster=store.roster_changes(req.roster_version, station_id),
             commands=store.pending_commands(station_id),
             sync_interval_s=config.sync.station_interval_s,
         )
@@ -118,7 +118,7 @@ def create_central_app(store: CentralStore, config: CentralConfig) -> Flask:
         return jsonify(spec(app))
 
     # The pages, each its own blueprint; pages first (login, CSRF, language, sessions).
-    for module in (pages, reports, programme, privacy, credentials, quiz):
+    for module in (pages, reports, programme, privacy, credentials, quiz, site_induction):
         module.init_app(app)
     app.jinja_env.globals["url_rules"] = {r.endpoint for r in app.url_map.iter_rules()}
     return app

@@ -292,6 +292,10 @@
         lines.push(...trainingLines(d, s));
       } else if (reason === "needs_supervisor") {
         lines.push(helpers.length ? t("helpers.ask", { names: names(helpers) }) : t("denial." + reason + ".next"));
+      } else if (reason === "site_induction_needed") {
+        const trainers = d.trainers || [];
+        lines.push(trainers.length ? t("denial.site_induction_needed.trainers", { names: names(trainers) })
+          : t("denial.site_induction_needed.next"));
       } else if (reason === "roster_expired" && s.roster_age_unknown) {
         lines.push(t("denial.roster_expired.unknown_age"));
       } else if (reason === "to_check" && d.machine_reason === BROKEN) {
