@@ -3,14 +3,13 @@ partitions, and events read back with a server-side cursor."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from typing import Any
 
 from central import clock
 from central.ingest import Event
 from central.pg.base import BADGE_LOCKS, PgBase
-from central.sqlite.ingest import IngestSqlite
+from central.sqlite.ingest import IngestSqlite, stored_event
 
 EVENT_PAGE = 5000
 """Events read back per round trip by :meth:`IngestPg.events` (a whole log never sits in
@@ -69,20 +68,7 @@ class IngestPg(PgBase, IngestSqlite):
                     [*params, page],
                 ).fetchall()
             for r in rows:
-                yield {
-                    "id": r[2],
-                    "station_id": r[0],
-                    "seq": r[1],
-                    "type": r[3],
-                    "at": r[4],
-                    "at_repaired": r[5],
-                    "clock_synced": bool(r[6]),
-                    "boot_id": r[7],
-                    "mono": r[8],
-                    "data": json.loads(r[9]),
-                    "received_at": r[10],
-                    "refused": r[11] or (None if r[12] else "?"),
-                }
+                yield stored_event(r)
             if len(rows) < page:
                 return
             last = (rows[-1][0], rows[-1][1])

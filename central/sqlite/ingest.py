@@ -10,7 +10,7 @@ import hmac
 import json
 import secrets
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import nullcontext
 from datetime import timedelta
 from typing import Any
@@ -64,6 +64,26 @@ def batch_sessions(events: list[Event]) -> list[str]:
 
 """Event types whose content the scope rules check; other known types are applied as they are
 (they project nothing; the dashboard shows them under their own station)."""
+
+
+def stored_event(r: Sequence[Any]) -> dict[str, Any]:
+    """A row of ``SELECT station_id, seq, id, type, at, at_repaired, clock_synced, boot_id, mono,
+    data, received_at, refused, applied FROM events`` as both backends return it."""
+    return {
+        "id": r[2],
+        "station_id": r[0],
+        "seq": r[1],
+        "type": r[3],
+        "at": r[4],
+        "at_repaired": r[5],
+        "clock_synced": bool(r[6]),
+        "boot_id": r[7],
+        "mono": r[8],
+        "data": json.loads(r[9]),
+        "received_at": r[10],
+        # evidence kept but not applied: the scope rule it broke (central/scope.py)
+        "refused": r[11] or (None if r[12] else "?"),
+    }
 
 
 class IngestSqlite(AlertsSqlite):
@@ -431,21 +451,7 @@ class IngestSqlite(AlertsSqlite):
             sql += " LIMIT ?"
             params.append(limit)
         for r in self.db.conn.execute(sql, params):
-            yield {
-                "id": r[2],
-                "station_id": r[0],
-                "seq": r[1],
-                "type": r[3],
-                "at": r[4],
-                "at_repaired": r[5],
-                "clock_synced": bool(r[6]),
-                "boot_id": r[7],
-                "mono": r[8],
-                "data": json.loads(r[9]),
-                "received_at": r[10],
-                # evidence kept but not applied: the scope rule it broke (central/scope.py)
-                "refused": r[11] or (None if r[12] else "?"),
-            }
+            yield stored_event(r)
 
     def count_events(self, station_id: str | None = None) -> int:
         if station_id is None:
