@@ -51,10 +51,15 @@ def test_the_kiosk_says_only_staff_get_in_while_the_rosters_age_is_unknown(
         # Only staff get in: the title says so, not « Badge ta carte » (issue 11, item 3).
         expect(page.locator("#title")).to_have_text("Pour l'instant, seule l'équipe peut badger")
         expect(page.locator("main#screen")).to_contain_text(UNKNOWN_AGE)
+        expect(page.locator("main#screen")).to_contain_text("Demande à l'équipe éducative.")
+        screenshot(page, "kiosk-staff-only")
+        assert axe_violations(page) == []
         assert s.badge(SOFIANE)["reason"] == "roster_expired"
         expect(page.locator("main#screen")).to_have_attribute("data-reason", "roster_expired")
         expect(page.locator("#title")).to_have_text("La station n'a pas pu se mettre à jour")
         expect(page.locator("main#screen")).to_contain_text(UNKNOWN_AGE)
+        # The denial says what to do too, not only why.
+        expect(page.locator("main#screen")).to_contain_text("Demande à l'équipe éducative.")
         screenshot(page, "kiosk-roster-age-unknown")
         assert axe_violations(page) == []
         assert s.badge(INES)["granted"] is True  # staff
