@@ -171,6 +171,11 @@ def test_the_air_alarm_says_what_to_do(
     http("POST", station.base + "/sim/advance", {"seconds": 30})
     expect(page.locator("#title")).to_have_text("Trop de fumées dans l'air")
     expect(screen(page)).to_contain_text("Particules fines : 80 µg/m³ (alerte à 35)")
+    # True words: the machine does not start by itself, it is free again (issue 11, item 4).
+    expect(screen(page)).to_contain_text(
+        "Quand l'air sera propre, la machine sera de nouveau libre."
+    )
+    expect(screen(page)).not_to_contain_text("repart")
     screenshot(page, "kiosk-air-alarm")
     http("POST", station.base + "/sim/air", {"pm25": 5})
     http("POST", station.base + "/sim/advance", {"seconds": 4})
