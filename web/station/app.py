@@ -23,6 +23,8 @@ from web.station.failures import STORAGE_FAILED, is_storage_failure, not_running
 
 log = logging.getLogger(__name__)
 
+BADGE_EXAMPLE = '{"uid": "<the badge UID in hex>"}'
+"""No real UID in examples: the sample roster's would be a staff badge of the demo."""
 MAX_BODY_BYTES = 64 * 1024
 """The largest request the station takes: its forms and JSON bodies are a few hundred bytes."""
 
@@ -75,9 +77,9 @@ def create_app(controller: Controller, *, simulator: bool | None = None) -> Flas
             "kiosk": "/kiosk/",
             "technician": "/tech/",
         }
-        if simulator:
+        if simulator and kiosk.from_loopback():  # the simulator answers only there
             links.update(
-                badge='POST /sim/badge {"uid": "04A1B2C3"}',
+                badge=f"POST /sim/badge {BADGE_EXAMPLE}",
                 advance='POST /sim/advance {"seconds": 600}',
                 badges="GET /sim/badges",
                 panel="/sim/",
@@ -119,17 +121,17 @@ def session_cookie_name(station_id: str) -> str:
 def _simulator_routes(app: Flask, controller: Controller) -> None:
     @app.post("/sim/badge")
     def sim_badge() -> Response:
-        body = _json_body()
+        body = _json_body(BADGE_EXAMPLE)
         raw = body.get("uid")
         if not isinstance(raw, str):
-            abort(400, 'send {"uid": "04A1B2C3"}: uid must be a string of hex digits')
+            abort(400, f"send {BADGE_EXAMPLE}: uid must be a string of hex digits")
         try:
             uid = normalise_uid(raw)
         except ValueError as e:
             abort(400, str(e))
         cloned = body.get("cloned", False)
         if not isinstance(cloned, bool):
-            abort(400, 'cloned must be true or false: {"uid": "04A1B2C3", "cloned": true}')
+            abort(400, 'cloned must be true or false: {"uid": "<hex>", "cloned": true}')
         chip = controller.hardware.extras.get("chip")
         try:
             if chip is not None:
@@ -148,7 +150,7 @@ def _simulator_routes(app: Flask, controller: Controller) -> None:
 
     @app.post("/sim/advance")
     def sim_advance() -> Response:
-        seconds = _json_body().get("seconds")
+        seconds = _json_body('{"seconds": 600}').get("seconds")
         if isinstance(seconds, bool) or not isinstance(seconds, int | float):
             abort(400, 'send {"seconds": 600}: seconds must be a number')
         if not math.isfinite(seconds):
@@ -163,14 +165,14 @@ def _simulator_routes(app: Flask, controller: Controller) -> None:
 
     @app.post("/sim/power")
     def sim_power() -> Response:
-        watts = _number(_json_body(), "watts", 0, 26_000, '{"watts": 850}')
+        watts = _number(_json_body('{"watts": 850}'), "watts", 0, 26_000, '{"watts": 850}')
         sensors = _emulated_sensors(controller, "power_device", "power_meter")
         sensors.set_load(watts)
         return jsonify(_after_sensor_change(controller, "power"))
 
     @app.post("/sim/air")
     def sim_air() -> Response:
-        body = _json_body()
+        body = _json_body('{"pm25": 80}')
         sensors = _emulated_sensors(controller, "air_device", "air_sensor")
         pm25 = _number(body, "pm25", 0, 999.9, '{"pm25": 80}')
         pm10 = _number(body, "pm10", 0, 999.9, '{"pm25": 80, "pm10": 120}', required=False)
@@ -265,5 +267,5 @@ def _number(
     return float(value)
 
 
-def _json_body() -> dict[str, Any]:
-    return limits.json_object('{"uid": "04A1B2C3"}')
+def _json_body(example: str) -> dict[str, Any]:
+    return limits.json_object(example)
