@@ -112,10 +112,14 @@ def init_app(app: Flask, max_bytes: int, too_large: Callable[[], str]) -> None:
 
 
 class StreamLimiter:
-    """At most ``max_open`` event streams at once; the next one gets 503 with Retry-After."""
+    """At most ``max_open`` event streams at once; the next one gets 503 with Retry-After.
 
-    def __init__(self, max_open: int) -> None:
+    ``reserve`` of them are kept for privileged clients (the station's own touchscreen): others
+    cannot take the last ones, so the screen at the machine always gets its stream."""
+
+    def __init__(self, max_open: int, reserve: int = 0) -> None:
         self.max_open = max(1, max_open)
+        self.reserve = max(0, reserve)
         self._open = 0
         self._lock = threading.Lock()
 
@@ -124,9 +128,10 @@ class StreamLimiter:
         with self._lock:
             return self._open
 
-    def _acquire(self) -> bool:
+    def _acquire(self, privileged: bool) -> bool:
+        limit = self.max_open if privileged else max(1, self.max_open - self.reserve)
         with self._lock:
-            if self._open >= self.max_open:
+            if self._open >= limit:
                 return False
             self._open += 1
             return True
@@ -135,9 +140,11 @@ class StreamLimiter:
         with self._lock:
             self._open = max(0, self._open - 1)
 
-    def response(self, generate: Callable[[], Iterator[str]], busy: str) -> Response:
+    def response(
+        self, generate: Callable[[], Iterator[str]], busy: str, *, privileged: bool = False
+    ) -> Response:
         """A ``text/event-stream`` response that holds one slot until the client goes away."""
-        if not self._acquire():
+        if not self._acquire(privileged):
             resp = Response(
                 json.dumps({"error": busy, "field": None}),
                 status=503,

@@ -12,6 +12,7 @@ from typing import Any
 
 from flask import Flask, Response, abort, jsonify, redirect, request
 
+from station.config import Config
 from station.controller import Controller, ControllerStopped
 from station.machine import Tap
 from station.roster import normalise_uid
@@ -19,7 +20,7 @@ from web.common import csrf, errors, i18n, layout, limits, sessions
 from web.common import format as fmt
 from web.common.metrics import init_station_metrics
 from web.station import kiosk, public, sim_panel, technician
-from web.station.failures import STORAGE_FAILED, is_storage_failure, not_running
+from web.station.failures import is_storage_failure, not_running, storage_failed
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +28,20 @@ BADGE_EXAMPLE = '{"uid": "<the badge UID in hex>"}'
 """No real UID in examples: the sample roster's would be a staff badge of the demo."""
 MAX_BODY_BYTES = 64 * 1024
 """The largest request the station takes: its forms and JSON bodies are a few hundred bytes."""
+
+
+def server_options(config: Config) -> dict[str, Any]:
+    """How waitress serves the station (``station run``; the tests serve it the same way)."""
+    return {
+        "threads": config.web.threads,
+        "ident": "fabrique-station",
+        # Refuse a big body before waitress buffers it (to the SD card); the app says 413 too.
+        "max_request_body_size": MAX_BODY_BYTES + 1024,
+        # Waitress drops Forwarded and X-Forwarded-* by default: the app must see them, since a
+        # forwarded request is never the touchscreen (web/station/kiosk.py), even from loopback
+        # (a proxy on the Pi). Nothing else reads them: remote_addr stays the socket's peer.
+        "clear_untrusted_proxy_headers": False,
+    }
 
 
 def create_app(controller: Controller, *, simulator: bool | None = None) -> Flask:
@@ -47,13 +62,15 @@ def create_app(controller: Controller, *, simulator: bool | None = None) -> Flas
         MAX_BODY_BYTES,
         lambda: f"the request is larger than {MAX_BODY_BYTES // 1024} KiB: send less",
     )
+    if simulator:  # before the CSRF check: from the LAN, /sim/ is a 403 whatever is sent
+        app.before_request(_simulator_on_this_computer_only)
     csrf.init_app(
         app, exempt=lambda: simulator and request.path.startswith("/sim/"), exempt_json_only=True
     )
     errors.init_app(
         app,
         storage_failure=is_storage_failure,
-        storage_failed=lambda e: STORAGE_FAILED.format(error=e),
+        storage_failed=lambda e: storage_failed(e, controller),
         unexpected="the station hit an unexpected error: try again; if it persists, a "
         "technician reads the station's log (journalctl -u fabrique-station)",
     )
@@ -92,11 +109,13 @@ def create_app(controller: Controller, *, simulator: bool | None = None) -> Flas
 
     @app.get("/api/events/stream")
     def stream() -> Response:
-        return public.event_stream(controller, public.without_uids)
+        # The touchscreen (this computer) may take the stream no LAN client can.
+        return public.event_stream(
+            controller, public.without_uids, privileged=kiosk.from_loopback()
+        )
 
     if simulator:
         _simulator_routes(app, controller)
-        app.before_request(_simulator_on_this_computer_only)
     return app
 
 

@@ -117,7 +117,11 @@ def _pair() -> None:
     """Pair this session with the kiosk when the request proves it comes from the touchscreen."""
     if not from_loopback():
         if PAIR_PARAM in request.args:
-            log.warning("kiosk pairing refused: %s is not this computer", request.remote_addr)
+            log.warning(
+                "kiosk pairing refused: the request from %s%s is not the touchscreen's",
+                request.remote_addr,
+                " (forwarded)" if any(h in request.headers for h in FORWARDING_HEADERS) else "",
+            )
         return
     offered = request.args.get(PAIR_PARAM)
     secret: str = current_app.extensions["kiosk_secret"]
