@@ -13,6 +13,7 @@ from __future__ import annotations
 import http.client
 import json
 import re
+import resource
 import select
 import socket
 import threading
@@ -31,6 +32,7 @@ from station.clock import SimulatedClock
 from station.controller import Controller
 from station.machine import Tap
 from tests.conftest import AMINA, LEA, SOFIANE, UNKNOWN, make_config, start_controller
+from tests.e2e_helpers import RELAY_PIN, HttpError, StationProcess, prepare_station, read_pin_log
 from tests.test_central_helpers import stop_waitress
 from tests.test_web_helpers import PASSWORD, add_tech, make_app
 from web.common.login import LoginLimiter
@@ -497,3 +499,37 @@ def test_open_streams_cannot_starve_the_pages_or_the_touchscreen(
         finally:
             for c in held:
                 c.close()
+
+
+@pytest.mark.e2e
+def test_a_disk_that_refuses_writes_fails_safe_in_one_sentence(tmp_path: Path) -> None:
+    """`station run` whose writes start failing (the kernel refuses to grow its files: EFBIG, as
+    a full or dying SD card refuses them): the tap that could not be recorded gets a JSON 503
+    saying what to do, the relay is off, and the process ends with that sentence, no
+    traceback. Before: a traceback in the journal and ``OperationalError('disk I/O error')``."""
+    config = prepare_station(tmp_path / "station")
+    station = StationProcess(config, pin_log=tmp_path / "pins.log")
+    try:
+        station.start_ready()
+        assert station.badge(SOFIANE)["granted"] is True
+        station.advance(5)
+        # The next event grows the write-ahead log: no file of the process may grow any more
+        # (the logs and the pin record are smaller; they may still be written).
+        wal = config.parent / "data" / "station.sqlite-wal"
+        size = wal.stat().st_size
+        assert size > (tmp_path / "pins.log").stat().st_size
+        resource.prlimit(station.pid, resource.RLIMIT_FSIZE, (size, size))
+        with pytest.raises(HttpError) as refused:
+            station.badge(SOFIANE)  # badge-out: an event to write
+        assert refused.value.status == 503
+        message = json.loads(refused.value.body)["error"]
+        assert "disk I/O error" in message and "free some space" in message, message
+        assert station.wait_exit() == 1
+        stderr = station.stderr()
+        assert "Traceback" not in stderr, stderr
+        assert "free some space" in stderr.splitlines()[-1], stderr
+        assert station.pin_log is not None
+        relay = [c.value for c in read_pin_log(station.pin_log) if c.pin == RELAY_PIN]
+        assert relay and relay[-1] == 0, relay
+    finally:
+        station.close()
