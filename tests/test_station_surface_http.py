@@ -28,12 +28,21 @@ import pytest
 import waitress
 from flask import Flask
 
+from central.config import load_config
+from central.wiring import open_store
 from station.clock import SimulatedClock
 from station.controller import Controller
 from station.machine import Tap
 from tests.conftest import AMINA, LEA, SOFIANE, UNKNOWN, make_config, start_controller
-from tests.e2e_helpers import RELAY_PIN, HttpError, StationProcess, prepare_station, read_pin_log
-from tests.test_central_helpers import stop_waitress
+from tests.e2e_helpers import (
+    RELAY_PIN,
+    HttpError,
+    StationProcess,
+    prepare_station,
+    read_pin_log,
+    rss_kib,
+)
+from tests.test_central_helpers import CentralProcess, stop_waitress
 from tests.test_web_helpers import PASSWORD, add_tech, make_app
 from web.common.login import LoginLimiter
 from web.station import public
@@ -531,5 +540,67 @@ def test_a_disk_that_refuses_writes_fails_safe_in_one_sentence(tmp_path: Path) -
         assert station.pin_log is not None
         relay = [c.value for c in read_pin_log(station.pin_log) if c.pin == RELAY_PIN]
         assert relay and relay[-1] == 0, relay
+    finally:
+        station.close()
+
+
+@pytest.mark.e2e
+def test_the_central_store_refuses_big_bodies_and_bad_json_over_http(tmp_path: Path) -> None:
+    """The other app, as `station-central run` serves it: the same limits (web/common)."""
+    central = CentralProcess(tmp_path)
+    store = open_store(load_config(central.config_path))
+    token = store.add_station("laser-1", kind="laser")
+    store.close()
+    url = central.start()
+    port = int(url.rsplit(":", 1)[1].strip("/"))
+    try:
+        for method, path in (
+            ("POST", "/api/v1/sync"),
+            ("POST", "/login"),
+            ("GET", "/api/v1/health"),
+        ):
+            reply = send_big_body(port, method, path, 20 * 1024 * 1024)
+            assert reply.startswith(b"HTTP/1.1 413"), f"{method} {path}: {reply[:100]!r}"
+            assert len(reply) < 2000 and b"xxxx" not in reply, "the body is not echoed back"
+        station = Client("127.0.0.1", port)
+        auth = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+        for name, body in MALFORMED.items():
+            status, _, data = station.request("POST", "/api/v1/sync", body, auth)
+            assert status == 400, f"/api/v1/sync with {name}: {status} {data[:200]!r}"
+            assert json.loads(data)["error"], name
+        assert station.get("/api/v1/health")[0] == 200
+    finally:
+        central.stop()
+
+
+@pytest.mark.e2e
+def test_wrong_passwords_do_not_grow_the_station(tmp_path: Path) -> None:
+    """`station run`: 24 wrong passwords from 8 clients at once, failed logins with 60 KB
+    usernames, then 10 MB usernames: VmRSS grows by a few MiB. Before: each server thread kept a
+    password check's 16 MiB (45 → 175 MiB here), and long usernames were kept as keys (10 MB
+    ones: 46 → 277 MB). bench/bench_login_memory.py measures it."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from bench.bench_login_memory import address, failed_login
+
+    station = StationProcess(prepare_station(tmp_path / "station"))
+    try:
+        station.start_ready()
+        before = rss_kib(station.pid)
+        with ThreadPoolExecutor(8) as pool:  # as many as the server's threads
+
+            def flood(size: int, n: int, first: int = 0) -> list[int]:
+                return list(
+                    pool.map(
+                        lambda i: failed_login(station.port, address(i), size, i),
+                        range(first, first + n),
+                    )
+                )
+
+            assert flood(20, 24) == [401] * 24, "wrong passwords of plausible usernames"
+            assert flood(60_000, 24, 100) == [401] * 24
+            assert flood(10 << 20, 4, 200) == [413] * 4
+        grown_mib = (rss_kib(station.pid) - before) / 1024
+        assert grown_mib < 40, f"VmRSS grew by {grown_mib:.1f} MiB"
     finally:
         station.close()
