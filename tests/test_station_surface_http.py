@@ -564,10 +564,11 @@ def test_the_central_store_refuses_big_bodies_and_bad_json_over_http(tmp_path: P
             assert len(reply) < 2000 and b"xxxx" not in reply, "the body is not echoed back"
         station = Client("127.0.0.1", port)
         auth = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
-        for name, body in MALFORMED.items():
-            status, _, data = station.request("POST", "/api/v1/sync", body, auth)
-            assert status == 400, f"/api/v1/sync with {name}: {status} {data[:200]!r}"
-            assert json.loads(data)["error"], name
+        for path in ("/api/v1/sync", "/api/v1/enrol"):
+            for name, body in MALFORMED.items():
+                status, _, data = station.request("POST", path, body, auth)
+                assert status == 400, f"{path} with {name}: {status} {data[:200]!r}"
+                assert json.loads(data)["error"], name
         assert station.get("/api/v1/health")[0] == 200
     finally:
         central.stop()
