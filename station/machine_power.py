@@ -15,6 +15,7 @@ from station.events import FinishingEnded, JobField, PowerWithoutPermission
 from station.machine_availability import _after_use
 from station.machine_common import (
     POWER_FAULT,
+    RELAY_SETTLE_S,
     WATCHED_STATES,
     Context,
     Cue,
@@ -24,10 +25,11 @@ from station.machine_common import (
     Record,
     State,
     _decision,
+    _deny,
     _set_machine,
     _strip_problem,
 )
-from station.model import EndReason, MachineState, Member
+from station.model import Denial, EndReason, MachineState, Member, Role
 from station.ports import PowerReading
 
 
@@ -91,7 +93,9 @@ def _power(state: State, reading: PowerReading, now: Now, ctx: Context) -> State
     elif quiet is None:
         quiet = now.mono
     since = None
-    if reading.watts > busy_watts and state.machine in WATCHED_STATES:
+    opened = state.relay_opened_mono
+    settled = opened is None or now.mono - opened >= RELAY_SETTLE_S
+    if reading.watts > busy_watts and state.machine in WATCHED_STATES and settled:
         since = now.mono if state.unpermitted_since is None else state.unpermitted_since
     state = replace(
         state, power=(now.mono, reading.watts), quiet_since=quiet, unpermitted_since=since
@@ -149,6 +153,36 @@ def _permission_watch(state: State, now: Now, ctx: Context, effects: list[Effect
         )
     )
     return _power_fault(state, now, effects)
+
+
+def _power_refusal(
+    state: State, m: Member, uid: str, now: Now, ctx: Context, effects: list[Effect]
+) -> Outcome | None:
+    """Power already flows with the relay open: no session starts over it (it would hide a
+    bypass or a welded relay for good). The fault is raised now, not at the end of the grace
+    ``power_without_permission_s``, and the tap is refused."""
+    since = state.unpermitted_since
+    watts = _current_watts(state, now, ctx)
+    if since is None or watts is None:
+        return None
+    effects.append(
+        Record(
+            POWER_FAULT,
+            PowerWithoutPermission(
+                watts=watts,
+                seconds=round(now.mono - since, 3),
+                busy_watts=ctx.machine.busy_watts,
+                machine_state=state.machine.value,
+            ),
+        )
+    )
+    return _deny(_power_fault(state, now, effects), Denial.FAULT, uid, m, ctx, effects)
+
+
+def can_clear_power_fault(m: Member) -> bool:
+    """A welded relay or a bypass is the technicians' to check: their badge clears the fault
+    (or their ``clear_check`` from the technician page or the central store)."""
+    return m.role is Role.TECHNICIAN
 
 
 def _power_fault(state: State, now: Now, effects: list[Effect]) -> State:

@@ -14,7 +14,6 @@ from station.access import (
 from station.clock import Now, iso
 from station.events import (
     Heartbeat,
-    PowerBeforeStart,
     SessionEnded,
     SessionExtended,
     SessionIdleWarned,
@@ -83,22 +82,10 @@ def _start(
     uid: str,
     supervisor: Member | None = None,
     takeover: bool = False,
-    relay_was_on: bool = False,
 ) -> Outcome:
-    """``relay_was_on``: a takeover or handover of a running machine, whose power is expected."""
+    """Power drawn with the relay open is judged before a start (:func:`_power_refusal`): by
+    here the relay is either closed already (a takeover or handover) or nothing flows."""
     max_s = ctx.machine.max_session_min * 60
-    watts = _current_watts(state, now, ctx)
-    if watts is not None and watts > ctx.machine.busy_watts and not relay_was_on:
-        # The machine draws power before its relay closes: a bypassed relay or a stuck contact.
-        effects.append(
-            Record(
-                "power_before_start",
-                PowerBeforeStart(
-                    {"watts": watts, "busy_watts": ctx.machine.busy_watts, "member_id": m.id}
-                ),
-            )
-        )
-        effects.append(Cue("warn"))
     meter = None
     if ctx.metering is not None:
         last = (state.power[0], PowerReading(watts=state.power[1])) if state.power else None
