@@ -156,7 +156,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def run_station(config: Config, *, banner: str | None = None) -> int:
-    """Run until SIGTERM or SIGINT (exit 0) or a controller failure (exit 1); relay off always.
+    """Run until SIGTERM, SIGINT or SIGHUP (exit 0) or a controller failure (exit 1); relay off always.
 
     A stop latches the relay off first (no code path can switch it on again in this process),
     then stops the controller (which ends the session as ``station_stopped``), then the sync
@@ -179,8 +179,10 @@ def run_station(config: Config, *, banner: str | None = None) -> int:
         controller.latch_relay()  # first, before any clean-up that could hang
         stop.set()
 
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
+    # SIGHUP too: a station run by hand in a terminal that closes stops as cleanly as under
+    # systemd (its default action would end the process without the clean stop).
+    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(signum, on_signal)
     sync = None
     mqtt_state = None
     web: tuple[Any, threading.Thread] | None = None

@@ -527,9 +527,7 @@ def test_a_member_deactivated_during_her_checklist_cannot_confirm_it(
     assert not sim.state.machine.relay_on
 
 
-def test_a_roster_that_expired_during_the_wait_admits_only_staff(
-    sim: Sim, roster: Roster
-) -> None:
+def test_a_roster_that_expired_during_the_wait_admits_only_staff(sim: Sim, roster: Roster) -> None:
     sim.tap(LEA)
     expiry = sim.clock.now().mono + 2
     sim.ctx = replace(sim.ctx, roster=replace(roster, expires_mono=expiry))
