@@ -156,7 +156,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def run_station(config: Config, *, banner: str | None = None) -> int:
-    """Run until SIGTERM, SIGINT or SIGHUP (exit 0) or a controller failure (exit 1); relay off always.
+    """Run until SIGTERM, SIGINT or SIGHUP (exit 0) or a controller failure (exit 1); relay off
+    always.
 
     A stop latches the relay off first (no code path can switch it on again in this process),
     then stops the controller (which ends the session as ``station_stopped``), then the sync
