@@ -90,7 +90,10 @@ def _tap(state: State, uid: str, now: Now, ctx: Context, effects: list[Effect]) 
             state = replace(state, waiting=None)
             denial = _readmit(ctx, now, w.uid, w.member_id, m.id)
             if denial is not None:  # revoked or deactivated while she waited
-                return _deny(state, denial, w.uid, trainee, ctx, effects)
+                out = _deny(state, denial, w.uid, trainee, ctx, effects)
+                assert out.decision is not None
+                out.decision["for_waiting"] = True  # the kiosk names her: not the tapper's card
+                return out
             return _start_or_checklist(state, trainee, now, ctx, effects, uid=w.uid, supervisor=m)
     if _roster_expired(ctx, now) and not m.role.is_staff:
         return _deny(state, Denial.ROSTER_EXPIRED, uid, m, ctx, effects)

@@ -511,7 +511,7 @@ def test_a_trainee_deactivated_while_she_waits_is_not_started_by_the_co_badge(
     sim.wait(4)
     d = sim.tap(MOUSSA)
     assert d["granted"] is False and d["reason"] == "member_inactive"
-    assert d["member_id"] == "lea" and sim.state.waiting is None
+    assert d["member_id"] == "lea" and d["for_waiting"] is True and sim.state.waiting is None
     assert sim.state.session is None and "session_started" not in sim.types()
 
 
