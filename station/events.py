@@ -165,7 +165,9 @@ service, fault...): ``why`` says what caused it, ``by`` who."""
 
 
 class PowerBeforeStart(TypedDict):
-    """The machine already drew power when a session started (left switched on): a warning."""
+    """The machine already drew power when a session started: a warning. No longer written
+    since issue 10 (a start over power drawn with the relay open is refused and raises
+    ``power_without_permission``); kept for the logs of older stations."""
 
     watts: float
     busy_watts: float
