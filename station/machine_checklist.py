@@ -24,7 +24,6 @@ from station.machine_common import (
     _readmit,
     _refused,
 )
-from station.machine_power import _power_refusal
 from station.machine_session import _start
 from station.model import Member
 
@@ -40,9 +39,6 @@ def _start_or_checklist(
     supervisor: Member | None = None,
 ) -> Outcome:
     """With a safety checklist configured, the relay closes only once it is confirmed."""
-    refused = _power_refusal(state, m, uid, now, ctx, effects)
-    if refused is not None:
-        return refused
     if not ctx.machine.checklist:
         return _start(state, m, now, ctx, effects, uid=uid, supervisor=supervisor)
     pending = PendingStart(
@@ -96,9 +92,6 @@ def _confirm_checklist(
     denial = _readmit(ctx, now, p.uid, p.member_id, p.supervisor_id)
     if denial is not None:
         return _deny(state, denial, p.uid, member, ctx, effects)
-    refused = _power_refusal(state, member, p.uid, now, ctx, effects)
-    if refused is not None:
-        return refused
     effects.append(
         Record("checklist_confirmed", ChecklistConfirmed({"member_id": p.member_id, "by": cmd.by}))
     )

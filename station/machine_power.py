@@ -25,11 +25,10 @@ from station.machine_common import (
     Record,
     State,
     _decision,
-    _deny,
     _set_machine,
     _strip_problem,
 )
-from station.model import Denial, EndReason, MachineState, Member, Role
+from station.model import EndReason, MachineState, Member, Role
 from station.ports import PowerReading
 
 
@@ -153,30 +152,6 @@ def _permission_watch(state: State, now: Now, ctx: Context, effects: list[Effect
         )
     )
     return _power_fault(state, now, effects)
-
-
-def _power_refusal(
-    state: State, m: Member, uid: str, now: Now, ctx: Context, effects: list[Effect]
-) -> Outcome | None:
-    """Power already flows with the relay open: no session starts over it (it would hide a
-    bypass or a welded relay for good). The fault is raised now, not at the end of the grace
-    ``power_without_permission_s``, and the tap is refused."""
-    since = state.unpermitted_since
-    watts = _current_watts(state, now, ctx)
-    if since is None or watts is None:
-        return None
-    effects.append(
-        Record(
-            POWER_FAULT,
-            PowerWithoutPermission(
-                watts=watts,
-                seconds=round(now.mono - since, 3),
-                busy_watts=ctx.machine.busy_watts,
-                machine_state=state.machine.value,
-            ),
-        )
-    )
-    return _deny(_power_fault(state, now, effects), Denial.FAULT, uid, m, ctx, effects)
 
 
 def can_clear_power_fault(m: Member) -> bool:

@@ -14,6 +14,7 @@ from station.access import (
 from station.clock import Now, iso
 from station.events import (
     Heartbeat,
+    PowerBeforeStart,
     SessionEnded,
     SessionExtended,
     SessionIdleWarned,
@@ -83,9 +84,23 @@ def _start(
     supervisor: Member | None = None,
     takeover: bool = False,
 ) -> Outcome:
-    """Power drawn with the relay open is judged before a start (:func:`_power_refusal`): by
-    here the relay is either closed already (a takeover or handover) or nothing flows."""
+    """Power already drawn with the relay open (a reading taken after it opened, within the
+    grace of ``power_without_permission_s``) is recorded as ``power_before_start``. A takeover or
+    a handover of a running machine, or a reading taken while a session had the relay closed,
+    is not: only readings with the relay open start that watch (``unpermitted_since``)."""
     max_s = ctx.machine.max_session_min * 60
+    watts = _current_watts(state, now, ctx)
+    if state.unpermitted_since is not None and watts is not None:
+        # The machine draws power before its relay closes: a bypassed relay or a stuck contact.
+        effects.append(
+            Record(
+                "power_before_start",
+                PowerBeforeStart(
+                    {"watts": watts, "busy_watts": ctx.machine.busy_watts, "member_id": m.id}
+                ),
+            )
+        )
+        effects.append(Cue("warn"))
     meter = None
     if ctx.metering is not None:
         last = (state.power[0], PowerReading(watts=state.power[1])) if state.power else None
