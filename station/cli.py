@@ -14,6 +14,7 @@ import signal
 import sys
 import threading
 from contextlib import closing
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -119,6 +120,10 @@ def cmd_roster_import(args: argparse.Namespace) -> int:
     parsed = read_roster_file(csv_path)
     clock = SystemClock()  # the real clocks, even for a simulated station: see roster_age.py
     fresh = Anchor.taken(clock.now(), clock.boot_id)
+    if config.clock.simulated:
+        # A simulated station's clock is this computer's wall clock, trusted by construction
+        # (SimulatedClock.synced): it judges the anchor's wall time by the same rule.
+        fresh = replace(fresh, synced=True)
     with closing(Store(config.db_path, config.station.id, config.machine.id)) as store:
         counts = store.import_roster(parsed, replace_all=not args.merge, fresh=fresh)
     print(
