@@ -201,6 +201,20 @@ def test_station_demo_runs_a_central_store_and_three_stations(tmp_path: Path) ->
             )
         finally:
             store.close()
+        # The banner's events command runs as printed, from a terminal with no venv active.
+        events = re.search(r"(?m)^  events +(.+)$", text)
+        assert events is not None, text
+        path = ":".join(d for d in os.environ["PATH"].split(":") if ".venv" not in d)
+        shown = subprocess.run(
+            events.group(1),
+            shell=True,
+            cwd=tmp_path,
+            env={"PATH": path, "HOME": str(tmp_path)},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert shown.returncode == 0 and "session_started" in shown.stdout, shown.stderr
         # On the CNC a trainee needs a supervisor.
         _, cnc = post_json(f"http://127.0.0.1:{base + 2}/sim/badge", {"uid": "04B0B1B2"})
         assert cnc["reason"] == "needs_supervisor"
