@@ -117,7 +117,8 @@ def _air(value: Any) -> dict[str, Any] | None:
         return None
     return {
         "pm25": _number(air.get("pm25")),
-        "alarm": air.get("alarm") is True,
+        # The station names its alarm ("pm25", "sensor_lost") or sends null.
+        "alarm": air.get("alarm") is True or bool(_text(air.get("alarm"))),
         "threshold": _number(air.get("threshold")),
     }
 
