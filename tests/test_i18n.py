@@ -223,11 +223,16 @@ class _VisibleText(HTMLParser):
         text = re.sub(r"\{#.*?#\}", "", text, flags=re.S)
         for expr in re.findall(r"\{\{.*?\}\}|\{%.*?%\}", text, flags=re.S):
             self.found += _prose_literals(expr)
+            if BARE_CODE.fullmatch(expr):
+                self.found.append(expr)  # « trainee », « autonomous » on a French page
         text = re.sub(r"\{\{.*?\}\}|\{%.*?%\}", "", text, flags=re.S)
         if re.search(r"[^\W\d_]{2,}", text):
             self.found.append(text.strip())
 
 
+BARE_CODE = re.compile(r"\{\{\s*[\w.]+\.(?:role|level|state|status|action|end_reason)\s*\}\}")
+"""A code printed as it is (``{{ m.role }}``): shown, it needs its catalog word
+(``t("c.role." ~ m.role)``); in a class or a data- attribute it is not text."""
 LITERAL = re.compile(r"""\"((?:[^"\\\n]|\\.)*)\"|'((?:[^'\\\n]|\\.)*)'|`((?:[^`\\]|\\.)*)`""")
 PROSE = re.compile(r"[A-Za-zÀ-ÿ]{2,}\s+[A-Za-zÀ-ÿ]{2,}|[À-ÿ]|\b[A-Z][a-zà-ÿ]{2,}\b")
 """Words a person reads: two words, an accented letter, or a capitalised word. A key
@@ -275,6 +280,7 @@ def test_the_checks_see_every_app_and_every_kind_of_text() -> None:
         "<p>{{ name or 'Personne' }}</p>": "Personne",
         '{% set title = "Tableau de bord" %}': "Tableau de bord",
         '<script>el.textContent = "Libre";</script>': "Libre",
+        "<td>{{ m.role }}</td>": "{{ m.role }}",
     }
     for html, word in leaks.items():
         parser = _VisibleText()
@@ -283,6 +289,7 @@ def test_the_checks_see_every_app_and_every_kind_of_text() -> None:
     clean = _VisibleText()
     clean.feed(
         '<input type="hidden" name="next" value="dash"><p>{{ _("kiosk.idle.title") }}</p>'
+        '<p class="state-{{ s.state }}">{{ t("c.role." ~ m.role) }}</p>'
         '<script>el.textContent = t("state." + s);</script>'
     )
     assert clean.found == []
@@ -634,3 +641,14 @@ def test_python_puts_no_words_outside_the_catalogs_on_a_page() -> None:
         "f'no {e}'",
         "str(e)",
     ]
+
+
+def test_central_pages_have_a_word_for_every_role_and_level() -> None:
+    """The central pages print a member's role, an account's role and a level through
+    ``c.role.*``, ``c.account.*`` and ``c.level.*`` (never ``trainee`` on a French page)."""
+    from central.store import ROLES
+
+    central = BY_DOMAIN["central"]["fr"]
+    wanted = [f"c.role.{r.value}" for r in Role] + [f"c.level.{lv.value}" for lv in Level]
+    wanted += [f"c.account.{r}" for r in ROLES]
+    assert [k for k in wanted if k not in central] == []
