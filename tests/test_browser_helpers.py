@@ -23,11 +23,8 @@ CHROMIUM = Path("/usr/bin/chromium")
 AXE = REPO / "node_modules" / "axe-core" / "axe.min.js"
 # Every run saves the screens under tests/screenshots/ (not committed); with
 # FABRIQUE_UPDATE_SCREENSHOTS=1 it refreshes the ones the README shows, in docs/screenshots/.
-SCREENSHOTS = REPO / (
-    "docs/screenshots"
-    if os.environ.get("FABRIQUE_UPDATE_SCREENSHOTS") == "1"
-    else "tests/screenshots"
-)
+UPDATING_DOCS = os.environ.get("FABRIQUE_UPDATE_SCREENSHOTS") == "1"
+SCREENSHOTS = REPO / ("docs/screenshots" if UPDATING_DOCS else "tests/screenshots")
 KIOSK_VIEWPORT = {"width": 800, "height": 480}
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -135,8 +132,17 @@ def station(station_factory: Callable[..., StationProcess]) -> StationProcess:
 
 
 def screenshot(page: Any, name: str) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
+    """Saved under tests/screenshots/; with FABRIQUE_UPDATE_SCREENSHOTS=1, in docs/screenshots/
+    as a small palette PNG, except the pictures taken from the running demo
+    (tests/demo_screenshots.py owns those)."""
+    from tests.demo_screenshots import DEMO_SHOTS, optimise
+
+    folder = REPO / "tests" / "screenshots" if name in DEMO_SHOTS else SCREENSHOTS
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.png"
+    page.screenshot(path=str(path))
+    if folder == SCREENSHOTS and UPDATING_DOCS:
+        optimise(path)
 
 
 def axe_violations(page: Any, impacts: tuple[str, ...] = ("serious", "critical")) -> list[str]:
