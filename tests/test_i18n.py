@@ -652,3 +652,20 @@ def test_central_pages_have_a_word_for_every_role_and_level() -> None:
     wanted = [f"c.role.{r.value}" for r in Role] + [f"c.level.{lv.value}" for lv in Level]
     wanted += [f"c.account.{r}" for r in ROLES]
     assert [k for k in wanted if k not in central] == []
+
+
+@pytest.mark.parametrize("domain", DOMAINS)
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_gnu_gettext_reads_the_catalogs_too(lang: str, domain: str) -> None:
+    """Not only Babel: GNU gettext's own checker (what Poedit and Weblate run) accepts each
+    file, plural forms and header included."""
+    msgfmt = shutil.which("msgfmt")
+    if msgfmt is None:
+        pytest.skip("msgfmt is not installed (apt-get install gettext)")
+    done = subprocess.run(
+        [msgfmt, "--check", "-o", "/dev/null", str(_po(lang, domain))],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
