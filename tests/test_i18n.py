@@ -585,9 +585,13 @@ RAW_MESSAGES_LEFT = {
     "web/central/pages.py:add_site",
     "web/central/pages.py:add_station",
     "web/central/pages.py:add_user",
+    "web/station/technician.py:_run_command",
+    "web/station/technician.py:_enrol_at_central",
+    "web/station/technician.py:_enrol_here",
 }
-"""Admin forms that still show a central store exception's English text on a page (its
-``BadRequest``/``Conflict`` carry a sentence, not a code): the list may only shrink."""
+"""Forms that still show an exception's English text on a page, alone (the central admin
+forms: a ``BadRequest``/``Conflict`` carries a sentence, not a code) or inside a catalog
+sentence (the technician page's « Refusé : … »): the list may only shrink."""
 
 
 def _translated(node: ast.expr) -> bool:
@@ -597,6 +601,24 @@ def _translated(node: ast.expr) -> bool:
     if isinstance(node, ast.IfExp):
         return _translated(node.body) and _translated(node.orelse)
     return isinstance(node, ast.Name) or (isinstance(node, ast.Constant) and node.value is None)
+
+
+def _english_inside(node: ast.expr) -> bool:
+    """``str(e)`` or ``result.get("error")``: a text the code wrote in English."""
+    return any(
+        isinstance(n, ast.Call)
+        and (
+            (isinstance(n.func, ast.Name) and n.func.id == "str")
+            or (
+                isinstance(n.func, ast.Attribute)
+                and n.func.attr == "get"
+                and n.args
+                and isinstance(n.args[0], ast.Constant)
+                and n.args[0].value == "error"
+            )
+        )
+        for n in ast.walk(node)
+    )
 
 
 def _messages_of(tree: ast.Module, path: Path) -> list[tuple[str, str]]:
@@ -620,6 +642,13 @@ def _messages_of(tree: ast.Module, path: Path) -> list[tuple[str, str]]:
                 ]
             where = f"{path.relative_to(ROOT).as_posix()}:{func.name}"
             found += [(where, ast.unparse(node)) for node in shown if not _translated(node)]
+            # A catalog sentence around an exception's English (« Refusé : no session »).
+            found += [
+                (where, ast.unparse(node))
+                for node in shown
+                if isinstance(node, ast.Call)
+                and any(_english_inside(k.value) for k in node.keywords)
+            ]
     return found
 
 
@@ -634,11 +663,13 @@ def test_python_puts_no_words_outside_the_catalogs_on_a_page() -> None:
     assert not new, f"say these through web/translations: {new}"
     probe = ast.parse(
         "def v(e):\n flash(str(e))\n flash(f'no {e}')\n flash(t('c.ok'))\n"
+        " flash(gettext('tech.result.refused', error=str(e)))\n"
         " return render_template('x.html', error='Mot de passe faux', message=problem_text(e))\n"
     )
     assert sorted(src for _, src in _messages_of(probe, ROOT / "probe.py")) == [
         "'Mot de passe faux'",
         "f'no {e}'",
+        "gettext('tech.result.refused', error=str(e))",
         "str(e)",
     ]
 
