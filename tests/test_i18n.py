@@ -230,7 +230,9 @@ class _VisibleText(HTMLParser):
             self.found.append(text.strip())
 
 
-BARE_CODE = re.compile(r"\{\{\s*[\w.]+\.(?:role|level|state|status|action|end_reason)\s*\}\}")
+BARE_CODE = re.compile(
+    r"\{\{\s*[\w.]+\.(?:role|level|state|status|action|end_reason|data\.reason|data\.to)\s*\}\}"
+)
 """A code printed as it is (``{{ m.role }}``): shown, it needs its catalog word
 (``t("c.role." ~ m.role)``); in a class or a data- attribute it is not text."""
 LITERAL = re.compile(r"""\"((?:[^"\\\n]|\\.)*)\"|'((?:[^'\\\n]|\\.)*)'|`((?:[^`\\]|\\.)*)`""")
