@@ -5,6 +5,7 @@ broker that is down or refuses the login. Each test runs on both plugs."""
 from __future__ import annotations
 
 import json
+import socket
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -225,6 +226,50 @@ def test_a_broker_down_at_start_is_said_and_every_on_is_a_no_ack() -> None:
         assert health["ok"] is False and "not connected to the broker" in str(health["error"])
     finally:
         plug.close()
+
+
+def test_connected_means_the_subscriptions_are_in_place() -> None:
+    """``wait_connected`` returns once the broker acknowledged the link's subscriptions: an
+    emulated plug that returned at the CONNACK could miss the first command (seen under load:
+    test_the_plugs_meter_reports_power_and_energy[shelly], a no_ack and no reading). A broker of
+    the test's own holds the SUBACK back."""
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(1)
+        link = MqttLink(MqttCredentials("127.0.0.1", server.getsockname()[1]), unique("emu-"))
+        link.subscribe("shellyplusplugs-x/rpc", lambda topic, payload: None)
+        link.start()
+        server.settimeout(10)
+        conn, _ = server.accept()
+        try:
+            conn.settimeout(10)
+            assert read_packet(conn)[0] >> 4 == 1  # CONNECT
+            conn.sendall(b"\x20\x02\x00\x00")  # CONNACK, accepted
+            kind, body = read_packet(conn)
+            assert kind >> 4 == 8  # SUBSCRIBE (sent before the link says it is connected)
+            wait_for(lambda: link.connected, what="the CONNACK")
+            assert not link.wait_connected(0), "connected, but the broker has not subscribed it"
+            conn.sendall(b"\x90\x03" + body[:2] + b"\x01")  # SUBACK for its packet id, QoS 1
+            assert link.wait_connected(5)
+        finally:
+            link.close(timeout=0.5)
+            conn.close()
+
+
+def read_packet(conn: socket.socket) -> tuple[int, bytes]:
+    """One MQTT packet: its first byte and its body."""
+    first = conn.recv(1)[0]
+    length, shift = 0, 0
+    while True:
+        byte = conn.recv(1)[0]
+        length += (byte & 0x7F) << shift
+        shift += 7
+        if not byte & 0x80:
+            break
+    body = b""
+    while len(body) < length:
+        body += conn.recv(length - len(body))
+    return first, body
 
 
 def test_wrong_credentials_are_said_in_one_sentence(tmp_path: Path) -> None:
