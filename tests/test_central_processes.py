@@ -268,23 +268,22 @@ def test_a_login_through_one_process_is_valid_through_another(
 
 
 def test_another_process_of_a_sqlite_store_is_on_its_file_where_a_postgresql_store_was(
-    tmp_path: Path, pg_store_dsn: str
+    tmp_path: Path, pg_store_dsn: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """CPython gives a new object the address of a freed one. The helpers once kept the DSN of
-    each PostgreSQL store by ``id()``: a SQLite store opened where a closed PostgreSQL store had
-    been passed for it, and its "other process" was a PostgreSQL store on another test's data
-    (``NotFound('no station printer-1')``, now and then, in whole runs only)."""
+    """CPython gives a new object the address (``id()``) of a freed one, now and then. The
+    helpers once kept the DSN of each PostgreSQL store by ``id()``: a SQLite store opened where a
+    closed PostgreSQL store had been passed for it, and its "other process" was a PostgreSQL
+    store on another test's data (``NotFound('no station printer-1')`` in whole runs only).
+    Here the SQLite store gets the freed store's ``id()`` every time, as the helpers see it."""
     pg = open_pg_store(pg_store_dsn)
-    address = id(pg)
+    freed = id(pg)
     pg.close()
     del pg
     gc.collect()
-    shells: list[SqliteCentralStore] = []
-    while len(shells) < 10_000 and (not shells or id(shells[-1]) != address):
-        shells.append(SqliteCentralStore.__new__(SqliteCentralStore))
-    store = shells[-1]
-    assert id(store) == address, "no new object at the freed store's address: nothing shown"
-    SqliteCentralStore.__init__(store, tmp_path / "central.sqlite")
+    store = SqliteCentralStore(tmp_path / "central.sqlite")
+    real_id = id
+    helpers = another_process.__globals__  # tests/conftest.py's, storage_section's too
+    monkeypatch.setitem(helpers, "id", lambda o: freed if o is store else real_id(o))
     try:
         other = another_process(store)
         try:
