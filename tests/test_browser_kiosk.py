@@ -109,7 +109,8 @@ def test_co_badge_and_grant(page: Any, station: StationProcess) -> None:
         "Une personne mentor ou de l'équipe éducative doit badger pour t'accompagner."
     )
     expect(screen(page)).to_contain_text("Tu peux demander à Moussa ou Inès.")
-    expect(page.locator(".countdown")).to_have_text("Il reste 1:00")
+    # One minute to find someone, counting down in the browser's real time from the status.
+    expect(page.locator(".countdown")).to_have_text(re.compile(r"^Il reste (1:00|0:[45]\d)$"))
     screenshot(page, "kiosk-waiting")
     assert station.badge(MOUSSA)["action"] == "session_started"
     expect(page.locator("#title")).to_have_text("Léa")
