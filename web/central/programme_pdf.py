@@ -78,6 +78,12 @@ def method_lines(tot: dict[str, Any], num: Callable[..., str]) -> list[tuple[str
     ]
 
 
+def _kind(t: Translate, kind: str) -> str:
+    """The kind in words (« Impression 3D »), or its code when the catalogs have none."""
+    text = t(f"c.kind.{kind}")
+    return kind if text == f"c.kind.{kind}" else text
+
+
 def programme_pdf(
     data: dict[str, Any], labels: dict[str, str], charts: list[Any], t: Translate, lang: str = "fr"
 ) -> bytes:
@@ -91,7 +97,7 @@ def programme_pdf(
     pdf = _Report(f"{t('c.programme.title')} · {period}")
     pdf.add_page()
     pdf.line_of(t("c.programme.title"), 16, "B", 8)
-    pdf.line_of(period + (f" · {f.kind}" if f.kind else ""), 11)
+    pdf.line_of(period + (f" · {_kind(t, f.kind)}" if f.kind else ""), 11)
     pdf.ln(2)
     num = lambda v, d=0: fmt.number(v, lang, d)  # noqa: E731
     figures = [
@@ -152,8 +158,8 @@ def programme_pdf(
         ],
         [
             [
-                m["machine_id"],
-                m["kind"] or "",
+                m.get("name") or m["machine_id"],
+                _kind(t, m["kind"]) if m["kind"] else "",
                 num(m["sessions"]),
                 num(m["hours"], 1),
                 num(m["energy_kwh"], 2),
