@@ -87,7 +87,7 @@ def _charts(data: dict[str, Any], labels: dict[str, str]) -> list[Any]:
             lang=language(),
         ),
         bar_chart(
-            [(m["name"], float(m["energy_kwh"])) for m in data["machines"]],
+            [(m["name"], float(m["energy_kwh"])) for m in data["machines"] if m["metered"]],
             title=t("c.programme.chart.energy"),
             lang=language(),
             unit=" kWh",
@@ -140,16 +140,30 @@ def page() -> Any:
 def _named_machines(data: dict[str, Any]) -> dict[str, Any]:
     """Each machine by its station's name and its kind in words (« Imprimante 3D »,
     « Impression 3D »), as a funder reads them; the CSV keeps the ids."""
-    names = {s.get("machine_id") or s["id"]: s.get("name") or s["id"] for s in store().stations()}
+    stations = store().stations()
+    names = {s.get("machine_id") or s["id"]: s.get("name") or s["id"] for s in stations}
+    unmetered = {s.get("machine_id") or s["id"] for s in stations if not _has_meter(s)}
     machines = [
         {
             **m,
             "name": names.get(m["machine_id"], m["machine_id"]),
             "kind_name": kind_name(m["kind"]),
+            # « 0 kWh » would tell a funder the laser uses no power: it is not measured.
+            "metered": m["machine_id"] not in unmetered or bool(m["energy_kwh"]),
         }
         for m in data["machines"]
     ]
     return {**data, "machines": machines}
+
+
+def _has_meter(station: dict[str, Any]) -> bool:
+    """Whether the station said it has a power meter: its last status's health names one
+    (a station without one leaves it out). No status yet counts as yes."""
+    status = station.get("last_status")
+    health = status.get("health") if isinstance(status, dict) else None
+    if not isinstance(health, dict) or "controller" not in health:
+        return True
+    return health.get("power_meter") is not None
 
 
 def _filename(f: reports.Filters) -> str:

@@ -107,7 +107,14 @@ def programme_pdf(
         (num(tot["levels_gained"]), t("c.programme.levels", count=tot["levels_gained"])),
         (num(tot["peer_teachers"]), t("c.programme.teachers", count=tot["peer_teachers"])),
         (f"{num(tot['peer_hours'], 1)} h", t("c.programme.peer_hours")),
-        (f"{num(tot['energy_kwh'], 2)} kWh", t("c.programme.energy")),
+        (
+            f"{num(tot['energy_kwh'], 2)} kWh",
+            t(
+                "c.programme.energy"
+                if all(m.get("metered", True) for m in data["machines"])
+                else "c.programme.energy_metered"
+            ),
+        ),
     ]
     pdf.rows(
         [t("c.programme.value"), t("c.programme.figure")], [[a, b] for a, b in figures], (40, 140)
@@ -162,7 +169,7 @@ def programme_pdf(
                 _kind(t, m["kind"]) if m["kind"] else "",
                 num(m["sessions"]),
                 num(m["hours"], 1),
-                num(m["energy_kwh"], 2),
+                num(m["energy_kwh"], 2) if m.get("metered", True) else t("c.programme.not_metered"),
             ]
             for m in data["machines"]
         ],
