@@ -179,7 +179,7 @@ def test_the_fleet_dashboard_with_real_stations(
     expect(log.locator("tr").first.locator("td").last).to_have_text(re.compile(r"\d{2}:\d{2}$"))
     resolved = page.locator('tr[data-station="printer-1"] [data-field="problems"] .resolved')
     expect(resolved).to_contain_text("J'ai cassé quelque chose", timeout=20_000)
-    expect(resolved).to_contain_text("par une commande du serveur central")
+    expect(resolved).to_contain_text("par admin")  # who sent the command
     expect(page.locator('tr[data-station="printer-1"] [data-field="state"]')).to_have_text("Libre")
     expect(page.locator("body")).not_to_contain_text("problem_reported")
     expect(page.locator("body")).not_to_contain_text("air_pm25")

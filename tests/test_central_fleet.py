@@ -193,3 +193,25 @@ def test_the_dashboard_stream_sends_only_the_station_that_changed(
         assert third["stations"] == [] and "Mettre hors service" in third["commands"]
     finally:
         r.close()
+
+
+def test_a_problem_cleared_by_a_command_names_who_sent_it() -> None:
+    from central.fleet import name_who_commanded
+
+    at = "2026-03-02T09:30:00.000Z"
+    problem = {"station_id": "laser-1", "seq": 1, "at": at, "data": {"problem": "broken"}}
+    cleared = {"station_id": "laser-1", "seq": 3, "at": "2026-03-02T09:40:00.000Z"}
+    cleared["data"] = {"from": "to_check", "to": "available", "by": "central"}
+    rows = fleet([station("2026-03-02T10:00:20.000Z")], [problem], NOW, 30, [cleared])
+    commands = [
+        {
+            "station_id": "cnc-1",
+            "status": "applied",
+            "applied_at": cleared["at"],
+            "created_by": "x",
+        },
+        {"station_id": "laser-1", "status": "applied", "applied_at": "2026-03-02T09:40:00Z"}
+        | {"created_by": "ines"},
+    ]
+    name_who_commanded(rows, commands)
+    assert rows[0]["problems"][0]["resolved_by"] == "ines"

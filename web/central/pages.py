@@ -36,7 +36,7 @@ from flask import (
 
 from central.config import CentralConfig
 from central.errors import BadgeHeld, BadRequest, CentralError, Conflict, NotFound, OtherSite
-from central.fleet import changed_rows, fleet, utcnow
+from central.fleet import changed_rows, fleet, name_who_commanded, utcnow
 from central.ingest import COMMAND_ACTIONS, parse_command
 from central.privacy import retention_runs
 from central.roster_export import roster_csv
@@ -268,7 +268,9 @@ def fleet_now(site: str | None = None) -> list[dict[str, Any]]:
     changes = [
         e for e in store().recent_events(("machine_state_changed",), 200) if e["station_id"] in ids
     ]
-    return fleet(stations, problems, utcnow(), config().offline_after_s, changes)
+    rows = fleet(stations, problems, utcnow(), config().offline_after_s, changes)
+    name_who_commanded(rows, store().commands(limit=200))
+    return rows
 
 
 def station_names() -> dict[str, str]:
