@@ -337,6 +337,8 @@ def test_reports_and_progression_match_what_happened_at_the_machines(
     screenshot(page, "central-programme-real-stations")
     pdf = page.request.get(central.url + f"/reports/programme/?{RANGE}&format=pdf")
     assert pdf.ok and pdf.body().startswith(b"%PDF")
+    helpers.SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    (helpers.SCREENSHOTS / "central-programme-real-stations.pdf").write_bytes(pdf.body())
     csv_text = page.request.get(central.url + f"/reports/programme/?{RANGE}&format=csv").text()
     rows = list(csv.DictReader(io.StringIO(csv_text)))
     assert sum(float(r["hours"]) for r in rows) == pytest.approx(hours, abs=0.05)
