@@ -199,8 +199,8 @@ def test_the_staff_pages_say_codes_in_words(app: Flask) -> None:
     for name, page in text.items():
         assert not [c for c in codes if c in page], name
     assert "Période" in text["hours"] and "mars 2026" in text["hours"]
-    assert "Sessions encadrées" in text["hours"] and "1,50" in text["hours"]
-    assert "Heures encadrées" in text["mentors"] and "Impression 3D" in text["mentors"]
+    assert "Sessions accompagnées" in text["hours"] and "1,50" in text["hours"]
+    assert "Heures d'accompagnement" in text["mentors"] and "Impression 3D" in text["mentors"]
     assert "Occupation" in text["machines"] and "avril 2026" in text["machines"]
     assert "Impression 3D" in text["programme"] and "avril 2026" in text["programme"]
     assert "Impression 3D : autonome" in text["member"] and "jeune" in text["member"]
