@@ -119,6 +119,36 @@ def _problem(p: Mapping[str, Any], changes: Sequence[Mapping[str, Any]]) -> dict
     }
 
 
+def name_who_commanded(rows: list[dict[str, Any]], commands: Sequence[Mapping[str, Any]]) -> None:
+    """A problem resolved by a command from the central store (``by: "central"``) is resolved
+    by the person who sent it: the command applied at that station in the same instant."""
+    for row in rows:
+        for p in row["problems"]:
+            if p.get("resolved_by") != "central" or not p.get("resolved_at"):
+                continue
+            at = _parse(p["resolved_at"])
+            sender = next(
+                (
+                    c.get("created_by")
+                    for c in commands
+                    if c.get("station_id") == row["id"]
+                    and c.get("status") == "applied"
+                    and at is not None
+                    and _parse(c.get("applied_at")) == at
+                ),
+                None,
+            )
+            if sender:
+                p["resolved_by"] = sender
+
+
+def _parse(at: Any) -> datetime | None:
+    try:
+        return parse_at(at) if isinstance(at, str) else None
+    except ValueError:
+        return None
+
+
 def _air(value: Any) -> dict[str, Any] | None:
     """The last air reading beside its alarm: a technician sees why the machine stopped."""
     air = _obj(value)

@@ -78,6 +78,50 @@ def test_a_problem_is_resolved_when_its_station_leaves_to_check_afterwards() -> 
     assert (lens["resolved_at"], lens["resolved_by"]) == ("2026-03-02T09:00:00Z", "yanis")
 
 
+def test_a_problem_cleared_in_the_same_instant_is_resolved_by_the_stations_order() -> None:
+    """A station's clock may stand still (simulated) or two events share a millisecond: the
+    station's seq says what came after the report (before, such a problem stayed open)."""
+    at = "2026-03-02T09:30:00.000Z"
+    problem = {"station_id": "laser-1", "seq": 68, "at": at, "data": {"problem": "broken"}}
+    changes = [
+        {
+            "station_id": "laser-1",
+            "seq": 67,
+            "at": at,
+            "data": {"from": "to_check", "to": "available", "by": "yanis"},
+        },
+        {
+            "station_id": "laser-1",
+            "seq": 69,
+            "at": at,
+            "data": {"from": "available", "to": "to_check", "by": "kiosk"},
+        },
+    ]
+    (s,) = fleet([station("2026-03-02T10:00:20.000Z")], [problem], NOW, 30, changes)
+    assert s["problems"][0]["resolved"] is False, "a change before the report resolves nothing"
+    cleared = {
+        "station_id": "laser-1",
+        "seq": 70,
+        "at": at,
+        "data": {"from": "to_check", "to": "available", "by": "central"},
+    }
+    (s,) = fleet([station("2026-03-02T10:00:20.000Z")], [problem], NOW, 30, [*changes, cleared])
+    assert (s["problems"][0]["resolved"], s["problems"][0]["resolved_by"]) == (True, "central")
+
+
+def test_the_air_reading_as_a_station_sends_it() -> None:
+    """The station's status says the alarm's cause (``pm25``, ``sensor_lost``), not true."""
+    status = {
+        "machine": {"state": "fault", "reason": "air_pm25"},
+        "air": {"pm25": 80.0, "alarm": "pm25", "threshold": 35.0},
+    }
+    (s,) = fleet([station("2026-03-02T10:00:20.000Z", **status)], [], NOW, 30)
+    assert s["air"] == {"pm25": 80.0, "alarm": True, "threshold": 35.0}
+    quiet = {"machine": {"state": "available"}, "air": {"pm25": 4.0, "alarm": None}}
+    (s,) = fleet([station("2026-03-02T10:00:20.000Z", **quiet)], [], NOW, 30)
+    assert s["air"] == {"pm25": 4.0, "alarm": False, "threshold": None}
+
+
 def test_the_air_reading_beside_an_alarm_and_the_backlog_of_an_offline_station() -> None:
     status = {
         "machine": {"state": "fault", "reason": "air_alarm"},
@@ -190,3 +234,25 @@ def test_a_stations_air_alarm_reaches_the_dashboard_with_its_reading(tmp_path: P
         server.stop()
     assert shown["air"] == {"pm25": 48.0, "alarm": True, "threshold": 35.0}
     assert shown["reason"] == "air_pm25"
+
+
+def test_a_problem_cleared_by_a_command_names_who_sent_it() -> None:
+    from central.fleet import name_who_commanded
+
+    at = "2026-03-02T09:30:00.000Z"
+    problem = {"station_id": "laser-1", "seq": 1, "at": at, "data": {"problem": "broken"}}
+    cleared = {"station_id": "laser-1", "seq": 3, "at": "2026-03-02T09:40:00.000Z"}
+    cleared["data"] = {"from": "to_check", "to": "available", "by": "central"}
+    rows = fleet([station("2026-03-02T10:00:20.000Z")], [problem], NOW, 30, [cleared])
+    commands = [
+        {
+            "station_id": "cnc-1",
+            "status": "applied",
+            "applied_at": cleared["at"],
+            "created_by": "x",
+        },
+        {"station_id": "laser-1", "status": "applied", "applied_at": "2026-03-02T09:40:00Z"}
+        | {"created_by": "ines"},
+    ]
+    name_who_commanded(rows, commands)
+    assert rows[0]["problems"][0]["resolved_by"] == "ines"

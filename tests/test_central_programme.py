@@ -167,3 +167,44 @@ def test_the_pdf_is_one_report_on_a4(app: Flask, tmp_path: Path) -> None:
             assert figure in text, figure
         assert "jeune a formé" in text and "jeunes ont formé" not in text
         assert "Léa" not in text
+
+
+def visible(html_text: str) -> str:
+    """The page's text as a person reads it (no tags, no attribute values)."""
+    import html as html_lib
+    import re
+
+    body = re.sub(r"(?s)<(script|style|title)\b.*?</\1>", " ", html_text)
+    return html_lib.unescape(re.sub(r"<[^>]+>", " ", body))
+
+
+def test_the_staff_pages_say_codes_in_words(app: Flask) -> None:
+    """Kinds, levels, roles, periods and report columns in French, numbers the French way:
+    before, the tables were headed ``member_id``, ``supervised_sessions``, and showed
+    ``printer3d : supervised`` and ``2026-03``."""
+    client = app.test_client()
+    login(client, "ines")
+    codes = ("printer3d", "member_id", "supervised_sessions", "occupancy_pct", "autonomous")
+    pages = {
+        "hours": f"/reports/hours?{RANGE}",
+        "mentors": f"/reports/mentors?{RANGE}",
+        "machines": f"/reports/machines?{RANGE}",
+        "programme": f"/reports/programme/?{RANGE}",
+        "member": "/admin/members/amina",
+        "members": "/admin/",
+        "progress": "/reports/progress/lea",
+    }
+    text = {name: visible(client.get(url).get_data(as_text=True)) for name, url in pages.items()}
+    text["members"] = text["members"].replace("member_id,name,role", "")  # the CSV's header
+    for name, page in text.items():
+        assert not [c for c in codes if c in page], name
+    assert "Période" in text["hours"] and "mars 2026" in text["hours"]
+    assert "Sessions accompagnées" in text["hours"] and "1,50" in text["hours"]
+    assert "Heures d'accompagnement" in text["mentors"] and "Impression 3D" in text["mentors"]
+    assert "Occupation" in text["machines"] and "avril 2026" in text["machines"]
+    assert "Impression 3D" in text["programme"] and "avril 2026" in text["programme"]
+    assert "Impression 3D : autonome" in text["member"] and "jeune" in text["member"]
+    assert "Découpe laser" in text["progress"] and "Impression 3D" in text["progress"]
+    # The kind filter is a choice of the stations' kinds, in words.
+    html = client.get(f"/reports/hours?{RANGE}").get_data(as_text=True)
+    assert '<option value="printer3d" >Impression 3D</option>' in html

@@ -377,6 +377,45 @@ def test_every_event_type_has_a_sentence() -> None:
     assert not missing, f"add tech.sentence.<type> to both catalogs: {missing}"
 
 
+def test_codes_in_the_sentences_are_words() -> None:
+    """A technician reads why, not ``air_pm25``; the kiosk and the central store are not
+    people; a badge-out that left the machine in an air alarm did not cause it."""
+    from web.common.i18n import load_catalogs
+    from web.station.tech_events import describe
+
+    fr = load_catalogs("station")["fr"]
+
+    def gettext(key: str, **values: Any) -> str:
+        text = fr.get(key, key)
+        return (text if isinstance(text, str) else text[0]).format(**values)
+
+    names = {"sofiane": "Sofiane", "lea": "Léa", "moussa": "Moussa"}
+    air = {"from": "in_use", "to": "fault", "reason": "air_pm25", "by": "sofiane"}
+    air["why"] = "session_ended:badge_out"
+    assert describe("machine_state_changed", air, names, gettext) == (
+        "Machine : En cours → Arrêt de sécurité à la fin de la session de Sofiane (sofiane). "
+        "Motif : trop de particules dans l'air."
+    )
+    kiosk = {"from": "available", "to": "to_check", "reason": "problem_reported:broken"}
+    kiosk |= {"why": "problem_reported", "by": "kiosk"}
+    assert describe("machine_state_changed", kiosk, names, gettext) == (
+        "Machine : Libre → À vérifier, par l'écran de la machine. "
+        "Motif : problème signalé : « J'ai cassé quelque chose »."
+    )
+    problem = {"problem": "strange_noise", "by": "kiosk"}
+    assert describe("problem_reported", problem, names, gettext) == (
+        "Problème signalé par l'écran de la machine : « La machine fait un bruit bizarre »."
+    )
+    grant = {"member_id": "lea", "granted_by": "moussa", "level": "autonomous", "kind": "laser"}
+    assert describe("qualification_granted", grant, names, gettext) == (
+        "Moussa (moussa) a validé Léa (lea) au niveau « Autonome » sur la découpe laser."
+    )
+    typed = {"from": "available", "to": "out_of_service", "reason": "lentille", "by": "yanis"}
+    assert describe("machine_state_changed", {**typed, "why": "command"}, names, gettext).endswith(
+        "Motif : lentille."
+    )
+
+
 # --- enrolment at the central store ----------------------------------------------------------
 
 
@@ -444,6 +483,10 @@ def test_a_new_member_is_created_at_the_central_store(
     assert "Badge DEADBEEF enregistré pour Zoé Leroy au serveur central" in page
     members = {m["id"]: m["name"] for m in central_store.roster_rows()["members"]}
     assert members["zoe-leroy"] == "Zoé Leroy"
+    # Until the roster brings her here, the same badge is not offered again (a second click
+    # would be refused by the central store: the badge is held).
+    assert 'id="enrol-form"' not in page
+    assert "il marchera ici dès la prochaine synchro (quelques secondes)" in page
 
 
 def test_the_central_store_out_of_reach_offers_the_local_enrolment(

@@ -4,6 +4,7 @@ table, for screen readers and for the CSV export."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from html import escape
 
 from markupsafe import Markup
@@ -55,8 +56,12 @@ def column_chart(
     title: str,
     unit: str = "",
     lang: str = "fr",
+    names_shown: Callable[[str], str] = str,
+    periods_shown: Callable[[str], str] = str,
 ) -> Markup:
-    """Stacked columns: one per period, one colour per series (e.g. per machine kind)."""
+    """Stacked columns: one per period, one colour per series (e.g. per machine kind).
+    ``names_shown`` and ``periods_shown`` say a series and a period in words (« Impression
+    3D », « mars 2026 »)."""
     width, height, left, bottom, top_pad = 640, 280, 48, 40, 30
     names = sorted(series)
     totals = [sum(series[n].get(p, 0.0) for n in names) for p in periods]
@@ -83,19 +88,20 @@ def column_chart(
             y -= h
             parts.append(
                 f'<rect x="{x:.1f}" y="{y:.1f}" width="{col_w * 0.7:.1f}" height="{h:.1f}" '
-                f'fill="{COLOURS[j % len(COLOURS)]}"><title>{escape(p)} {escape(n)}: '
+                f'fill="{COLOURS[j % len(COLOURS)]}"><title>{escape(periods_shown(p))} '
+                f"{escape(names_shown(n))}: "
                 f"{_num(v, lang)}{escape(unit)}</title></rect>"
             )
         parts.append(
             f'<text x="{x + col_w * 0.35:.1f}" y="{height - bottom + 16}" font-size="11" '
-            f'text-anchor="middle">{escape(p)}</text>'
+            f'text-anchor="middle">{escape(periods_shown(p))}</text>'
         )
     for j, n in enumerate(names):
         y = height + 20 * j
         parts.append(
             f'<rect x="{left}" y="{y - 10}" width="12" height="12" '
             f'fill="{COLOURS[j % len(COLOURS)]}"/>'
-            f'<text x="{left + 18}" y="{y}" font-size="12">{escape(n)}</text>'
+            f'<text x="{left + 18}" y="{y}" font-size="12">{escape(names_shown(n))}</text>'
         )
     parts.append("</svg>")
     return Markup("".join(parts))

@@ -36,7 +36,7 @@ from flask import (
 
 from central.config import CentralConfig
 from central.errors import BadgeHeld, BadRequest, CentralError, Conflict, NotFound, OtherSite
-from central.fleet import changed_rows, fleet, utcnow
+from central.fleet import changed_rows, fleet, name_who_commanded, utcnow
 from central.ingest import COMMAND_ACTIONS, parse_command
 from central.privacy import retention_runs
 from central.roster_export import roster_csv
@@ -53,6 +53,7 @@ from station.roster import (
     parse_roster_csv,
     unsafe_text,
 )
+from web.central import words
 from web.common import csrf, i18n, layout, sessions
 from web.common import format as fmt
 from web.common.limits import StreamLimiter, stream_cap
@@ -86,6 +87,7 @@ def init_app(app: Flask) -> None:
     app.jinja_env.globals["tn"] = tn
     app.jinja_env.globals["lang"] = language
     fmt.init_app(app, config.site.timezone, language)
+    words.init_app(app)
     i18n.init_app(app, "fr", domain="central")
     csrf.init_app(app, exempt=lambda: request.path in BEARER_API, exempt_json_only=False)
     app.before_request(load_user)
@@ -266,7 +268,14 @@ def fleet_now(site: str | None = None) -> list[dict[str, Any]]:
     changes = [
         e for e in store().recent_events(("machine_state_changed",), 200) if e["station_id"] in ids
     ]
-    return fleet(stations, problems, utcnow(), config().offline_after_s, changes)
+    rows = fleet(stations, problems, utcnow(), config().offline_after_s, changes)
+    name_who_commanded(rows, store().commands(limit=200))
+    return rows
+
+
+def station_names() -> dict[str, str]:
+    """Each station's name by id (the fleet's lists name stations as people do)."""
+    return {s["id"]: s.get("name") or s["id"] for s in store().stations()}
 
 
 def site_commands(site: str | None, limit: int = 20) -> list[dict[str, Any]]:
@@ -304,7 +313,7 @@ def fleet_message(
     cell = get_template_attribute("central_dash_rows.html", "cell")
     command_rows = get_template_attribute("central_dash_rows.html", "command_rows")
     changed, removed, index = changed_rows(previous, fleet_now(site))
-    commands = str(command_rows(site_commands(site)))
+    commands = str(command_rows(site_commands(site), station_names()))
     if not changed and not removed and commands == last_commands:
         return None, index, commands
     body: dict[str, Any] = {
@@ -327,6 +336,7 @@ def index() -> str:
         stations=fleet_now(site),
         fields=FLEET_FIELDS,
         commands=site_commands(site),
+        names=station_names(),
         actions=COMMAND_ACTIONS,
         missed=config().sync.offline_after_missed,
         faults=[
@@ -405,7 +415,14 @@ def send_command(station_id: str) -> Any:
     except (BadRequest, NotFound) as e:
         flash(str(e), "error")
     else:
-        flash(t("c.dash.sent", action=command["action"], station=station_id), "ok")
+        flash(
+            t(
+                "c.dash.sent",
+                action=words.word("c.command.", command["action"]),
+                station=station_names().get(station_id, station_id),
+            ),
+            "ok",
+        )
     return redirect(url_for("central_dash.index"))
 
 

@@ -16,8 +16,9 @@ from central.errors import BadRequest
 from web.central.charts import bar_chart, column_chart
 from web.central.pages import language, requires, scoped_filters, store, t, viewer_site
 from web.central.programme_pdf import method_lines, programme_pdf
-from web.central.reports import bad_filter, csv_response
-from web.common.format import number
+from web.central.reports import bad_filter, csv_response, kind_choices
+from web.central.words import kind_name
+from web.common.format import number, period
 
 bp = Blueprint("central_programme", __name__, url_prefix="/reports/programme")
 
@@ -59,7 +60,13 @@ def _charts(data: dict[str, Any], labels: dict[str, str]) -> list[Any]:
     teachers = [r for r in data["trainees"] if r["hours_supervised"] or r["levels_granted"]]
     return [
         column_chart(
-            periods, monthly, title=t("c.programme.chart.monthly"), lang=language(), unit=" h"
+            periods,
+            monthly,
+            title=t("c.programme.chart.monthly"),
+            lang=language(),
+            unit=" h",
+            names_shown=kind_name,
+            periods_shown=lambda p: period(p, language()),
         ),
         bar_chart(
             [(labels[r["member_id"]], float(r["hours_supervised"])) for r in teachers][:20],
@@ -80,7 +87,7 @@ def _charts(data: dict[str, Any], labels: dict[str, str]) -> list[Any]:
             lang=language(),
         ),
         bar_chart(
-            [(m["machine_id"], float(m["energy_kwh"])) for m in data["machines"]],
+            [(m["name"], float(m["energy_kwh"])) for m in data["machines"] if m["metered"]],
             title=t("c.programme.chart.energy"),
             lang=language(),
             unit=" kWh",
@@ -96,7 +103,7 @@ def page() -> Any:
     except BadRequest as e:
         return bad_filter(e, url_for("central_programme.page"))
     names = request.args.get("names") == "1"
-    data = programme.programme(store(), f)
+    data = _named_machines(programme.programme(store(), f))
     labels = _labels(data, names)
     fmt = request.args.get("format")
     if fmt == "csv":
@@ -116,6 +123,7 @@ def page() -> Any:
         names=names,
         charts=charts,
         method_lines=method_lines,
+        kinds=kind_choices(),
         number=lambda v, d=0: number(v, language(), d),
         query={
             "since": f.since,
@@ -127,6 +135,35 @@ def page() -> Any:
         sites=store().sites() if viewer_site() is None else [],
         site_name=next((s["name"] for s in store().sites() if s["id"] == f.site), None),
     )
+
+
+def _named_machines(data: dict[str, Any]) -> dict[str, Any]:
+    """Each machine by its station's name and its kind in words (« Imprimante 3D »,
+    « Impression 3D »), as a funder reads them; the CSV keeps the ids."""
+    stations = store().stations()
+    names = {s.get("machine_id") or s["id"]: s.get("name") or s["id"] for s in stations}
+    unmetered = {s.get("machine_id") or s["id"] for s in stations if not _has_meter(s)}
+    machines = [
+        {
+            **m,
+            "name": names.get(m["machine_id"], m["machine_id"]),
+            "kind_name": kind_name(m["kind"]),
+            # « 0 kWh » would tell a funder the laser uses no power: it is not measured.
+            "metered": m["machine_id"] not in unmetered or bool(m["energy_kwh"]),
+        }
+        for m in data["machines"]
+    ]
+    return {**data, "machines": machines}
+
+
+def _has_meter(station: dict[str, Any]) -> bool:
+    """Whether the station said it has a power meter: its last status's health names one
+    (a station without one leaves it out). No status yet counts as yes."""
+    status = station.get("last_status")
+    health = status.get("health") if isinstance(status, dict) else None
+    if not isinstance(health, dict) or "controller" not in health:
+        return True
+    return health.get("power_meter") is not None
 
 
 def _filename(f: reports.Filters) -> str:

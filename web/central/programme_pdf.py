@@ -84,6 +84,12 @@ def method_lines(tot: dict[str, Any], num: Callable[..., str]) -> list[tuple[str
     ]
 
 
+def _kind(t: Translate, kind: str) -> str:
+    """The kind in words (« Impression 3D »), or its code when the catalogs have none."""
+    text = t(f"c.kind.{kind}")
+    return kind if text == f"c.kind.{kind}" else text
+
+
 def programme_pdf(
     data: dict[str, Any], labels: dict[str, str], charts: list[Any], t: Translate, lang: str = "fr"
 ) -> bytes:
@@ -97,7 +103,7 @@ def programme_pdf(
     pdf = _Report(f"{t('c.programme.title')} · {period}")
     pdf.add_page()
     pdf.line_of(t("c.programme.title"), 16, "B", 8)
-    pdf.line_of(period + (f" · {f.kind}" if f.kind else ""), 11)
+    pdf.line_of(period + (f" · {_kind(t, f.kind)}" if f.kind else ""), 11)
     pdf.ln(2)
     num = lambda v, d=0: fmt.number(v, lang, d)  # noqa: E731
     figures = [
@@ -107,7 +113,14 @@ def programme_pdf(
         (num(tot["levels_gained"]), t("c.programme.levels", count=tot["levels_gained"])),
         (num(tot["peer_teachers"]), t("c.programme.teachers", count=tot["peer_teachers"])),
         (f"{num(tot['peer_hours'], 1)} h", t("c.programme.peer_hours")),
-        (f"{num(tot['energy_kwh'], 2)} kWh", t("c.programme.energy")),
+        (
+            f"{num(tot['energy_kwh'], 2)} kWh",
+            t(
+                "c.programme.energy"
+                if all(m.get("metered", True) for m in data["machines"])
+                else "c.programme.energy_metered"
+            ),
+        ),
     ]
     pdf.rows(
         [t("c.programme.value"), t("c.programme.figure")], [[a, b] for a, b in figures], (40, 140)
@@ -158,11 +171,11 @@ def programme_pdf(
         ],
         [
             [
-                m["machine_id"],
-                m["kind"] or "",
+                m.get("name") or m["machine_id"],
+                _kind(t, m["kind"]) if m["kind"] else "",
                 num(m["sessions"]),
                 num(m["hours"], 1),
-                num(m["energy_kwh"], 2),
+                num(m["energy_kwh"], 2) if m.get("metered", True) else t("c.programme.not_metered"),
             ]
             for m in data["machines"]
         ],

@@ -37,10 +37,13 @@ from web.central.pages import (
     member_in_scope,
     requires,
     scoped_filters,
+    station_names,
     store,
     t,
     viewer_site,
 )
+from web.central.words import kind_name
+from web.common.format import period
 
 bp = Blueprint("central_reports", __name__, url_prefix="/reports")
 public = Blueprint("central_progress", __name__)
@@ -86,6 +89,22 @@ CSV_COLUMNS = {
 }
 """Each export's header, written even when no row matches (a spreadsheet macro expects it);
 a test checks it is the header of a non-empty export too."""
+
+
+SHOWN_COLUMNS = {
+    "hours": ["period", "name", "kind", "sessions", "hours", "supervised_sessions", "energy_kwh"],
+    "mentors": ["name", "sessions_supervised", "hours_supervised", "grants_given"],
+    "machines": [
+        "period",
+        "station_id",
+        "kind",
+        "sessions",
+        "hours",
+        "energy_kwh",
+        "occupancy_pct",
+    ],
+}
+"""The columns each page shows, headed in words (``c.col.<column>``); the CSV keeps them all."""
 
 
 def init_app(app: Flask) -> None:
@@ -148,7 +167,13 @@ def report(name: str) -> Any:
         periods = sorted({r["period"] for r in rows})
         charts = [
             column_chart(
-                periods, per_period, title=t("c.chart.hours_period"), lang=language(), unit=" h"
+                periods,
+                per_period,
+                title=t("c.chart.hours_period"),
+                lang=language(),
+                unit=" h",
+                names_shown=kind_name,
+                periods_shown=shown_period,
             ),
             bar_chart(
                 sorted(per_person.items(), key=lambda kv: -kv[1])[:40],
@@ -177,6 +202,9 @@ def report(name: str) -> Any:
             name = "grants"
     else:
         rows = reports.machines(s, f)
+        machines = {
+            st.get("machine_id") or st["id"]: st.get("name") or st["id"] for st in s.stations()
+        }
         energy: dict[str, dict[str, float]] = defaultdict(dict)
         for r in rows:
             energy[r["machine_id"]][r["period"]] = r["energy_kwh"]
@@ -189,9 +217,20 @@ def report(name: str) -> Any:
         for m, h in hours_by.items():
             occupancy[m] = round(100.0 * h / total_h, 2)
         charts = [
-            column_chart(periods, energy, title=t("c.chart.energy"), lang=language(), unit=" kWh"),
+            column_chart(
+                periods,
+                energy,
+                title=t("c.chart.energy"),
+                lang=language(),
+                unit=" kWh",
+                names_shown=lambda m: machines.get(m, m),
+                periods_shown=shown_period,
+            ),
             bar_chart(
-                sorted(occupancy.items()), title=t("c.chart.occupancy"), lang=language(), unit=" %"
+                sorted((machines.get(m, m), v) for m, v in occupancy.items()),
+                title=t("c.chart.occupancy"),
+                lang=language(),
+                unit=" %",
             ),
         ]
     if request.args.get("format") == "csv":
@@ -201,11 +240,24 @@ def report(name: str) -> Any:
         name=name,
         f=f,
         rows=rows,
+        columns=SHOWN_COLUMNS[name],
+        names=station_names(),
+        kinds=kind_choices(),
         charts=charts,
         periods=list(reports.PERIODS),
         sites=store().sites() if viewer_site() is None else [],
         **extra,
     )
+
+
+def kind_choices() -> list[tuple[str, str]]:
+    """The machine kinds of the stations, for a report's filter: (code, words)."""
+    kinds = {s["kind"] for s in store().stations() if s.get("kind")}
+    return sorted(((k, kind_name(k)) for k in kinds), key=lambda kv: kv[1].lower())
+
+
+def shown_period(label: str) -> str:
+    return period(label, language())
 
 
 def csv_text(rows: list[dict[str, Any]], columns: list[str]) -> str:

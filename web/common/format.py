@@ -7,7 +7,8 @@ UTC; only what a person reads is converted. Babel holds the locale rules (decima
 no-break space for thousands).
 
 In templates (after :func:`init_app`): ``{{ x | number(1) }}``, ``{{ wh | kwh }}``,
-``{{ s | duration }}``, ``{{ s | hours }}``, ``{{ at | local_time }}``, ``{{ at | local_date }}``.
+``{{ s | duration }}``, ``{{ s | hours }}``, ``{{ at | local_time }}``, ``{{ at | local_date }}``,
+``{{ "2026-03" | period }}``.
 """
 
 from __future__ import annotations
@@ -106,6 +107,22 @@ def local_date(
     return format_date(day, format="medium", locale=_locale(lang))
 
 
+def period(label: str | None, lang: str = "fr") -> str:
+    """A report's period as people name it: « 2 mars 2026 » (a day), « mars 2026 » (a month),
+    « 2026 » (a year); anything else as it is."""
+    if not label:
+        return "—"
+    try:
+        if len(label) == 10:
+            return format_date(date.fromisoformat(label), format="medium", locale=_locale(lang))
+        if len(label) == 7:
+            day = date.fromisoformat(label + "-01")
+            return format_date(day, format="LLLL y", locale=_locale(lang))
+    except ValueError:
+        pass
+    return label
+
+
 def init_app(app: Any, timezone: str, language: Any) -> None:
     """Register the filters; ``language()`` gives the request's language (web.common.i18n)."""
     app.extensions["timezone"] = timezone
@@ -116,4 +133,5 @@ def init_app(app: Any, timezone: str, language: Any) -> None:
     env.filters["duration"] = lambda v: duration(v, language())
     env.filters["local_time"] = lambda v, style="medium": local_time(v, language(), timezone, style)
     env.filters["local_date"] = lambda v: local_date(v, language(), timezone)
+    env.filters["period"] = lambda v: period(v, language())
     env.globals["timezone"] = timezone

@@ -46,6 +46,9 @@ def _variant(type_: str, data: Mapping[str, Any]) -> str:
     ):
         return "_energy"
     if type_ == "machine_state_changed" and data.get("reason") and data.get("to") in STAFF_STATES:
+        why = str(data.get("why") or "")
+        if data.get("by") and why.startswith(("session_ended", "finishing_ended")):
+            return "_after_session"  # her badge-out ended it: she did not cause the fault
         return "_reason"
     if type_ == "plug_fault" and data.get("kind") in PLUG_FAULT_KINDS:
         return f"_{data['kind']}"  # one sentence per kind: what the plug did
@@ -55,6 +58,26 @@ def _variant(type_: str, data: Mapping[str, Any]) -> str:
 
 
 PLUG_FAULT_KINDS = frozenset({"no_ack", "unasked_on", "unasked_off", "overpower", "overtemp"})
+NOT_PEOPLE = frozenset({"kiosk", "central"})
+"""``by`` values that are not a person: the touchscreen, a command from the central store."""
+PROBLEM_PREFIX = "problem_reported:"
+
+
+def reason_words(reason: Any, gettext: Translate) -> str:
+    """Why the machine is in its state, in words (``air_pm25``: « trop de particules dans
+    l'air »; ``problem_reported:broken``: the problem as the kiosk offered it). A reason a
+    technician typed (out of service) is shown as it is."""
+    if not isinstance(reason, str) or not reason:
+        return "—"
+    if reason.startswith(PROBLEM_PREFIX):
+        code = reason[len(PROBLEM_PREFIX) :]
+        problem = gettext(f"problem.{code}")
+        return gettext(
+            "tech.reason.problem_reported",
+            problem=code if problem == f"problem.{code}" else problem,
+        )
+    text = gettext(f"tech.reason.{reason}")
+    return reason if text == f"tech.reason.{reason}" else text
 
 
 def _values(
@@ -64,6 +87,8 @@ def _values(
         who = data.get(key)
         if not isinstance(who, str) or not who:
             return gettext("tech.sentence.someone")
+        if who in NOT_PEOPLE:
+            return gettext(f"tech.sentence.by_{who}")
         return f"{names[who]} ({who})" if who in names else who
 
     def word(prefix: str, key: str) -> str:
@@ -87,9 +112,10 @@ def _values(
         "end_reason": word("end_reason.", "end_reason"),
         "from": word("state.", "from"),
         "to": word("state.", "to"),
-        "why": str(data.get("reason") or data.get("why") or "—"),
-        "problem": str(data.get("problem") or "—"),
+        "why": reason_words(data.get("reason") or data.get("why"), gettext),
+        "problem": word("problem.", "problem"),
         "kind": word("kind.", "kind"),
+        "kind_on": word("kind.on.", "kind"),
         "level": word("level.", "level"),
         "action": word("tech.command.", "action"),
         "result": gettext("tech.sentence.applied" if data.get("ok") else "tech.sentence.refused"),

@@ -45,7 +45,7 @@ from web.common.login import init_app as init_login
 from web.common.sessions import fresh_session
 from web.station import kiosk
 from web.station.public import event_stream
-from web.station.tech_events import describe
+from web.station.tech_events import describe, reason_words
 
 __all__ = ["LoginLimiter", "bp", "init_app"]
 
@@ -66,7 +66,10 @@ def init_app(app: Any) -> None:
 
 
 def _page_globals() -> dict[str, Any]:
-    return {"station_name": _controller().config.display_name}
+    return {
+        "station_name": _controller().config.display_name,
+        "reason_words": lambda reason: reason_words(reason, gettext),
+    }
 
 
 # --- helpers ---------------------------------------------------------------------------------
@@ -199,6 +202,12 @@ def dashboard() -> str:
     unknown = status.get("last_unknown_uid")
     if unknown and unknown in roster["badges"]:
         unknown = None
+    sent = session.get(ENROL_SENT)
+    if isinstance(sent, dict) and sent.get("uid") in roster["badges"]:
+        session.pop(ENROL_SENT, None)  # the roster brought it: the badge works here now
+        sent = None
+    if isinstance(sent, dict) and sent.get("uid") == unknown:
+        unknown = None
     names = {m["id"]: m["name"] for m in roster["members"]}
     return render_template(
         "tech.html",
@@ -213,6 +222,7 @@ def dashboard() -> str:
         members=roster["members"],
         unknown_uid=unknown,
         fallback=session.get(ENROL_FALLBACK),
+        sent=sent if isinstance(sent, dict) else None,
         central=bool(controller.config.central.url),
         user=g.technician,
     )
@@ -444,6 +454,8 @@ def end_session() -> ResponseReturnValue:
     return _run_command("end_session")
 
 
+ENROL_SENT = "enrol_sent"
+"""A badge enrolled at the central store for a new member, until the roster brings it here."""
 ENROL_FALLBACK = "enrol_fallback"
 """The enrolment the central store could not take, offered here only (one click)."""
 CENTRAL_TRANSPORT = "central_transport"
@@ -499,6 +511,8 @@ def _enrol_at_central(uid: str, member_id: str | None, new_name: str | None) -> 
     name = str(reply.get("member_name") or reply.get("member_id"))
     if new_name is None and member_id:
         _enrol_here(uid, member_id, at_central=True, quiet=True)  # works here at once
+    else:  # a new member reaches this station with the roster: say so, do not offer it again
+        session[ENROL_SENT] = {"uid": uid, "member": name}
     flash(gettext("tech.enrol.done_central", uid=uid, member=name), "ok")
 
 
