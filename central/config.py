@@ -148,7 +148,8 @@ class PrivacySection:
 class SiteSection:
     timezone: str = _f(
         "Europe/Paris",
-        "The fablab's time zone (IANA name): every time a person reads on the pages is in it.",
+        "The fablab's time zone (IANA name): every time a person reads on the pages is in it, "
+        "and the reports count its calendar days (changing it rebuilds their roll-ups).",
         check=time_zone_problem,
     )
     progress_link_days: int = _f(

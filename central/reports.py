@@ -14,8 +14,9 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Mapping, Sequence
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from central.errors import BadRequest
 from central.store import PERIODS, CentralStore, Filters, Row
@@ -60,9 +61,11 @@ def grants(store: CentralStore, f: Filters) -> list[Row]:
 
 def machines(store: CentralStore, f: Filters) -> list[Row]:
     """Energy and occupancy per machine and period. Occupancy is the share of the period's
-    hours the machine was in a session (24 h a day: the fablab's own opening hours vary)."""
+    hours the machine was in a session (24 h a day: the fablab's own opening hours vary; 23
+    or 25 on the days its clocks change)."""
+    zone = store.rollups_timezone()
     return [
-        {**r, "occupancy_pct": round(100.0 * r["hours"] / _period_hours(r["period"]), 2)}
+        {**r, "occupancy_pct": round(100.0 * r["hours"] / _period_hours(r["period"], zone), 2)}
         for r in store.machine_use(f)
     ]
 
@@ -72,20 +75,24 @@ def plain(rows: Sequence[Mapping[str, Any]]) -> list[Row]:
     return [dict(r) for r in rows]
 
 
-def _period_hours(period: str) -> float:
+def _period_hours(period: str, zone: str = "UTC") -> float:
+    """How long the day, month or year ``period`` lasts in ``zone``, in hours."""
     try:
         if len(period) == 10:
-            return 24.0
-        if len(period) == 7:
-            first = datetime.strptime(period + "-01", "%Y-%m-%d")
+            first = date.fromisoformat(period)
+            nxt = first + timedelta(days=1)
+        elif len(period) == 7:
+            first = date.fromisoformat(period + "-01")
             nxt = (first + timedelta(days=32)).replace(day=1)
-            return (nxt - first).days * 24.0
-        if len(period) == 4:
-            year = int(period)
-            return (date(year + 1, 1, 1) - date(year, 1, 1)).days * 24.0
-    except ValueError:
-        pass
-    return 24.0
+        elif len(period) == 4:
+            first, nxt = date(int(period), 1, 1), date(int(period) + 1, 1, 1)
+        else:
+            return 24.0
+        tz = ZoneInfo(zone)
+        start, end = (datetime.combine(d, time(), tzinfo=tz).astimezone(UTC) for d in (first, nxt))
+    except (ValueError, KeyError):
+        return 24.0
+    return (end - start).total_seconds() / 3600.0
 
 
 def to_csv(rows: Sequence[Mapping[str, Any]]) -> str:
@@ -98,5 +105,6 @@ def to_csv(rows: Sequence[Mapping[str, Any]]) -> str:
     return out.getvalue()
 
 
-def today() -> date:
-    return datetime.now(UTC).date()
+def today(zone: str = "UTC", now: datetime | None = None) -> date:
+    """Today's date (or ``now``'s) in ``zone`` (the fablab's: ``[site] timezone``)."""
+    return (now or datetime.now(UTC)).astimezone(ZoneInfo(zone)).date()

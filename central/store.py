@@ -423,9 +423,12 @@ class Sites(Protocol):
 
 
 class Rollups(Protocol):
-    """The reports' sums per day, member, supervisor, machine and site, kept by ingest."""
+    """The reports' sums per day, member, supervisor, machine and site, kept by ingest; a
+    day is a calendar day in the fablab's zone (``[site] timezone``, set by the wiring)."""
 
     def rebuild_rollups(self) -> int: ...
+    def rollups_timezone(self) -> str: ...
+    def set_rollups_timezone(self, zone: str) -> int | None: ...
     def rollup_rows(self) -> list[Row]: ...
 
 

@@ -45,10 +45,12 @@ def open_database(config: CentralConfig) -> Database:
 
 def open_store(config: CentralConfig) -> CentralStore:
     """The configured backend's store, its schema migrated (errors show at start), its
-    default site named by ``[site] name``."""
+    default site named by ``[site] name``, its reports' days in ``[site] timezone`` (the
+    roll-ups rebuilt when the zone changed)."""
     store = _open_backend(config)
     try:
         name_default_site(store, config.site.name)
+        store.set_rollups_timezone(config.site.timezone)
     except BaseException:
         store.close()
         raise

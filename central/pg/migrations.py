@@ -22,7 +22,13 @@ from dataclasses import dataclass
 from central.errors import MigrationError, StorageUnavailable
 from central.pg.db import Connection, Database
 from central.sites import DEFAULT_SITE
-from central.sqlite.migrations import ROLLUP_KEY, ROLLUP_SUMS, rollup_select
+from central.sqlite.migrations import (
+    ROLLUP_KEY,
+    ROLLUP_SUMS,
+    ROLLUPS_TIMEZONE,
+    UTC_DAY,
+    rollup_select,
+)
 
 LOCK_KEY = 7_041_977_013
 """``pg_advisory_xact_lock`` key of the runner: one central process migrates at a time."""
@@ -360,7 +366,8 @@ M004_ROLLUPS = Migration(
         )""",
         "CREATE INDEX rollups_site_day ON rollups (site_id, day)",
         "CREATE INDEX rollups_member ON rollups (member_id)",
-        f"INSERT INTO rollups ({ROLLUP_KEY}, {', '.join(ROLLUP_SUMS)}) {rollup_select(1)}",
+        f"INSERT INTO rollups ({ROLLUP_KEY}, {', '.join(ROLLUP_SUMS)}) "
+        f"{rollup_select(1, day=UTC_DAY)}",
     ),
 )
 
@@ -444,6 +451,21 @@ M007_GROUP_CONCAT = Migration(
 """SQLite's ``group_concat`` (the roster's inducted kinds, issue 15): one more of
 :data:`SQLITE_FUNCTIONS`, so that the shared statement runs here too."""
 
+M008_LOCAL_DAY = Migration(
+    "m008_local_day",
+    (
+        # SQLite's is central.sqlite.migrations.local_day (Python's zoneinfo): same results.
+        """CREATE FUNCTION local_day(at TEXT, zone TEXT) RETURNS TEXT
+            AS $$ SELECT to_char(at::timestamptz AT TIME ZONE COALESCE(zone, 'UTC'),
+                                 'YYYY-MM-DD') $$ LANGUAGE sql STABLE""",
+        f"""INSERT INTO meta (key, value) VALUES ('{ROLLUPS_TIMEZONE}', 'UTC')
+            ON CONFLICT (key) DO NOTHING""",
+    ),
+)
+"""The roll-ups' day key in the fablab's zone (``central/sqlite/migrations.py``
+``rollup_select``), and the zone m004 built them in (UTC): the store rebuilds them when
+``[site] timezone`` differs."""
+
 MIGRATIONS: tuple[Migration, ...] = (
     M001_SCHEMA,
     M002_SHARED_STATE,
@@ -452,6 +474,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     M005_CREDENTIALS,
     M006_QUIZZES,
     M007_GROUP_CONCAT,
+    M008_LOCAL_DAY,
 )
 
 

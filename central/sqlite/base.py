@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from central.sqlite.migrations import open_central_database
+from central.sqlite.migrations import ROLLUPS_TIMEZONE, open_central_database
 from station.protocol import MAX_BATCH
 from station.sqlite import immediate
 
@@ -75,6 +75,11 @@ class SqliteBase:
         cur = self.db.conn.execute(sql, params)
         names = [d[0] for d in cur.description]
         return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+
+    def rollups_timezone(self) -> str:
+        """The zone whose calendar days the roll-ups, and so the reports, count in
+        (central/sqlite/rollups.py)."""
+        return str(self._one("SELECT value FROM meta WHERE key = ?", (ROLLUPS_TIMEZONE,)) or "UTC")
 
     @staticmethod
     def _bump(conn: sqlite3.Connection) -> int:

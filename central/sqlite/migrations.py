@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from datetime import UTC, datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
@@ -460,10 +463,34 @@ def project_finishing(
 
 
 def open_central_database(path: Path) -> Database:
-    """One connection with the settings every connection needs, schema migrated."""
-    return open_sqlite(
+    """One connection with the settings every connection needs, schema migrated, and
+    :func:`local_day` (the roll-ups' day key) as a SQL function."""
+    db = open_sqlite(
         path, migrations, error=CentralError, what="the central store", busy_timeout_s=30.0
     )
+    db.conn.create_function("local_day", 2, local_day, deterministic=True)
+    return db
+
+
+@lru_cache(maxsize=16)
+def _zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)
+
+
+def local_day(at: str | None, zone: str | None) -> str | None:
+    """The calendar day (``2026-01-01``) in ``zone`` (an IANA name) of the store's time ``at``
+    (UTC, ``2025-12-31T23:30:00.000Z``): the day a session counts on in the reports. PostgreSQL
+    has the same function (central/pg/migrations.py); a time it cannot read keeps its own
+    first ten characters."""
+    if at is None:
+        return None
+    try:
+        when = datetime.fromisoformat(at)
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        return when.astimezone(_zone(zone or "UTC")).date().isoformat()
+    except (ValueError, KeyError, OSError):
+        return at[:10]
 
 
 @migrations()
@@ -546,13 +573,38 @@ def m012_rollups(db: Database) -> None:
     )
     db.execute("CREATE INDEX rollups_site_day ON rollups(site_id, day)")
     db.execute("CREATE INDEX rollups_member ON rollups(member_id)")
-    db.execute(f"INSERT INTO rollups ({ROLLUP_KEY}, {', '.join(ROLLUP_SUMS)}) {rollup_select(1)}")
+    db.execute(
+        f"INSERT INTO rollups ({ROLLUP_KEY}, {', '.join(ROLLUP_SUMS)}) "
+        f"{rollup_select(1, day=UTC_DAY)}"
+    )
 
 
-def rollup_select(sign: int, where: str = "1 = 1") -> str:
+@migrations()
+def m013_rollups_timezone(db: Database) -> None:
+    """The zone the roll-ups' days are in (m012 built them in UTC): the store rebuilds them
+    when ``[site] timezone`` differs (:meth:`RollupsSqlite.set_rollups_timezone`)."""
+    db.execute(
+        f"INSERT INTO meta (key, value) VALUES ('{ROLLUPS_TIMEZONE}', 'UTC') "
+        "ON CONFLICT(key) DO NOTHING"
+    )
+
+
+ROLLUPS_TIMEZONE = "rollups_timezone"
+"""The ``meta`` key of the zone the roll-ups' days are in."""
+UTC_DAY = "substr(started_at, 1, 10)"
+"""The day key the first roll-ups had (UTC): frozen in the migrations that built them."""
+LOCAL_DAY = (
+    "local_day(started_at, COALESCE((SELECT value FROM meta "
+    f"WHERE key = '{ROLLUPS_TIMEZONE}'), 'UTC'))"
+)
+"""A session's day key: the calendar day it started on in the roll-ups' zone."""
+
+
+def rollup_select(sign: int, where: str = "1 = 1", *, day: str = LOCAL_DAY) -> str:
     """The roll-up rows of the sessions ``where`` picks, each sum times ``sign`` (+1 to add
-    them, -1 to take them away): portable SQL, the same on both backends."""
-    return f"""SELECT substr(started_at, 1, 10), COALESCE(site_id, ''), station_id,
+    them, -1 to take them away): portable SQL, the same on both backends (each has
+    ``local_day``)."""
+    return f"""SELECT {day}, COALESCE(site_id, ''), station_id,
                    COALESCE(machine_id, station_id), COALESCE(kind, ''), member_id,
                    COALESCE(supervisor_id, ''), {sign} * COUNT(*),
                    {sign} * SUM(COALESCE(duration_s, 0)), {sign} * SUM(COALESCE(energy_wh, 0)),

@@ -4,8 +4,9 @@ nor the sessions, so that they stay fast over millions of events (docs/benchmark
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from central.sqlite.base import SqliteBase
 from central.store import (
@@ -21,21 +22,33 @@ from central.store import (
 )
 
 
+def day_start(day: date, zone: str) -> str:
+    """The instant ``day`` begins in ``zone``, as a prefix of the store's UTC times
+    (``2025-12-31T23:00:00``): every time from then on sorts at or after it."""
+    local = datetime.combine(day, time(), tzinfo=ZoneInfo(zone))
+    return local.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
+
+
 def where(
     f: Filters,
     column: str = "r.day",
     kind: str = "r.kind",
     site: str = "r.site_id",
+    zone: str | None = None,
 ) -> tuple[str, list[Any]]:
-    """The filters as a WHERE clause on ``column`` (the time or day) and ``kind``, ``site`` (a
-    column, or a condition with one ``?`` for the site); ``until`` included."""
+    """The filters as a WHERE clause on ``column`` and ``kind``, ``site`` (a column, or a
+    condition with one ``?`` for the site); ``until`` included. ``column`` is a roll-up's day
+    (already the fablab's), or with ``zone`` a UTC time: then the range is the calendar days
+    in ``zone``."""
     clauses, params = ["1 = 1"], []
     if f.since:
         clauses.append(f"{column} >= ?")
-        params.append(f.since)
+        since = date.fromisoformat(f.since)
+        params.append(day_start(since, zone) if zone else since.isoformat())
     if f.until:
         clauses.append(f"{column} < ?")
-        params.append((date.fromisoformat(f.until) + timedelta(days=1)).isoformat())
+        after = date.fromisoformat(f.until) + timedelta(days=1)
+        params.append(day_start(after, zone) if zone else after.isoformat())
     if f.kind:
         clauses.append(f"{kind} = ?")
         params.append(f.kind)
@@ -105,7 +118,9 @@ class ReportsSqlite(SqliteBase):
 
     def mentor_credit(self, f: Filters) -> list[MentorRow]:
         w, params = where(f)
-        gw, gparams = where(f, "g.granted_at", "g.kind", STATION_AT_SITE.format("g"))
+        gw, gparams = where(
+            f, "g.granted_at", "g.kind", STATION_AT_SITE.format("g"), self.rollups_timezone()
+        )
         return self._typed(
             f"""WITH sup AS (
                     SELECT r.supervisor_id AS mentor, SUM(r.sessions) AS sessions_supervised,
@@ -128,7 +143,9 @@ class ReportsSqlite(SqliteBase):
         )
 
     def grants_at_machines(self, f: Filters, limit: int = 5000) -> list[LevelGiven]:
-        w, params = where(f, "g.granted_at", "g.kind", STATION_AT_SITE.format("g"))
+        w, params = where(
+            f, "g.granted_at", "g.kind", STATION_AT_SITE.format("g"), self.rollups_timezone()
+        )
         return self._typed(
             f"""SELECT g.granted_at, g.member_id, COALESCE(m.name, g.member_id) AS name, g.kind,
                        g.previous_level, g.level, g.granted_by,
@@ -140,7 +157,7 @@ class ReportsSqlite(SqliteBase):
         )
 
     def levels_set_on_pages(self, f: Filters, limit: int, *, except_by: str) -> list[LevelGiven]:
-        w, params = where(f, "h.at", "h.kind", MEMBER_AT_SITE.format("h"))
+        w, params = where(f, "h.at", "h.kind", MEMBER_AT_SITE.format("h"), self.rollups_timezone())
         return self._typed(
             f"""SELECT h.at AS granted_at, h.member_id, COALESCE(m.name, h.member_id) AS name,
                        h.kind,

@@ -6,6 +6,11 @@ back after (:func:`rollup_change`), so a session that starts, ends, finishes its
 time repaired or its member pseudonymised moves exactly what it changed. Ingest is exactly once
 on ``(station_id, seq)``, so a retried or duplicated batch projects nothing and moves nothing.
 ``station-central rollups rebuild`` recomputes them all from the sessions.
+
+A session counts on the calendar day it started on in the fablab's zone (``[site] timezone``:
+at 00:30 in Paris on 1 January, 23:30 UTC on 31 December, it counts on 1 January), so days,
+months and years are the fablab's. The zone they were built in is kept in ``meta``; opening
+the store with another one rebuilds them (:meth:`RollupsSqlite.set_rollups_timezone`).
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from central.sqlite.base import SqliteBase
-from central.sqlite.migrations import ROLLUP_KEY, ROLLUP_SUMS, rollup_select
+from central.sqlite.migrations import ROLLUP_KEY, ROLLUP_SUMS, ROLLUPS_TIMEZONE, rollup_select
 
 _UPSERT = (
     f"INSERT INTO rollups ({ROLLUP_KEY}, {', '.join(ROLLUP_SUMS)}) {{select}} "
@@ -37,15 +42,35 @@ def rollup_change(conn: Any, where: str, params: Any) -> Iterator[None]:
     add_sessions(conn, 1, where, params)
 
 
+_ZONE = "SELECT value FROM meta WHERE key = ?"
+
+
+def _rebuild(conn: Any) -> int:
+    conn.execute("DELETE FROM rollups")
+    add_sessions(conn, 1, "1 = 1", ())
+    return int(conn.execute("SELECT COUNT(*) FROM rollups").fetchone()[0])
+
+
 class RollupsSqlite(SqliteBase):
-    """The roll-ups rebuilt, and read whole (for checks)."""
+    """The roll-ups rebuilt (in the fablab's zone), and read whole (for checks)."""
 
     def rebuild_rollups(self) -> int:
         """Recompute every roll-up from the sessions; return how many rows there are."""
         with self._transaction() as conn:
-            conn.execute("DELETE FROM rollups")
-            add_sessions(conn, 1, "1 = 1", ())
-            return int(conn.execute("SELECT COUNT(*) FROM rollups").fetchone()[0])
+            return _rebuild(conn)
+
+    def set_rollups_timezone(self, zone: str) -> int | None:
+        """Count the reports' days in ``zone`` (an IANA name): when the roll-ups were built
+        in another one, rebuild them and return how many rows there are; else None."""
+        with self._transaction() as conn:
+            if (conn.execute(_ZONE, (ROLLUPS_TIMEZONE,)).fetchone() or ["UTC"])[0] == zone:
+                return None
+            conn.execute(
+                "INSERT INTO meta (key, value) VALUES (?, ?) "
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (ROLLUPS_TIMEZONE, zone),
+            )
+            return _rebuild(conn)
 
     def rollup_rows(self) -> list[dict[str, Any]]:
         """Every roll-up row that counts a session, in key order."""

@@ -14,7 +14,7 @@ from flask import Blueprint, Flask, Response, render_template, request, url_for
 from central import programme, reports
 from central.errors import BadRequest
 from web.central.charts import bar_chart, column_chart
-from web.central.pages import language, requires, scoped_filters, store, t, viewer_site
+from web.central.pages import config, language, requires, scoped_filters, store, t, viewer_site
 from web.central.programme_pdf import method_lines, programme_pdf
 from web.central.reports import bad_filter, csv_response, kind_choices
 from web.central.words import kind_name
@@ -30,7 +30,7 @@ def init_app(app: Flask) -> None:
 def _filters() -> reports.Filters:
     """The range asked for; without one, this year up to today."""
     args = dict(request.args)
-    today = reports.today()
+    today = reports.today(config().site.timezone)
     args.setdefault("since", date(today.year, 1, 1).isoformat())
     args.setdefault("until", today.isoformat())
     f = scoped_filters(args)
