@@ -431,6 +431,13 @@ def _restart(child: Child, stop: threading.Event) -> None:
         print(f"demo: {child.name} running again", flush=True)
 
 
+def _command(name: str) -> str:
+    """How to run one of the project's commands from this terminal: the script installed beside
+    this Python (``.venv/bin/station-central``), which works without activating the venv."""
+    beside = Path(sys.executable).parent / name
+    return str(beside) if beside.exists() else f"{sys.executable} -m central.cli"
+
+
 def _banner(plan: dict[str, Any], data: Path) -> str:
     central = plan["central_url"]
     lines = [
@@ -451,7 +458,8 @@ def _banner(plan: dict[str, Any], data: Path) -> str:
     lines += [
         f"  tap         curl -s -XPOST {first}/sim/badge -H 'Content-Type: application/json' "
         '-d \'{"uid": "04C0C1C2"}\'',
-        f"  events      python -m central.cli events --config {plan['central_config']} --json",
+        f"  events      {_command('station-central')} events --config {plan['central_config']} "
+        "--json",
         demo_plug.banner_line(bool(plan.get("broker"))),
         f"Logs in {data / 'logs'}. A process that stops is restarted; Ctrl-C (or closing "
         "this terminal) stops everything.",

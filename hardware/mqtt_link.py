@@ -52,6 +52,9 @@ class MqttLink:
         self._handlers: dict[str, MessageHandler] = {}
         self._lock = threading.Lock()
         self._connected = threading.Event()
+        self._subscribed = threading.Event()
+        self._unacked: set[int] = set()
+        """The subscriptions sent at the last connection that the broker has not acknowledged."""
         self._online = online
         self._closed = False
         self.last_error: str | None = None
@@ -74,6 +77,7 @@ class MqttLink:
         c.on_socket_open = _no_delay
         c.on_connect = self._on_connect
         c.on_disconnect = self._on_disconnect
+        c.on_subscribe = self._on_subscribe
         c.on_message = self._on_message
         self._client = c
 
@@ -90,7 +94,11 @@ class MqttLink:
         self._client.loop_start()
 
     def wait_connected(self, timeout: float) -> bool:
-        return self._connected.wait(timeout)
+        """Connected, and the subscriptions made before the connection acknowledged by the broker:
+        a message published on their topics from now on reaches this link. (Without the
+        acknowledgements, an emulated plug could miss the first command a station sent the
+        moment both links said "connected".)"""
+        return self._subscribed.wait(timeout)
 
     @property
     def connected(self) -> bool:
@@ -188,17 +196,34 @@ class MqttLink:
         self.last_error = None
         with self._lock:
             topics = list(self._handlers)
+        mids = set()
         for topic in topics:
-            client.subscribe(topic, qos=1)
+            rc, mid = client.subscribe(topic, qos=1)
+            if rc == mqtt.MQTT_ERR_SUCCESS and mid is not None:
+                mids.add(mid)
+        with self._lock:  # (their acknowledgements come on this thread, after this callback)
+            self._unacked = mids
         if self._online is not None:
             client.publish(self._online[0], self._online[1], qos=1, retain=True)
         self._connected.set()
+        if not mids:
+            self._subscribed.set()
+
+    def _on_subscribe(
+        self, client: Any, userdata: Any, mid: int, reasons: Any, properties: Any
+    ) -> None:
+        with self._lock:
+            self._unacked.discard(mid)
+            done = not self._unacked
+        if done and self._connected.is_set():
+            self._subscribed.set()
 
     def _on_disconnect(
         self, client: Any, userdata: Any, flags: Any, reason: Any, properties: Any
     ) -> None:
         was_connected = self._connected.is_set()
         self._connected.clear()
+        self._subscribed.clear()
         if not self._closed and was_connected:  # (a refused login keeps its own sentence)
             self.last_error = f"lost the broker at {self._where()} ({reason}); reconnecting"
             log.warning("MQTT: %s", self.last_error)

@@ -14,6 +14,7 @@ import signal
 import sys
 import threading
 from contextlib import closing
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -119,6 +120,10 @@ def cmd_roster_import(args: argparse.Namespace) -> int:
     parsed = read_roster_file(csv_path)
     clock = SystemClock()  # the real clocks, even for a simulated station: see roster_age.py
     fresh = Anchor.taken(clock.now(), clock.boot_id)
+    if config.clock.simulated:
+        # A simulated station's clock is this computer's wall clock, trusted by construction
+        # (SimulatedClock.synced): it judges the anchor's wall time by the same rule.
+        fresh = replace(fresh, synced=True)
     with closing(Store(config.db_path, config.station.id, config.machine.id)) as store:
         counts = store.import_roster(parsed, replace_all=not args.merge, fresh=fresh)
     print(
@@ -156,7 +161,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def run_station(config: Config, *, banner: str | None = None) -> int:
-    """Run until SIGTERM or SIGINT (exit 0) or a controller failure (exit 1); relay off always.
+    """Run until SIGTERM, SIGINT or SIGHUP (exit 0) or a controller failure (exit 1); relay off
+    always.
 
     A stop latches the relay off first (no code path can switch it on again in this process),
     then stops the controller (which ends the session as ``station_stopped``), then the sync
@@ -179,8 +185,10 @@ def run_station(config: Config, *, banner: str | None = None) -> int:
         controller.latch_relay()  # first, before any clean-up that could hang
         stop.set()
 
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
+    # SIGHUP too: a station run by hand in a terminal that closes stops as cleanly as under
+    # systemd (its default action would end the process without the clean stop).
+    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(signum, on_signal)
     sync = None
     mqtt_state = None
     web: tuple[Any, threading.Thread] | None = None

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Protocol
 
 TIMESYNC_FLAG = Path("/run/systemd/timesync/synchronized")
-TIMESYNC_DIR = Path("/run/systemd/timesync")
 BOOT_ID = Path("/proc/sys/kernel/random/boot_id")
 
 
@@ -62,10 +61,34 @@ def read_boot_id() -> str:
 
 
 def wall_clock_synced() -> bool:
-    """True when systemd-timesyncd says so; machines without timesyncd are trusted."""
+    """Whether the wall clock is known right: systemd-timesyncd says so, or the kernel does.
+
+    The kernel keeps the NTP status that every NTP client (timesyncd, chrony, ntpd) sets when it
+    has synchronised the clock (``adjtimex``: anything but ``TIME_ERROR``). When neither can
+    tell, the clock is **not** trusted: a Pi has no RTC, and a roster's age computed from a
+    wall clock restored at boot would admit a badge revoked meanwhile (station/roster_age.py).
+    """
     if TIMESYNC_FLAG.exists():
         return True
-    return not TIMESYNC_DIR.exists()
+    return kernel_clock_synced()
+
+
+TIME_ERROR = 5
+"""``adjtimex`` returns this while the kernel's clock is not synchronised (``STA_UNSYNC``)."""
+
+
+def kernel_clock_synced() -> bool:
+    """The kernel's NTP status, read-only (``adjtimex`` with no mode bits: one system call);
+    False when it cannot be read (not Linux)."""
+    try:
+        import ctypes
+
+        adjtimex = ctypes.CDLL(None, use_errno=True).adjtimex  # the process's own libc
+        timex = ctypes.create_string_buffer(512)  # struct timex (~208 bytes), modes = 0: read
+        state = adjtimex(timex)
+    except (OSError, AttributeError, TypeError):
+        return False
+    return bool(state >= 0 and state != TIME_ERROR)
 
 
 class SystemClock:

@@ -478,8 +478,8 @@ class Controller:
         )
         self._count(stored)
         self.state = outcome.state
-        if want_on and not relay.is_on:
-            relay.on()
+        if want_on and not relay.is_on and not getattr(relay, "latched", False):
+            relay.on()  # (a latched relay would refuse it anyway: a stop is under way)
         for effect in outcome.effects:
             if isinstance(effect, Cue):
                 self._play(effect.name)

@@ -165,7 +165,8 @@ service, fault...): ``why`` says what caused it, ``by`` who."""
 
 
 class PowerBeforeStart(TypedDict):
-    """The machine already drew power when a session started (left switched on): a warning."""
+    """The machine already drew power, with the relay open, when a session started: a warning
+    (a bypass or a stuck contact, within the grace of ``power_without_permission_s``)."""
 
     watts: float
     busy_watts: float

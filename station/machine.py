@@ -169,17 +169,23 @@ def next_due(state: State, ctx: Context) -> float | None:
         if last is not None:
             times.append(last + m.air_lost_s)
     base = _quiet_base(state, ctx)
+    quiet: list[float] = []  # due only while the latest reading still says "quiet"
     f = state.finishing
     if f is not None:
         times.append(f.started_mono + m.finish_max_min * 60)
         if base is not None:
-            times.append(max(base, f.started_mono) + m.finish_idle_s)
+            quiet.append(max(base, f.started_mono) + m.finish_idle_s)
     s = state.session
     if s and base is not None and m.idle_off_min > 0:
         start = max(base, s.started_mono, s.idle_reset_mono)
-        times.append(start + m.idle_off_min * 60)
+        quiet.append(start + m.idle_off_min * 60)
         if not s.idle_warned and m.idle_warn_min > 0:
-            times.append(start + (m.idle_off_min - m.idle_warn_min) * 60)
+            quiet.append(start + (m.idle_off_min - m.idle_warn_min) * 60)
+    if quiet and state.power is not None and ctx.metering is not None:
+        # A meter gone silent makes "quiet" unknown: such a time never falls due (the
+        # controller would tick on it for ever); the next reading sets the times again.
+        stale_at = state.power[0] + ctx.metering.stale_after_s
+        times += [t for t in quiet if t <= stale_at]
     if s:
         times.append(s.last_heartbeat_mono + ctx.machine.heartbeat_s)
         times.append(s.ends_mono)

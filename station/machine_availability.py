@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from station.access import STAFF_ONLY_CHECKS
 from station.clock import Now
 from station.events import ProblemReported
 from station.machine_common import (
@@ -61,16 +62,37 @@ def _report_problem(
         )
     )
     if cmd.to_check:
-        if state.machine is MachineState.AVAILABLE:
-            state = _set_machine(
-                state,
-                MachineState.TO_CHECK,
-                f"problem_reported:{problem}",
-                now,
-                effects,
-                "problem_reported",
-                cmd.by,
-            )
-        elif s is not None:
-            state = replace(state, check_requested=problem)
+        state = _ask_check(state, problem, now, effects, cmd.by)
     return Outcome(state, effects, _done(cmd, state))
+
+
+def _ask_check(state: State, problem: str, now: Now, effects: list[Effect], by: str) -> State:
+    """A report that asks for a check reaches the machine whatever its state, and a report
+    only staff may clear (« J'ai cassé quelque chose ») is never replaced by a lighter one:
+    otherwise a mentor could clear it after a second report, or after the job's end."""
+    asked = f"problem_reported:{problem}"
+    if state.machine is MachineState.AVAILABLE:
+        return _set_machine(
+            state, MachineState.TO_CHECK, asked, now, effects, "problem_reported", by
+        )
+    if state.machine is MachineState.TO_CHECK:
+        reason = _heavier_check(state.reason, asked)
+        return _set_machine(
+            state, MachineState.TO_CHECK, reason, now, effects, "problem_reported", by
+        )
+    if state.finishing is not None and state.session is None:
+        f = state.finishing
+        return replace(state, finishing=replace(f, then_check=_heavier_check(f.then_check, asked)))
+    if state.machine is MachineState.OUT_OF_SERVICE:
+        return state  # in the technician's hands: back in service is a staff decision
+    # In use, or in fault: the check applies when the session ends or the fault is cleared.
+    current = state.check_requested
+    full = current if current in (None, "check_after_use") else f"problem_reported:{current}"
+    return replace(state, check_requested=_strip_problem(_heavier_check(full, asked)))
+
+
+def _heavier_check(current: str | None, asked: str) -> str:
+    """The ``to_check`` reason to keep: one only staff clear wins over any other."""
+    if current in STAFF_ONLY_CHECKS and asked not in STAFF_ONLY_CHECKS:
+        return current
+    return asked

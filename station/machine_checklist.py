@@ -19,7 +19,9 @@ from station.machine_common import (
     Record,
     State,
     _decision,
+    _deny,
     _done,
+    _readmit,
     _refused,
 )
 from station.machine_session import _start
@@ -86,11 +88,15 @@ def _confirm_checklist(
     supervisor = ctx.roster.member(p.supervisor_id) if p.supervisor_id else None
     if member is None:
         return Outcome(replace(state, pending=None), effects, _refused(cmd, "unknown member"))
+    state = replace(state, pending=None)
+    denial = _readmit(ctx, now, p.uid, p.member_id, p.supervisor_id)
+    if denial is not None:
+        return _deny(state, denial, p.uid, member, ctx, effects)
     effects.append(
         Record("checklist_confirmed", ChecklistConfirmed({"member_id": p.member_id, "by": cmd.by}))
     )
     return _start(
-        replace(state, pending=None),
+        state,
         member,
         now,
         ctx,

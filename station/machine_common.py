@@ -12,15 +12,21 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Final
 
 from station.access import (
+    Identity,
+    can_supervise,
     helpers_for,
+    identify,
+    lacks_site_induction,
+    level_for,
     mentors_only,
+    needs_a_supervisor,
     trainers_for,
 )
 from station.clock import Now
 from station.config import MachineSection
 from station.events import AccessDenied, EventType, MachineStateChanged
 from station.metering import MeteringConfig, SessionMeter
-from station.model import Denial, MachineState, Member
+from station.model import Denial, Level, MachineState, Member
 from station.ports import AirReading, PowerReading
 from station.roster import Roster
 
@@ -126,7 +132,14 @@ class State:
     """Since when power has been drawn above ``busy_watts`` with the relay open (None: not)."""
     recent_taps: tuple[tuple[str, float], ...] = ()
     """Taps within the repeat guard (badge UID, monotonic time): a repeat of one is ignored."""
+    relay_opened_mono: float | None = None
+    """When the relay last opened: a reading within :data:`RELAY_SETTLE_S` of it may still
+    average the power drawn before, so it does not count as power without permission."""
 
+
+RELAY_SETTLE_S: Final = 1.0
+"""A meter's reading averages about its last second: power without permission is judged on
+readings taken at least this long after the relay opened."""
 
 POWER_FAULT: Final = "power_without_permission"
 """The ``fault`` reason (and event type) for power drawn while the relay is open."""
@@ -301,6 +314,8 @@ def _set_machine(
         state = replace(state, waiting=None, pending=None)
     if target not in WATCHED_STATES:
         state = replace(state, unpermitted_since=None)
+    if state.machine.relay_on and not target.relay_on:
+        state = replace(state, relay_opened_mono=now.mono)
     changed: MachineStateChanged = {
         "from": state.machine.value,
         "to": target.value,
@@ -374,3 +389,33 @@ def _refused(cmd: Command, error: str) -> dict[str, Any]:
 def _roster_expired(ctx: Context, now: Now) -> bool:
     exp = ctx.roster.expires_mono
     return exp is not None and now.mono >= exp
+
+
+def _readmit(
+    ctx: Context, now: Now, uid: str, member_id: str, supervisor_id: str | None
+) -> Denial | None:
+    """A start decided earlier (a co-badge wait, a checklist on screen) is judged again on
+    today's roster when it happens: a badge revoked, a member deactivated or a level lowered
+    meanwhile (``station roster import``, a sync), or a roster that expired, admits no one."""
+    who = identify(ctx.roster, uid)
+    if not isinstance(who, Identity):
+        return who
+    m, kind = who.member, ctx.machine.kind
+    if m.id != member_id:
+        return Denial.UNKNOWN_BADGE  # the badge is someone else's now
+    if _roster_expired(ctx, now) and not m.role.is_staff:
+        return Denial.ROSTER_EXPIRED
+    if lacks_site_induction(ctx.roster, m, kind):
+        return Denial.SITE_INDUCTION_NEEDED
+    if level_for(ctx.roster, m, kind) in (Level.AUTONOMOUS, Level.MENTOR):
+        return None
+    if supervisor_id is None or not needs_a_supervisor(ctx.roster, m, kind):
+        return Denial.NOT_QUALIFIED
+    supervisor = ctx.roster.member(supervisor_id)
+    if (
+        supervisor is None
+        or not supervisor.active
+        or not can_supervise(ctx.roster, supervisor, kind)
+    ):
+        return Denial.NEEDS_SUPERVISOR
+    return None

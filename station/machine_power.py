@@ -15,6 +15,7 @@ from station.events import FinishingEnded, JobField, PowerWithoutPermission
 from station.machine_availability import _after_use
 from station.machine_common import (
     POWER_FAULT,
+    RELAY_SETTLE_S,
     WATCHED_STATES,
     Context,
     Cue,
@@ -27,7 +28,7 @@ from station.machine_common import (
     _set_machine,
     _strip_problem,
 )
-from station.model import EndReason, MachineState, Member
+from station.model import EndReason, MachineState, Member, Role
 from station.ports import PowerReading
 
 
@@ -91,7 +92,9 @@ def _power(state: State, reading: PowerReading, now: Now, ctx: Context) -> State
     elif quiet is None:
         quiet = now.mono
     since = None
-    if reading.watts > busy_watts and state.machine in WATCHED_STATES:
+    opened = state.relay_opened_mono
+    settled = opened is None or now.mono - opened >= RELAY_SETTLE_S
+    if reading.watts > busy_watts and state.machine in WATCHED_STATES and settled:
         since = now.mono if state.unpermitted_since is None else state.unpermitted_since
     state = replace(
         state, power=(now.mono, reading.watts), quiet_since=quiet, unpermitted_since=since
@@ -149,6 +152,12 @@ def _permission_watch(state: State, now: Now, ctx: Context, effects: list[Effect
         )
     )
     return _power_fault(state, now, effects)
+
+
+def can_clear_power_fault(m: Member) -> bool:
+    """A welded relay or a bypass is the technicians' to check: their badge clears the fault
+    (or their ``clear_check`` from the technician page or the central store)."""
+    return m.role is Role.TECHNICIAN
 
 
 def _power_fault(state: State, now: Now, effects: list[Effect]) -> State:

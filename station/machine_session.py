@@ -83,12 +83,14 @@ def _start(
     uid: str,
     supervisor: Member | None = None,
     takeover: bool = False,
-    relay_was_on: bool = False,
 ) -> Outcome:
-    """``relay_was_on``: a takeover or handover of a running machine, whose power is expected."""
+    """Power already drawn with the relay open (a reading taken after it opened, within the
+    grace of ``power_without_permission_s``) is recorded as ``power_before_start``. A takeover or
+    a handover of a running machine, or a reading taken while a session had the relay closed,
+    is not: only readings with the relay open start that watch (``unpermitted_since``)."""
     max_s = ctx.machine.max_session_min * 60
     watts = _current_watts(state, now, ctx)
-    if watts is not None and watts > ctx.machine.busy_watts and not relay_was_on:
+    if state.unpermitted_since is not None and watts is not None:
         # The machine draws power before its relay closes: a bypassed relay or a stuck contact.
         effects.append(
             Record(

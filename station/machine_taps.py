@@ -31,10 +31,16 @@ from station.machine_common import (
     Waiting,
     _decision,
     _deny,
+    _readmit,
     _roster_expired,
     _set_machine,
 )
-from station.machine_power import _clear_power_fault, _end_finishing, _tap_own_finishing
+from station.machine_power import (
+    _clear_power_fault,
+    _end_finishing,
+    _tap_own_finishing,
+    can_clear_power_fault,
+)
 from station.machine_session import _end, _extend, _extended, _start
 from station.machine_supervision import _grant, _grant_hold, _grant_step, _keep_waiting
 from station.model import Denial, EndReason, Level, MachineState, Member
@@ -49,7 +55,7 @@ def _tap(state: State, uid: str, now: Now, ctx: Context, effects: list[Effect]) 
     if state.machine is MachineState.OUT_OF_SERVICE:
         return _deny(state, Denial.OUT_OF_SERVICE, uid, m, ctx, effects)
     if state.machine is MachineState.FAULT:
-        if state.reason == POWER_FAULT and m.role.is_staff:
+        if state.reason == POWER_FAULT and can_clear_power_fault(m):
             new = _clear_power_fault(state, now, effects, m.id)
             effects.append(Cue("ok"))
             return Outcome(new, effects, _decision(True, "fault_cleared", m, uid))
@@ -68,7 +74,7 @@ def _tap(state: State, uid: str, now: Now, ctx: Context, effects: list[Effect]) 
             return _tap_own_finishing(state, m, uid, now, ctx, effects)
         if m.role.is_staff:
             state = _end_finishing(state, now, ctx, effects, "takeover", by=m.id)
-            out = _start(state, m, now, ctx, effects, uid=uid, takeover=True, relay_was_on=True)
+            out = _start(state, m, now, ctx, effects, uid=uid, takeover=True)
             assert out.decision is not None
             out.decision["took_over_from"] = finishing_name
             return out
@@ -82,6 +88,12 @@ def _tap(state: State, uid: str, now: Now, ctx: Context, effects: list[Effect]) 
         trainee = ctx.roster.member(w.member_id)
         if trainee is not None and not lacks_site_induction(ctx.roster, trainee, kind):
             state = replace(state, waiting=None)
+            denial = _readmit(ctx, now, w.uid, w.member_id, m.id)
+            if denial is not None:  # revoked or deactivated while she waited
+                out = _deny(state, denial, w.uid, trainee, ctx, effects)
+                assert out.decision is not None
+                out.decision["for_waiting"] = True  # the kiosk names her: not the tapper's card
+                return out
             return _start_or_checklist(state, trainee, now, ctx, effects, uid=w.uid, supervisor=m)
     if _roster_expired(ctx, now) and not m.role.is_staff:
         return _deny(state, Denial.ROSTER_EXPIRED, uid, m, ctx, effects)
@@ -160,7 +172,7 @@ def _tap_in_use(
             return _handover(state, m, mentor, uid, now, ctx, effects)
     if m.role.is_staff:
         state = _end(state, now, ctx, effects, EndReason.TAKEOVER, by=m.id)
-        out = _start(state, m, now, ctx, effects, uid=uid, takeover=True, relay_was_on=True)
+        out = _start(state, m, now, ctx, effects, uid=uid, takeover=True)
         assert out.decision is not None
         out.decision["took_over_from"] = s.member_name  # the kiosk tells whose session ended
         return out
@@ -214,4 +226,4 @@ def _handover(
     state = _end(state, now, ctx, effects, EndReason.HANDOVER, by=trainee.id)
     if ctx.machine.checklist:
         return _start_or_checklist(state, trainee, now, ctx, effects, uid=uid, supervisor=mentor)
-    return _start(state, trainee, now, ctx, effects, uid=uid, supervisor=mentor, relay_was_on=True)
+    return _start(state, trainee, now, ctx, effects, uid=uid, supervisor=mentor)

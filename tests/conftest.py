@@ -4,6 +4,7 @@ controller running on gpiozero's MockFactory with a fake badge reader."""
 from __future__ import annotations
 
 import itertools
+import weakref
 from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
@@ -122,8 +123,11 @@ def central_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Ce
         store.close()
 
 
-PG_DSNS: dict[int, str] = {}
-"""The DSN of each PostgreSQL store the fixtures opened (for a config file naming it)."""
+PG_DSNS: weakref.WeakKeyDictionary[CentralStore, str] = weakref.WeakKeyDictionary()
+"""The DSN of each PostgreSQL store the fixtures opened (for a config file naming it), keyed by
+the store itself: an entry goes with its store. (Keyed by ``id()``, a SQLite store allocated
+where a freed PostgreSQL store had been inherited its DSN, and "another process" on it was a
+PostgreSQL store on another test's data: a flaky ``NotFound``.)"""
 
 
 def open_pg_store(dsn: str) -> CentralStore:
@@ -131,25 +135,31 @@ def open_pg_store(dsn: str) -> CentralStore:
     from central.pg import PgCentralStore
 
     store = PgCentralStore(open_database(dsn, None, pool_size=8))
-    PG_DSNS[id(store)] = dsn
+    PG_DSNS[store] = dsn
     return store
+
+
+def pg_dsn_of(store: CentralStore) -> str | None:
+    """The DSN of a PostgreSQL store :func:`open_pg_store` opened; None for a SQLite store."""
+    if isinstance(store, SqliteCentralStore):
+        return None
+    return PG_DSNS[store]
 
 
 def another_process(store: CentralStore) -> CentralStore:
     """A second store on the same database, as another central process would open it."""
-    if id(store) in PG_DSNS:
-        return open_pg_store(PG_DSNS[id(store)])
+    dsn = pg_dsn_of(store)
+    if dsn is not None:
+        return open_pg_store(dsn)
     assert isinstance(store, SqliteCentralStore)
     return SqliteCentralStore(store.path)
 
 
 def storage_section(store: CentralStore, data_dir: Path) -> str:
     """The ``[storage]`` section of a config file on ``store`` (a CLI run on the same store)."""
-    if id(store) in PG_DSNS:
-        return (
-            f'[storage]\nbackend = "postgresql"\ndsn = "{PG_DSNS[id(store)]}"\n'
-            f'data_dir = "{data_dir}"\n'
-        )
+    dsn = pg_dsn_of(store)
+    if dsn is not None:
+        return f'[storage]\nbackend = "postgresql"\ndsn = "{dsn}"\ndata_dir = "{data_dir}"\n'
     return f'[storage]\ndata_dir = "{data_dir}"\n'
 
 

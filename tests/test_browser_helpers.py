@@ -23,11 +23,9 @@ CHROMIUM = Path("/usr/bin/chromium")
 AXE = REPO / "node_modules" / "axe-core" / "axe.min.js"
 # Every run saves the screens under tests/screenshots/ (not committed); with
 # FABRIQUE_UPDATE_SCREENSHOTS=1 it refreshes the ones the README shows, in docs/screenshots/.
-SCREENSHOTS = REPO / (
-    "docs/screenshots"
-    if os.environ.get("FABRIQUE_UPDATE_SCREENSHOTS") == "1"
-    else "tests/screenshots"
-)
+UPDATING_DOCS = os.environ.get("FABRIQUE_UPDATE_SCREENSHOTS") == "1"
+DOCS_SCREENSHOTS = REPO / "docs" / "screenshots"
+TEST_SCREENSHOTS = REPO / "tests" / "screenshots"
 KIOSK_VIEWPORT = {"width": 800, "height": 480}
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -134,9 +132,26 @@ def station(station_factory: Callable[..., StationProcess]) -> StationProcess:
     return station_factory()
 
 
+def documented_screenshots() -> set[str]:
+    """The names of the pictures README.md and docs/*.md show (docs/screenshots/<name>.png)."""
+    pages = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
+    text = "".join(page.read_text("utf-8") for page in pages)
+    return set(re.findall(r"screenshots/([\w-]+)\.png", text))
+
+
 def screenshot(page: Any, name: str) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
+    """Saved under tests/screenshots/. With FABRIQUE_UPDATE_SCREENSHOTS=1, a picture the docs
+    show goes to docs/screenshots/ as a small palette PNG, except the ones taken from the
+    running demo (tests/demo_screenshots.py owns those)."""
+    from tests.demo_screenshots import DEMO_SHOTS, optimise
+
+    docs = UPDATING_DOCS and name in documented_screenshots() - DEMO_SHOTS
+    folder = DOCS_SCREENSHOTS if docs else TEST_SCREENSHOTS
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.png"
+    page.screenshot(path=str(path))
+    if docs:
+        optimise(path)
 
 
 def axe_violations(page: Any, impacts: tuple[str, ...] = ("serious", "critical")) -> list[str]:

@@ -3,6 +3,7 @@ service and watch the kiosk follow; axe-core finds no serious or critical proble
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from tests import test_browser_helpers as helpers
@@ -109,7 +110,8 @@ def test_sim_panel_taps_a_badge(browser: Any, page: Any, station: StationProcess
         expect(sim.locator("#result")).to_contain_text('"action": "session_started"')
         expect(page.locator("#title")).to_have_text("Sofiane")
         sim.get_by_role("button", name="Avancer de 30 min").click()
-        expect(page.locator("#elapsed")).to_have_text("30:00")
+        # (then it runs on in the browser's real time: 30:00, 30:01 on a loaded machine)
+        expect(page.locator("#elapsed")).to_have_text(re.compile(r"^30:[0-5]\d$"))
         # The station's time in the fablab's zone and French format (issue 11, item 6).
         from datetime import datetime
         from zoneinfo import ZoneInfo

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import re
+import select
 import signal
 import socket
 import subprocess
 import sys
+import termios
 import threading
 import urllib.request
 from contextlib import closing
@@ -198,6 +201,20 @@ def test_station_demo_runs_a_central_store_and_three_stations(tmp_path: Path) ->
             )
         finally:
             store.close()
+        # The banner's events command runs as printed, from a terminal with no venv active.
+        events = re.search(r"(?m)^  events +(.+)$", text)
+        assert events is not None, text
+        path = ":".join(d for d in os.environ["PATH"].split(":") if ".venv" not in d)
+        shown = subprocess.run(
+            events.group(1),
+            shell=True,
+            cwd=tmp_path,
+            env={"PATH": path, "HOME": str(tmp_path)},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert shown.returncode == 0 and "session_started" in shown.stdout, shown.stderr
         # On the CNC a trainee needs a supervisor.
         _, cnc = post_json(f"http://127.0.0.1:{base + 2}/sim/badge", {"uid": "04B0B1B2"})
         assert cnc["reason"] == "needs_supervisor"
@@ -272,46 +289,127 @@ def _port_free(port: int) -> bool:
     return True
 
 
-@pytest.mark.e2e
-def test_a_killed_child_is_restarted_and_sighup_stops_every_child(tmp_path: Path) -> None:
-    base = _free_base()
-    proc, _ = _start_demo(tmp_path, base)
-    before: dict[str, int] = {}
-    after: dict[str, int] = {}
+class Terminal:
+    """The demo as a person starts it: in a terminal (a pty it leads, as a shell's job does),
+    so that Ctrl-C and closing the window reach it the way they do at a desk."""
+
+    def __init__(self, tmp_path: Path, base: int) -> None:
+        self.master, slave = os.openpty()
+        demo = ["demo", "--data-dir", str(tmp_path / "d"), "--port", str(base)]
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "station.cli", *demo],
+            cwd=REPO,
+            stdin=slave,
+            stdout=slave,
+            stderr=slave,
+            start_new_session=True,
+            # after setsid: the pty becomes its controlling terminal
+            preexec_fn=lambda: fcntl.ioctl(0, termios.TIOCSCTTY, 0),
+        )
+        os.close(slave)
+        self.output: list[str] = []
+        self._stop = threading.Event()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+        try:
+            wait_for(
+                lambda: "Logs in" in self.text() or self.proc.poll() is not None,
+                120,
+                "the demo's banner",
+            )
+            assert "Logs in" in self.text(), f"the demo stopped: {self.text()}"
+        except BaseException:
+            self.close()
+            raise
+
+    def _read(self) -> None:  # as a terminal window does: it always reads what is written
+        while not self._stop.is_set():
+            if select.select([self.master], [], [], 0.1)[0]:
+                try:
+                    data = os.read(self.master, 4096)
+                except OSError:  # EIO: nobody holds the terminal any more
+                    return
+                if not data:
+                    return
+                self.output.append(data.decode("utf-8", "replace"))
+
+    def text(self) -> str:
+        return "".join(self.output)
+
+    def ctrl_c(self) -> None:
+        os.write(self.master, b"\x03")  # the line discipline sends SIGINT to the foreground
+
+    def close(self) -> None:
+        """Close the window: the kernel hangs up the demo's session (SIGHUP)."""
+        self._stop.set()
+        self._reader.join(5)
+        if self.master >= 0:
+            os.close(self.master)
+            self.master = -1
+
+
+def _stopped_cleanly(term: Terminal, base: int, pids: dict[str, int]) -> None:
+    """The demo exits 0, no child is left behind, every port is free (a failed run leaves
+    nothing behind either)."""
     try:
-        before = _demo_children(proc.pid)
+        assert term.proc.wait(60) == 0, term.text()
+    finally:
+        if term.proc.poll() is None:
+            term.proc.kill()
+            term.proc.wait(10)
+        term.close()
+        left = [name for name, pid in pids.items() if _alive(pid)]
+        for name in left:
+            os.kill(pids[name], signal.SIGKILL)
+    assert left == [], f"still running after the demo stopped: {left}"
+    for offset in (0, 1, 2, 10):
+        assert _port_free(base + offset), f"port {base + offset} still held"
+
+
+@pytest.mark.e2e
+def test_a_killed_child_is_restarted_and_closing_the_terminal_stops_every_child(
+    tmp_path: Path,
+) -> None:
+    base = _free_base()
+    term = Terminal(tmp_path, base)
+    pids: dict[str, int] = {}
+    try:
+        before = _demo_children(term.proc.pid)
+        pids.update(before)
         assert set(before) == {"central", "laser-1", "printer-1", "cnc-1"}, before
         os.kill(before["laser-1"], signal.SIGKILL)
         # The laser comes back on its port; the others were never stopped.
         after = wait_for(
             lambda: (
-                (c := _demo_children(proc.pid)).get("laser-1") not in (None, before["laser-1"])
+                (c := _demo_children(term.proc.pid)).get("laser-1") not in (None, before["laser-1"])
                 and _status(base, 0)
                 and c
             ),
             60,
             "the laser station restarted",
         )
-        assert proc.poll() is None, "the demo stopped with its child"
+        pids["laser-1 again"] = after["laser-1"]
+        assert term.proc.poll() is None, "the demo stopped with its child"
         assert {k: v for k, v in after.items() if k != "laser-1"} == {
             k: v for k, v in before.items() if k != "laser-1"
         }
-        # Closing the terminal: every child stops and every port is free again.
-        proc.send_signal(signal.SIGHUP)
-        assert proc.wait(60) == 0
+        assert "laser-1 running again" in term.text()
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(10)
-        for f in (proc.stdout, proc.stderr):
-            if f is not None:
-                f.close()
-        left = [name for name, pid in {**before, **after}.items() if _alive(pid)]
-        for name in left:  # a failed run leaves nothing behind either
-            os.kill({**before, **after}[name], signal.SIGKILL)
-    assert left == [], f"still running after SIGHUP: {left}"
-    for offset in (0, 1, 2, 10):
-        assert _port_free(base + offset), f"port {base + offset} still held"
+        term.close()  # the terminal window closed: SIGHUP, not a signal sent by hand
+        _stopped_cleanly(term, base, pids)
+
+
+@pytest.mark.e2e
+def test_ctrl_c_in_the_terminal_stops_every_child(tmp_path: Path) -> None:
+    base = _free_base()
+    term = Terminal(tmp_path, base)
+    pids: dict[str, int] = {}
+    try:
+        pids.update(_demo_children(term.proc.pid))
+        assert len(pids) == 4, pids
+        term.ctrl_c()
+    finally:
+        _stopped_cleanly(term, base, pids)
 
 
 @pytest.mark.e2e

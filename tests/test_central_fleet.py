@@ -149,3 +149,44 @@ def test_the_dashboard_stream_sends_only_the_station_that_changed(
         assert third["stations"] == [] and "Mettre hors service" in third["commands"]
     finally:
         r.close()
+
+
+@pytest.mark.e2e
+def test_a_stations_air_alarm_reaches_the_dashboard_with_its_reading(tmp_path: Path) -> None:
+    """End to end, as in the demo: a station with an emulated SDS011 syncs with a central store;
+    smoke at the laser shows on the dashboard beside its reading. (The station did not send
+    ``air`` in its sync status, and its alarm is a kind, ``"pm25"``, not ``true``.)"""
+    from central.demo import set_toml
+    from station.config import load_config
+    from tests.e2e_helpers import StationProcess
+    from tests.test_browser_helpers import prepare
+    from tests.test_central_helpers import CentralServer, post_json, wait_for
+
+    server = CentralServer(central_config(tmp_path / "c"))
+    config = prepare(tmp_path / "s", pm25_alarm=35)
+    sid = load_config(config).station.id
+    token = server.store.add_station(sid, name="Découpe laser", kind="laser")
+    text = config.read_text(encoding="utf-8")
+    for key, value in (
+        ("url", f'"{server.url}"'),
+        ("token", f'"{token}"'),
+        ("sync_interval_s", "1"),
+    ):
+        text = set_toml(text, "central", key, value)
+    config.write_text(text, encoding="utf-8")
+    station = StationProcess(config)
+
+    def row() -> dict[str, Any] | None:
+        (r,) = fleet(server.store.stations(), [], datetime.now(UTC), 30)
+        return r if r["state"] == "fault" and r["air"] else None
+
+    try:
+        station.start_ready()
+        status, _ = post_json(station.base + "/sim/air", {"pm25": 48}, timeout=10)
+        assert status == 200
+        shown = wait_for(row, 30, "the air alarm on the dashboard")
+    finally:
+        station.close()
+        server.stop()
+    assert shown["air"] == {"pm25": 48.0, "alarm": True, "threshold": 35.0}
+    assert shown["reason"] == "air_pm25"

@@ -7,6 +7,7 @@ pushes through either, the same batch through both at once, a login refused by t
 
 from __future__ import annotations
 
+import gc
 import http.cookiejar
 import os
 import re
@@ -22,8 +23,9 @@ from typing import Any
 import pytest
 from flask import Flask
 
+from central.sqlite import SqliteCentralStore
 from central.store import CentralStore
-from tests.conftest import another_process, open_pg_store
+from tests.conftest import another_process, open_pg_store, storage_section
 from tests.test_central_helpers import post_json
 from tests.test_central_logins import attempt, make_app
 from tests.test_central_web import PASSWORD
@@ -260,3 +262,35 @@ def test_a_login_through_one_process_is_valid_through_another(
     finally:
         a_store.close()
         b_store.close()
+
+
+# --- the tests' own "other process" is on the same database --------------------------------------
+
+
+def test_another_process_of_a_sqlite_store_is_on_its_file_where_a_postgresql_store_was(
+    tmp_path: Path, pg_store_dsn: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """CPython gives a new object the address (``id()``) of a freed one, now and then. The
+    helpers once kept the DSN of each PostgreSQL store by ``id()``: a SQLite store opened where a
+    closed PostgreSQL store had been passed for it, and its "other process" was a PostgreSQL
+    store on another test's data (``NotFound('no station printer-1')`` in whole runs only).
+    Here the SQLite store gets the freed store's ``id()`` every time, as the helpers see it."""
+    pg = open_pg_store(pg_store_dsn)
+    freed = id(pg)
+    pg.close()
+    del pg
+    gc.collect()
+    store = SqliteCentralStore(tmp_path / "central.sqlite")
+    real_id = id
+    helpers = another_process.__globals__  # tests/conftest.py's, storage_section's too
+    monkeypatch.setitem(helpers, "id", lambda o: freed if o is store else real_id(o))
+    try:
+        other = another_process(store)
+        try:
+            assert isinstance(other, SqliteCentralStore)
+            assert other.path == store.path
+        finally:
+            other.close()
+        assert "postgresql" not in storage_section(store, tmp_path)
+    finally:
+        store.close()

@@ -130,3 +130,29 @@ def test_run_on_a_damaged_store_says_what_to_do_in_one_sentence(config_path: Pat
     assert "is damaged" in lines[0] and "restore the last backup" in lines[0]
     assert str(db.name) in lines[0] and "Traceback" not in done.stderr
     assert all(c.value == 0.0 for c in read_pin_log(pins))  # the relay never switched on
+
+
+@pytest.mark.parametrize("simulated", [True, False], ids=["simulated", "real"])
+def test_an_imports_anchor_is_trusted_as_the_stations_own_clock_would_be(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, simulated: bool
+) -> None:
+    """A real station trusts a wall clock only when NTP vouches for it (the kernel here says
+    not); a simulated station's clock is this computer's, trusted by construction."""
+    from station import clock as clock_module
+    from station.config import load_config
+    from station.store import Store
+
+    monkeypatch.setattr(clock_module, "TIMESYNC_FLAG", tmp_path / "no-timesyncd")
+    monkeypatch.setattr(clock_module, "kernel_clock_synced", lambda: False)
+    path = tmp_path / "station.toml"
+    assert main(["init", "--config", str(path), *(["--simulated-clock"] * simulated)]) == 0
+    csv_path = tmp_path / "roster.csv"
+    csv_path.write_text(sample_roster_text(), encoding="utf-8")
+    assert main(["roster", "import", str(csv_path), "--config", str(path)]) == 0
+    config = load_config(path)
+    store = Store(config.db_path, config.station.id, config.machine.id)
+    try:
+        anchor = store.roster_anchor()
+    finally:
+        store.close()
+    assert anchor is not None and anchor.synced is simulated

@@ -54,3 +54,23 @@ def test_every_test_that_docs_security_names_exists() -> None:
             assert re.search(rf"def {test}\b", source), f"{current.name}::{test} does not exist"
             named += 1
     assert named >= 20
+
+
+MAX_SCREENSHOT_BYTES = 100_000
+"""A screenshot is a 256-colour PNG (tests/demo_screenshots.py's ``optimise``): a full page of
+text stays well under this."""
+
+
+def test_screenshots_the_docs_show_exist_are_small_and_none_is_left_over() -> None:
+    from tests.demo_screenshots import DEMO_SHOTS
+    from tests.test_browser_helpers import documented_screenshots
+
+    shown = documented_screenshots()
+    on_disk = {p.stem: p for p in (DOCS / "screenshots").glob("*.png")}
+    assert shown >= DEMO_SHOTS, "the demo's pictures are the README's"
+    assert sorted(shown - set(on_disk)) == [], "referenced but missing"
+    assert sorted(set(on_disk) - shown) == [], "in docs/screenshots/ but shown nowhere"
+    big = {
+        n: p.stat().st_size for n, p in on_disk.items() if p.stat().st_size > MAX_SCREENSHOT_BYTES
+    }
+    assert big == {}, "optimise them (tests/demo_screenshots.py optimise())"

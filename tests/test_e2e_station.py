@@ -178,8 +178,11 @@ def test_kill_9_during_a_session_then_restart_closes_it_at_the_last_heartbeat(st
     assert relay_values(s, new_pid) == [1.0]
 
 
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+@pytest.mark.parametrize(
+    "signum", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP], ids=["SIGTERM", "SIGINT", "SIGHUP"]
+)
 def test_signal_during_a_session_switches_the_relay_off_and_exits_0(station, signum) -> None:
+    """SIGHUP: the terminal of a station run by hand closes; a clean stop all the same."""
     s = station()
     s.start_ready()
     start_session(s)
@@ -190,9 +193,11 @@ def test_signal_during_a_session_switches_the_relay_off_and_exits_0(station, sig
 
     assert s.wait_exit() == 0, s.stderr()
     values = relay_values(s, pid)
-    assert values[0] == 1.0
-    assert values[-1] == 0.0
+    assert values == [1.0, 0.0]
     assert "Traceback" not in s.stderr()
+    assert "relay on refused" not in s.stderr()  # a clean stop does not even ask
+    ended = [e["data"] for e in s.events() if e["type"] == "session_ended"]
+    assert [e["end_reason"] for e in ended] == ["station_stopped"]
 
 
 def _at(text: str) -> datetime:
@@ -262,6 +267,7 @@ def test_sigterm_while_the_central_store_hangs_latches_the_relay_off_and_ends_th
         assert [c.value for c in relay if c.wall < signalled] == [1.0]
         after = [c.value for c in relay if c.wall >= signalled]
         assert after == [0.0], f"relay changes after SIGTERM: {after}"
+        assert "relay on refused" not in s.stderr()  # nothing even asked for it
         events = s.events()
         ended = [e for e in events if e["type"] == "session_ended"]
         assert len(ended) == 1 and ended[0]["data"]["end_reason"] == "station_stopped"

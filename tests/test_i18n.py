@@ -7,6 +7,7 @@ script, and the import tool merges other branches' JSON catalogs without losing 
 
 from __future__ import annotations
 
+import ast
 import fnmatch
 import json
 import re
@@ -180,52 +181,140 @@ def test_dynamic_prefixes_used_by_templates_are_covered() -> None:
 
 
 class _VisibleText(HTMLParser):
-    """Collects text and the visible attributes that are not Jinja expressions."""
+    """Collects the words a page shows that are not a catalog's: text, the visible attributes
+    (an input's placeholder and a button's value included), string literals inside Jinja
+    expressions (``{{ x or "Aucun" }}``) and literals in inline scripts."""
 
     VISIBLE_ATTRS = frozenset({"title", "alt", "placeholder", "aria-label", "value"})
+    BUTTON_INPUTS = frozenset({"submit", "button", "reset"})
 
     def __init__(self) -> None:
         super().__init__()
         self.found: list[str] = []
-        self._skip = 0
+        self._script = 0
+        self._style = 0
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in ("script", "style"):
-            self._skip += 1
+        if tag == "script":
+            self._script += 1
+        if tag == "style":
+            self._style += 1
+        kind = dict(attrs).get("type") or "text"
         for name, value in attrs:
-            if name in self.VISIBLE_ATTRS and value and tag != "input":
-                self._check(value)
+            if name not in self.VISIBLE_ATTRS or not value:
+                continue
+            if tag == "input" and name == "value" and kind not in self.BUTTON_INPUTS:
+                continue  # a radio's or a hidden field's value is data, not shown
+            self._check(value)
 
     def handle_endtag(self, tag: str) -> None:
-        if tag in ("script", "style"):
-            self._skip -= 1
+        if tag == "script":
+            self._script -= 1
+        if tag == "style":
+            self._style -= 1
 
     def handle_data(self, data: str) -> None:
-        if not self._skip:
+        if self._script:
+            self.found += _prose_literals(data)
+        elif not self._style:
             self._check(data)
 
     def _check(self, text: str) -> None:
+        text = re.sub(r"\{#.*?#\}", "", text, flags=re.S)
+        for expr in re.findall(r"\{\{.*?\}\}|\{%.*?%\}", text, flags=re.S):
+            self.found += _prose_literals(expr)
+            if BARE_CODE.fullmatch(expr):
+                self.found.append(expr)  # « trainee », « autonomous » on a French page
         text = re.sub(r"\{\{.*?\}\}|\{%.*?%\}", "", text, flags=re.S)
         if re.search(r"[^\W\d_]{2,}", text):
             self.found.append(text.strip())
 
 
-@pytest.mark.parametrize(
-    "name", sorted(p.relative_to(WEB).as_posix() for p in WEB.glob("*/templates/*.html"))
+BARE_CODE = re.compile(
+    r"\{\{\s*[\w.]+\.(?:role|level|state|status|action|end_reason|data\.reason|data\.to)\s*\}\}"
 )
+"""A code printed as it is (``{{ m.role }}``): shown, it needs its catalog word
+(``t("c.role." ~ m.role)``); in a class or a data- attribute it is not text."""
+LITERAL = re.compile(r"""\"((?:[^"\\\n]|\\.)*)\"|'((?:[^'\\\n]|\\.)*)'|`((?:[^`\\]|\\.)*)`""")
+PROSE = re.compile(r"[A-Za-zÀ-ÿ]{2,}\s+[A-Za-zÀ-ÿ]{2,}|[À-ÿ]|\b[A-Z][a-zà-ÿ]{2,}\b")
+"""Words a person reads: two words, an accented letter, or a capitalised word. A key
+(``kiosk.idle.title``), a class, an id, an event name or a URL is none of these."""
+NOT_PROSE = {
+    "use strict",
+    "Europe/Paris",  # the default time zone
+    "Content-Type",
+    "X-CSRF-Token",
+    "#commands tbody",
+    "banner tone-",
+    "banner notice tone-",
+    "checklist many",
+    " urgent",  # tech.html: a class
+    "extractor, goggles, extinguisher, stop, hands, fire",  # quiz pictogram codes
+}
+
+
+def _prose_literals(code: str) -> list[str]:
+    """String literals of a script or a Jinja expression that read as words on a screen."""
+    code = re.sub(r"(?m)^\s*//.*$", "", code)
+    found = []
+    for m in LITERAL.finditer(code):
+        text = next(g for g in m.groups() if g is not None)
+        bare = re.sub(r"\$\{[^}]*\}", "", text)
+        if PROSE.search(bare) and text not in NOT_PROSE:
+            found.append(text)
+    return found
+
+
+TEMPLATES = sorted(p.relative_to(WEB).as_posix() for p in WEB.glob("*/templates/**/*.html"))
+SCRIPTS = sorted(WEB.glob("*/static/**/*.js"))
+
+
+def test_the_checks_see_every_app_and_every_kind_of_text() -> None:
+    """Station and central templates and scripts are all read; each kind of hiding place for a
+    word is caught (a check that saw nothing would pass)."""
+    assert {n.split("/")[0] for n in TEMPLATES} == {"station", "central", "common"}
+    assert {p.parent.parent.name for p in SCRIPTS} == {"station", "central"}
+    leaks = {
+        "<p>Machine libre</p>": "Machine libre",
+        '<input type="submit" value="Envoyer">': "Envoyer",
+        '<input name="q" placeholder="Nom du membre">': "Nom du membre",
+        '<button aria-label="Fermer la fenêtre">x</button>': "Fermer la fenêtre",
+        "<p>{{ name or 'Personne' }}</p>": "Personne",
+        '{% set title = "Tableau de bord" %}': "Tableau de bord",
+        '<script>el.textContent = "Libre";</script>': "Libre",
+        "<td>{{ m.role }}</td>": "{{ m.role }}",
+    }
+    for html, word in leaks.items():
+        parser = _VisibleText()
+        parser.feed(html)
+        assert word in parser.found, html
+    clean = _VisibleText()
+    clean.feed(
+        '<input type="hidden" name="next" value="dash"><p>{{ _("kiosk.idle.title") }}</p>'
+        '<p class="state-{{ s.state }}">{{ t("c.role." ~ m.role) }}</p>'
+        '<script>el.textContent = t("state." + s);</script>'
+    )
+    assert clean.found == []
+    assert _prose_literals('banner.title = "Air sale";') == ["Air sale"]
+    assert _prose_literals('x.textContent = n + " min restantes";') == [" min restantes"]
+    assert _prose_literals("x.textContent = `${n} événements`;") == ["${n} événements"]
+
+
+@pytest.mark.parametrize("name", TEMPLATES)
 def test_templates_have_no_words_outside_the_catalogs(name: str) -> None:
     parser = _VisibleText()
     parser.feed((WEB / name).read_text("utf-8"))
     assert not parser.found, f"{name}: put these in web/translations: {parser.found}"
 
 
-def test_scripts_put_no_literal_words_on_screen() -> None:
-    """Scripts set text from t(...), names and numbers: no string literal goes into textContent."""
-    for path in WEB.glob("*/static/*.js"):
-        for line in path.read_text("utf-8").splitlines():
-            assert not re.search(r"""textContent\s*=\s*["'`][^"'`]*[A-Za-zÀ-ÿ]{2}""", line), line
-            assert not re.search(r"""text:\s*["'`][^"'`]*[A-Za-zÀ-ÿ]{2}""", line), line
-            assert "innerHTML" not in line, f"{path.name}: use textContent ({line.strip()})"
+@pytest.mark.parametrize("path", SCRIPTS, ids=lambda p: p.name)
+def test_scripts_put_no_literal_words_on_screen(path: Path) -> None:
+    """Scripts set text from t(...), names and numbers: no string literal of theirs reads as
+    words (in textContent, a title, a view's lines, an alert or anywhere else)."""
+    found = _prose_literals(path.read_text("utf-8"))
+    assert not found, f"{path.name}: put these in web/translations: {found}"
+    for line in path.read_text("utf-8").splitlines():
+        assert "innerHTML" not in line, f"{path.name}: use textContent ({line.strip()})"
 
 
 def test_translator_falls_back_to_french_then_the_key() -> None:
@@ -486,3 +575,130 @@ def test_import_json_with_a_base_merges_only_what_the_branch_changed(tmp_path: P
     after = _entries(po, "fr")
     assert after["c.admin.imported"] == now
     assert after["c.new.key"] == "Nouveau"
+
+
+# --- messages the Python code puts on a page ---------------------------------------------------
+
+TRANSLATING = {"t", "tn", "gettext", "ngettext", "_", "label"}
+"""Calls that read a catalog; a helper named ``*_text`` does too (``problem_text``)."""
+RAW_MESSAGES_LEFT = {
+    "web/central/pages.py:send_command",
+    "web/central/pages.py:flash_roster_error",
+    "web/central/pages.py:add_site",
+    "web/central/pages.py:add_station",
+    "web/central/pages.py:add_user",
+    "web/station/technician.py:_run_command",
+    "web/station/technician.py:_enrol_at_central",
+    "web/station/technician.py:_enrol_here",
+}
+"""Forms that still show an exception's English text on a page, alone (the central admin
+forms: a ``BadRequest``/``Conflict`` carries a sentence, not a code) or inside a catalog
+sentence (the technician page's « Refusé : … »): the list may only shrink."""
+
+
+def _translated(node: ast.expr) -> bool:
+    if isinstance(node, ast.Call):
+        name = node.func.id if isinstance(node.func, ast.Name) else getattr(node.func, "attr", "")
+        return name in TRANSLATING or name.endswith("_text")
+    if isinstance(node, ast.IfExp):
+        return _translated(node.body) and _translated(node.orelse)
+    return isinstance(node, ast.Name) or (isinstance(node, ast.Constant) and node.value is None)
+
+
+def _english_inside(node: ast.expr) -> bool:
+    """``str(e)`` or ``result.get("error")``: a text the code wrote in English."""
+    return any(
+        isinstance(n, ast.Call)
+        and (
+            (isinstance(n.func, ast.Name) and n.func.id == "str")
+            or (
+                isinstance(n.func, ast.Attribute)
+                and n.func.attr == "get"
+                and n.args
+                and isinstance(n.args[0], ast.Constant)
+                and n.args[0].value == "error"
+            )
+        )
+        for n in ast.walk(node)
+    )
+
+
+def _messages_of(tree: ast.Module, path: Path) -> list[tuple[str, str]]:
+    """(``file:function``, source) of each message that reaches a page without a catalog: a
+    flash()'s text, or a template's ``error``/``message``/``title``/``notice``."""
+    found: list[tuple[str, str]] = []
+    for func in ast.walk(tree):
+        if not isinstance(func, ast.FunctionDef):
+            continue
+        for call in ast.walk(func):
+            if not isinstance(call, ast.Call) or not isinstance(call.func, ast.Name):
+                continue
+            shown: list[ast.expr] = []
+            if call.func.id == "flash" and call.args:
+                shown.append(call.args[0])
+            if call.func.id == "render_template":
+                shown += [
+                    k.value
+                    for k in call.keywords
+                    if k.arg in ("error", "message", "title", "notice")
+                ]
+            where = f"{path.relative_to(ROOT).as_posix()}:{func.name}"
+            found += [(where, ast.unparse(node)) for node in shown if not _translated(node)]
+            # A catalog sentence around an exception's English (« Refusé : no session »).
+            found += [
+                (where, ast.unparse(node))
+                for node in shown
+                if isinstance(node, ast.Call)
+                and any(_english_inside(k.value) for k in node.keywords)
+            ]
+    return found
+
+
+def test_python_puts_no_words_outside_the_catalogs_on_a_page() -> None:
+    """What the station's and the central store's views flash or hand to a template as a
+    message comes from a catalog (t(), gettext(), a ``*_text`` helper), never a literal, an
+    f-string or an exception's English ``str(e)``."""
+    paths = sorted(WEB.glob("*/*.py"))
+    assert {p.parent.name for p in paths} >= {"station", "central", "common"}
+    found = [m for p in paths for m in _messages_of(ast.parse(p.read_text("utf-8")), p)]
+    new = [m for m in found if m[0] not in RAW_MESSAGES_LEFT]
+    assert not new, f"say these through web/translations: {new}"
+    probe = ast.parse(
+        "def v(e):\n flash(str(e))\n flash(f'no {e}')\n flash(t('c.ok'))\n"
+        " flash(gettext('tech.result.refused', error=str(e)))\n"
+        " return render_template('x.html', error='Mot de passe faux', message=problem_text(e))\n"
+    )
+    assert sorted(src for _, src in _messages_of(probe, ROOT / "probe.py")) == [
+        "'Mot de passe faux'",
+        "f'no {e}'",
+        "gettext('tech.result.refused', error=str(e))",
+        "str(e)",
+    ]
+
+
+def test_central_pages_have_a_word_for_every_role_and_level() -> None:
+    """The central pages print a member's role, an account's role and a level through
+    ``c.role.*``, ``c.account.*`` and ``c.level.*`` (never ``trainee`` on a French page)."""
+    from central.store import ROLES
+
+    central = BY_DOMAIN["central"]["fr"]
+    wanted = [f"c.role.{r.value}" for r in Role] + [f"c.level.{lv.value}" for lv in Level]
+    wanted += [f"c.account.{r}" for r in ROLES]
+    assert [k for k in wanted if k not in central] == []
+
+
+@pytest.mark.parametrize("domain", DOMAINS)
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_gnu_gettext_reads_the_catalogs_too(lang: str, domain: str) -> None:
+    """Not only Babel: GNU gettext's own checker (what Poedit and Weblate run) accepts each
+    file, plural forms and header included."""
+    msgfmt = shutil.which("msgfmt")
+    if msgfmt is None:
+        pytest.skip("msgfmt is not installed (apt-get install gettext)")
+    done = subprocess.run(
+        [msgfmt, "--check", "-o", "/dev/null", str(_po(lang, domain))],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr

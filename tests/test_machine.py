@@ -497,6 +497,93 @@ def test_a_broken_report_is_cleared_by_staff_only(sim: Sim) -> None:
     assert sim.tap(MOUSSA)["action"] == "check_cleared"
 
 
+def without(roster: Roster, member_id: str) -> Roster:
+    """The roster after an import that deactivated one member (the daemon reloads it)."""
+    m = roster.members[member_id]
+    return replace(roster, members={**roster.members, member_id: replace(m, active=False)})
+
+
+def test_a_trainee_deactivated_while_she_waits_is_not_started_by_the_co_badge(
+    sim: Sim, roster: Roster
+) -> None:
+    assert sim.tap(LEA)["action"] == "waiting_for_supervisor"
+    sim.ctx = replace(sim.ctx, roster=without(roster, "lea"))  # roster import meanwhile
+    sim.wait(4)
+    d = sim.tap(MOUSSA)
+    assert d["granted"] is False and d["reason"] == "member_inactive"
+    assert d["member_id"] == "lea" and d["for_waiting"] is True and sim.state.waiting is None
+    assert sim.state.session is None and "session_started" not in sim.types()
+
+
+def test_a_member_deactivated_during_her_checklist_cannot_confirm_it(
+    tmp_path: Path, roster: Roster, clock: SimulatedClock
+) -> None:
+    sim = sim_with(tmp_path, roster, clock, checklist=["Lunettes"])
+    assert sim.tap(SOFIANE)["action"] == "checklist"
+    sim.ctx = replace(sim.ctx, roster=without(roster, "sofiane"))
+    out = sim.send(Command("confirm_checklist", by="kiosk"))
+    assert out.decision is not None and out.decision["reason"] == "member_inactive"
+    assert sim.state.session is None and sim.state.pending is None
+    assert not sim.state.machine.relay_on
+
+
+def test_a_roster_that_expired_during_the_wait_admits_only_staff(sim: Sim, roster: Roster) -> None:
+    sim.tap(LEA)
+    expiry = sim.clock.now().mono + 2
+    sim.ctx = replace(sim.ctx, roster=replace(roster, expires_mono=expiry))
+    sim.wait(4)
+    assert sim.tap(MOUSSA)["reason"] == "roster_expired"  # a peer mentor is not staff
+    assert sim.state.session is None
+
+
+def broken(sim: Sim) -> None:
+    sim.send(Command("report_problem", by="kiosk", reason="broken", to_check=True))
+
+
+@pytest.mark.parametrize("when", ["to_check_after_use", "after_another_report", "finishing"])
+def test_a_broken_report_stays_for_staff_whatever_the_machine_was_doing(
+    tmp_path: Path, roster: Roster, clock: SimulatedClock, when: str
+) -> None:
+    """A second report, a check already asked for, or a job still finishing never turn
+    « J'ai cassé quelque chose » into something a mentor clears."""
+    from station.machine import PowerSample
+    from station.metering import MeteringConfig
+    from station.ports import PowerReading
+
+    sim = sim_with(tmp_path, roster, clock, needs_check_after_use=(when == "to_check_after_use"))
+    if when == "finishing":
+        cfg = make_config(
+            tmp_path, {"power_meter": "pzem-emulated"}, keep_on_while_busy=True, finish_idle_s=5
+        )
+        sim = Sim(replace(make_context(cfg, roster), metering=MeteringConfig(busy_watts=20)), clock)
+    sim.tap(SOFIANE)
+    sim.wait(10)
+    if when == "after_another_report":
+        broken(sim)
+        sim.send(Command("report_problem", by="kiosk", reason="strange_noise", to_check=True))
+    if when == "finishing":
+        sim.send(PowerSample(PowerReading(watts=300.0)))
+    sim.tap(SOFIANE)
+    if when == "finishing":
+        assert sim.state.machine is MachineState.FINISHING
+    if when != "after_another_report":
+        broken(sim)
+    if when == "finishing":
+        sim.send(PowerSample(PowerReading(watts=0.0)))
+        sim.wait(6)
+    assert sim.state.machine is MachineState.TO_CHECK
+    assert sim.state.reason == "problem_reported:broken"
+    assert sim.tap(MOUSSA)["reason"] == "to_check"  # a mentor cannot clear it
+    assert sim.tap(YANIS)["action"] == "check_cleared"
+
+
+def test_a_lighter_report_does_not_replace_a_broken_one_while_to_check(sim: Sim) -> None:
+    broken(sim)
+    sim.send(Command("report_problem", by="kiosk", reason="strange_noise", to_check=True))
+    assert sim.state.reason == "problem_reported:broken"
+    assert sim.tap(MOUSSA)["reason"] == "to_check"
+
+
 def test_out_of_service_ends_the_session_and_refuses_taps(sim: Sim) -> None:
     sim.tap(SOFIANE)
     r = sim.send(Command("out_of_service", by="yanis", reason="Lentille fendue")).decision

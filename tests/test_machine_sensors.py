@@ -14,7 +14,7 @@ from station.metering import MeteringConfig
 from station.model import MachineState
 from station.ports import AirReading, PowerReading
 from station.roster import Roster
-from tests.conftest import LEA, MOUSSA, SOFIANE, YANIS, make_config
+from tests.conftest import INES, LEA, MOUSSA, SOFIANE, YANIS, make_config
 from tests.test_machine import Sim
 
 SENSORS = {"power_meter": "pzem-emulated", "air_sensor": "sds011-emulated"}
@@ -169,6 +169,83 @@ def test_power_before_the_relay_closes_is_recorded(printer: SensorSim) -> None:
     printer.tap(SOFIANE)
     assert printer.last("power_before_start")["watts"] == 90.0
     assert "warn" in printer.cues and printer.state.machine.relay_on
+
+
+def test_only_a_technician_clears_a_power_fault_by_badge(printer: SensorSim) -> None:
+    """The issue: « refuses new sessions until a technician clears it » (a welded relay)."""
+    printer.watts = 900.0
+    printer.run(8)
+    assert printer.state.machine is MachineState.FAULT
+    printer.watts = 0.0
+    printer.run(2)
+    assert printer.tap(INES)["reason"] == "fault"  # an educator is staff, not a technician
+    assert printer.state.machine is MachineState.FAULT
+    assert printer.tap(YANIS)["action"] == "fault_cleared"
+    assert printer.state.machine is MachineState.AVAILABLE
+
+
+def test_after_a_technician_clears_power_that_goes_on_is_a_fault_again(
+    printer: SensorSim,
+) -> None:
+    printer.watts = 900.0
+    printer.run(8)
+    printer.run(2)
+    assert printer.tap(YANIS)["action"] == "fault_cleared"  # cleared without fixing anything
+    printer.run(8)
+    assert printer.state.machine is MachineState.FAULT
+    assert printer.types().count("power_without_permission") == 2
+    printer.run(4)
+    assert printer.tap(SOFIANE)["reason"] == "fault"
+
+
+def test_a_meter_gone_silent_while_finishing_leaves_no_due_time_behind(printer: SensorSim) -> None:
+    """A quiet time that can no longer be judged (the reading went stale) must not stay due:
+    the controller would tick on it for ever (a simulated clock stops on it)."""
+    printer.tap(SOFIANE)
+    printer.watts = 180.0
+    printer.run(10)
+    printer.tap(SOFIANE)
+    assert printer.state.machine is MachineState.FINISHING
+    printer.send(PowerSample(PowerReading(watts=0.0)))
+    printer.clock.advance(130)  # the meter said nothing since: past finish_idle_s, stale
+    printer.send(Tick())
+    due = next_due(printer.state, printer.ctx)
+    assert due is None or due > printer.clock.now().mono
+    assert printer.state.machine is MachineState.FINISHING  # unknown is not idle
+
+
+def test_a_reading_just_after_the_relay_opened_is_not_power_without_permission(
+    printer: SensorSim,
+) -> None:
+    """A meter's reading averages its last second: the one right after a badge-out may still
+    show the job's power. It is no power drawn with the relay open."""
+    printer.tap(SOFIANE)
+    printer.run(10)
+    printer.tap(SOFIANE)  # idle: the relay opens at once
+    assert not printer.state.machine.relay_on
+    printer.clock.advance(0.4)
+    printer.send(PowerSample(PowerReading(watts=300.0)))  # averaged over the relay's last second
+    printer.clock.advance(0.4)
+    d = printer.tap(MOUSSA)
+    assert d["granted"] is True and d["action"] == "session_started"
+    assert "power_before_start" not in printer.types()  # a false alarm on the next person
+
+
+def test_no_false_power_before_start_when_the_trainee_confirms_a_handover_quickly(
+    tmp_path: Path, roster: Roster, clock: SimulatedClock
+) -> None:
+    """The last reading was taken while the mentor's session had the relay closed."""
+    sim = make_sim(tmp_path, roster, clock, checklist=["Lunettes"])
+    sim.tap(MOUSSA)
+    sim.send(Command("confirm_checklist", by="kiosk"))
+    sim.watts = 300.0
+    sim.run(4)
+    assert sim.tap(LEA)["action"] == "checklist"  # the handover: her own checklist
+    clock.advance(1)
+    out = sim.send(Command("confirm_checklist", by="kiosk"))
+    assert out.decision is not None and out.decision["action"] == "session_started"
+    assert "power_before_start" not in sim.types()
+    assert "power_without_permission" not in sim.types()
 
 
 @pytest.fixture

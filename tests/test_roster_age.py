@@ -4,10 +4,13 @@ the same boot, from trusted wall clocks across boots, otherwise unknown (fail cl
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from station import clock as clock_module
 from station.clock import Now
 from station.roster_age import AGE_UNKNOWN, Anchor, age_s, roster_expiry, upgraded
 
@@ -56,3 +59,27 @@ def test_an_anchor_survives_its_rows(mono: float, at: datetime, synced: bool) ->
     anchor = Anchor("boot", mono, at.replace(microsecond=at.microsecond // 1000 * 1000), synced)
     assert Anchor.from_rows(anchor.as_rows()) == anchor
     assert Anchor.from_rows({**anchor.as_rows(), "fresh_mono": "x"}) is None
+
+
+# --- whether the wall clock is trusted (station/clock.py) ----------------------------------------
+
+
+def test_a_clock_nobody_vouches_for_is_not_trusted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A Pi with chrony or ntpd instead of timesyncd, or a station started before timesyncd
+    made its folder: no flag file. The wall clock restored at boot must not count as right."""
+    monkeypatch.setattr(clock_module, "TIMESYNC_FLAG", tmp_path / "timesync" / "synchronized")
+    monkeypatch.setattr(clock_module, "kernel_clock_synced", lambda: False, raising=False)
+    assert clock_module.wall_clock_synced() is False
+    assert clock_module.SystemClock().now().synced is False
+    monkeypatch.setattr(clock_module, "kernel_clock_synced", lambda: True)  # chrony synced
+    assert clock_module.wall_clock_synced() is True
+    monkeypatch.setattr(clock_module, "kernel_clock_synced", lambda: False)
+    (tmp_path / "timesync").mkdir()
+    (tmp_path / "timesync" / "synchronized").touch()  # timesyncd synced
+    assert clock_module.wall_clock_synced() is True
+
+
+def test_the_kernels_answer_is_read_without_failing() -> None:
+    assert clock_module.kernel_clock_synced() in (True, False)

@@ -170,4 +170,4 @@ def test_an_upload_on_the_admin_page_keeps_the_grant_and_says_so(
     )
     assert level(store, "lea", "laser") == "autonomous"
     page = r.get_data(as_text=True)
-    assert "Niveaux gardés" in page and "lea · laser : autonomous" in page
+    assert "Niveaux gardés" in page and "Léa Martin · laser : autonome" in page

@@ -563,8 +563,9 @@ def import_roster() -> Any:
         return redirect(url_for("central_admin.members"))
     try:
         text = upload.read().decode("utf-8")
+        roster = parse_roster_csv(text, upload.filename)
         counts, kept = store().import_roster_keeping_grants(
-            parse_roster_csv(text, upload.filename),
+            roster,
             replace_all=not request.form.get("merge"),
             since=UPLOAD_KEEPS_SINCE,
             site_id=viewer_site(),
@@ -585,7 +586,8 @@ def import_roster() -> Any:
             "ok",
         )
         if kept:
-            flash(t("c.admin.kept_grants", levels=kept_levels(kept)), "info")
+            names = {m.id: m.name for m in roster.members}
+            flash(t("c.admin.kept_grants", levels=kept_levels(kept, names)), "info")
     return redirect(url_for("central_admin.members"))
 
 
@@ -594,8 +596,13 @@ UPLOAD_KEEPS_SINCE = datetime.min.replace(tzinfo=UTC)
 page); the member's page does, explicitly (central/roster_import.py)."""
 
 
-def kept_levels(kept: list[Any]) -> str:
-    return "; ".join(f"{g.member_id} · {g.kind} : {g.level}" for g in kept)
+def kept_levels(kept: list[Any], names: dict[str, str]) -> str:
+    """« Léa Martin · laser : autonome »: the person's name and the level in the reader's
+    language (not ``lea`` and ``autonomous``)."""
+    return "; ".join(
+        f"{names.get(g.member_id, g.member_id)} · {g.kind} : {t('c.level.' + g.level)}"
+        for g in kept
+    )
 
 
 MAX_SHOWN_PROBLEMS = 30

@@ -295,6 +295,7 @@
     if (d.action === "denied") {
       const reason = d.reason || "unknown_badge";
       const lines = [];
+      if (d.for_waiting) lines.push(t("denial.waiting.readmit", { name: d.member_name }));
       if (reason === "machine_in_use" && d.in_use_by) lines.push(t("denial.machine_in_use.by", { name: d.in_use_by }));
       const helpers = d.helpers || [];
       if (reason === "not_qualified") {
