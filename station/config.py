@@ -15,7 +15,7 @@ from station import tomlconfig
 from station.config_plug import RELAYS, MqttSection, PlugSection, check_plug_config
 from station.errors import ConfigError
 from station.protocol import BATCH_SIZE
-from station.tomlconfig import REQUIRED, networks_problem, time_zone_problem
+from station.tomlconfig import REQUIRED, host_problem, networks_problem, time_zone_problem
 from station.tomlconfig import setting as _f
 
 ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
@@ -223,6 +223,14 @@ class WebSection:
         8080, "Port of the station's web server (0: any free port, printed at start).", minimum=0
     )
     threads: int = _f(8, "waitress threads (each open event stream holds one).", minimum=2)
+    allowed_hosts: list[str] = _f(  # noqa: RUF009 - _f builds a field(), not a shared default
+        [],
+        "Host names the station answers to, besides `localhost`, this computer's name (and "
+        '`<name>.local`), `host` itself and any IP address (e.g. `["laser-1.fablab.lan"]`; '
+        '`".fablab.lan"` allows its subdomains). Any other Host header gets 400: a DNS-rebinding '
+        "page cannot act as the kiosk.",
+        check=host_problem,
+    )
     metrics_from: list[str] = _f(  # noqa: RUF009 - _f builds a field(), not a shared default
         ["127.0.0.1", "::1"],
         "Addresses or networks that may read the Prometheus `/metrics` (e.g. the Prometheus "

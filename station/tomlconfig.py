@@ -154,6 +154,33 @@ def documented_keys(cls: type) -> list[tuple[str, str]]:
     return out
 
 
+def is_address(host: str) -> bool:
+    """``Host`` names an IP address (``10.0.0.5``, ``10.0.0.5:8080``, ``[::1]:8080``)."""
+    import ipaddress
+
+    if host.startswith("["):
+        host = host[1:].partition("]")[0]
+    elif host.count(":") == 1:
+        host = host.partition(":")[0]
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def host_problem(values: list[str]) -> str | None:
+    """Each value a bare host name or address (no scheme, port, path or space)."""
+    for v in values:
+        name = str(v)
+        if not name or (any(c in name for c in " /:@\t") and not is_address(name)):
+            return (
+                f"{v!r} is not a host name: write the name alone, such as "
+                '"laser-1.fablab.lan" (no http://, port or path)'
+            )
+    return None
+
+
 def networks_problem(values: list[str]) -> str | None:
     """Each value an address or a network (``192.168.1.0/24``): who may read ``/metrics``."""
     import ipaddress

@@ -57,6 +57,13 @@ def test_sample_config_is_valid_and_complete(tmp_path: Path) -> None:
             with_("reader", badge_sector=16),
             "reader.badge_sector = 16 is too large; the maximum is 15",
         ),
+        (
+            with_("web", allowed_hosts=["http://laser-1.fablab.lan:8080"]),
+            "web.allowed_hosts = ['http://laser-1.fablab.lan:8080'] 'http://laser-1.fablab.lan:"
+            '8080\' is not a host name: write the name alone, such as "laser-1.fablab.lan" (no '
+            "http://, port or path)",
+        ),
+        (with_("web", allowed_hosts="laser-1.lan"), "web.allowed_hosts must be a list"),
         ({"station": {"id": "a"}}, "missing key machine.id"),
         ({"machine": []} | {"station": {"id": "a"}}, "[machine] must be a table"),
     ],

@@ -20,7 +20,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -605,3 +605,68 @@ def test_wrong_passwords_do_not_grow_the_station(tmp_path: Path) -> None:
         assert grown_mib < 40, f"VmRSS grew by {grown_mib:.1f} MiB"
     finally:
         station.close()
+
+
+# --- item 10: a page on another site cannot act as the kiosk through DNS rebinding --------------
+
+
+def test_a_rebinding_page_cannot_act_as_the_demo_kiosk(
+    checklist_controller: Controller, lan: str
+) -> None:
+    """On the mock backend (the demo) loopback pairs without the key: a page of evil.example
+    rebound to 127.0.0.1, in a browser on the demo computer, would be the kiosk. Its requests
+    carry ``Host: evil.example``: 400 with what to do, even with the kiosk's cookie and token,
+    and the relay stays off. The demo, under its own names and addresses, still works."""
+    controller = checklist_controller
+    app = make_app(controller, simulator=True)
+    controller.call(Tap(SOFIANE))
+    assert controller.status()["checklist"] is not None
+    with serving(app, controller) as port:
+        kiosk = Client("127.0.0.1", port)
+        token = kiosk.kiosk_boot()["csrf"]
+        assert token, "the demo's loopback page is the kiosk"
+        for host in ("evil.example", f"evil.example:{port}", "laser-1.evil.example"):
+            status, page = kiosk.get("/kiosk/", Host=host)
+            assert status == 400 and b"[web] allowed_hosts" in page, host
+            for url, body in (
+                ("/kiosk/checklist", {"answer": "confirm"}),
+                ("/kiosk/problem", {"problem": "broken"}),
+                ("/sim/badge", {"uid": LEA}),
+            ):
+                status, reply = kiosk.post_json(url, body, token, Host=host)
+                assert status == 400, f"{host} {url}: {status}"
+                assert "does not answer to the name" in reply["error"]
+                assert "[web] allowed_hosts" in reply["error"]
+        assert controller.status()["machine"]["relay_on"] is False
+        assert controller.status()["check_requested"] is None
+
+        name = socket.gethostname()
+        for host in (
+            f"localhost:{port}",
+            f"127.0.0.1:{port}",
+            f"[::1]:{port}",
+            f"{lan}:{port}",
+            f"{name}:{port}",
+            f"{name}.local:{port}",
+        ):
+            assert kiosk.get("/api/status", Host=host)[0] == 200, host
+        status, reply = kiosk.post_json(
+            "/kiosk/checklist", {"answer": "confirm"}, token, Host=f"localhost:{port}"
+        )
+        assert status == 200, reply
+        assert controller.status()["machine"]["relay_on"] is True, "the demo still works"
+
+
+def test_the_station_answers_the_names_its_config_gives(controller: Controller) -> None:
+    """``[web] allowed_hosts`` adds names (and, with a leading dot, subdomains); the 400 lists
+    what the station answers to and which key to change."""
+    web = replace(controller.config.web, allowed_hosts=["laser-1.fablab.lan", ".atelier.lan"])
+    controller.config = replace(controller.config, web=web)
+    client = make_app(controller).test_client()
+    for host in ("laser-1.fablab.lan:8080", "cnc.atelier.lan", "192.168.1.42:8080", "[fe80::1]"):
+        assert client.get("/api/status", headers={"Host": host}).status_code == 200, host
+    refused = client.get("/api/status", headers={"Host": "fablab.lan"})
+    assert refused.status_code == 400
+    error = refused.get_json()["error"]
+    assert "'fablab.lan'" in error and "laser-1.fablab.lan" in error
+    assert "[web] allowed_hosts" in error

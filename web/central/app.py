@@ -11,9 +11,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Flask, Response, abort, g, jsonify, request
+from flask import Flask, Response, g, jsonify, request
 from werkzeug.middleware.proxy_fix import ProxyFix
-from werkzeug.sansio.utils import host_is_trusted
 
 from central.config import CentralConfig
 from central.enrolment import parse_enrolment
@@ -22,7 +21,7 @@ from central.ingest import PROTOCOL, parse_sync_request
 from central.store import CentralStore
 from web.central import credentials, pages, privacy, programme, quiz, reports, site_induction
 from web.central.openapi import spec
-from web.common import errors, limits
+from web.common import errors, hosts, limits
 from web.common.metrics import init_central_metrics
 
 log = logging.getLogger(__name__)
@@ -146,7 +145,6 @@ def _json_body() -> Any:
         raise BadRequest(f"the body is not valid JSON: {e}", "body") from None
 
 
-LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
 UNLISTED_HOSTS_OK = ("/api/v1/",)
 """The stations' API answers to any Host: a bearer token, never a cookie, so a rebinding page
 gains nothing, and a station configured with the server's address keeps syncing."""
@@ -154,10 +152,7 @@ gains nothing, and a station configured with the server's address keeps syncing.
 
 def allowed_hosts(config: CentralConfig) -> list[str]:
     """localhost, the listening address unless it is every address, and the configured names."""
-    hosts = [*LOCAL_HOSTS, *config.server.allowed_hosts]
-    if config.server.host not in ("0.0.0.0", "::", ""):
-        hosts.append(config.server.host)
-    return [h.lower() for h in hosts]
+    return hosts.allowed_hosts(config.server.host, config.server.allowed_hosts)
 
 
 def _guard_host_and_tls(app: Flask, config: CentralConfig) -> None:
@@ -167,17 +162,7 @@ def _guard_host_and_tls(app: Flask, config: CentralConfig) -> None:
         # One proxy on this machine sets X-Forwarded-For/-Proto: trust that one hop, no more.
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1)  # type: ignore[method-assign]
 
-    @app.before_request
-    def check_host() -> None:
-        if request.path.startswith(UNLISTED_HOSTS_OK):
-            return
-        host = request.headers.get("Host", "")
-        if not host_is_trusted(host, trusted):
-            abort(
-                400,
-                f"this server does not answer to the name {host[:100]!r}: use one of "
-                f"{', '.join(trusted)}, or add it to [server] allowed_hosts",
-            )
+    hosts.init_app(app, trusted, setting="[server] allowed_hosts", exempt=UNLISTED_HOSTS_OK)
 
     @app.after_request
     def strict_transport(response: Response) -> Response:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import math
+import socket
 import time
 from typing import Any
 
@@ -16,7 +17,7 @@ from station.config import Config
 from station.controller import Controller, ControllerStopped
 from station.machine import Tap
 from station.roster import normalise_uid
-from web.common import csrf, errors, i18n, layout, limits, sessions
+from web.common import csrf, errors, hosts, i18n, layout, limits, sessions
 from web.common import format as fmt
 from web.common.metrics import init_station_metrics
 from web.station import kiosk, public, sim_panel, technician
@@ -44,10 +45,22 @@ def server_options(config: Config) -> dict[str, Any]:
     }
 
 
+def station_hosts(config: Config) -> list[str]:
+    """The names the station answers to: localhost, this computer's name (and its mDNS
+    ``<name>.local``), the listening address and ``[web] allowed_hosts``; any IP address too."""
+    name = socket.gethostname().lower()
+    names = [name] if "." in name else [name, f"{name}.local"]
+    return hosts.allowed_hosts(config.web.host, config.web.allowed_hosts, *names)
+
+
 def create_app(controller: Controller, *, simulator: bool | None = None) -> Flask:
     """Build the app around a running controller; the simulator API only on the mock backend."""
     app = Flask(__name__)
     app.extensions["controller"] = controller
+    # First: a page on another site reaching this one by DNS rebinding must not act as the kiosk.
+    hosts.init_app(
+        app, station_hosts(controller.config), setting="[web] allowed_hosts", any_address=True
+    )
     if simulator is None:
         simulator = controller.config.hardware.backend == "mock"
     # The pages: kiosk (public), technician (login), /sim panel (mock backend).

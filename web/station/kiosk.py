@@ -160,7 +160,8 @@ def page() -> str:
     _pair()
     boot = {
         "status": public_status(controller),
-        "paired": is_paired(),
+        # The touchscreen acts; any other page is a read-only view (no action buttons).
+        "paired": is_touchscreen(),
         "catalogs": t.for_script(),
         "language": t.default,
         # Only the touchscreen gets a token for the kiosk's actions; a watcher's page has none.

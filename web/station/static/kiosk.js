@@ -13,6 +13,8 @@
   // Taps that changed nothing: said in a notice on top of the screen they met, never instead of it.
   const NOTICE_ACTIONS = new Set(["repeat_tap", "grant_not_yet", "grant_expired", "cannot_supervise", "already_waiting",
     "takeover"]);
+  // Only the station's touchscreen acts; any other page watches (no action buttons).
+  const ACTS = boot.paired === true;
   const POWER_FAULT = "power_without_permission";
   const BROKEN = "problem_reported:broken";
   const IDLE_LANGUAGE_RESET_MS = 120000;
@@ -531,6 +533,10 @@
 
   function checklistForm(items) {
     const list = el("ul", { class: items.length > 3 ? "checklist many" : "checklist" });
+    if (!ACTS) { // the items, to read; ticking and confirming happen on the touchscreen
+      items.forEach((item) => list.append(el("li", {}, el("span", { class: "item", text: item }))));
+      return el("div", { class: "checklist-form" }, list, el("div", { class: "actions" }));
+    }
     const confirm = el("button", { type: "button", class: "primary", id: "checklist-confirm", text: t("kiosk.checklist.confirm") });
     const cancel = el("button", { type: "button", class: "secondary", id: "checklist-cancel", text: t("kiosk.checklist.cancel") });
     const sync = () => { confirm.disabled = state.checked.size < items.length; };
@@ -723,9 +729,11 @@
     play("ok");
   });
   ui.lang.addEventListener("click", () => setLanguage(t("language.other_code")));
-  ui.problemButton.addEventListener("click", openProblems);
-  ui.problemBack.addEventListener("click", () => ui.dialog.close());
-  ui.dialog.querySelectorAll(".choice").forEach((b) => b.addEventListener("click", () => report(b.dataset.problem)));
+  if (ACTS) {
+    ui.problemButton.addEventListener("click", openProblems);
+    ui.problemBack.addEventListener("click", () => ui.dialog.close());
+    ui.dialog.querySelectorAll(".choice").forEach((b) => b.addEventListener("click", () => report(b.dataset.problem)));
+  }
   document.addEventListener("pointerdown", () => { state.lastTouch = performance.now(); }, true);
 
   state.show = onStatus; // the layout tests draw made-up statuses (long names, six items)
