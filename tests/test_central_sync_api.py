@@ -218,9 +218,23 @@ def test_a_grant_at_a_station_becomes_a_roster_change(central_store: CentralStor
     store = central_store
     store.add_station("laser-1", kind="laser")
     store.import_roster(parse_roster_csv(sample_roster_text()))
-    grant = parse_event(
+    session = parse_event(
         event(
             1,
+            type="session_started",
+            data={
+                "session_id": "s-1",
+                "member_id": "lea",
+                "supervisor_id": "moussa",
+                "kind": "laser",
+            },
+        ),
+        0,
+        "laser-1",
+    )
+    grant = parse_event(
+        event(
+            2,
             type="qualification_granted",
             data={
                 "member_id": "lea",
@@ -229,12 +243,13 @@ def test_a_grant_at_a_station_becomes_a_roster_change(central_store: CentralStor
                 "previous_level": "supervised",
                 "granted_by": "moussa",
                 "granted_at": "2026-03-02T10:00:00.000Z",
+                "session_id": "s-1",
             },
         ),
         0,
         "laser-1",
     )
-    store.ingest("laser-1", [grant])
+    store.ingest("laser-1", [session, grant])
     changes = store.roster_changes(1)
     assert changes is not None
     assert changes["qualifications"] == [
