@@ -130,10 +130,12 @@ def test_each_event_is_kept_once_and_the_ack_is_contiguous(
     central: CentralServer, token: str
 ) -> None:
     status, reply = sync(central, token, body(event(1), event(2), event(4)))
-    assert status == 200
-    assert (reply["acked_seq"], reply["stored"], reply["duplicates"]) == (2, 3, 0)
-    status, reply = sync(central, token, body(event(2), event(3), event(4)))
-    assert (reply["acked_seq"], reply["stored"], reply["duplicates"]) == (4, 1, 2)
+    assert status == 400 and reply["field"] == "events[2].seq"  # a gap: nothing is kept
+    assert central.store.count_events("laser-1") == 0
+    status, reply = sync(central, token, body(event(1), event(2)))
+    assert (reply["acked_seq"], reply["stored"], reply["duplicates"]) == (2, 2, 0)
+    status, reply = sync(central, token, body(event(2), event(4), event(3)))
+    assert (reply["acked_seq"], reply["stored"], reply["duplicates"]) == (4, 2, 1)
     assert central.store.count_events("laser-1") == 4
     assert [e["seq"] for e in central.store.events("laser-1")] == [1, 2, 3, 4]
 

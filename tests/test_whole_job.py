@@ -261,18 +261,18 @@ def test_central_projection_is_the_same_in_either_order(tmp_path: Path) -> None:
         }
         return parse_event(raw, 0, "printer-1")
 
-    start = event(1, "session_started", {"session_id": "s1", "member_id": "lea"})
-    end = event(
-        2,
+    start = (1, "session_started", {"session_id": "s1", "member_id": "lea"})
+    end = (
         "session_ended",
         {"session_id": "s1", "end_reason": "badge_out", "duration_s": 600, "energy_wh": 20},
     )
-    fin = event(3, "finishing_ended", {"session_id": "s1", "duration_s": 1800, "energy_wh": 80})
+    fin = ("finishing_ended", {"session_id": "s1", "duration_s": 1800, "energy_wh": 80})
     totals = []
-    for i, order in enumerate(([[start], [end], [fin]], [[start], [fin], [end]])):
+    for i, order in enumerate(([end, fin], [fin, end])):
         s = open_central_store(tmp_path / f"c{i}.sqlite")
         s.add_station("printer-1", kind="printer3d")
-        for batch in order:
+        # The station wrote them in this order (seqs 2 and 3), one push each.
+        for batch in ([event(*start)], *([event(seq, *e)] for seq, e in enumerate(order, 2))):
             s.ingest("printer-1", batch)
         totals.append(s._rows("SELECT duration_s, energy_wh, finishing_s FROM sessions")[0])
         s.close()
