@@ -3,6 +3,7 @@ stations that only ever cache first names and forget them after an erasure."""
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -302,3 +303,45 @@ def test_erasure_leaves_no_badge_uid_anywhere_in_the_database(
     again = [raw(12, "access_denied", uid=card, member_id="noah", reason="busy", kind="laser")]
     store.ingest("laser-1", [parse_event(e, 0, "laser-1") for e in again])
     assert [e["data"]["uid"] for e in store.events("laser-1") if e["seq"] == 12] == [card]
+
+
+def test_a_roster_import_does_not_take_a_badge_from_its_holder(
+    tmp_path: Path, store: SqliteCentralStore
+) -> None:
+    """A spreadsheet that gives Léa's card to Noah (Léa not in the file) is refused whole, in
+    both modes, on the page and in the store; a file that shows the card leaving Léa, or the
+    card of a member who left, moves it."""
+    from central.errors import BadgesHeldInImport
+
+    header = "member_id,name,role,badge_uid,qualifications\n"
+    noah = "noah,Noah Petit,trainee,04B0B1B2,\n"
+    for replace_all in (False, True):
+        with pytest.raises(BadgesHeldInImport, match="04B0B1B2 belongs to lea"):
+            store.import_roster(parse_roster_csv(header + noah), replace_all=replace_all)
+        assert [b["uid"] for b in export_member(store, "lea")["badges"]] == ["04B0B1B2"]
+    store.add_user("ines", PASSWORD, "educator")
+    client = create_central_app(store, central_config(tmp_path)).test_client()
+    token = login(client, "ines")
+    upload = {
+        "csrf_token": token,
+        "merge": "1",
+        "csv": (io.BytesIO((header + noah).encode()), "r.csv"),
+    }
+    html = client.post("/admin/roster/import", data=upload, follow_redirects=True).get_data(
+        as_text=True
+    )
+    assert (
+        "1 badge du fichier est déjà à quelqu&#39;un d&#39;autre ; rien n&#39;a été importé" in html
+    )
+    assert "Le badge 04B0B1B2 est à Léa Martin, le fichier le donne à Noah Petit" in html
+    assert [b["uid"] for b in export_member(store, "lea")["badges"]] == ["04B0B1B2"]
+    # The file shows the card leaving Léa (her row gives her another one): it moves.
+    lea = "lea,Léa Martin,trainee,04B9B9B9,laser:supervised\n"
+    store.import_roster(parse_roster_csv(header + noah + lea), replace_all=False)
+    assert [b["uid"] for b in export_member(store, "noah")["badges"]] == ["04B0B1B2", "04F0F1F2"]
+    # A member who left: their card may be given again.
+    store.upsert_member("amina", "Amina Traoré", Role.TRAINEE, active=False)
+    store.import_roster(
+        parse_roster_csv(header + "zoe,Zoé Leroy,trainee,04E0E1E2,\n"), replace_all=False
+    )
+    assert [b["uid"] for b in export_member(store, "zoe")["badges"]] == ["04E0E1E2"]
