@@ -30,7 +30,7 @@ def fleet(
 
     ``state_changes`` (the ``machine_state_changed`` events, any order) tell which problem
     reports are resolved: a technician cleared the check or put the machine back in service."""
-    changes = sorted(state_changes or [], key=lambda c: str(c.get("at")))  # oldest first
+    changes = sorted(state_changes or [], key=lambda c: (str(c.get("at")), c.get("seq") or 0))
     out = []
     for s in stations:
         status = _obj(s.get("last_status"))
@@ -90,12 +90,21 @@ def _problem(p: Mapping[str, Any], changes: Sequence[Mapping[str, Any]]) -> dict
     """A problem's data (numbers that are not finite made null: valid JSON), marked resolved
     when its station later left a state that needs a technician (``changes`` oldest first)."""
     at = _text(p.get("at")) or ""
+
+    def later(c: Mapping[str, Any]) -> bool:
+        """After the problem in the station's own order (its seq): a check cleared in the same
+        millisecond as the report, or on a station whose clock stands still, is still later."""
+        seqs = (c.get("seq"), p.get("seq"))
+        if all(isinstance(n, int) for n in seqs):
+            return seqs[0] > seqs[1]  # type: ignore[operator]
+        return str(c.get("at")) > at
+
     resolved = next(
         (
             c
             for c in changes
             if c.get("station_id") == p.get("station_id")
-            and str(c.get("at")) > at
+            and later(c)
             and _obj(c.get("data")).get("from") in RESOLVED_FROM
             and _obj(c.get("data")).get("to") not in RESOLVED_FROM
         ),
@@ -115,9 +124,10 @@ def _air(value: Any) -> dict[str, Any] | None:
     air = _obj(value)
     if not air:
         return None
+    alarm = air.get("alarm")  # the station's cause ("pm25", "sensor_lost"), or true
     return {
         "pm25": _number(air.get("pm25")),
-        "alarm": air.get("alarm") is True,
+        "alarm": alarm is True or (isinstance(alarm, str) and bool(alarm)),
         "threshold": _number(air.get("threshold")),
     }
 

@@ -167,7 +167,7 @@ def run_station(config: Config, *, banner: str | None = None) -> int:
 
     from station.controller import Controller, ControllerStopped
     from station.wiring import build_clock, build_hardware
-    from web.station.app import MAX_BODY_BYTES, create_app
+    from web.station.app import create_app, server_options
 
     clock = build_clock(config)
     hardware = build_hardware(config, clock)
@@ -194,13 +194,7 @@ def run_station(config: Config, *, banner: str | None = None) -> int:
         mqtt_state = _start_mqtt_state(config, controller)
         app = create_app(controller)
         server = waitress.create_server(
-            app,
-            host=config.web.host,
-            port=config.web.port,
-            threads=config.web.threads,
-            ident="fabrique-station",
-            # Refuse a big body before waitress buffers it (to the SD card); the app says 413 too.
-            max_request_body_size=MAX_BODY_BYTES + 1024,
+            app, host=config.web.host, port=config.web.port, **server_options(config)
         )
         thread = threading.Thread(target=server.run, name="web", daemon=True)
         thread.start()

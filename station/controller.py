@@ -98,6 +98,8 @@ class Controller:
             lambda: Store(config.db_path, config.station.id, config.machine.id)
         )
         self.broadcaster = Broadcaster()
+        self._roster_expired_told = False
+        """Whether the last status the kiosk heard said the roster was too old."""
         self._queue: queue.Queue[_Message] = queue.Queue()
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
@@ -502,8 +504,14 @@ class Controller:
         self._show(outcome.state)
         for event in stored:
             self.broadcaster.publish({"kind": "event", "event": event})
+        # A roster growing too old is no event: when it passes, the kiosk hears it all the same.
+        exp = self._roster.expires_mono
+        expired = exp is not None and now.mono >= exp
+        expiry_passed, self._roster_expired_told = expired != self._roster_expired_told, expired
         if stored or outcome.decision is not None or isinstance(inp, PowerSample | AirSample):
             self._publish_status()  # samples too: the kiosk shows live power
+        elif expiry_passed:
+            self._publish_status()
 
     def _play(self, cue: str) -> None:
         try:

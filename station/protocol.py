@@ -60,8 +60,9 @@ STATUS_FIELDS: dict[str, dict[str, tuple[type, ...]]] = {
 """The status fields the dashboard reads, with their types; others are kept as they come."""
 STATUS_HEALTH_PARTS = ("reader", "power_meter", "air_sensor")
 """Parts of ``status.health`` that are objects (or null)."""
-STATUS_KEYS = ("machine", "session", "health", "roster_expired", "now", "station")
-"""What a station copies from its own status into the request (plus ``backlog``)."""
+STATUS_KEYS = ("machine", "session", "health", "air", "roster_expired", "now", "station")
+"""What a station copies from its own status into the request (plus ``backlog``); ``air`` is the
+last reading beside an air alarm on the fleet dashboard."""
 
 # --- commands -----------------------------------------------------------------------------------
 

@@ -237,6 +237,13 @@ def store_problem(e: BaseException, path: Path) -> str | None:
                 f"the store {path} is damaged: stop the station, move the file (and its -wal and "
                 "-shm files) aside and restore the last backup (see docs/operations.md, Restore)"
             )
+        if "disk i/o error" in text or getattr(e, "errno", None) in (errno.EIO, errno.EFBIG):
+            return (
+                f"the SD card refused a write to the store {path} (disk I/O error): free some "
+                'space (see docs/operations.md, "When the disk is full"); if that is not it, the '
+                "card is failing: restore the last backup on a new card, then start the station "
+                "again"
+            )
         if "unable to open" in text or "readonly" in text or "permission" in text:
             return (
                 f"cannot write the store {path}: check that its folder exists and belongs to "

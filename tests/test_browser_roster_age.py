@@ -51,12 +51,48 @@ def test_the_kiosk_says_only_staff_get_in_while_the_rosters_age_is_unknown(
         # Only staff get in: the title says so, not « Badge ta carte » (issue 11, item 3).
         expect(page.locator("#title")).to_have_text("Pour l'instant, seule l'équipe peut badger")
         expect(page.locator("main#screen")).to_contain_text(UNKNOWN_AGE)
+        expect(page.locator("main#screen")).to_contain_text("Demande à l'équipe éducative.")
+        screenshot(page, "kiosk-staff-only")
+        assert axe_violations(page) == []
         assert s.badge(SOFIANE)["reason"] == "roster_expired"
         expect(page.locator("main#screen")).to_have_attribute("data-reason", "roster_expired")
         expect(page.locator("#title")).to_have_text("La station n'a pas pu se mettre à jour")
         expect(page.locator("main#screen")).to_contain_text(UNKNOWN_AGE)
+        # The denial says what to do too, not only why.
+        expect(page.locator("main#screen")).to_contain_text("Demande à l'équipe éducative.")
         screenshot(page, "kiosk-roster-age-unknown")
         assert axe_violations(page) == []
+        assert s.badge(INES)["granted"] is True  # staff
+    finally:
+        s.close()
+
+
+def test_the_idle_screen_says_only_staff_get_in_once_the_roster_is_too_old(
+    page: Any, tmp_path: Path
+) -> None:
+    """The roster's age is known (same boot) but past ``roster_max_age_h``: the idle screen says
+    only staff get in, and whom to ask, before anyone badges (issue 11, item 3)."""
+    config = prepare_station(tmp_path / "station")
+    text = config.read_text(encoding="utf-8")
+    text, n = re.subn(r'(?m)^url = ""$', f'url = "http://127.0.0.1:{free_port()}"', text)
+    text, m = re.subn(r'(?m)^token = ""$', 'token = "t"', text)
+    assert n == m == 1
+    config.write_text(text, encoding="utf-8")
+    s = StationProcess(config)
+    try:
+        assert s.start_ready()["roster_expired"] is False
+        page.goto(s.base + "/kiosk/")
+        expect(page.locator("#title")).to_have_text("Badge ta carte pour commencer")
+        s.advance(73 * 3600)  # roster_max_age_h is 72
+        assert s.status()["roster_expired"] is True
+        expect(page.locator("#title")).to_have_text("Pour l'instant, seule l'équipe peut badger")
+        expect(page.locator("main#screen")).to_contain_text(
+            "La station n'a pas pu joindre le serveur du fablab depuis trop longtemps"
+        )
+        expect(page.locator("main#screen")).to_contain_text("Demande à l'équipe éducative.")
+        screenshot(page, "kiosk-staff-only-roster-old")
+        assert axe_violations(page) == []
+        assert s.badge(SOFIANE)["reason"] == "roster_expired"
         assert s.badge(INES)["granted"] is True  # staff
     finally:
         s.close()

@@ -185,7 +185,13 @@ class ScriptedCentral:
     acked = 0
 
     def close(self) -> None:
+        """Stop listening now: a thread blocked in accept() would otherwise take one more."""
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
         self.sock.close()
+        self._thread.join(5)
 
 
 def _read_request(conn: socket.socket) -> bytes:

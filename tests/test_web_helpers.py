@@ -3,6 +3,8 @@ token, a technician account and a logged-in client."""
 
 from __future__ import annotations
 
+import re
+
 from flask import Flask
 from flask.testing import FlaskClient
 
@@ -23,10 +25,15 @@ def csrf(client: FlaskClient) -> str:
     """The session's CSRF token, as the kiosk page would hand it out.
 
     The page is loaded first, as the touchscreen does: on the mock backend that pairs a loopback
-    session with the kiosk (web/station/kiosk.py), which kiosk actions need.
+    session with the kiosk (web/station/kiosk.py), which kiosk actions need. A session that is
+    not the touchscreen's gets no kiosk token: it takes the login form's.
     """
     assert client.get("/kiosk/").status_code == 200
     r = client.get("/kiosk/token")
+    if r.status_code == 403:
+        m = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/tech/login").text)
+        assert m, "no CSRF token in the login form"
+        return m.group(1)
     assert r.status_code == 200
     token: str = r.get_json()["csrf"]
     return token

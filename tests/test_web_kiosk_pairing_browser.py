@@ -65,5 +65,7 @@ def test_the_launchers_start_page_pairs_the_touchscreen(
 
 def test_the_kiosk_page_without_the_key_cannot_act(page: Any, base: str) -> None:
     page.goto(base + "kiosk/")
-    page.wait_for_function("window.kiosk && window.kiosk.csrf")
-    assert page.evaluate(REPORT) == 403
+    page.wait_for_function("window.kiosk")
+    assert page.evaluate("() => window.kiosk.csrf") == "", "no token for a page without the key"
+    assert page.evaluate("async () => (await fetch('/kiosk/token')).status") == 403
+    assert page.evaluate(REPORT) == 400  # no token: refused before anything else

@@ -25,6 +25,7 @@ from station.controller import Controller
 from tests.conftest import SOFIANE
 from tests.test_central_helpers import stop_waitress
 from tests.test_web_helpers import add_tech, csrf, make_app
+from web.common.limits import strict_loads
 from web.common.login import LoginLimiter
 from web.station import public
 
@@ -144,10 +145,10 @@ def test_a_store_failure_is_a_json_503_with_what_to_do(
     r = client.post("/sim/badge", json={"uid": SOFIANE})
     assert r.status_code == 503 and r.is_json
     message = r.get_json()["error"]
-    assert "disk is full" in message and "technician" in message and "Traceback" not in message
+    assert "is full" in message and "free some space" in message and "Traceback" not in message
     assert controller.hardware.relay.is_on is False
     r = client.post("/sim/badge", json={"uid": SOFIANE})
-    assert r.status_code == 503 and "disk is full" in r.get_json()["error"]
+    assert r.status_code == 503 and "is full" in r.get_json()["error"]
 
 
 # --- open event streams cannot starve the server --------------------------------------------
@@ -214,3 +215,21 @@ def test_station_run_refuses_a_big_body_before_reading_it(tmp_path: Path) -> Non
         assert reply.startswith(b"HTTP/1.1 413"), reply
     finally:
         station.close()
+
+
+@pytest.mark.parametrize(
+    ("text", "said"),
+    [
+        ("1e999", "too large a number"),
+        ('{"seconds": -1E400}', "too large a number"),
+        ('{"seq": ' + "9" * 5000 + "}", "5000 digits"),
+    ],
+)
+def test_numbers_python_would_read_as_infinity_or_refuse_oddly_are_400(
+    text: str, said: str
+) -> None:
+    """``1e999`` is valid JSON that Python reads as infinity; 5000 digits made Python's own
+    error tell the client to call ``sys.set_int_max_str_digits()``."""
+    with pytest.raises(ValueError, match=said) as refused:
+        strict_loads(text)
+    assert "sys." not in str(refused.value)

@@ -2,10 +2,12 @@
 
 A 3D print that goes on after badge-out is logged in two events (``session_ended``, then
 ``finishing_ended``); people read one job. Here a real station (controller, emulated PZEM meter
-on a pty, simulated clock) prints for 12 minutes, its owner badges out, the print goes on for 30
-more, and the station syncs to a real central store over loopback HTTP: the end screen, the
-station's sessions, the central sessions, ``/reports/machines``, ``/reports/hours`` and their CSV
-all hold the whole job. The owner's tap during finishing is hers (item 2).
+on a pty, simulated clock) prints for 10 minutes, its owner badges out, the print goes on for 30
+more and the machine idles 2 minutes before the station ends the job: 42 minutes, 0,10 kWh. The
+station syncs to a real central store over loopback HTTP, on SQLite and on PostgreSQL: the end
+screen, the station's sessions, the central sessions, every report, the programme report, every
+CSV export and the energy per trainee hold the whole job, with figures computed from the events
+the station wrote. The owner's tap during finishing is hers (item 2).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -52,10 +55,11 @@ PRINT_W = 150.0
 
 
 @pytest.fixture
-def central(tmp_path: Path) -> Iterator[CentralServer]:
+def central(tmp_path: Path, central_store: Any) -> Iterator[CentralServer]:
+    """A central store on each backend, served over loopback HTTP."""
     from station.roster import parse_roster_csv
 
-    server = CentralServer(central_config(tmp_path))
+    server = CentralServer(central_config(tmp_path), central_store)
     server.store.import_roster(parse_roster_csv(sample_roster_text()))
     server.store.add_user("ines", PASSWORD, "educator")
     try:
@@ -119,13 +123,14 @@ def push_all(c: Controller) -> None:
 
 
 def print_with_finishing(c: Controller) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Léa prints for 12 minutes, badges out, the print goes on for 30 more, then idles."""
+    """Léa prints for 10 minutes, badges out, the print goes on for 30 more, then the machine
+    idles until the station ends the job (``finish_idle_s``, 2 minutes): 42 minutes."""
     push_all(c)  # the roster's first contact: without it only staff get in
     load(c, PRINT_W)
     c.advance(4)
     started = c.call(Tap(LEA))
     assert started["action"] == "session_started", started
-    c.advance(12 * 60)
+    c.advance(10 * 60)
     out = c.call(Tap(LEA))  # badge-out while the printer works: finishing
     assert out["action"] == "session_ended" and out["finishing"] is True
     assert out["job"] is None and out["member_name"] == "Léa"
@@ -145,7 +150,8 @@ def test_the_end_screen_shows_the_whole_job_once_the_print_is_done(printer: Cont
     assert job["after_finishing"] is True
     assert job["duration_s"] == pytest.approx(ended["duration_s"] + finished["duration_s"])
     assert job["energy_wh"] == pytest.approx(ended["energy_wh"] + finished["energy_wh"])
-    assert job["duration_s"] > 42 * 60  # 12 min + 30 min + the idle wait
+    assert round(job["duration_s"] / 60) == 42  # 10 min + 30 min + the idle wait
+    assert round(job["energy_wh"] / 1000, 2) == 0.10  # « 42 min · 0,10 kWh »
     assert finished["job_energy_wh"] == pytest.approx(job["energy_wh"])
     assert finished["ended_at"] > ended["ended_at"]
 
@@ -181,40 +187,67 @@ def test_the_technician_page_shows_the_whole_job(printer: Controller) -> None:
 def test_central_sessions_reports_and_csv_hold_the_whole_job(
     printer: Controller, central: CentralServer, tmp_path: Path
 ) -> None:
+    """Every place a person reads the job at the central store, on both backends: the figures
+    are the sums of what the station's two events say (never a hard-coded result)."""
     ended, finished = print_with_finishing(printer)
     push_all(printer)
     seconds = ended["duration_s"] + finished["duration_s"]
     wh = ended["energy_wh"] + finished["energy_wh"]
+    hours, kwh = round(seconds / 3600, 2), round(wh / 1000, 3)
+    assert round(seconds / 60) == 42 and round(wh / 1000, 2) == 0.10  # the issue's own job
     assert finished["energy_wh"] > ended["energy_wh"]  # most of the print ran after badge-out
     row = central.store._rows("SELECT * FROM sessions")[0]
     assert row["duration_s"] == pytest.approx(seconds)
     assert row["energy_wh"] == pytest.approx(wh)
     assert row["active_s"] == pytest.approx(ended["active_s"] + finished["active_s"])
     assert row["idle_s"] == pytest.approx(ended["idle_s"] + finished["idle_s"])
-    assert row["finishing_s"] == finished["duration_s"]
+    assert row["finishing_s"] == pytest.approx(finished["duration_s"])
+    assert row["finishing_energy_wh"] == pytest.approx(finished["energy_wh"])
+    (record,) = central.store.sessions_of("lea")  # a member's own data (right of access)
+    assert record["duration_s"] == pytest.approx(seconds)
+    assert record["energy_wh"] == pytest.approx(wh)
+    (practice,) = central.store.practice_sessions("lea")  # the progress page's hours
+    assert practice["seconds"] == pytest.approx(seconds)
 
     f = reports.Filters(period="day")
     (machine,) = reports.machines(central.store, f)
-    assert machine["hours"] == round(seconds / 3600, 2)
-    assert machine["energy_kwh"] == round(wh / 1000, 3)
+    assert machine["hours"] == hours and machine["energy_kwh"] == kwh
     (trainee,) = reports.hours(central.store, f)
-    assert trainee["member_id"] == "lea" and trainee["hours"] == round(seconds / 3600, 2)
-    assert trainee["energy_kwh"] == round(wh / 1000, 3)  # energy per trainee, not only per machine
+    assert trainee["member_id"] == "lea" and trainee["hours"] == hours
+    assert trainee["energy_kwh"] == kwh  # energy per trainee, not only per machine
     (per,) = reports.energy_per_trainee(central.store, reports.Filters())
-    assert per["energy_kwh"] == round(wh / 1000, 3)
+    assert per["hours"] == hours and per["energy_kwh"] == kwh
     assert per["finishing_energy_kwh"] == round(finished["energy_wh"] / 1000, 3)
 
     client = central.app.test_client()
     login(client, "ines")
-    got = {}
-    for name in ("machines", "hours"):
-        r = client.get(f"/reports/{name}?format=csv&period=day")
-        assert r.status_code == 200
-        (got[name],) = list(csv.DictReader(io.StringIO(r.get_data(as_text=True))))
-    assert float(got["machines"]["hours"]) == round(seconds / 3600, 2)
-    assert float(got["machines"]["energy_kwh"]) == round(wh / 1000, 3)
-    assert float(got["hours"]["hours"]) == round(seconds / 3600, 2)
-    assert float(got["hours"]["energy_kwh"]) == round(wh / 1000, 3)
+    day = str(row["started_at"])[:10]
+    got: dict[str, list[dict[str, str]]] = {}
+    for name, url in (
+        ("machines", "/reports/machines?format=csv&period=day"),
+        ("hours", "/reports/hours?format=csv&period=day"),
+        ("trainees", f"/reports/programme/?format=csv&since={day}&until={day}"),
+        (
+            "programme machines",
+            f"/reports/programme/?format=csv&table=machines&since={day}&until={day}",
+        ),
+    ):
+        r = client.get(url)
+        assert r.status_code == 200, name
+        got[name] = list(csv.DictReader(io.StringIO(r.get_data(as_text=True))))
+        assert len(got[name]) == 1, (name, got[name])
+        assert float(got[name][0]["hours"]) == hours, name
+        assert float(got[name][0]["energy_kwh"]) == kwh, name
+    french = {f"{hours:.2f}".replace(".", ","), f"{kwh:.2f}".replace(".", ",")}  # « 0,70 »
+    for name in ("machines", "hours"):  # the pages themselves, in French
+        html = client.get(f"/reports/{name}?period=day").get_data(as_text=True)
+        cells = re.findall(r"<td>([^<]*)</td>", html)
+        assert french <= set(cells), (name, cells)
+        assert "energy_kwh" not in html and ">lea<" not in html  # no raw ids
+    page = client.get(f"/reports/programme/?since={day}&until={day}").get_data(as_text=True)
+    assert f"{kwh:.2f}".replace(".", ",") in page, "the programme page's energy"
+    pdf = client.get(f"/reports/programme/?format=pdf&since={day}&until={day}")
+    assert pdf.status_code == 200 and pdf.data.startswith(b"%PDF")
 
 
 def test_a_finishing_end_from_another_station_is_refused(
@@ -245,7 +278,9 @@ def test_a_finishing_end_from_another_station_is_refused(
 # --- the projections, whatever the order the two ends arrive in --------------------------------
 
 
-def test_central_projection_is_the_same_in_either_order(tmp_path: Path) -> None:
+def test_central_projection_is_the_same_in_either_order(central_store: Any) -> None:
+    """Whichever of ``session_ended`` and ``finishing_ended`` arrives first, and on either
+    backend, the session holds the whole job (and its roll-ups, which every report reads)."""
     from central.ingest import parse_event
 
     def event(seq: int, type_: str, data: dict[str, Any]) -> Any:
@@ -261,22 +296,34 @@ def test_central_projection_is_the_same_in_either_order(tmp_path: Path) -> None:
         }
         return parse_event(raw, 0, "printer-1")
 
-    start = (1, "session_started", {"session_id": "s1", "member_id": "lea"})
-    end = (
-        "session_ended",
-        {"session_id": "s1", "end_reason": "badge_out", "duration_s": 600, "energy_wh": 20},
-    )
-    fin = ("finishing_ended", {"session_id": "s1", "duration_s": 1800, "energy_wh": 80})
-    totals = []
-    for i, order in enumerate(([end, fin], [fin, end])):
-        s = open_central_store(tmp_path / f"c{i}.sqlite")
-        s.add_station("printer-1", kind="printer3d")
-        # The station wrote them in this order (seqs 2 and 3), one push each.
-        for batch in ([event(*start)], *([event(seq, *e)] for seq, e in enumerate(order, 2))):
-            s.ingest("printer-1", batch)
-        totals.append(s._rows("SELECT duration_s, energy_wh, finishing_s FROM sessions")[0])
-        s.close()
-    assert totals[0] == totals[1] == {"duration_s": 2400, "energy_wh": 100, "finishing_s": 1800}
+    store = central_store
+    store.add_station("printer-1", kind="printer3d")
+    seq = 0
+    for sid, ends_first in (("s1", "session_ended"), ("s2", "finishing_ended")):
+        start = event(seq + 1, "session_started", {"session_id": sid, "member_id": "lea"})
+        end = event(
+            seq + 2 if ends_first == "session_ended" else seq + 3,
+            "session_ended",
+            {"session_id": sid, "end_reason": "badge_out", "duration_s": 600, "energy_wh": 20},
+        )
+        fin = event(
+            seq + 3 if ends_first == "session_ended" else seq + 2,
+            "finishing_ended",
+            {"session_id": sid, "duration_s": 1920, "energy_wh": 80},
+        )
+        batches = (
+            [[start], [end], [fin]] if ends_first == "session_ended" else [[start], [fin], [end]]
+        )
+        for batch in batches:
+            store.ingest("printer-1", batch)
+        seq += 3
+    rows = store._rows("SELECT id, duration_s, energy_wh, finishing_s FROM sessions ORDER BY id")
+    assert [{k: r[k] for k in ("duration_s", "energy_wh", "finishing_s")} for r in rows] == [
+        {"duration_s": 2520, "energy_wh": 100, "finishing_s": 1920}
+    ] * 2
+    (trainee,) = reports.energy_per_trainee(store, reports.Filters())
+    assert trainee["hours"] == round(2 * 2520 / 3600, 2) and trainee["energy_kwh"] == 0.2
+    assert trainee["finishing_energy_kwh"] == 0.16
 
 
 # --- upgrades: the totals of sessions already stored ------------------------------------------

@@ -23,6 +23,12 @@ FONT_DIRS = (Path("/usr/share/fonts/truetype/dejavu"), Path("/usr/share/fonts/de
 Translate = Callable[..., str]
 
 
+def core_font_text(text: str) -> str:
+    """Text a core PDF font (latin-1) can draw: fpdf2 draws an SVG chart's words in one, whatever
+    the page's font, and stops at the first other character (the « — » of an empty chart)."""
+    return text.replace("—", "-").replace("’", "'").encode("latin-1", "replace").decode("latin-1")
+
+
 class _Report(FPDF):
     def __init__(self, footer_text: str) -> None:
         super().__init__(orientation="portrait", unit="mm", format="A4")
@@ -44,7 +50,7 @@ class _Report(FPDF):
         """Text the font can draw."""
         if self.family != "helvetica":
             return text
-        return text.replace("—", "-").replace("’", "'").encode("latin-1", "replace").decode()
+        return core_font_text(text)
 
     def footer(self) -> None:
         self.set_y(-12)
@@ -114,7 +120,7 @@ def programme_pdf(
     for chart in charts:
         if pdf.get_y() > 200:
             pdf.add_page()
-        pdf.image(io.BytesIO(str(chart).encode("utf-8")), w=150)
+        pdf.image(io.BytesIO(core_font_text(str(chart)).encode("utf-8")), w=150)
         pdf.ln(3)
     pdf.line_of(t("c.programme.trainees"), 12, "B", 7)
     pdf.rows(

@@ -5,8 +5,9 @@ inherits them. A request over a bound gets a 4xx that says what to send instead,
 or a hang:
 
 - a body larger than ``max_bytes`` is refused with 413 before it is read;
-- JSON is parsed strictly: ``NaN``, ``Infinity`` and nesting deeper than :data:`MAX_JSON_DEPTH`
-  are a 400 (the standard parser accepts the first two and overflows the stack on the third);
+- JSON is parsed strictly: ``NaN``, ``Infinity``, numbers too large (``1e999``, 100 digits)
+  and nesting deeper than :data:`MAX_JSON_DEPTH` are a 400 (the standard parser reads the
+  first three as numbers and overflows the stack on the last);
 - each event stream holds a server thread: :class:`StreamLimiter` keeps a few threads free for
   the pages, so open streams cannot starve ``/api/status`` or the dashboards.
 """
@@ -14,6 +15,7 @@ or a hang:
 from __future__ import annotations
 
 import json
+import math
 import threading
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -23,6 +25,7 @@ from flask.json.provider import DefaultJSONProvider
 
 MAX_JSON_DEPTH = 32
 """Deeper JSON is refused: no payload of this project nests more than a few levels."""
+MAX_INT_DIGITS = 100
 RETRY_AFTER_S = 30
 
 
@@ -37,7 +40,9 @@ class StrictJSONProvider(DefaultJSONProvider):
 def strict_loads(s: str | bytes) -> Any:
     """``json.loads`` for untrusted input: a ``ValueError`` that says what is wrong."""
     try:
-        value = json.loads(s, parse_constant=_no_constant)
+        value = json.loads(
+            s, parse_constant=_no_constant, parse_float=_finite_float, parse_int=_int
+        )
     except RecursionError:
         raise ValueError(f"the JSON nests deeper than {MAX_JSON_DEPTH} levels") from None
     if _depth(value) > MAX_JSON_DEPTH:
@@ -47,6 +52,22 @@ def strict_loads(s: str | bytes) -> Any:
 
 def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a number JSON allows: send a finite number")
+
+
+def _finite_float(text: str) -> float:
+    """A JSON number: ``1e999`` is valid JSON, but Python reads it as infinity."""
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text[:20]} is too large a number: send a finite number")
+    return value
+
+
+def _int(text: str) -> int:
+    """A JSON integer; a hundred digits is more than any field of ours holds (Python's own
+    refusal, past 4,300 digits, would tell the client to call a Python function)."""
+    if len(text) > MAX_INT_DIGITS:
+        raise ValueError(f"a number has {len(text)} digits: send at most {MAX_INT_DIGITS}")
+    return int(text)
 
 
 def _depth(value: Any) -> int:
@@ -91,10 +112,14 @@ def init_app(app: Flask, max_bytes: int, too_large: Callable[[], str]) -> None:
 
 
 class StreamLimiter:
-    """At most ``max_open`` event streams at once; the next one gets 503 with Retry-After."""
+    """At most ``max_open`` event streams at once; the next one gets 503 with Retry-After.
 
-    def __init__(self, max_open: int) -> None:
+    ``reserve`` of them are kept for privileged clients (the station's own touchscreen): others
+    cannot take the last ones, so the screen at the machine always gets its stream."""
+
+    def __init__(self, max_open: int, reserve: int = 0) -> None:
         self.max_open = max(1, max_open)
+        self.reserve = max(0, reserve)
         self._open = 0
         self._lock = threading.Lock()
 
@@ -103,9 +128,10 @@ class StreamLimiter:
         with self._lock:
             return self._open
 
-    def _acquire(self) -> bool:
+    def _acquire(self, privileged: bool) -> bool:
+        limit = self.max_open if privileged else max(1, self.max_open - self.reserve)
         with self._lock:
-            if self._open >= self.max_open:
+            if self._open >= limit:
                 return False
             self._open += 1
             return True
@@ -114,9 +140,11 @@ class StreamLimiter:
         with self._lock:
             self._open = max(0, self._open - 1)
 
-    def response(self, generate: Callable[[], Iterator[str]], busy: str) -> Response:
+    def response(
+        self, generate: Callable[[], Iterator[str]], busy: str, *, privileged: bool = False
+    ) -> Response:
         """A ``text/event-stream`` response that holds one slot until the client goes away."""
-        if not self._acquire():
+        if not self._acquire(privileged):
             resp = Response(
                 json.dumps({"error": busy, "field": None}),
                 status=503,

@@ -7,10 +7,14 @@ password. Its memory is bounded: keys are hashed (a 10 MB username costs 32 byte
 ``max_keys`` are tracked, the stalest dropped first.
 
 The password check itself is constant-time for unknown users (``station.accounts.verify``).
+It costs 16 MiB (scrypt): one check runs at a time, and the buffer goes back to the system
+after it (:func:`give_back_large_buffers`), so wrong passwords cannot grow the process.
 """
 
 from __future__ import annotations
 
+import ctypes
+import functools
 import hashlib
 import threading
 import time
@@ -21,6 +25,10 @@ from urllib.parse import urlsplit
 
 from flask import Flask, current_app, request
 
+M_MMAP_THRESHOLD = -3
+"""glibc's ``mallopt`` parameter (malloc.h)."""
+MMAP_THRESHOLD_BYTES = 1 << 20
+_ONE_CHECK_AT_A_TIME = threading.Lock()
 MAX_USERNAME = 64
 """Longer usernames are not looked up (no account can have one)."""
 BLOCKED = 429
@@ -155,6 +163,20 @@ def init_app(app: Flask) -> None:
     app.extensions.setdefault("login_limiter", LoginLimiter())
 
 
+@functools.cache
+def give_back_large_buffers() -> bool:
+    """Give memory blocks of 1 MiB and more back to the system when they are freed.
+
+    glibc raises its threshold for that after the first large block is freed, so each server
+    thread then kept a password check's 16 MiB for good: a few wrong passwords grew a station
+    from 45 to 143 MiB (bench/bench_login_memory.py). False where there is no glibc."""
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):
+        return False
+    return bool(mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES))
+
+
 def attempt_login(
     authenticate: Callable[[str, str], Account | None],
 ) -> tuple[str, Account | None, int]:
@@ -170,7 +192,9 @@ def attempt_login(
         return username, None, BLOCKED
     account = None
     if username and len(username) <= MAX_USERNAME:
-        account = authenticate(username, password)
+        give_back_large_buffers()
+        with _ONE_CHECK_AT_A_TIME:  # 16 MiB and a core each: never eight at once
+            account = authenticate(username, password)
     if account is None:
         limiter.failed(*keys)
         return username, None, WRONG

@@ -12,6 +12,7 @@ from typing import Any
 
 from flask import Flask, Response, abort, jsonify, redirect, request
 
+from station.config import Config
 from station.controller import Controller, ControllerStopped
 from station.machine import Tap
 from station.roster import normalise_uid
@@ -19,12 +20,28 @@ from web.common import csrf, errors, i18n, layout, limits, sessions
 from web.common import format as fmt
 from web.common.metrics import init_station_metrics
 from web.station import kiosk, public, sim_panel, technician
-from web.station.failures import STORAGE_FAILED, is_storage_failure, not_running
+from web.station.failures import is_storage_failure, not_running, storage_failed
 
 log = logging.getLogger(__name__)
 
+BADGE_EXAMPLE = '{"uid": "<the badge UID in hex>"}'
+"""No real UID in examples: the sample roster's would be a staff badge of the demo."""
 MAX_BODY_BYTES = 64 * 1024
 """The largest request the station takes: its forms and JSON bodies are a few hundred bytes."""
+
+
+def server_options(config: Config) -> dict[str, Any]:
+    """How waitress serves the station (``station run``; the tests serve it the same way)."""
+    return {
+        "threads": config.web.threads,
+        "ident": "fabrique-station",
+        # Refuse a big body before waitress buffers it (to the SD card); the app says 413 too.
+        "max_request_body_size": MAX_BODY_BYTES + 1024,
+        # Waitress drops Forwarded and X-Forwarded-* by default: the app must see them, since a
+        # forwarded request is never the touchscreen (web/station/kiosk.py), even from loopback
+        # (a proxy on the Pi). Nothing else reads them: remote_addr stays the socket's peer.
+        "clear_untrusted_proxy_headers": False,
+    }
 
 
 def create_app(controller: Controller, *, simulator: bool | None = None) -> Flask:
@@ -45,13 +62,15 @@ def create_app(controller: Controller, *, simulator: bool | None = None) -> Flas
         MAX_BODY_BYTES,
         lambda: f"the request is larger than {MAX_BODY_BYTES // 1024} KiB: send less",
     )
+    if simulator:  # before the CSRF check: from the LAN, /sim/ is a 403 whatever is sent
+        app.before_request(_simulator_on_this_computer_only)
     csrf.init_app(
         app, exempt=lambda: simulator and request.path.startswith("/sim/"), exempt_json_only=True
     )
     errors.init_app(
         app,
         storage_failure=is_storage_failure,
-        storage_failed=lambda e: STORAGE_FAILED.format(error=e),
+        storage_failed=lambda e: storage_failed(e, controller),
         unexpected="the station hit an unexpected error: try again; if it persists, a "
         "technician reads the station's log (journalctl -u fabrique-station)",
     )
@@ -75,9 +94,9 @@ def create_app(controller: Controller, *, simulator: bool | None = None) -> Flas
             "kiosk": "/kiosk/",
             "technician": "/tech/",
         }
-        if simulator:
+        if simulator and kiosk.from_loopback():  # the simulator answers only there
             links.update(
-                badge='POST /sim/badge {"uid": "04A1B2C3"}',
+                badge=f"POST /sim/badge {BADGE_EXAMPLE}",
                 advance='POST /sim/advance {"seconds": 600}',
                 badges="GET /sim/badges",
                 panel="/sim/",
@@ -90,11 +109,13 @@ def create_app(controller: Controller, *, simulator: bool | None = None) -> Flas
 
     @app.get("/api/events/stream")
     def stream() -> Response:
-        return public.event_stream(controller, public.without_uids)
+        # The touchscreen (this computer) may take the stream no LAN client can.
+        return public.event_stream(
+            controller, public.without_uids, privileged=kiosk.from_loopback()
+        )
 
     if simulator:
         _simulator_routes(app, controller)
-        app.before_request(_simulator_on_this_computer_only)
     return app
 
 
@@ -119,17 +140,17 @@ def session_cookie_name(station_id: str) -> str:
 def _simulator_routes(app: Flask, controller: Controller) -> None:
     @app.post("/sim/badge")
     def sim_badge() -> Response:
-        body = _json_body()
+        body = _json_body(BADGE_EXAMPLE)
         raw = body.get("uid")
         if not isinstance(raw, str):
-            abort(400, 'send {"uid": "04A1B2C3"}: uid must be a string of hex digits')
+            abort(400, f"send {BADGE_EXAMPLE}: uid must be a string of hex digits")
         try:
             uid = normalise_uid(raw)
         except ValueError as e:
             abort(400, str(e))
         cloned = body.get("cloned", False)
         if not isinstance(cloned, bool):
-            abort(400, 'cloned must be true or false: {"uid": "04A1B2C3", "cloned": true}')
+            abort(400, 'cloned must be true or false: {"uid": "<hex>", "cloned": true}')
         chip = controller.hardware.extras.get("chip")
         try:
             if chip is not None:
@@ -148,7 +169,7 @@ def _simulator_routes(app: Flask, controller: Controller) -> None:
 
     @app.post("/sim/advance")
     def sim_advance() -> Response:
-        seconds = _json_body().get("seconds")
+        seconds = _json_body('{"seconds": 600}').get("seconds")
         if isinstance(seconds, bool) or not isinstance(seconds, int | float):
             abort(400, 'send {"seconds": 600}: seconds must be a number')
         if not math.isfinite(seconds):
@@ -163,14 +184,14 @@ def _simulator_routes(app: Flask, controller: Controller) -> None:
 
     @app.post("/sim/power")
     def sim_power() -> Response:
-        watts = _number(_json_body(), "watts", 0, 26_000, '{"watts": 850}')
+        watts = _number(_json_body('{"watts": 850}'), "watts", 0, 26_000, '{"watts": 850}')
         sensors = _emulated_sensors(controller, "power_device", "power_meter")
         sensors.set_load(watts)
         return jsonify(_after_sensor_change(controller, "power"))
 
     @app.post("/sim/air")
     def sim_air() -> Response:
-        body = _json_body()
+        body = _json_body('{"pm25": 80}')
         sensors = _emulated_sensors(controller, "air_device", "air_sensor")
         pm25 = _number(body, "pm25", 0, 999.9, '{"pm25": 80}')
         pm10 = _number(body, "pm10", 0, 999.9, '{"pm25": 80, "pm10": 120}', required=False)
@@ -265,5 +286,5 @@ def _number(
     return float(value)
 
 
-def _json_body() -> dict[str, Any]:
-    return limits.json_object('{"uid": "04A1B2C3"}')
+def _json_body(example: str) -> dict[str, Any]:
+    return limits.json_object(example)

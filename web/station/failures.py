@@ -11,6 +11,7 @@ import sqlite3
 
 from station.controller import Controller
 from station.errors import StoreError
+from station.store import store_problem
 
 STORAGE_ERRNOS = frozenset({errno.ENOSPC, errno.EIO, errno.EROFS, errno.EDQUOT})
 STORAGE_FAILED = (
@@ -27,11 +28,19 @@ def is_storage_failure(e: BaseException | None) -> bool:
     return isinstance(e, OSError) and e.errno in STORAGE_ERRNOS
 
 
+def storage_failed(e: BaseException, controller: Controller) -> str:
+    """The store's own sentence when it knows the problem (station/store.py), else ours."""
+    sentence = store_problem(e, controller.config.db_path)
+    if sentence is not None:
+        return f"the machine stays off: {sentence}"
+    return STORAGE_FAILED.format(error=e)
+
+
 def not_running(controller: Controller, e: Exception) -> str:
     """Why the station cannot act, in a sentence that says what to do."""
     failure = controller.failure
-    if is_storage_failure(failure):
-        return STORAGE_FAILED.format(error=failure)
+    if failure is not None and is_storage_failure(failure):
+        return storage_failed(failure, controller)
     if failure is not None:
         return (
             f"the station is not running ({failure!r}): the machine stays off; a technician "

@@ -117,7 +117,11 @@ def _pair() -> None:
     """Pair this session with the kiosk when the request proves it comes from the touchscreen."""
     if not from_loopback():
         if PAIR_PARAM in request.args:
-            log.warning("kiosk pairing refused: %s is not this computer", request.remote_addr)
+            log.warning(
+                "kiosk pairing refused: the request from %s%s is not the touchscreen's",
+                request.remote_addr,
+                " (forwarded)" if any(h in request.headers for h in FORWARDING_HEADERS) else "",
+            )
         return
     offered = request.args.get(PAIR_PARAM)
     secret: str = current_app.extensions["kiosk_secret"]
@@ -128,17 +132,25 @@ def _pair() -> None:
         session[SESSION_KEY] = current_app.extensions["kiosk_marker"]
 
 
+def is_touchscreen() -> bool:
+    """This request comes from the station's own touchscreen: loopback, a paired session."""
+    return from_loopback() and is_paired()
+
+
+NOT_THE_TOUCHSCREEN = (
+    "only the station's own touchscreen can do this: use the screen at the machine "
+    "(if this is the screen, restart it: the kiosk key did not match)"
+)
+
+
 @bp.before_request
 def only_the_touchscreen() -> None:
-    """Every kiosk action: from loopback, in a paired session (see the module's docstring)."""
-    if request.method not in UNSAFE_METHODS:
+    """Every kiosk action, and its token: from loopback, in a paired session (see the module's
+    docstring). Anyone may watch the page; only the touchscreen gets what acts."""
+    if request.method not in UNSAFE_METHODS and request.endpoint != "kiosk.token":
         return
-    if not (from_loopback() and is_paired()):
-        abort(
-            403,
-            "only the station's own touchscreen can do this: use the screen at the machine "
-            "(if this is the screen, restart it: the kiosk key did not match)",
-        )
+    if not is_touchscreen():
+        abort(403, NOT_THE_TOUCHSCREEN)
 
 
 @bp.get("/")
@@ -151,7 +163,8 @@ def page() -> str:
         "paired": is_paired(),
         "catalogs": t.for_script(),
         "language": t.default,
-        "csrf": csrf_token(),
+        # Only the touchscreen gets a token for the kiosk's actions; a watcher's page has none.
+        "csrf": csrf_token() if is_touchscreen() else "",
         "problems": PROBLEMS,
         "display_s": DISPLAY_S,
         "urls": {
@@ -166,7 +179,7 @@ def page() -> str:
 
 @bp.get("/token")
 def token() -> Response:
-    """A fresh token for a kiosk whose session was lost (a new data directory, a new key)."""
+    """A fresh token for the touchscreen whose token went stale (403 for anyone else)."""
     resp = jsonify(csrf=csrf_token())
     resp.headers["Cache-Control"] = "no-store"
     return resp

@@ -48,19 +48,25 @@ def public_status(controller: Controller) -> dict[str, Any]:
 
 
 def init_app(app: Flask, controller: Controller) -> None:
-    """The stream cap: a few server threads always stay free for the pages and the kiosk."""
-    app.extensions["stream_limiter"] = StreamLimiter(stream_cap(controller.config.web.threads))
+    """The stream cap: a few server threads always stay free for the pages and the kiosk's
+    actions, and the last stream is the touchscreen's (no LAN client can take it)."""
+    app.extensions["stream_limiter"] = StreamLimiter(
+        stream_cap(controller.config.web.threads), reserve=1
+    )
 
 
 def event_stream(
     controller: Controller,
     project: Projection,
     still_allowed: Callable[[], ContextManager[Callable[[], bool]]] | None = None,
+    *,
+    privileged: bool = False,
 ) -> Response:
     """Server-sent events: the status now, then every status change and event, ``project``-ed.
 
     ``still_allowed`` (a staff stream) opens a check that runs before every message: the stream
-    ends when it says no (a logout, a disabled account).
+    ends when it says no (a logout, a disabled account). A ``privileged`` stream (the
+    touchscreen's) may take the reserved slot.
     """
     limiter: StreamLimiter = current_app.extensions["stream_limiter"]
 
@@ -70,7 +76,8 @@ def event_stream(
 
     return limiter.response(
         generate,
-        f"{limiter.max_open} event streams are open already: close a tab, or try again in a minute",
+        "too many event streams are open on this station: close a tab, or try again in a minute",
+        privileged=privileged,
     )
 
 

@@ -71,8 +71,15 @@
       message = message[category] ?? message.other;
     }
     const all = Object.assign({ count: count }, values);
-    return message.replace(/\{(\w+)\}/g, (m, name) =>
+    const text = message.replace(/\{(\w+)\}/g, (m, name) =>
       all[name] !== undefined && all[name] !== null ? String(all[name]) : m);
+    return lang === "fr" ? frenchSpaces(text) : text;
+  }
+
+  // French puts a space before « : ; ! ? »: a no-break one, so a narrow screen never starts a
+  // line with the sign (« est à jour / : elle doit… »).
+  function frenchSpaces(text) {
+    return text.replace(/ ([:;!?])/g, "\u00a0$1");
   }
 
   function kindName(kind) {
@@ -297,7 +304,7 @@
         lines.push(trainers.length ? t("denial.site_induction_needed.trainers", { names: names(trainers) })
           : t("denial.site_induction_needed.next"));
       } else if (reason === "roster_expired" && s.roster_age_unknown) {
-        lines.push(t("denial.roster_expired.unknown_age"));
+        lines.push(t("denial.roster_expired.unknown_age"), t("kiosk.staff_only.next"));
       } else if (reason === "to_check" && d.machine_reason === BROKEN) {
         lines.push(t("denial.to_check.broken"));
       } else {
@@ -345,7 +352,7 @@
     const lines = [t(trainers.length ? "denial.not_qualified.trainers" : "denial.not_qualified.next", values)];
     // The learning path: the induction quiz first, then a first supervised session.
     if (d.next_step === "induction") lines.unshift(t("denial.not_qualified.induction", values));
-    if (mentors.length) lines.push(t("denial.not_qualified.mentors", values));
+    if (mentors.length) lines.push(tn("denial.not_qualified.mentors", mentors.length, values));
     return lines;
   }
 
@@ -478,7 +485,8 @@
     screen.dataset.screen = view.key.split(":")[0];
     if (view.reason) screen.dataset.reason = view.reason; else delete screen.dataset.reason;
     // Long words (names, lists) on a small screen: smaller type rather than text under the footer.
-    const length = view.title.length + view.lines.join(" ").length;
+    const extra = [view.banner, view.notice].map((b) => (b ? (b.title || "") + (b.text || "") : "")).join("");
+    const length = view.title.length + view.lines.join(" ").length + extra.length;
     screen.classList.toggle("dense", length > 150);
     if (view.icon) screen.append(icon(view.icon));
     screen.append(el("h2", { id: "title", text: view.title }));
