@@ -234,7 +234,7 @@ def run_central(config: CentralConfig, *, ready: threading.Event | None = None) 
     """Serve until SIGTERM or SIGINT. Prints ``central store ready on URL`` once listening."""
     import waitress
 
-    from web.central.app import create_central_app
+    from web.central.app import SERVER_OPTIONS, create_central_app
 
     store = open_store(config)
     app = create_central_app(store, config)
@@ -245,6 +245,7 @@ def run_central(config: CentralConfig, *, ready: threading.Event | None = None) 
         threads=config.server.threads,
         ident="fabrique-central",
         max_request_body_size=config.server.max_request_kb * 1024 + 1024,
+        **SERVER_OPTIONS,
     )
     stop = threading.Event()
 

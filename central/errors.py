@@ -41,6 +41,22 @@ class BadgeHeld(Conflict):
         self.uid, self.holder = uid, holder
 
 
+class BadgesHeldInImport(Conflict):
+    """A roster file gives badges that other members hold: an import never moves a card from
+    one member to another silently (nothing was written)."""
+
+    def __init__(self, moves: list[tuple[str, str, str, str]]) -> None:
+        self.moves = moves
+        """(uid, holder's id, holder's name, the name of the member the file gives it to)"""
+        listed = "; ".join(f"{uid} belongs to {holder} ({name}), the file gives it to {to}"
+                           for uid, holder, name, to in moves[:20])  # fmt: skip
+        super().__init__(
+            f"nothing was imported: {listed}. A roster import does not take a badge from its "
+            "holder: add it on the new member's page (with « take this badge from its holder »), "
+            "or revoke it on the holder's page first"
+        )
+
+
 class OtherSite(CentralError, PermissionError):
     """A site's account asked to change what belongs to another site (HTTP 403); nothing was
     written."""

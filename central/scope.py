@@ -16,7 +16,11 @@ The rules (docs/sync.md, "Scope"):
   station started;
 - ``qualification_granted`` is for the station's own kind, raises a member of the roster master
   exactly one level above their current level, and was given by another member who, at the time
-  of the event, was ``mentor`` for that kind or an educator (active);
+  of the event, was ``mentor`` for that kind or an educator (active); and it is a grant a machine
+  makes: ``supervised`` → ``autonomous``, in a session of this station where the granter
+  supervised the member (``station/machine_supervision.py``). Without that last rule a token
+  could chain three grants "by" an educator (none → supervised → autonomous → mentor) and power
+  the laser for someone who never trained; the other levels are given on the member's page.
 - ``command_applied`` acknowledges a command sent to this station.
 
 The shapes are ``station/events.py``'s (one definition for the station and the central store);
@@ -46,11 +50,16 @@ RULES = {
     "unknown_session": "the station never started this session",
     "unknown_member": "no such member in the roster",
     "not_one_level_up": "a grant raises a member exactly one level",
+    "not_a_machine_grant": "a machine grants only supervised to autonomous",
+    "not_in_session": "the granter did not supervise the member in a session of this station",
     "self_grant": "a member cannot grant themselves",
     "granter_not_allowed": "the granter was not a mentor for this kind or an educator then",
     "other_station_command": "the command was not sent to this station",
 }
 """Each rule an event can break, with what it means (shown on the dashboard's alert)."""
+
+MACHINE_GRANT = Level.AUTONOMOUS
+"""The one level a machine grants (from supervised, by the session's supervisor)."""
 
 ALREADY_HELD = "already_held"
 """A grant of the level the member holds already: nothing to apply, and no alert (a station that
@@ -69,10 +78,20 @@ class Verdict:
 APPLY = Verdict(True)
 
 
+@dataclass(frozen=True)
+class SessionFacts:
+    """Who a session (as the central store holds it) belongs to."""
+
+    station_id: str
+    member_id: str
+    supervisor_id: str | None
+
+
 class Master(Protocol):
     """What the scope rules ask the central store (answers as of the event being checked)."""
 
     def session_station(self, session_id: str) -> str | None: ...
+    def session(self, session_id: str) -> SessionFacts | None: ...
     def level(self, member_id: str, kind: str) -> Level | None:
         """The member's current level; None when the roster master has no such member."""
         ...
@@ -98,7 +117,7 @@ def check(
     if type_ in ("session_ended", "finishing_ended"):
         return _session_ended(data, station_id, master)
     if type_ == "qualification_granted":
-        return _grant(data, kind, at, master)
+        return _grant(data, station_id, kind, at, master)
     if type_ == "command_applied":
         cid = data.get("command_id")
         if isinstance(cid, str) and master.command_station(cid) != station_id:
@@ -132,7 +151,9 @@ def _session_ended(data: dict[str, Any], station_id: str, master: Master) -> Ver
     return APPLY
 
 
-def _grant(data: dict[str, Any], kind: str, at: str | None, master: Master) -> Verdict:
+def _grant(
+    data: dict[str, Any], station_id: str, kind: str, at: str | None, master: Master
+) -> Verdict:
     member, granter = data.get("member_id"), data.get("granted_by")
     if not kind or data.get("kind") != kind:
         return _refuse("wrong_kind")
@@ -149,12 +170,23 @@ def _grant(data: dict[str, Any], kind: str, at: str | None, master: Master) -> V
         return Verdict(False, ALREADY_HELD)
     if current is Level.MENTOR or level is not LEVEL_ORDER[current.rank + 1]:
         return _refuse("not_one_level_up")
+    if level is not MACHINE_GRANT:
+        return _refuse("not_a_machine_grant")
     if not isinstance(granter, str) or not granter:
         return _refuse("granter_not_allowed")
     if granter == member:
         return _refuse("self_grant")
     if not master.could_grant(granter, kind, at):
         return _refuse("granter_not_allowed")
+    sid = data.get("session_id")
+    facts = master.session(sid) if isinstance(sid, str) and sid else None
+    if (
+        facts is None
+        or facts.station_id != station_id
+        or facts.member_id != member
+        or facts.supervisor_id != granter
+    ):
+        return _refuse("not_in_session")
     return APPLY
 
 

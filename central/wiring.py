@@ -64,16 +64,16 @@ def name_default_site(store: CentralStore, name: str) -> None:
 
 
 def _open_backend(config: CentralConfig) -> CentralStore:
-    window, ahead = config.sync.badge_two_stations_s, config.sync.max_batch
+    window = config.sync.badge_two_stations_s
     if config.storage.backend == "sqlite":
         from central.sqlite import SqliteCentralStore
 
-        return SqliteCentralStore(config.db_path, two_stations_window_s=window, max_ahead=ahead)
+        return SqliteCentralStore(config.db_path, two_stations_window_s=window)
     from central.pg import PgCentralStore
 
     db = open_database(config)
     try:
-        return PgCentralStore(db, two_stations_window_s=window, max_ahead=ahead)
+        return PgCentralStore(db, two_stations_window_s=window)
     except BaseException:
         db.close()
         raise

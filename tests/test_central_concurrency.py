@@ -11,6 +11,7 @@ import pytest
 
 from central.ingest import parse_event
 from central.store import CentralStore
+from station.model import Level
 from tests.conftest import another_process
 
 AT = "2026-03-02T10:00:00.000Z"
@@ -81,7 +82,8 @@ def test_the_same_batch_pushed_through_four_processes_is_stored_once(
 def test_overlapping_batches_at_once_leave_no_gap_and_no_double(
     stores: list[CentralStore],
 ) -> None:
-    a, b = batch("laser-1", 1, 400), batch("laser-1", 201, 600)
+    # The same station's retry, with more events, racing its first push: no gap either way.
+    a, b = batch("laser-1", 1, 400), batch("laser-1", 1, 600)
     at_once([lambda: stores[0].ingest("laser-1", a), lambda: stores[1].ingest("laser-1", b)])
     assert stores[2].count_events("laser-1") == 600
     assert stores[3].high_water("laser-1") == 600
@@ -92,11 +94,32 @@ def test_overlapping_batches_at_once_leave_no_gap_and_no_double(
     assert sum(r["hours"] for r in rows) == pytest.approx(200 / 60, abs=0.01)
 
 
-def grant(station: str, seq: int, member: str, kind: str, level: str) -> Any:
-    data = {"member_id": member, "kind": kind, "level": level, "granted_by": "ines"}
-    raw = {"id": f"{station}-{seq}", "seq": seq, "type": "qualification_granted", "at": AT,
-           "clock_synced": True, "boot_id": "b1", "mono": float(seq), "data": data}  # fmt: skip
-    return parse_event(raw, 0, station)
+def grant(station: str, seq: int, member: str, kind: str, level: str) -> list[Any]:
+    """A grant at the machine as a station sends it: in the session Inès supervises (scope)."""
+    session = {"session_id": f"{station}-s{seq}", "member_id": member, "kind": kind,
+               "supervisor_id": "ines"}  # fmt: skip
+    data = {"member_id": member, "kind": kind, "level": level, "granted_by": "ines",
+            "session_id": session["session_id"]}  # fmt: skip
+    return [
+        parse_event(
+            {
+                "id": f"{station}-{s}",
+                "seq": s,
+                "type": t,
+                "at": AT,
+                "clock_synced": True,
+                "boot_id": "b1",
+                "mono": float(s),
+                "data": d,
+            },
+            0,
+            station,
+        )
+        for s, t, d in (
+            (2 * seq - 1, "session_started", session),
+            (2 * seq, "qualification_granted", data),
+        )
+    ]
 
 
 def test_grants_at_two_stations_at_once_each_bump_the_roster_once(
@@ -110,14 +133,16 @@ def test_grants_at_two_stations_at_once_each_bump_the_roster_once(
     a, b = stores[0], stores[1]
     a.import_roster(parse_roster_csv(sample_roster_text()))
     a.add_station("printer-1", kind="printer3d")
+    trainees = ("lea", "noah", "amina", "sofiane")
+    for member in trainees:  # a machine raises supervised to autonomous (central/scope.py)
+        for kind in ("laser", "printer3d"):
+            a.set_qualification(member, kind, Level.SUPERVISED, by="ines")
     before = a.roster_version()
-    laser = [("lea", "autonomous"), ("noah", "supervised"), ("amina", "supervised"),
-             ("sofiane", "mentor")]  # fmt: skip
-    printer = [("sofiane", "autonomous"), ("amina", "autonomous"), ("noah", "supervised"),
-               ("lea", "mentor")]  # fmt: skip
+    laser = [(m, "autonomous") for m in trainees]
+    printer = [(m, "autonomous") for m in reversed(trainees)]
     for seq, ((m1, l1), (m2, l2)) in enumerate(zip(laser, printer, strict=True), 1):
-        on_laser = [grant("laser-1", seq, m1, "laser", l1)]
-        on_printer = [grant("printer-1", seq, m2, "printer3d", l2)]
+        on_laser = grant("laser-1", seq, m1, "laser", l1)
+        on_printer = grant("printer-1", seq, m2, "printer3d", l2)
         results = at_once(
             [
                 lambda e=on_laser: a.ingest("laser-1", e),  # type: ignore[misc]
@@ -126,8 +151,7 @@ def test_grants_at_two_stations_at_once_each_bump_the_roster_once(
         )
         assert [r["refused"] for r in results] == [0, 0]
     assert a.roster_version() == before + 8
-    versions = [q["version"] for q in a.roster_rows()["qualifications"]
-                if q["version"] > before]  # fmt: skip
+    versions = [q["version"] for q in a.roster_rows()["qualifications"] if q["version"] > before]
     assert sorted(versions) == list(range(before + 1, before + 9))
     changes = b.roster_changes(before)
     assert changes is not None and len(changes["qualifications"]) == 8
@@ -144,7 +168,11 @@ def test_one_badge_at_two_stations_at_once_is_still_an_alert(stores: list[Centra
                "data": {"uid": "04C0C1C2", "reason": "unknown_badge"}}  # fmt: skip
         return parse_event(raw, 0, station)
 
-    at_once([lambda: a.ingest("laser-1", [tap("laser-1")]),
-             lambda: b.ingest("printer-1", [tap("printer-1")])])  # fmt: skip
+    at_once(
+        [
+            lambda: a.ingest("laser-1", [tap("laser-1")]),
+            lambda: b.ingest("printer-1", [tap("printer-1")]),
+        ]
+    )
     kinds = [alert["kind"] for alert in a.recent_alerts()]
     assert kinds.count("badge_seen_at_two_stations") == 1, kinds

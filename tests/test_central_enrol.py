@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
+from hypothesis import given
+from hypothesis import strategies as st
 
 from central.sqlite import SqliteCentralStore
 from station.model import Role
@@ -136,3 +138,40 @@ def test_an_inactive_member_or_no_token_is_refused(
     assert code == 409 and "inactive" in reply["error"]
     assert enrol(client, None, {"uid": UNKNOWN, "member_id": "sofiane", "by": "y"})[0] == 401
     assert enrol(client, "forged", {"uid": UNKNOWN, "member_id": "sofiane", "by": "y"})[0] == 401
+
+
+# --- the validator (Hypothesis) ------------------------------------------------------------------
+
+_texts = st.text(max_size=12) | st.sampled_from(["04C0C1C2", "04:c0:c1:c2", "lea", "\u202eevil"])
+_values = st.recursive(
+    st.none() | st.booleans() | st.floats() | st.integers() | _texts,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_texts, inner, max_size=3),
+    max_leaves=6,
+)
+
+
+@given(
+    st.dictionaries(
+        st.sampled_from(["uid", "by", "member_id", "new_member", "x"]), _values, max_size=4
+    )
+    | st.fixed_dictionaries(
+        {"uid": _texts, "by": _texts, "new_member": st.fixed_dictionaries({"name": _texts})}
+    )
+    | _values
+)
+def test_any_enrolment_body_is_an_enrolment_or_a_bad_request_naming_a_field(raw: Any) -> None:
+    """Whatever a token sends, the validator answers an enrolment it can store or a 400 that
+    names the field; never another exception (a 500)."""
+    from central.enrolment import parse_enrolment
+    from central.errors import BadRequest
+    from station.roster import normalise_uid, unsafe_text
+
+    try:
+        enrolment = parse_enrolment(raw)
+    except BadRequest as e:
+        assert e.field, str(e)
+        return
+    assert enrolment.uid == normalise_uid(enrolment.uid)
+    assert (enrolment.member_id is None) != (enrolment.new_name is None)
+    for text in (enrolment.by, enrolment.member_id, enrolment.new_name):
+        assert text is None or (text.strip() and unsafe_text(text, "x") is None)

@@ -60,13 +60,13 @@ class CentralServer:
     def __init__(self, config: CentralConfig, store: CentralStore | None = None) -> None:
         import waitress
 
-        from web.central.app import create_central_app
+        from web.central.app import SERVER_OPTIONS, create_central_app
 
         self.config = config
         self.store: Any = store or open_central_store(config.db_path)
         self.app = create_central_app(self.store, config)
         self.server = waitress.create_server(
-            self.app, host="127.0.0.1", port=0, threads=8, ident="test-central"
+            self.app, host="127.0.0.1", port=0, threads=8, ident="test-central", **SERVER_OPTIONS
         )
         self.port = int(self.server.effective_port)  # type: ignore[union-attr]
         self.url = f"http://127.0.0.1:{self.port}"

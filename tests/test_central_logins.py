@@ -213,6 +213,74 @@ def test_behind_tls_the_limiter_counts_the_real_client(
     assert attempt(fresh, "ines", PASSWORD, headers={"X-Forwarded-For": "192.168.1.8"}) == 302
 
 
+def test_behind_a_tls_proxy_over_real_http(tmp_path: Path, store: SqliteCentralStore) -> None:
+    """The real server (waitress), as a TLS proxy on this machine reaches it: HSTS, and the
+    limiter counts each client by the proxy's X-Forwarded-For. waitress 3 dropped those headers
+    before the app saw them: no HSTS, and one client's wrong passwords locked everyone out."""
+    import http.client
+    import re
+
+    from tests.test_central_helpers import CentralServer
+
+    raw = {
+        "server": {"host": "127.0.0.1", "port": 0, "behind_tls": True},
+        "storage": {"data_dir": str(tmp_path / "central")},
+    }
+    server = CentralServer(parse_config(raw, tmp_path / "central.toml"), store)
+
+    def call(method: str, path: str, client: str, **kw: Any) -> http.client.HTTPResponse:
+        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+        headers = {"X-Forwarded-Proto": "https", "X-Forwarded-For": client, **kw.pop("headers", {})}
+        conn.request(method, path, headers=headers, **kw)
+        r = conn.getresponse()
+        r.read()
+        conn.close()
+        return r
+
+    def login_as(client: str, password: str, user: str = "ines") -> int:
+        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+        https = {"X-Forwarded-Proto": "https", "X-Forwarded-For": client}
+        conn.request("GET", "/login", headers=https)
+        page = conn.getresponse()
+        cookie = page.getheader("Set-Cookie", "").split(";")[0]
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page.read().decode())
+        assert token and cookie
+        form = f"username={user}&password={quote(password)}&csrf_token={token.group(1)}"
+        headers = {**https, "Cookie": cookie, "Content-Type": "application/x-www-form-urlencoded"}
+        conn.request("POST", "/login", body=form, headers=headers)
+        r = conn.getresponse()
+        r.read()
+        conn.close()
+        return r.status
+
+    try:
+        r = call("GET", "/login", "192.168.1.66")
+        assert r.getheader("Strict-Transport-Security") == "max-age=31536000"
+        assert "Secure" in r.getheader("Set-Cookie", "")
+        for i in range(5):
+            assert login_as("192.168.1.66", "wrong password", f"nobody{i}") == 401
+        assert login_as("192.168.1.66", PASSWORD) == 429
+        assert login_as("192.168.1.8", PASSWORD) == 302, "another client is not locked out"
+    finally:
+        server.stop()
+
+
+def test_forwarded_headers_count_only_from_the_local_proxy(
+    tmp_path: Path, store: SqliteCentralStore
+) -> None:
+    """A LAN client that reaches the port directly cannot choose its address or its scheme."""
+    app = make_app(tmp_path, store, behind_tls=True)
+    lan = app.test_client()
+    lan.environ_base["REMOTE_ADDR"] = "192.168.1.50"
+    forged = {"X-Forwarded-Proto": "https", "X-Forwarded-For": "10.9.9.9"}
+    r = lan.get("/login", headers=forged)
+    assert "Strict-Transport-Security" not in r.headers
+    for i in range(5):
+        headers = {"X-Forwarded-For": f"10.0.0.{i}"}
+        assert attempt(lan, f"nobody{i}", "wrong password", headers=headers) == 401
+    assert attempt(lan, "ines", PASSWORD, headers={"X-Forwarded-For": "10.0.0.99"}) == 429
+
+
 def test_host_allow_list(tmp_path: Path, store: SqliteCentralStore) -> None:
     app = make_app(tmp_path, store, allowed_hosts=["central.fablab.lan", ".ateliers.lan"])
     client = app.test_client()

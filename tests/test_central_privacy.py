@@ -3,6 +3,7 @@ stations that only ever cache first names and forget them after an erasure."""
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -137,7 +138,7 @@ def test_erasure_cannot_be_undone_from_the_badge(store: SqliteCentralStore) -> N
         {"id": f"tap-{seq}", "seq": seq, "type": "access_denied", "clock_synced": True,
          "at": "2026-03-04T10:00:00.000Z", "boot_id": "b", "mono": 1.0 + seq,
          "data": {"uid": who, "reason": "not_qualified", **({"member_id": m} if m else {})}}
-        for seq, who, m in ((100, uid, "lea"), (101, uid, None), (102, "04C0C1C2", "sofiane"))
+        for seq, who, m in ((6, uid, "lea"), (7, uid, None), (8, "04C0C1C2", "sofiane"))
     ]  # fmt: skip
     store.ingest("laser-1", [parse_event(t, 0, "laser-1") for t in taps])
     store.add_command("laser-1", {"action": "revoke_badge", "reason": "", "uid": uid}, by="t")
@@ -151,7 +152,7 @@ def test_erasure_cannot_be_undone_from_the_badge(store: SqliteCentralStore) -> N
     history = db.execute("SELECT COUNT(*) FROM qualification_history WHERE member_id = 'lea'")
     assert history.fetchone()[0] == 0
     assert "04C0C1C2" in json.dumps([e["data"] for e in store.events()])  # others keep theirs
-    assert [e["data"].get("uid") for e in store.events() if e["seq"] >= 100] == [
+    assert [e["data"].get("uid") for e in store.events() if e["seq"] >= 6] == [
         None,
         None,
         "04C0C1C2",
@@ -217,14 +218,130 @@ def test_events_held_offline_are_scrubbed_when_they_arrive_after_the_erasure(
     from central.ingest import parse_event
 
     anon = erase_member(store, "lea")["pseudonym"]
-    late = {"id": "late-1", "seq": 200, "type": "session_started", "clock_synced": True,
+    late = {"id": "late-1", "seq": 6, "type": "session_started", "clock_synced": True,
             "at": "2026-03-05T10:00:00.000Z", "boot_id": "b", "mono": 1.0,
             "data": {"session_id": "s-late", "member_id": "lea", "member_name": "Léa",
                      "uid": "04B0B1B2", "supervisor_id": "moussa", "kind": "laser"}}  # fmt: skip
     store.ingest("laser-1", [parse_event(late, 0, "laser-1")])
-    (stored,) = [e for e in store.events("laser-1") if e["seq"] == 200]
+    (stored,) = [e for e in store.events("laser-1") if e["seq"] == 6]
     assert stored["data"]["member_id"] == anon and stored["data"]["member_name"] is None
     assert stored["data"]["uid"] is None and stored["data"]["supervisor_id"] == "moussa"
     session = store._rows("SELECT member_id FROM sessions WHERE id = 's-late'")
     assert session == [{"member_id": anon}]
     assert "04B0B1B2" not in json.dumps(store._rows("SELECT * FROM badge_taps"))
+
+
+def every_row(store: SqliteCentralStore) -> str:
+    """Every row of every table of the store, as one text (either backend)."""
+    conn = store.db.conn
+    try:
+        names = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+    except Exception:  # PostgreSQL
+        names = [
+            r[0]
+            for r in conn.execute(
+                "SELECT table_name FROM information_schema.tables "
+                "WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'"
+            )
+        ]
+    return "\n".join(
+        f"{name}: {json.dumps(conn.execute(f'SELECT * FROM {name}').fetchall(), default=str)}"
+        for name in names
+    )
+
+
+def test_erasure_leaves_no_badge_uid_anywhere_in_the_database(
+    store: SqliteCentralStore,
+) -> None:
+    """Léa's card, the card she lost before it (only in her events now), and the card a station
+    enrolled for her: after the erasure none of the three UIDs is in any table — not in the
+    events (applied or kept as evidence), alerts, taps, commands and their results, enrolments,
+    nor a station's stored status — and one an offline station sends later is not stored
+    again. Sofiane's card, in the same rows, stays."""
+    from central.ingest import parse_event
+
+    card, lost, enrolled, other = "04B0B1B2", "04B0B1B2B3B4B5", "04AABBCCDDEEFF", "04C0C1C2"
+    store.add_station("laser-2", kind="laser")
+    store.enrol_from_station("laser-1", enrolled, "yanis", member_id="lea")
+    sent = store.add_command(
+        "laser-1", {"action": "revoke_badge", "reason": "", "uid": card}, by="t"
+    )
+
+    def raw(seq: int, type_: str, at: str = "2026-03-04T10:00:00.000Z", **data: object) -> dict:
+        return {"id": f"e-{seq}", "seq": seq, "type": type_, "clock_synced": True, "at": at,
+                "boot_id": "b", "mono": 1.0 + seq, "data": data}  # fmt: skip
+
+    batch = [
+        raw(6, "badge_enrolled", uid=lost, member_id="lea", by="yanis", previous_member_id=None),
+        raw(7, "access_denied", uid=card, member_id=None, reason="unknown_badge", kind="laser"),
+        raw(8, "command_applied", command_id=sent["id"], action="revoke_badge", ok=True,
+            result={"uid": card}),
+        raw(9, "supervisor_awaited", uid=[card], member_id="lea", kind="laser"),  # evidence
+        raw(10, "access_denied", uid=other, member_id="sofiane", reason="busy", kind="laser"),
+    ]  # fmt: skip
+    status = {"machine": {"state": "in_use"}, "last_decision": {"uid": card, "member_id": "lea"}}
+    store.ingest("laser-1", [parse_event(e, 0, "laser-1") for e in batch], status=status)
+    at_two = raw(1, "access_denied", at="2026-03-04T10:00:03.000Z", uid=card, member_id="lea",
+                 reason="busy", kind="laser")  # fmt: skip
+    store.ingest("laser-2", [parse_event(at_two, 0, "laser-2")])
+    before = every_row(store)
+    assert all(uid in before for uid in (card, lost, enrolled)), "the set-up holds them all"
+    assert "badge_seen_at_two_stations" in before and "bad_data" in before
+
+    erase_member(store, "lea")
+    after = every_row(store)
+    for uid in (card, lost, enrolled):
+        assert uid not in after and uid.lower() not in after, uid
+    assert other in after
+
+    late = [raw(11, "access_denied", uid=card, member_id=None, reason="unknown_badge", kind="x")]
+    store.ingest(
+        "laser-1", [parse_event(e, 0, "laser-1") for e in late], status={"last_unknown_uid": card}
+    )
+    assert card not in every_row(store)
+    store.add_badge(card, "noah")  # the card given to someone else: his taps are his
+    again = [raw(12, "access_denied", uid=card, member_id="noah", reason="busy", kind="laser")]
+    store.ingest("laser-1", [parse_event(e, 0, "laser-1") for e in again])
+    assert [e["data"]["uid"] for e in store.events("laser-1") if e["seq"] == 12] == [card]
+
+
+def test_a_roster_import_does_not_take_a_badge_from_its_holder(
+    tmp_path: Path, store: SqliteCentralStore
+) -> None:
+    """A spreadsheet that gives Léa's card to Noah (Léa not in the file) is refused whole, in
+    both modes, on the page and in the store; a file that shows the card leaving Léa, or the
+    card of a member who left, moves it."""
+    from central.errors import BadgesHeldInImport
+
+    header = "member_id,name,role,badge_uid,qualifications\n"
+    noah = "noah,Noah Petit,trainee,04B0B1B2,\n"
+    for replace_all in (False, True):
+        with pytest.raises(BadgesHeldInImport, match="04B0B1B2 belongs to lea"):
+            store.import_roster(parse_roster_csv(header + noah), replace_all=replace_all)
+        assert [b["uid"] for b in export_member(store, "lea")["badges"]] == ["04B0B1B2"]
+    store.add_user("ines", PASSWORD, "educator")
+    client = create_central_app(store, central_config(tmp_path)).test_client()
+    token = login(client, "ines")
+    upload = {
+        "csrf_token": token,
+        "merge": "1",
+        "csv": (io.BytesIO((header + noah).encode()), "r.csv"),
+    }
+    html = client.post("/admin/roster/import", data=upload, follow_redirects=True).get_data(
+        as_text=True
+    )
+    assert (
+        "1 badge du fichier est déjà à quelqu&#39;un d&#39;autre ; rien n&#39;a été importé" in html
+    )
+    assert "Le badge 04B0B1B2 est à Léa Martin, le fichier le donne à Noah Petit" in html
+    assert [b["uid"] for b in export_member(store, "lea")["badges"]] == ["04B0B1B2"]
+    # The file shows the card leaving Léa (her row gives her another one): it moves.
+    lea = "lea,Léa Martin,trainee,04B9B9B9,laser:supervised\n"
+    store.import_roster(parse_roster_csv(header + noah + lea), replace_all=False)
+    assert [b["uid"] for b in export_member(store, "noah")["badges"]] == ["04B0B1B2", "04F0F1F2"]
+    # A member who left: their card may be given again.
+    store.upsert_member("amina", "Amina Traoré", Role.TRAINEE, active=False)
+    store.import_roster(
+        parse_roster_csv(header + "zoe,Zoé Leroy,trainee,04E0E1E2,\n"), replace_all=False
+    )
+    assert [b["uid"] for b in export_member(store, "zoe")["badges"]] == ["04E0E1E2"]

@@ -26,6 +26,8 @@ class Log:
 
     def __init__(self, store: SqliteCentralStore, station_id: str, kind: str) -> None:
         self.store, self.station_id, self.kind, self.seq = store, station_id, kind, 0
+        self.supervised: dict[tuple[str, str], str] = {}
+        """The last session of each (trainee, supervisor): a machine grants in one."""
 
     def _event(self, type_: str, at: str, data: dict[str, Any]) -> Any:
         self.seq += 1
@@ -52,6 +54,8 @@ class Log:
         wh: float = 0.0,
     ) -> None:
         sid = f"{self.station_id}-s{self.seq}"
+        if sup is not None:
+            self.supervised[(member, sup)] = sid
         self.store.ingest(
             self.station_id,
             [
@@ -82,9 +86,29 @@ class Log:
         )
 
     def grant(self, member: str, by: str, at: str) -> None:
+        """A grant at the machine, as a station sends it: in a session the granter supervises
+        (the last one logged, or one that starts now)."""
+        started = []
+        sid = self.supervised.get((member, by))
+        if sid is None:
+            sid = self.supervised[(member, by)] = f"{self.station_id}-s{self.seq}"
+            started.append(
+                self._event(
+                    "session_started",
+                    at,
+                    {
+                        "session_id": sid,
+                        "member_id": member,
+                        "supervisor_id": by,
+                        "kind": self.kind,
+                        "machine_id": self.station_id,
+                    },
+                )
+            )
         self.store.ingest(
             self.station_id,
             [
+                *started,
                 self._event(
                     "qualification_granted",
                     at,
@@ -95,8 +119,9 @@ class Log:
                         "previous_level": "supervised",
                         "granted_by": by,
                         "granted_at": at,
+                        "session_id": sid,
                     },
-                )
+                ),
             ],
         )
 

@@ -97,39 +97,80 @@ def test_the_issue_grant_is_kept_as_evidence_never_applied(store: SqliteCentralS
     assert [e["type"] for e in store.events("laser-1")] == ["qualification_granted"]
 
 
+def supervised_session(seq: int, member: str = "lea", by: str | None = "moussa") -> Any:
+    """The session a machine grants in: the member trains under the granter at laser-1."""
+    return ev("laser-1", seq, "session_started", session_id=f"s-{member}", member_id=member,
+              kind="laser", supervisor_id=by)  # fmt: skip
+
+
 @pytest.mark.parametrize(
     ("event", "rule"),
     [
-        (grant(1, "lea", "autonomous", "moussa", kind="cnc"), "wrong_kind"),
-        (grant(1, "nobody", "supervised", "ines"), "unknown_member"),
-        (grant(1, "noah", "autonomous", "ines"), "not_one_level_up"),
-        (grant(1, "lea", "mentor", "moussa"), "not_one_level_up"),
-        (grant(1, "sofiane", "supervised", "ines"), "not_one_level_up"),  # a step down
-        (grant(1, "lea", "bogus", "moussa"), "not_one_level_up"),
-        (grant(1, "lea", "autonomous", "sofiane"), "granter_not_allowed"),  # autonomous only
-        (grant(1, "lea", "autonomous", "yanis"), "granter_not_allowed"),  # a technician
-        (grant(1, "lea", "autonomous", "ghost"), "granter_not_allowed"),
-        (grant(1, "noah", "supervised", "noah"), "self_grant"),
+        (grant(2, "lea", "autonomous", "moussa", kind="cnc"), "wrong_kind"),
+        (grant(2, "nobody", "supervised", "ines"), "unknown_member"),
+        (grant(2, "noah", "autonomous", "ines"), "not_one_level_up"),
+        (grant(2, "lea", "mentor", "moussa"), "not_one_level_up"),
+        (grant(2, "sofiane", "supervised", "ines"), "not_one_level_up"),  # a step down
+        (grant(2, "lea", "bogus", "moussa"), "not_one_level_up"),
+        (grant(2, "noah", "supervised", "ines"), "not_a_machine_grant"),  # the educator's page
+        (grant(2, "sofiane", "mentor", "ines"), "not_a_machine_grant"),
+        (grant(2, "lea", "autonomous", "sofiane"), "granter_not_allowed"),  # autonomous only
+        (grant(2, "lea", "autonomous", "yanis"), "granter_not_allowed"),  # a technician
+        (grant(2, "lea", "autonomous", "ghost"), "granter_not_allowed"),
+        (grant(2, "lea", "autonomous", "lea"), "self_grant"),
+        (grant(2, "lea", "autonomous", "ines", session_id="s-lea"), "not_in_session"),
+        (grant(2, "lea", "autonomous", "moussa", session_id="nope"), "not_in_session"),
+        (grant(2, "lea", "autonomous", "moussa"), "not_in_session"),  # no session named
     ],
 )
 def test_a_grant_outside_the_rules_is_refused(
     store: SqliteCentralStore, event: Any, rule: str
 ) -> None:
     before = {m: level_of(store, m, event.data["kind"]) for m in ("lea", "noah", "sofiane")}
-    store.ingest("laser-1", [event])
-    assert refused(store) == {1: rule}
+    store.ingest("laser-1", [supervised_session(1), event])
+    assert refused(store) == {2: rule}
     assert {m: level_of(store, m, event.data["kind"]) for m in before} == before
     assert scope_alerts(store)[0]["rule"] == rule
 
 
-@pytest.mark.parametrize(("member", "by"), [("lea", "moussa"), ("lea", "ines"), ("noah", "ines")])
-def test_a_grant_one_level_up_by_a_mentor_or_educator_applies(
-    store: SqliteCentralStore, member: str, by: str
+@pytest.mark.parametrize("by", ["moussa", "ines"])
+def test_a_grant_at_the_machine_by_the_sessions_supervisor_applies(
+    store: SqliteCentralStore, by: str
 ) -> None:
-    nxt = LEVEL_ORDER[Level(level_of(store, member)).rank + 1].value
-    store.ingest("laser-1", [grant(1, member, nxt, by)])
-    assert level_of(store, member) == nxt and refused(store) == {}
+    """What a station really sends: Léa (supervised) raised to autonomous by the mentor or the
+    educator who supervises her session at this station."""
+    store.ingest(
+        "laser-1",
+        [supervised_session(1, by=by), grant(2, "lea", "autonomous", by, session_id="s-lea")],
+    )
+    assert level_of(store, "lea") == "autonomous" and refused(store) == {}
     assert scope_alerts(store) == []
+
+
+def test_three_grants_by_an_educator_cannot_make_a_mentor_of_someone_untrained(
+    store: SqliteCentralStore,
+) -> None:
+    """A stolen token chains none → supervised → autonomous → mentor « by Inès », even inside
+    a forged session that Inès supervised: nothing applies, every step is evidence, and no
+    other station gets a level for Amina."""
+    forged = ev("laser-1", 1, "session_started", session_id="s-amina", member_id="amina",
+                kind="laser", supervisor_id="ines")  # fmt: skip
+    steps = [
+        grant(2 + i, "amina", level, "ines", session_id="s-amina")
+        for i, level in enumerate(("supervised", "autonomous", "mentor"))
+    ]
+    version = store.roster_version()
+    store.ingest("laser-1", [forged, *steps])
+    assert level_of(store, "amina") == "none" and store.roster_version() == version
+    assert refused(store) == {
+        2: "not_a_machine_grant",
+        3: "not_one_level_up",
+        4: "not_one_level_up",
+    }
+    changes = store.roster_changes(0, "laser-2")
+    assert changes is not None
+    laser = [q for q in changes["qualifications"] if q["member_id"] == "amina"]
+    assert all(q["kind"] != "laser" for q in laser)
 
 
 def test_a_grant_already_held_changes_nothing_and_raises_no_alert(
@@ -154,13 +195,16 @@ def test_the_granter_is_judged_as_of_the_grant(
     s.ingest(
         "laser-1",
         [
-            ev("laser-1", 1, "qualification_granted", at="2026-03-06T10:00:00.000Z",
-               member_id="lea", kind="laser", level="autonomous", granted_by="moussa"),
-            ev("laser-1", 2, "qualification_granted", at="2026-03-02T10:00:00.000Z",
-               member_id="lea", kind="laser", level="autonomous", granted_by="moussa"),
+            supervised_session(1),
+            ev("laser-1", 2, "qualification_granted", at="2026-03-06T10:00:00.000Z",
+               member_id="lea", kind="laser", level="autonomous", granted_by="moussa",
+               session_id="s-lea"),
+            ev("laser-1", 3, "qualification_granted", at="2026-03-02T10:00:00.000Z",
+               member_id="lea", kind="laser", level="autonomous", granted_by="moussa",
+               session_id="s-lea"),
         ],
     )  # fmt: skip
-    assert refused(s) == {1: "granter_not_allowed"}
+    assert refused(s) == {2: "granter_not_allowed"}
     assert level_of(s, "lea") == "autonomous"
 
 
@@ -272,11 +316,24 @@ def test_the_dashboard_shows_scope_and_power_alerts(
 
 
 class FakeMaster:
-    def __init__(self, levels: dict[str, Level], roles: dict[str, tuple[Role, bool]]) -> None:
+    def __init__(
+        self,
+        levels: dict[str, Level],
+        roles: dict[str, tuple[Role, bool]],
+        sessions: dict[str, scope.SessionFacts] | None = None,
+    ) -> None:
         self.levels, self.roles = levels, roles
+        self.sessions = sessions or {
+            "s-1": scope.SessionFacts("laser-1", "a", None),
+            "s-2": scope.SessionFacts("cnc-1", "a", None),
+        }
 
     def session_station(self, session_id: str) -> str | None:
-        return {"s-1": "laser-1", "s-2": "cnc-1"}.get(session_id)
+        facts = self.sessions.get(session_id)
+        return facts.station_id if facts else None
+
+    def session(self, session_id: str) -> scope.SessionFacts | None:
+        return self.sessions.get(session_id)
 
     def level(self, member_id: str, kind: str) -> Level | None:
         return self.levels.get(member_id, Level.NONE) if member_id in self.roles else None
@@ -299,35 +356,57 @@ json_values = st.recursive(
 names = st.sampled_from(["a", "b", "c"])
 
 
+two = st.sampled_from(["a", "b"])
+
+
 @given(
-    levels=st.dictionaries(names, st.sampled_from(LEVEL_ORDER)),
-    roles=st.dictionaries(names, st.tuples(st.sampled_from(list(Role)), st.booleans())),
-    member=names,
-    granter=names,
+    levels=st.dictionaries(two, st.sampled_from(LEVEL_ORDER)),
+    roles=st.dictionaries(two, st.tuples(st.sampled_from(list(Role)), st.booleans())),
+    member=two,
+    granter=two,
     level=st.sampled_from([*LEVEL_ORDER, "bogus"]),
     kind=st.sampled_from(["laser", "cnc"]),
+    session=st.sampled_from(["s", "none"]),
+    session_station=st.sampled_from(["laser-1", "laser-2"]),
+    session_member=two,
+    supervisor=st.none() | two,
+    fits=st.booleans(),
 )
-def test_a_grant_applies_only_one_level_up_from_an_allowed_granter(
+@settings(max_examples=300)
+def test_a_grant_applies_only_as_a_machine_grants(
     levels: dict[str, Level],
     roles: dict[str, tuple[Role, bool]],
     member: str,
     granter: str,
     level: Any,
     kind: str,
+    session: str,
+    session_station: str,
+    session_member: str,
+    supervisor: str | None,
+    fits: bool,
 ) -> None:
-    master = FakeMaster(levels, roles)
-    data = {"member_id": member, "kind": kind, "level": str(level), "granted_by": granter}
+    """One level up, supervised → autonomous only, from an allowed granter who supervised the
+    member in a session of this station: every other combination is refused with a rule."""
+    if fits:  # the session a machine grants in, often enough to test the rest
+        session_station, session_member, supervisor = "laser-1", member, granter
+    facts = scope.SessionFacts(session_station, session_member, supervisor)
+    master = FakeMaster(levels, roles, {"s": facts})
+    data = {"member_id": member, "kind": kind, "level": str(level), "granted_by": granter,
+            "session_id": session}  # fmt: skip
     v = scope.check("qualification_granted", data, "laser-1", "laser", AT, master)
     current = levels.get(member, Level.NONE)
     expected = (
         kind == "laser"
         and member in roles
         and member != granter
-        and current is not Level.MENTOR
-        and level == LEVEL_ORDER[current.rank + 1]
+        and current is Level.SUPERVISED
+        and level is Level.AUTONOMOUS
         and granter in roles
         and roles[granter][1]
         and (roles[granter][0] is Role.EDUCATOR or levels.get(granter) is Level.MENTOR)
+        and session == "s"
+        and (session_station, session_member, supervisor) == ("laser-1", member, granter)
     )
     assert v.applied == expected
     assert v.applied or v.rule is not None

@@ -2,8 +2,8 @@
 
 A status payload is checked where the dashboard reads it: a bad one is refused (the reply names
 the field, a ``bad_status`` alert shows on the dashboard) while the station's events are still
-held. A seq further above the high-water mark than one batch reaches is refused, so a stolen
-token cannot leave a gap the real station's pushes would trip on.
+held. A seq that would leave a gap above the high-water mark is refused, so a stolen token
+cannot plant a seq the real station's later pushes would trip on. Both backends, over HTTP.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 from central.errors import BadRequest
 from central.fleet import fleet
 from central.ingest import parse_status
+from central.store import CentralStore
 from tests.test_central_helpers import CentralServer, central_config, post_json
 from tests.test_central_web import PASSWORD, login
 
@@ -56,9 +57,11 @@ def body(station: str, *events: dict[str, Any], status: Any = None) -> dict[str,
 
 
 @pytest.fixture
-def central(tmp_path: Path) -> Iterator[tuple[CentralServer, dict[str, str]]]:
-    server = CentralServer(central_config(tmp_path, max_batch=50))
-    server.store.max_ahead = 50
+def central(
+    tmp_path: Path, central_store: CentralStore
+) -> Iterator[tuple[CentralServer, dict[str, str]]]:
+    """A real central server (waitress on a free port) on each backend."""
+    server = CentralServer(central_config(tmp_path, max_batch=50), central_store)
     try:
         tokens = {s: server.store.add_station(s, kind="laser") for s in ("laser-1", "laser-2")}
         server.store.add_user("yanis", PASSWORD, "technician")
@@ -146,19 +149,24 @@ def test_nan_anywhere_is_refused_whole_and_the_fleet_keeps_working(
 def test_a_far_ahead_seq_cannot_block_the_real_station(
     central: tuple[CentralServer, dict[str, str]],
 ) -> None:
+    """A token holder plants a seq ahead (far, or just past a gap within one batch's reach):
+    refused, nothing kept, and the real station's pushes go on past that seq."""
     server, tokens = central
     stolen = tokens["laser-1"]
     code, reply = sync(server, stolen, body("laser-1", event("laser-1", 1), event("x", 10**9)))
     assert code == 400 and reply["field"] == "events[1].seq", reply
     assert "from seq 1 on" in reply["error"]
-    code, reply = sync(server, stolen, body("laser-1", event("x", 52)))  # a gap past the window
-    assert code == 400 and reply["field"] == "events[0].seq"
+    for planted in (2, 30, 52):
+        code, reply = sync(server, stolen, body("laser-1", event("x", planted)))
+        assert code == 400 and reply["field"] == "events[0].seq", (planted, reply)
+    code, reply = sync(server, stolen, body("laser-1", event("x", 3), event("x", 1)))
+    assert code == 400 and reply["field"] == "events[0].seq"  # a gap inside one batch
     assert server.store.count_events("laser-1") == 0  # nothing of those batches was kept
-    real = [event("laser-1", seq) for seq in range(1, 51)]
-    code, reply = sync(server, tokens["laser-1"], body("laser-1", *real))
-    assert (code, reply["acked_seq"]) == (200, 50)
-    code, reply = sync(server, tokens["laser-1"], body("laser-1", event("laser-1", 100)))
-    assert code == 200 and reply["acked_seq"] == 50  # a gap within one batch is still held
+    for first in (1, 41):
+        real = [event("laser-1", seq) for seq in range(first, first + 40)]
+        code, reply = sync(server, tokens["laser-1"], body("laser-1", *real))
+        assert (code, reply["acked_seq"]) == (200, first + 39), reply
+    assert server.store.count_events("laser-1") == 80
 
 
 def test_a_seq_conflict_shows_on_the_dashboard(

@@ -130,10 +130,12 @@ def test_each_event_is_kept_once_and_the_ack_is_contiguous(
     central: CentralServer, token: str
 ) -> None:
     status, reply = sync(central, token, body(event(1), event(2), event(4)))
-    assert status == 200
-    assert (reply["acked_seq"], reply["stored"], reply["duplicates"]) == (2, 3, 0)
-    status, reply = sync(central, token, body(event(2), event(3), event(4)))
-    assert (reply["acked_seq"], reply["stored"], reply["duplicates"]) == (4, 1, 2)
+    assert status == 400 and reply["field"] == "events[2].seq"  # a gap: nothing is kept
+    assert central.store.count_events("laser-1") == 0
+    status, reply = sync(central, token, body(event(1), event(2)))
+    assert (reply["acked_seq"], reply["stored"], reply["duplicates"]) == (2, 2, 0)
+    status, reply = sync(central, token, body(event(2), event(4), event(3)))
+    assert (reply["acked_seq"], reply["stored"], reply["duplicates"]) == (4, 2, 1)
     assert central.store.count_events("laser-1") == 4
     assert [e["seq"] for e in central.store.events("laser-1")] == [1, 2, 3, 4]
 
@@ -218,9 +220,23 @@ def test_a_grant_at_a_station_becomes_a_roster_change(central_store: CentralStor
     store = central_store
     store.add_station("laser-1", kind="laser")
     store.import_roster(parse_roster_csv(sample_roster_text()))
-    grant = parse_event(
+    session = parse_event(
         event(
             1,
+            type="session_started",
+            data={
+                "session_id": "s-1",
+                "member_id": "lea",
+                "supervisor_id": "moussa",
+                "kind": "laser",
+            },
+        ),
+        0,
+        "laser-1",
+    )
+    grant = parse_event(
+        event(
+            2,
             type="qualification_granted",
             data={
                 "member_id": "lea",
@@ -229,12 +245,13 @@ def test_a_grant_at_a_station_becomes_a_roster_change(central_store: CentralStor
                 "previous_level": "supervised",
                 "granted_by": "moussa",
                 "granted_at": "2026-03-02T10:00:00.000Z",
+                "session_id": "s-1",
             },
         ),
         0,
         "laser-1",
     )
-    store.ingest("laser-1", [grant])
+    store.ingest("laser-1", [session, grant])
     changes = store.roster_changes(1)
     assert changes is not None
     assert changes["qualifications"] == [

@@ -1021,6 +1021,12 @@ def test_retention_runs_daily_as_the_central_user() -> None:
     timer = {f"{s}.{k}": v for s, k, v in unit_lines(REPO / "deploy/fabrique-retention.timer")}
     assert timer["Timer.OnCalendar"] == "daily" and timer["Timer.Persistent"] == "true"
     assert timer["Install.WantedBy"] == "timers.target"
+    central = {f"{s}.{k}": v for s, k, v in unit_lines(REPO / "deploy/fabrique-central.service")}
+    # It opens the same database as the central store: PostgreSQL on another host too (a run
+    # limited to AF_UNIX failed every day on such a store).
+    assert set(service["Service.RestrictAddressFamilies"].split()) >= set(
+        central["Service.RestrictAddressFamilies"].split()
+    )
 
 
 def test_station_unit_requirements() -> None:

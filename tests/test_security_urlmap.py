@@ -26,9 +26,10 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from central.store import CentralStore
 from station.controller import Controller
 from station.roster import parse_roster_csv
-from tests.conftest import open_central_store, sample_roster_text
+from tests.conftest import open_central_store, open_pg_store, sample_roster_text
 from tests.test_central_helpers import central_config
 from tests.test_web_helpers import PASSWORD as TECH_PASSWORD
 from tests.test_web_helpers import add_tech, make_app
@@ -142,8 +143,12 @@ def real_station(controller: Controller) -> Surface:
 
 
 @pytest.fixture
-def central(tmp_path: Path) -> Iterator[Surface]:
-    store = open_central_store(tmp_path / "central" / "central.sqlite")
+def central(tmp_path: Path, central_store: CentralStore) -> Surface:
+    """The central app on each backend (SQLite, PostgreSQL)."""
+    return central_surface(tmp_path, central_store)
+
+
+def central_surface(tmp_path: Path, store: CentralStore) -> Surface:
     store.import_roster(parse_roster_csv(sample_roster_text()))
     for role in CENTRAL_ROLES:
         store.add_user(role, CENTRAL_PASSWORD, role)
@@ -151,23 +156,30 @@ def central(tmp_path: Path) -> Iterator[Surface]:
     app = create_central_app(store, central_config(tmp_path))
     app.config["TESTING"] = True
     app.extensions["login_limiter"] = LoginLimiter(attempts=10_000)
+    return Surface(
+        "central",
+        app,
+        CENTRAL_PUBLIC,
+        CENTRAL_CSRF_EXEMPT,
+        ("/api/",),
+        app.config["MAX_CONTENT_LENGTH"],
+    )
+
+
+@pytest.fixture(params=["station", "real_station", "central-sqlite", "central-postgresql"])
+def surface(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Surface]:
+    """Each app; the central store's on both backends."""
+    if not request.param.startswith("central-"):
+        yield request.getfixturevalue(request.param)
+        return
+    if request.param == "central-postgresql":
+        store = open_pg_store(request.getfixturevalue("pg_store_dsn"))
+    else:
+        store = open_central_store(tmp_path / "central" / "central.sqlite")
     try:
-        yield Surface(
-            "central",
-            app,
-            CENTRAL_PUBLIC,
-            CENTRAL_CSRF_EXEMPT,
-            ("/api/",),
-            app.config["MAX_CONTENT_LENGTH"],
-        )
+        yield central_surface(tmp_path, store)
     finally:
         store.close()
-
-
-@pytest.fixture(params=["station", "real_station", "central"])
-def surface(request: pytest.FixtureRequest) -> Surface:
-    s: Surface = request.getfixturevalue(request.param)
-    return s
 
 
 # --- helpers -------------------------------------------------------------------------------------
@@ -276,6 +288,20 @@ def test_every_page_follows_the_role_matrix(central: Surface) -> None:
                 assert r.status_code not in (302, 401, 403), (role, url, r.status_code)
             else:
                 assert r.status_code == 403, (role, url, r.status_code)
+
+
+def test_every_action_refuses_a_role_it_does_not_name(central: Surface) -> None:
+    """POST and the other unsafe methods, with a valid CSRF token, as each role the route does
+    not name: 403, whatever the body (a role that may read a page may not act on it)."""
+    for role in ("educator", "technician"):
+        client, token = logged_in(central, role)
+        for endpoint, method, url in routes(central.app):
+            roles = required_roles(central.app, endpoint)
+            if method not in UNSAFE or not roles or role in roles or endpoint.endswith("logout"):
+                continue
+            r = client.open(url, method=method, data={"csrf_token": token},
+                            headers={"X-CSRF-Token": token})  # fmt: skip
+            assert r.status_code == 403, (role, method, url, r.status_code)
 
 
 def test_every_route_refuses_a_body_over_the_limit(surface: Surface) -> None:

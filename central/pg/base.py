@@ -159,13 +159,10 @@ class _Handle:
 class PgBase(SqliteBase):
     """A pool on one PostgreSQL database; the concerns' classes build on it."""
 
-    def __init__(
-        self, db: Database, *, two_stations_window_s: float = 10.0, max_ahead: int = 5000
-    ) -> None:
+    def __init__(self, db: Database, *, two_stations_window_s: float = 10.0) -> None:
         self.pg = db
         self.where = db.where
         self.two_stations_window_s = two_stations_window_s
-        self.max_ahead = max_ahead
         self.database_errors = (StorageUnavailable, *db.errors)
         migrations.migrate(db)  # at start, like the SQLite store (and `station-central migrate`)
         self._months: set[str] = set()

@@ -14,7 +14,6 @@ from typing import Any
 from sqlite_utils import Database
 
 from central.sqlite.migrations import ROLLUPS_TIMEZONE, open_central_database
-from station.protocol import MAX_BATCH
 from station.sqlite import immediate
 
 
@@ -23,13 +22,9 @@ class SqliteBase:
 
     database_errors: tuple[type[Exception], ...] = (sqlite3.Error,)
 
-    def __init__(
-        self, path: Path, *, two_stations_window_s: float = 10.0, max_ahead: int = MAX_BATCH
-    ) -> None:
+    def __init__(self, path: Path, *, two_stations_window_s: float = 10.0) -> None:
         self.path = path
         self.two_stations_window_s = two_stations_window_s
-        self.max_ahead = max_ahead
-        """How far above its high-water mark a station's seqs may go ([sync] max_batch)."""
         self._local = threading.local()
         self._all: list[Database] = []
         self._lock = threading.Lock()

@@ -8,9 +8,10 @@ import dataclasses
 import hashlib
 import hmac
 import json
+import re
 import secrets
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import nullcontext
 from datetime import timedelta
 from typing import Any
@@ -101,8 +102,9 @@ class IngestSqlite(AlertsSqlite):
 
         Returns ``{"stored", "duplicates", "high_water", "refused"}``. A seq already held under
         another event id is a :class:`Conflict` (the station's store was reset), and nothing is
-        stored; so is a seq further above the high-water mark than one batch can reach
-        (:class:`BadRequest`): nothing a token sends can leave a gap that blocks the real station.
+        stored; a seq that would leave a gap above the high-water mark is a :class:`BadRequest`,
+        and nothing is stored either: a token cannot plant a seq ahead that the real station's
+        later pushes would trip on.
         Events outside the station's scope (central/scope.py) are kept but not applied.
         """
         received = clock.now_iso()
@@ -174,6 +176,10 @@ class IngestSqlite(AlertsSqlite):
                 )
             ),
         )
+        if status:
+            marks = erased_uid_keys(conn)
+            if marks:
+                status = without_strings(status, _erased_uid_test(conn, marks))
         conn.execute(
             "UPDATE stations SET high_water = ?, held = held + ?, syncs = syncs + 1, "
             "last_contact_at = ?, last_status = COALESCE(?, last_status), backlog = ? "
@@ -194,18 +200,22 @@ class IngestSqlite(AlertsSqlite):
             "refused": refused,
         }
 
-    def _check_window(self, events: list[Event], hwm: int) -> None:
-        """A station sends from its acknowledged seq on, one batch at a time: a seq beyond
-        ``hwm + max_ahead`` is no station's, and storing it would leave a gap (and a seq the real
-        station's event would later collide with)."""
-        limit = hwm + self.max_ahead
-        for i, e in enumerate(events):
-            if e.seq > limit:
+    @staticmethod
+    def _check_window(events: list[Event], hwm: int) -> None:
+        """A station sends from its acknowledged seq on, in order, without a gap: the seqs above
+        ``hwm`` must be ``hwm + 1``, ``hwm + 2``… A seq past a gap is no station's, and storing
+        it would plant a seq that the real station's later event would collide with (409)."""
+        expected = hwm + 1
+        for i, e in sorted(enumerate(events), key=lambda ie: ie[1].seq):
+            if e.seq <= hwm:
+                continue
+            if e.seq != expected:
                 raise BadRequest(
-                    f"events[{i}].seq {e.seq} is more than {self.max_ahead} above the last "
-                    f"acknowledged seq {hwm}: send the events from seq {hwm + 1} on, in order",
+                    f"events[{i}].seq {e.seq} leaves a gap after the last acknowledged seq "
+                    f"{hwm}: send the events from seq {hwm + 1} on, in order, without a gap",
                     f"events[{i}].seq",
                 )
+            expected += 1
 
     @staticmethod
     def _any_above(conn: sqlite3.Connection, station_id: str, hwm: int, lo: int, hi: int) -> bool:
@@ -231,7 +241,8 @@ class IngestSqlite(AlertsSqlite):
             r[0] for r in conn.execute("SELECT id FROM members WHERE erased_at IS NOT NULL")
         )
         if erased:
-            events = [scrub_erased(conn, e, erased) for e in events]
+            marks = erased_uid_keys(conn)
+            events = [scrub_erased(conn, e, erased, marks) for e in events]
         offsets = self._boot_offsets(conn, station_id, events)
         master = _SqliteMaster(conn)
         verdicts: list[scope.Verdict] = []
@@ -486,6 +497,12 @@ class _SqliteMaster:
         row = self._one("SELECT station_id FROM sessions WHERE id = ?", (session_id,))
         return row[0] if row else None
 
+    def session(self, session_id: str) -> scope.SessionFacts | None:
+        row = self._one(
+            "SELECT station_id, member_id, supervisor_id FROM sessions WHERE id = ?", (session_id,)
+        )
+        return scope.SessionFacts(row[0], row[1], row[2]) if row else None
+
     def level(self, member_id: str, kind: str) -> Level | None:
         if not self._one("SELECT 1 FROM members WHERE id = ?", (member_id,)):
             return None
@@ -548,22 +565,89 @@ def pseudonym_in(conn: sqlite3.Connection, member_id: str) -> str:
     return f"anon-{digest[:12]}"
 
 
-def scrub_erased(conn: sqlite3.Connection, e: Event, erased: frozenset[str]) -> Event:
+ERASED_UID = "erased_uid:"
+"""``meta`` keys that mark an erased member's badge UIDs, as a keyed hash (never the UID): so
+that a UID an offline station sends after the erasure is not stored again."""
+
+
+UID_TEXT = re.compile(r"(?:[0-9A-Fa-f]{8}|[0-9A-Fa-f]{14}|[0-9A-Fa-f]{20})")
+"""What a badge UID looks like in an event (station/roster.py normalises them)."""
+
+
+def _pseudonym_key(conn: sqlite3.Connection) -> bytes:
+    pseudonym_in(conn, "")  # makes the key on first use
+    row = conn.execute("SELECT value FROM meta WHERE key = 'pseudonym_key'").fetchone()
+    return bytes.fromhex(row[0])
+
+
+def erased_uid_key(key: bytes, uid: str) -> str:
+    """The ``meta`` key that marks ``uid`` as an erased member's: an HMAC with the pseudonym
+    key, so whoever reads the database cannot list the UIDs."""
+    digest = hmac.new(key, f"uid:{uid.upper()}".encode(), hashlib.sha256).hexdigest()
+    return f"{ERASED_UID}{digest[:32]}"
+
+
+def mark_erased_uids(conn: sqlite3.Connection, uids: Iterable[str]) -> None:
+    key = _pseudonym_key(conn)
+    for uid in uids:
+        conn.execute(
+            "INSERT INTO meta (key, value) VALUES (?, '') ON CONFLICT (key) DO NOTHING",
+            (erased_uid_key(key, uid),),
+        )
+
+
+def erased_uid_keys(conn: sqlite3.Connection) -> frozenset[str]:
+    rows = conn.execute("SELECT key FROM meta WHERE key LIKE ?", (f"{ERASED_UID}%",))
+    return frozenset(r[0] for r in rows.fetchall())
+
+
+def without_strings(value: Any, gone: Any) -> Any:
+    """``value`` with every string for which ``gone(s)`` holds replaced by None, at any depth."""
+    if isinstance(value, str):
+        return None if gone(value) else value
+    if isinstance(value, dict):
+        return {k: without_strings(v, gone) for k, v in value.items()}
+    if isinstance(value, list):
+        return [without_strings(v, gone) for v in value]
+    return value
+
+
+def _erased_uid_test(conn: sqlite3.Connection, marks: frozenset[str]) -> Any:
+    """Whether a string is an erased member's badge UID that nobody holds again since."""
+    held: dict[str, bool] = {}
+    key = _pseudonym_key(conn)
+
+    def gone(text: str) -> bool:
+        if not UID_TEXT.fullmatch(text) or erased_uid_key(key, text) not in marks:
+            return False
+        if text not in held:
+            row = conn.execute("SELECT 1 FROM badges WHERE uid = ?", (text.upper(),)).fetchone()
+            held[text] = row is not None
+        return not held[text]
+
+    return gone
+
+
+def scrub_erased(
+    conn: sqlite3.Connection, e: Event, erased: frozenset[str], marks: frozenset[str] = frozenset()
+) -> Event:
     """An event that names an erased member, as erasure would have left it: pseudonym for the
-    id, no name, no badge UID. Events a station held while offline arrive after the erasure."""
+    id, no name, no badge UID; and no erased member's UID in any event (an unknown badge's tap,
+    a command's result). Events a station held while offline arrive after the erasure."""
     data = e.data
     hit = [f for f in ID_FIELDS if isinstance(data.get(f), str) and data[f] in erased]
-    if not hit:
-        return e
-    data = dict(data)
-    for f in hit:
-        data[f] = pseudonym_in(conn, data[f])
-        if f in NAME_FIELDS and NAME_FIELDS[f] in data:
-            data[NAME_FIELDS[f]] = None
-    for f in UID_FIELDS:
-        if f in data:
-            data[f] = None
-    return dataclasses.replace(e, data=data)
+    if hit:
+        data = dict(data)
+        for f in hit:
+            data[f] = pseudonym_in(conn, data[f])
+            if f in NAME_FIELDS and NAME_FIELDS[f] in data:
+                data[NAME_FIELDS[f]] = None
+        for f in UID_FIELDS:
+            if f in data:
+                data[f] = None
+    if marks:
+        data = without_strings(data, _erased_uid_test(conn, marks))
+    return e if data is e.data else dataclasses.replace(e, data=data)
 
 
 def _s(value: Any) -> str | None:

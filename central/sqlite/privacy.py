@@ -14,7 +14,7 @@ from central import clock
 from central.privacy_fields import ERASED_NAME, ID_FIELDS, NAME_FIELDS, UID_FIELDS
 from central.sqlite.base import SqliteBase
 from central.sqlite.credentials import forget_credentials
-from central.sqlite.ingest import pseudonym_in
+from central.sqlite.ingest import mark_erased_uids, pseudonym_in
 from central.sqlite.progress import revoke_progress_links
 from central.sqlite.quizzes import forget_quizzes
 from central.sqlite.rollups import add_sessions
@@ -49,15 +49,21 @@ class PrivacySqlite(SqliteBase):
             for r in self._mentions(member_id)
         ]
 
-    def _mentions(self, member_id: str, uids: tuple[str, ...] = ()) -> list[tuple[Any, ...]]:
+    def _mentions(
+        self, member_id: str, uids: tuple[str, ...] = (), conn: Any = None
+    ) -> list[tuple[Any, ...]]:
         """Events whose data names the member or one of their badges (a cheap text filter, then
         an exact check)."""
         needles = [json.dumps(v, ensure_ascii=False) for v in (member_id, *uids)]
         where = " OR ".join("instr(data, ?) > 0" for _ in needles)
-        rows = self.db.conn.execute(
-            f"SELECT station_id, seq, type, at, at_repaired, data FROM events WHERE {where}",
-            needles,
-        ).fetchall()
+        rows = (
+            (conn or self.db.conn)
+            .execute(
+                f"SELECT station_id, seq, type, at, at_repaired, data FROM events WHERE {where}",
+                needles,
+            )
+            .fetchall()
+        )
         out = []
         for r in rows:
             data = json.loads(r[5])
@@ -69,22 +75,23 @@ class PrivacySqlite(SqliteBase):
                 out.append((*r[:5], data))
         return out
 
-    def _badges_of(self, member_id: str) -> tuple[str, ...]:
-        rows = self.db.conn.execute("SELECT uid FROM badges WHERE member_id = ?", (member_id,))
-        return tuple(r[0] for r in rows.fetchall())
-
     def erase_member(self, member_id: str) -> Erasure:
         anon = self.pseudonym(member_id)
-        uids = self._badges_of(member_id)
-        mentions = self._mentions(member_id, uids)
-        with self._transaction() as conn:
+        with self._transaction() as conn:  # what to erase is read in it: no event slips by
+            uids = _uids_of(conn, member_id)
+            mentions = self._mentions(member_id, tuple(sorted(uids)), conn)
+            # A badge the member had before (lost, replaced) is in her events, not in badges.
+            for *_, data in mentions:
+                if any(data.get(f) == member_id for f in ID_FIELDS):
+                    uids |= {v.upper() for f in UID_FIELDS if isinstance(v := data.get(f), str)}
+            uids -= _held_by_others(conn, member_id, uids)
             version = self._bump(conn)
             conn.execute(
                 "UPDATE members SET name = ?, active = 0, erased_at = COALESCE(erased_at, ?), "
                 "version = ?, updated_at = ? WHERE id = ?",
                 (ERASED_NAME, clock.now_iso(), version, clock.now_iso(), member_id),
             )
-            _forget_badges(conn, uids)
+            _forget_badges(conn, tuple(sorted(uids)))
             conn.execute(
                 "UPDATE qualifications SET level = 'none', granted_by = NULL, version = ? "
                 "WHERE member_id = ?",
@@ -130,12 +137,14 @@ class PrivacySqlite(SqliteBase):
                         if f in NAME_FIELDS and NAME_FIELDS[f] in data:
                             data[NAME_FIELDS[f]] = None
                 for f in UID_FIELDS:
-                    if data.get(f) in uids:
+                    if isinstance(data.get(f), str) and data[f].upper() in uids:
                         data[f] = None
                 conn.execute(
                     "UPDATE events SET data = ? WHERE station_id = ? AND seq = ?",
                     (json.dumps(data, ensure_ascii=False, separators=(",", ":")), station_id, seq),
                 )
+            _scrub_uids(conn, uids)  # anywhere else: evidence, alerts, statuses, results
+            mark_erased_uids(conn, uids)  # and in whatever a station sends later
             # Last: the updates above left their trace in the history through its triggers.
             conn.execute("DELETE FROM role_history WHERE member_id = ?", (member_id,))
             conn.execute("DELETE FROM qualification_history WHERE member_id = ?", (member_id,))
@@ -169,6 +178,79 @@ class PrivacySqlite(SqliteBase):
             "SELECT at, days, erased, dry_run FROM retention_runs ORDER BY id DESC LIMIT ?",
             (limit,),
         )
+
+
+def _uids_of(conn: Any, member_id: str) -> set[str]:
+    """The member's badges, and the badges stations enrolled for her."""
+    uids = {r[0] for r in conn.execute("SELECT uid FROM badges WHERE member_id = ?", (member_id,))}
+    uids |= {
+        r[0]
+        for r in conn.execute(
+            "SELECT uid FROM station_enrolments WHERE member_id = ?", (member_id,)
+        ).fetchall()
+    }
+    return {u.upper() for u in uids}
+
+
+def _held_by_others(conn: Any, member_id: str, uids: set[str]) -> set[str]:
+    """A former badge of hers that someone else holds now names that person: it stays."""
+    if not uids:
+        return set()
+    marks = ",".join("?" * len(uids))
+    rows = conn.execute(
+        f"SELECT uid FROM badges WHERE uid IN ({marks}) AND member_id != ?",
+        (*sorted(uids), member_id),
+    ).fetchall()
+    return {r[0] for r in rows}
+
+
+SCRUBBED = (
+    ("events", "station_id, seq", "data"),
+    ("alerts", "id", "data"),
+    ("stations", "id", "last_status"),
+    ("commands", "id", "result"),
+)
+"""Every text column that may carry a badge UID inside JSON (by table: its key, the column)."""
+
+
+def _scrub_uids(conn: Any, uids: set[str]) -> None:
+    """No trace of ``uids`` in any JSON the store keeps: a value that is the UID becomes null, a
+    text that quotes it (an alert's detail) loses it."""
+    if not uids:
+        return
+
+    def clean(text: str) -> str | None:
+        if text.upper() in uids:
+            return None
+        for uid in uids:
+            text = text.replace(uid, "…").replace(uid.lower(), "…")
+        return text
+
+    def walk(value: Any) -> Any:
+        if isinstance(value, str):
+            return clean(value)
+        if isinstance(value, dict):
+            return {k: walk(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [walk(v) for v in value]
+        return value
+
+    for table, key, column in SCRUBBED:
+        keys = [k.strip() for k in key.split(",")]
+        found: dict[tuple[Any, ...], str] = {}
+        for uid in sorted(uids):
+            for needle in (uid, uid.lower()):
+                for r in conn.execute(
+                    f"SELECT {key}, {column} FROM {table} WHERE instr({column}, ?) > 0", (needle,)
+                ).fetchall():
+                    found[tuple(r[:-1])] = r[-1]
+        for row_key, text in found.items():
+            try:
+                new = json.dumps(walk(json.loads(text)), ensure_ascii=False, separators=(",", ":"))
+            except ValueError:
+                new = clean(text) or ""
+            where = " AND ".join(f"{k} = ?" for k in keys)
+            conn.execute(f"UPDATE {table} SET {column} = ? WHERE {where}", (new, *row_key))
 
 
 def _forget_badges(conn: sqlite3.Connection, uids: tuple[str, ...]) -> None:

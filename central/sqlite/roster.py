@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from central import clock
-from central.errors import BadgeHeld, Conflict, NotFound, OtherSite
+from central.errors import BadgeHeld, BadgesHeldInImport, Conflict, NotFound, OtherSite
 from central.roster_import import NewerGrant, grants_to_keep, keeping
 from central.sites import DEFAULT_SITE
 from central.sqlite.base import SqliteBase
@@ -55,6 +55,27 @@ def _site_induction(conn: Any, station_id: str) -> dict[str, Any] | None:
         if r[1] in required
     ]
     return {"site": site, "required": required, "inducted": inducted}
+
+
+def _silent_moves(conn: Any, roster: RosterImport) -> list[tuple[str, str, str, str]]:
+    """Badges the file gives to someone while an active member holds them active, and that
+    member is not in the file (so the file does not show the card leaving them): Léa's card must
+    not reach Noah because a spreadsheet says so. A card of a member who left (inactive), or a
+    revoked card, may be given again."""
+    in_file = {m.id: m.name for m in roster.members}
+    moves = []
+    for b in roster.badges:
+        row = conn.execute(
+            "SELECT b.member_id, m.name FROM badges b JOIN members m ON m.id = b.member_id "
+            "WHERE b.uid = ? AND b.active = 1 AND m.active = 1",
+            (b.uid,),
+        ).fetchone()
+        if row is not None and row[0] != b.member_id and row[0] not in in_file:
+            to = conn.execute("SELECT name FROM members WHERE id = ?", (b.member_id,)).fetchone()
+            moves.append(
+                (b.uid, row[0], row[1], in_file.get(b.member_id) or (to and to[0]) or b.member_id)
+            )
+    return moves
 
 
 class RosterSqlite(SqliteBase):
@@ -190,6 +211,9 @@ class RosterSqlite(SqliteBase):
                 named = {m.id for m in roster.members} | {b.member_id for b in roster.badges}
                 named |= {q.member_id for q in roster.qualifications}
                 refuse_other_sites(conn, site_id, sorted(named))
+            moves = _silent_moves(conn, roster)
+            if moves:
+                raise BadgesHeldInImport(moves)
             if keep is not None:  # in the transaction: a grant arriving now is seen or after
                 since, kept = keep
                 kept += grants_to_keep(

@@ -155,12 +155,40 @@ def allowed_hosts(config: CentralConfig) -> list[str]:
     return hosts.allowed_hosts(config.server.host, config.server.allowed_hosts)
 
 
+SERVER_OPTIONS: dict[str, Any] = {"clear_untrusted_proxy_headers": False}
+"""waitress options of the central store: the app, not waitress, decides which proxy headers to
+trust (:class:`LocalProxyFix`). waitress 3 would drop ``X-Forwarded-*`` before the app saw them:
+behind a TLS proxy every client looked like the proxy (one client's wrong passwords locked
+everyone out) and no response carried HSTS."""
+
+LOOPBACK = frozenset({"127.0.0.1", "::1"})
+
+
+class LocalProxyFix:
+    """Behind a TLS proxy on this machine: ``X-Forwarded-For``/``-Proto`` are believed only from
+    a loopback peer, and only their last hop (the proxy's own); from anyone else they are
+    removed, so a LAN client that reaches the port directly cannot choose its address."""
+
+    HEADERS = ("HTTP_X_FORWARDED_FOR", "HTTP_X_FORWARDED_PROTO", "HTTP_X_FORWARDED_HOST",
+               "HTTP_X_FORWARDED_PORT", "HTTP_X_FORWARDED_PREFIX", "HTTP_FORWARDED")  # fmt: skip
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.fixed = ProxyFix(app, x_for=1, x_proto=1)
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        if environ.get("REMOTE_ADDR") in LOOPBACK:
+            return self.fixed(environ, start_response)
+        for name in self.HEADERS:
+            environ.pop(name, None)
+        return self.app(environ, start_response)
+
+
 def _guard_host_and_tls(app: Flask, config: CentralConfig) -> None:
     """The host allow-list; behind a TLS proxy, Secure cookies, HSTS and the proxy's headers."""
     trusted = allowed_hosts(config)
     if config.server.behind_tls:
-        # One proxy on this machine sets X-Forwarded-For/-Proto: trust that one hop, no more.
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1)  # type: ignore[method-assign]
+        app.wsgi_app = LocalProxyFix(app.wsgi_app)  # type: ignore[method-assign]
 
     hosts.init_app(app, trusted, setting="[server] allowed_hosts", exempt=UNLISTED_HOSTS_OK)
 

@@ -35,7 +35,15 @@ from flask import (
 )
 
 from central.config import CentralConfig
-from central.errors import BadgeHeld, BadRequest, CentralError, Conflict, NotFound, OtherSite
+from central.errors import (
+    BadgeHeld,
+    BadgesHeldInImport,
+    BadRequest,
+    CentralError,
+    Conflict,
+    NotFound,
+    OtherSite,
+)
 from central.fleet import changed_rows, fleet, name_who_commanded, utcnow
 from central.ingest import COMMAND_ACTIONS, parse_command
 from central.privacy import retention_runs
@@ -591,6 +599,10 @@ def import_roster() -> Any:
         flash(t("c.admin.not_utf8"), "error")
     except OtherSite as e:
         flash(t("c.sites.other_member", id=e.what), "error")
+    except BadgesHeldInImport as e:
+        flash(tn("c.import.badges_held", len(e.moves)), "error")
+        for uid, _holder, name, to in e.moves[:MAX_SHOWN_PROBLEMS]:
+            flash(t("c.import.badge_held", uid=uid, name=name, member=to), "error")
     except RosterError as e:
         flash_roster_error(e)
     else:
