@@ -381,11 +381,16 @@ def cmd_roster_import(args: argparse.Namespace) -> int:
     for line in lines:
         print(line)
     print(
-        f"imported {counts['members']} members, {counts['badges']} badges, "
-        f"{counts['qualifications']} qualifications from {path}: {counts['changed']} changes, "
-        f"roster version {version}"
+        f"imported {_count(counts['members'], 'member')}, {_count(counts['badges'], 'badge')}, "
+        f"{_count(counts['qualifications'], 'qualification')} from {path}: "
+        f"{_count(counts['changed'], 'change')}, roster version {version}"
     )
     return 0
+
+
+def _count(n: int, word: str) -> str:
+    """« 1 change », « 3 changes » (the CLI speaks English to technicians)."""
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
 def add_grant_options(imp: argparse.ArgumentParser) -> None:

@@ -292,7 +292,20 @@ def test_health_shows_the_sync_clients_view(tech: FlaskClient, controller: Contr
     assert "URLError" not in value and "URLError" in detail, "the raw error is only a detail"
 
 
-def test_health_says_whether_the_clock_is_set(tech: FlaskClient, controller: Controller) -> None:
+def test_a_sync_that_just_succeeded_is_said_so(tech: FlaskClient, controller: Controller) -> None:
+    now = controller.clock.now().at
+    status = {"enabled": True, "acked_seq": 0, "state": "ok", "last_success_at": now.isoformat()}
+    controller.set_sync_status(status)
+    page = html.unescape(tech.get("/tech/").get_data(as_text=True))
+    assert "Dernière synchro réussie à l'instant." in page and "il y a 0 s" not in page
+
+
+def test_health_says_whether_the_clock_is_set(
+    tech: FlaskClient, controller: Controller, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    page = html.unescape(tech.get("/tech/").get_data(as_text=True))
+    assert "Horloge simulée" in page and "réglée par le réseau" not in page  # the demo's clock
+    monkeypatch.setattr(controller.clock, "simulated", False)  # as a Pi's system clock
     assert "À l'heure (réglée par le réseau)" in html.unescape(tech.get("/tech/").get_data(True))
     controller.clock.synced = False  # type: ignore[attr-defined]
     page = html.unescape(tech.get("/tech/").get_data(as_text=True))

@@ -357,6 +357,9 @@ def health_rows(status: dict[str, Any], controller: Controller) -> list[dict[str
     return rows
 
 
+JUST_NOW_S = 5.0
+"""A success this recent is « à l'instant », not « il y a 0 s »."""
+
 SYNC_PROBLEMS = {
     "offline": "tech.sync.offline",
     "unauthorized": "tech.sync.unauthorized",
@@ -377,7 +380,9 @@ def sync_row(sync: dict[str, Any]) -> tuple[str, bool | None, str, Any]:
     count = backlog if isinstance(backlog, int) and not isinstance(backlog, bool) else 0
     parts = [ngettext("tech.sync.backlog", count, count=fmt.number(count, lang))]
     since = sync.get("seconds_since_success")
-    if isinstance(since, int | float):
+    if isinstance(since, int | float) and since < JUST_NOW_S:
+        parts.insert(0, gettext("tech.sync.last_success_now"))
+    elif isinstance(since, int | float):
         parts.insert(0, gettext("tech.sync.last_success", ago=fmt.duration(since, lang)))
     else:
         parts.insert(0, gettext("tech.health.sync_never"))
@@ -398,7 +403,12 @@ def clock_row(controller: Controller) -> tuple[str, bool | None, str, Any]:
     """Whether the wall clock is set (NTP): before it is, event times are repaired centrally."""
     now = controller.clock.now()
     at = fmt.local_time(now.at, current_language(), controller.config.station.timezone)
-    key = "tech.clock.synced" if now.synced else "tech.clock.not_synced"
+    if not now.synced:
+        key = "tech.clock.not_synced"
+    elif getattr(controller.clock, "simulated", False):
+        key = "tech.clock.simulated"  # the demo's clock: set by /sim, not by the network
+    else:
+        key = "tech.clock.synced"
     return "tech.health.clock", bool(now.synced), gettext(key, now=at), None
 
 
