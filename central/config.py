@@ -17,7 +17,7 @@ from central.dsn import DsnError, parse_dsn, redact
 from central.errors import CentralConfigError
 from station import tomlconfig
 from station.protocol import MAX_BATCH, MAX_REQUEST_KB
-from station.tomlconfig import networks_problem, time_zone_problem
+from station.tomlconfig import host_problem, networks_problem, time_zone_problem
 from station.tomlconfig import setting as _f
 
 BACKENDS = ("sqlite", "postgresql")
@@ -38,6 +38,7 @@ class ServerSection:
         "Host names the pages answer to, besides `localhost`, `127.0.0.1`, `::1` and `host` "
         'itself (e.g. `["central.fablab.lan"]`; `".fablab.lan"` allows its subdomains). Any '
         "other Host header gets 400: a DNS-rebinding page cannot reach the store.",
+        check=host_problem,
     )
     metrics_from: list[str] = _f(  # noqa: RUF009 - _f builds a field(), not a shared default
         ["127.0.0.1", "::1"],

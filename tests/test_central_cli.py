@@ -158,5 +158,8 @@ def test_config_errors_name_the_file_and_key(
     bad.write_text("[sync]\nmax_batch = 0\n", encoding="utf-8")
     code, _, err = run(capsys, "station", "list", "--config", str(bad))
     assert code == 2 and "sync.max_batch = 0 is too small" in err
+    bad.write_text('[server]\nallowed_hosts = ["https://central.fablab.lan:8443"]\n', "utf-8")
+    code, _, err = run(capsys, "station", "list", "--config", str(bad))
+    assert code == 2 and "server.allowed_hosts" in err and "is not a host name" in err
     code, _, err = run(capsys, "station", "list", "--config", str(tmp_path / "none.toml"))
     assert code == 2 and "station-central init" in err
