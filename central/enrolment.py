@@ -34,7 +34,7 @@ def parse_enrolment(body: Any) -> Enrolment:
     try:
         uid = normalise_uid(uid)
     except ValueError as e:
-        raise BadRequest(str(e), "uid") from None
+        raise BadRequest(str(e), "uid", code="uid_bad", uid=uid) from None
     by = _text(body.get("by"), "by", MAX_BY, "the technician's username at the station")
     member_id, new = body.get("member_id"), body.get("new_member")
     if (member_id is None) == (new is None):
@@ -52,8 +52,10 @@ def _text(value: Any, field: str, limit: int, what: str) -> str:
         raise BadRequest(f"{field} is {what} (text)", field)
     value = value.strip()
     if len(value) > limit:
-        raise BadRequest(f"{field} is longer than {limit} characters", field)
+        raise BadRequest(
+            f"{field} is longer than {limit} characters", field, code="text_long", max=limit
+        )
     why = unsafe_text(value, field)
     if why:
-        raise BadRequest(why, field)
+        raise BadRequest(why, field, code="text_unsafe")
     return value

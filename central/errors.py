@@ -6,7 +6,14 @@ from station.errors import StationError
 
 
 class CentralError(StationError):
-    """Root of the central store's own errors."""
+    """Root of the central store's own errors. ``str()`` is the English the API and the CLI
+    give; ``code`` (with ``values``) lets a page say it in its reader's language
+    (``c.error.<code>`` in the central catalogs), as :class:`station.roster.RosterProblem`
+    does for a roster's rows. None: the page says a generic sentence."""
+
+    def __init__(self, message: str, *, code: str | None = None, **values: object) -> None:
+        super().__init__(message)
+        self.code, self.values = code, values
 
 
 class CentralConfigError(CentralError, ValueError):
@@ -16,8 +23,10 @@ class CentralConfigError(CentralError, ValueError):
 class BadRequest(CentralError, ValueError):
     """A sync or admin payload is wrong; ``field`` names what to fix (HTTP 400)."""
 
-    def __init__(self, message: str, field: str | None = None) -> None:
-        super().__init__(message)
+    def __init__(
+        self, message: str, field: str | None = None, *, code: str | None = None, **values: object
+    ) -> None:
+        super().__init__(message, code=code, **values)
         self.field = field
 
 
@@ -37,7 +46,12 @@ class BadgeHeld(Conflict):
     """The badge belongs to another member: moving it needs a confirmation."""
 
     def __init__(self, uid: str, holder: str) -> None:
-        super().__init__(f"badge {uid} belongs to {holder}: confirm to move it (they will lose it)")
+        super().__init__(
+            f"badge {uid} belongs to {holder}: confirm to move it (they will lose it)",
+            code="badge_held",
+            uid=uid,
+            holder=holder,
+        )
         self.uid, self.holder = uid, holder
 
 
@@ -62,7 +76,7 @@ class OtherSite(CentralError, PermissionError):
     written."""
 
     def __init__(self, message: str, what: str) -> None:
-        super().__init__(message)
+        super().__init__(message, code="other_site", what=what)
         self.what = what
 
 

@@ -328,24 +328,33 @@ def repaired_at(event: Event, offset: float | None) -> str | None:
 def parse_command(body: Any) -> dict[str, Any]:
     """A command an operator sends to a station: ``{"action": "lock", "reason": "…"}``."""
     if not isinstance(body, dict):
-        raise BadRequest("the body must be a JSON object", "body")
+        raise BadRequest("the body must be a JSON object", "body", code="body_bad")
     action = body.get("action")
     if action not in COMMAND_ACTIONS:
-        raise BadRequest(f"action must be one of {', '.join(COMMAND_ACTIONS)}", "action")
+        raise BadRequest(
+            f"action must be one of {', '.join(COMMAND_ACTIONS)}", "action", code="action_bad"
+        )
     reason = body.get("reason", "")
     if not isinstance(reason, str) or len(reason) > REASON_MAX:
-        raise BadRequest(f"reason must be a string of at most {REASON_MAX} characters", "reason")
+        raise BadRequest(
+            f"reason must be a string of at most {REASON_MAX} characters",
+            "reason",
+            code="reason_long",
+            max=REASON_MAX,
+        )
     if action == "lock" and not reason.strip():
-        raise BadRequest("a lock needs a reason (shown on the kiosk)", "reason")
+        raise BadRequest(
+            "a lock needs a reason (shown on the kiosk)", "reason", code="reason_missing"
+        )
     out: dict[str, Any] = {"action": action, "reason": reason.strip()}
     if action == "revoke_badge":
         uid = body.get("uid")
         if not isinstance(uid, str) or not uid:
-            raise BadRequest("revoke_badge needs the badge's uid", "uid")
+            raise BadRequest("revoke_badge needs the badge's uid", "uid", code="uid_missing")
         from station.roster import normalise_uid
 
         try:
             out["uid"] = normalise_uid(uid)
         except ValueError as e:
-            raise BadRequest(str(e), "uid") from None
+            raise BadRequest(str(e), "uid", code="uid_bad", uid=uid) from None
     return out

@@ -20,4 +20,6 @@ def check_site_id(site_id: str) -> None:
         raise BadRequest(
             f"site id {site_id!r}: use lower-case letters, digits, - and _ (max 63), e.g. gonesse",
             "site",
+            code="site_id_bad",
+            site=site_id,
         )

@@ -27,9 +27,10 @@ class CentralEnrolError(StationError):
     configured), ``offline`` (unreachable), ``unauthorized`` (the station's token) or
     ``refused`` (the central store said why: the badge is held, the member unknown...)."""
 
-    def __init__(self, kind: str, message: str) -> None:
+    def __init__(self, kind: str, message: str, code: str | None = None) -> None:
         super().__init__(message)
-        self.kind = kind
+        self.kind, self.code = kind, code
+        """``code``: the central store's word for a refusal (``badge_in_roster``...), if any."""
 
 
 def enrol_at_central(
@@ -66,5 +67,6 @@ def enrol_at_central(
     if reply.status >= 500 or (reply.status == 404 and "error" not in reply.body):
         raise CentralEnrolError("offline", error)  # a proxy's page, a store that cannot write
     if reply.status != 201:
-        raise CentralEnrolError("refused", error)
+        code = reply.body.get("code")
+        raise CentralEnrolError("refused", error, code if isinstance(code, str) else None)
     return reply.body

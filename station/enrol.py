@@ -20,7 +20,12 @@ from station.roster import normalise_uid
 
 
 class EnrolError(StationError, ValueError):
-    """The badge cannot be enrolled; the message says why."""
+    """The badge cannot be enrolled; the message says why in English, ``code`` and ``values``
+    let a page say it in its reader's language (``tech.enrol_refused.<code>``)."""
+
+    def __init__(self, message: str, code: str, **values: object) -> None:
+        super().__init__(message)
+        self.code, self.values = code, values
 
 
 def enrol_badge(
@@ -33,7 +38,7 @@ def enrol_badge(
     try:
         uid = normalise_uid(uid)
     except ValueError as e:
-        raise EnrolError(str(e)) from None
+        raise EnrolError(str(e), "uid_bad", uid=uid) from None
     return controller.run_in_loop(lambda: _enrol(controller, uid, member_id, by, at_central))
 
 
@@ -45,12 +50,19 @@ def _enrol(
     roster = store.roster()
     member = roster.member(member_id)
     if member is None:
-        raise EnrolError(f"no member {member_id!r} in the roster")
+        raise EnrolError(
+            f"no member {member_id!r} in the roster", "member_missing", member=member_id
+        )
     if not member.active:
-        raise EnrolError(f"member {member_id!r} is inactive")
+        raise EnrolError(f"member {member_id!r} is inactive", "member_inactive", member=member_id)
     existing = roster.badge(uid)
     if existing is not None and existing.active:
-        raise EnrolError(f"badge {uid} already belongs to {existing.member_id!r}")
+        raise EnrolError(
+            f"badge {uid} already belongs to {existing.member_id!r}",
+            "badge_held",
+            uid=uid,
+            holder=existing.member_id,
+        )
     data: BadgeEnrolled = {
         "uid": uid,
         "member_id": member_id,

@@ -44,7 +44,9 @@ def _report_problem(
 ) -> Outcome:
     problem = cmd.reason.strip()
     if not problem:
-        return Outcome(state, effects, _refused(cmd, "say which problem (reason)"))
+        return Outcome(
+            state, effects, _refused(cmd, "say which problem (reason)", "reason_missing")
+        )
     s = state.session
     effects.append(
         Record(

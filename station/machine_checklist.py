@@ -83,11 +83,13 @@ def _confirm_checklist(
     """The trainee confirmed the checklist: the session starts now."""
     p = state.pending
     if p is None:
-        return Outcome(state, effects, _refused(cmd, "no checklist is waiting"))
+        return Outcome(state, effects, _refused(cmd, "no checklist is waiting", "no_checklist"))
     member = ctx.roster.member(p.member_id)
     supervisor = ctx.roster.member(p.supervisor_id) if p.supervisor_id else None
     if member is None:
-        return Outcome(replace(state, pending=None), effects, _refused(cmd, "unknown member"))
+        return Outcome(
+            replace(state, pending=None), effects, _refused(cmd, "unknown member", "unknown_member")
+        )
     state = replace(state, pending=None)
     denial = _readmit(ctx, now, p.uid, p.member_id, p.supervisor_id)
     if denial is not None:
@@ -109,7 +111,7 @@ def _confirm_checklist(
 def _cancel_checklist(state: State, cmd: Command, effects: list[Effect]) -> Outcome:
     """The checklist was cancelled: no session, nothing switched on."""
     if state.pending is None:
-        return Outcome(state, effects, _refused(cmd, "no checklist is waiting"))
+        return Outcome(state, effects, _refused(cmd, "no checklist is waiting", "no_checklist"))
     effects.append(
         Record(
             "checklist_cancelled",

@@ -46,7 +46,11 @@ def _button_hold(state: State, now: Now, ctx: Context, effects: list[Effect]) ->
 
 def _command(state: State, cmd: Command, now: Now, ctx: Context, effects: list[Effect]) -> Outcome:
     if cmd.action not in COMMANDS:
-        return Outcome(state, effects, _refused(cmd, f"unknown action; use one of {COMMANDS}"))
+        return Outcome(
+            state,
+            effects,
+            _refused(cmd, f"unknown action; use one of {COMMANDS}", "unknown_action"),
+        )
     if cmd.action == "confirm_checklist":
         return _confirm_checklist(state, cmd, now, ctx, effects)
     if cmd.action == "cancel_checklist":
@@ -55,7 +59,7 @@ def _command(state: State, cmd: Command, now: Now, ctx: Context, effects: list[E
         return _report_problem(state, cmd, now, ctx, effects)
     if cmd.action == "out_of_service":
         if not cmd.reason.strip():
-            return Outcome(state, effects, _refused(cmd, "a reason is required"))
+            return Outcome(state, effects, _refused(cmd, "a reason is required", "reason_missing"))
         if state.session is not None:
             state = _end(state, now, ctx, effects, EndReason.TECHNICIAN, by=cmd.by)
         if state.finishing is not None:
@@ -66,7 +70,11 @@ def _command(state: State, cmd: Command, now: Now, ctx: Context, effects: list[E
         return Outcome(replace(state, waiting=None, pending=None), effects, _done(cmd, state))
     if cmd.action == "back_in_service":
         if state.machine is not MachineState.OUT_OF_SERVICE:
-            return Outcome(state, effects, _refused(cmd, "the machine is not out of service"))
+            return Outcome(
+                state,
+                effects,
+                _refused(cmd, "the machine is not out of service", "not_out_of_service"),
+            )
         state = _set_machine(state, MachineState.AVAILABLE, None, now, effects, cmd.action, cmd.by)
         return Outcome(state, effects, _done(cmd, state))
     if cmd.action == "clear_check":
@@ -74,7 +82,11 @@ def _command(state: State, cmd: Command, now: Now, ctx: Context, effects: list[E
             state = _clear_power_fault(state, now, effects, cmd.by)
             return Outcome(state, effects, _done(cmd, state))
         if state.machine is not MachineState.TO_CHECK:
-            return Outcome(state, effects, _refused(cmd, "the machine is not waiting for a check"))
+            return Outcome(
+                state,
+                effects,
+                _refused(cmd, "the machine is not waiting for a check", "not_to_check"),
+            )
         state = _set_machine(
             state, MachineState.AVAILABLE, None, now, effects, "check_cleared", cmd.by
         )
@@ -84,7 +96,7 @@ def _command(state: State, cmd: Command, now: Now, ctx: Context, effects: list[E
         state = _end_finishing(state, now, ctx, effects, "technician", by=cmd.by)
         return Outcome(state, effects, _done(cmd, state))
     if state.session is None:
-        return Outcome(state, effects, _refused(cmd, "no session is running"))
+        return Outcome(state, effects, _refused(cmd, "no session is running", "no_session"))
     state = _end(state, now, ctx, effects, EndReason.TECHNICIAN, by=cmd.by)
     return Outcome(state, effects, _done(cmd, state))
 

@@ -382,8 +382,10 @@ def _done(cmd: Command, state: State) -> dict[str, Any]:
     return {"ok": True, "action": cmd.action, "by": cmd.by, "machine": state.machine.value}
 
 
-def _refused(cmd: Command, error: str) -> dict[str, Any]:
-    return {"ok": False, "action": cmd.action, "by": cmd.by, "error": error}
+def _refused(cmd: Command, error: str, code: str) -> dict[str, Any]:
+    """``error`` is the English (logs, the API); ``code`` a stable word a page says in its
+    reader's language (``tech.refused.<code>``)."""
+    return {"ok": False, "action": cmd.action, "by": cmd.by, "error": error, "code": code}
 
 
 def _roster_expired(ctx: Context, now: Now) -> bool:

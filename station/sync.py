@@ -393,7 +393,12 @@ class SyncClient:
             self.target.reload_roster()
             result = {"ok": True, "action": action, "badges": n}
         else:
-            result = {"ok": False, "action": action, "error": "unknown action"}
+            result = {
+                "ok": False,
+                "action": action,
+                "error": "unknown action",
+                "code": "unknown_action",
+            }
         self.target.record(
             "command_applied",
             CommandApplied(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html as html_module
 import io
 import re
 from collections.abc import Iterator
@@ -151,7 +152,9 @@ def test_dashboard_shows_the_fleet_and_sends_commands(
     assert r.status_code == 302
     assert store.pending_commands("laser-1")[0]["action"] == "lock"
     r = client.post("/dash/stations/laser-1/commands", data={"action": "lock", "csrf_token": token})
-    assert "needs a reason" in client.get("/dash/").get_data(as_text=True)
+    page = html_module.unescape(client.get("/dash/").get_data(as_text=True))
+    assert "Écris le motif : il s'affiche sur l'écran de la machine" in page
+    assert "needs a reason" not in page
     stream = client.get("/dash/stream", buffered=False)
     assert stream.mimetype == "text/event-stream"
     first = next(iter(stream.response))
@@ -264,3 +267,113 @@ def test_a_bad_badge_number_is_said_in_french(app: Flask) -> None:
         follow_redirects=True,
     )
     assert "le badge « nope »" in r.get_data(as_text=True)
+
+
+def _flashed_after(client: FlaskClient, path: str, token: str, **form: str) -> str:
+    client.post(path, data={**form, "csrf_token": token})
+    with client.session_transaction() as s:
+        return " | ".join(text for _, text in s.pop("_flashes", []))
+
+
+@pytest.mark.parametrize(
+    ("form", "french", "english"),
+    [
+        ({"id": "laser-1"}, "La station laser-1 existe déjà : choisis un autre", "exists already"),
+        ({"id": "Laser 2"}, "Identifiant de station « Laser 2 » refusé", "use lower-case"),
+        ({"id": "cnc-2", "site": "nowhere"}, "Le fablab « nowhere » n'existe pas", "no site"),
+    ],
+)
+def test_adding_a_station_says_what_is_wrong_in_french(
+    app: Flask, form: dict[str, str], french: str, english: str
+) -> None:
+    """Issue 11 item 11: the store's English (kept for the API and the CLI) is not the message."""
+    client = app.test_client()
+    said = _flashed_after(client, "/admin/stations", login(client, "admin"), **form)
+    assert french in said and english not in said
+
+
+@pytest.mark.parametrize(
+    ("form", "french", "english"),
+    [
+        ({"username": "ines", "password": PASSWORD, "role": "educator"},
+         "Le compte ines existe déjà : coche « Remplacer s'il existe »", "exists already"),
+        ({"username": "zoe", "password": "short", "role": "educator"},
+         "Mot de passe trop court : il faut au moins", "at least"),
+        ({"username": "Zoé !", "password": PASSWORD, "role": "educator"},
+         "Identifiant de compte refusé : 2 à 32 lettres minuscules", "a username is"),
+        ({"username": "zoe", "password": PASSWORD, "role": "boss"},
+         "Rôle inconnu : choisis équipe éducative, équipe technique ou administration.",
+         "role must be"),
+        ({"username": "zoe", "password": PASSWORD, "role": "educator", "site": "nowhere"},
+         "Le fablab « nowhere » n'existe pas", "no site"),
+    ],
+)  # fmt: skip
+def test_adding_an_account_says_what_is_wrong_in_french(
+    app: Flask, form: dict[str, str], french: str, english: str
+) -> None:
+    client = app.test_client()
+    said = _flashed_after(client, "/admin/users", login(client, "admin"), **form)
+    assert french in said and english not in said
+
+
+def test_adding_a_site_says_what_is_wrong_in_french(app: Flask) -> None:
+    client = app.test_client()
+    said = _flashed_after(client, "/admin/sites", login(client, "admin"), id="Mon Fablab")
+    assert "Identifiant de fablab « Mon Fablab » refusé" in said and "use lower-case" not in said
+
+
+@pytest.mark.parametrize(
+    ("form", "french", "english"),
+    [
+        ({"action": "lock"}, "Écris le motif : il s'affiche sur l'écran", "needs a reason"),
+        ({"action": "explode"}, "Commande inconnue : choisis-en une", "action must be"),
+        ({"action": "lock", "reason": "x" * 300}, "Motif trop long : 200 caractères", "at most"),
+        ({"action": "revoke_badge"}, "Indique le numéro du badge à désactiver", "needs the badge"),
+        ({"action": "revoke_badge", "uid": "ZZ"}, "Numéro de badge « ZZ » refusé", "bytes of hex"),
+    ],
+)
+def test_a_command_says_what_is_wrong_in_french(
+    app: Flask, form: dict[str, str], french: str, english: str
+) -> None:
+    client = app.test_client()
+    said = _flashed_after(client, "/dash/stations/laser-1/commands", login(client, "yanis"), **form)
+    assert french in said and english not in said
+
+
+def test_a_command_to_a_revoked_station_is_said_in_french(
+    app: Flask, store: SqliteCentralStore
+) -> None:
+    store.revoke_station("laser-1")
+    client = app.test_client()
+    token = login(client, "yanis")
+    said = _flashed_after(client, "/dash/stations/laser-1/commands", token, action="unlock")
+    assert "La station laser-1 n'est pas (ou plus) active" in said
+    assert "no active station" not in said
+
+
+def test_an_error_without_a_code_is_a_french_sentence(app: Flask) -> None:
+    """A code the catalogs do not know (or none): a French sentence, the English after it."""
+    from central.errors import BadRequest
+    from web.central.pages import central_error_text
+
+    with app.test_request_context("/?lang=fr"):
+        text = central_error_text(BadRequest("the moon is full", code="lunar"))
+    assert text.startswith("Le serveur central a refusé, pour une raison que cette page")
+    assert text.endswith("(détail technique : the moon is full).")
+
+
+def test_a_roster_file_that_cannot_be_read_is_said_in_french(
+    app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A roster error with no row to name (a file that is not a roster at all)."""
+    from station.errors import RosterError
+    from web.central import pages
+
+    def unreadable(text: str, source: str) -> None:
+        raise RosterError(f"{source}: cannot be read: it is a picture")
+
+    monkeypatch.setattr(pages, "parse_roster_csv", unreadable)
+    client = app.test_client()
+    html = html_module.unescape(_import(client, login(client, "ines"), "whatever"))
+    assert "Ce fichier ne peut pas être lu comme une liste de membres" in html
+    assert "(détail technique : bad.csv: cannot be read: it is a picture)" in html

@@ -581,19 +581,10 @@ def test_import_json_with_a_base_merges_only_what_the_branch_changed(tmp_path: P
 
 TRANSLATING = {"t", "tn", "gettext", "ngettext", "_", "label"}
 """Calls that read a catalog; a helper named ``*_text`` does too (``problem_text``)."""
-RAW_MESSAGES_LEFT = {
-    "web/central/pages.py:send_command",
-    "web/central/pages.py:flash_roster_error",
-    "web/central/pages.py:add_site",
-    "web/central/pages.py:add_station",
-    "web/central/pages.py:add_user",
-    "web/station/technician.py:_run_command",
-    "web/station/technician.py:_enrol_at_central",
-    "web/station/technician.py:_enrol_here",
-}
-"""Forms that still show an exception's English text on a page, alone (the central admin
-forms: a ``BadRequest``/``Conflict`` carries a sentence, not a code) or inside a catalog
-sentence (the technician page's « Refusé : … »): the list may only shrink."""
+RAW_MESSAGES_LEFT: set[str] = set()
+"""Forms that still show an exception's English text on a page, alone or inside a catalog
+sentence: none left (errors are said by their ``code``, web/common/i18n.py error_text); it
+stays empty."""
 
 
 def _translated(node: ast.expr) -> bool:

@@ -190,7 +190,40 @@ def test_out_of_service_and_back(tech: FlaskClient, controller: Controller) -> N
 def test_out_of_service_needs_a_reason(tech: FlaskClient, controller: Controller) -> None:
     post(tech, "/tech/machine/out-of-service", reason="  ")
     assert controller.status()["machine"]["state"] == "available"
-    assert "Refusé : a reason is required" in tech.get("/tech/").get_data(as_text=True)
+    page = html.unescape(tech.get("/tech/").get_data(as_text=True))
+    assert "Écris le motif : il s'affiche sur l'écran de la machine" in page
+    assert "a reason is required" not in page, "the controller's English is not the message"
+
+
+def page_after(tech: FlaskClient, path: str, **form: str) -> str:
+    post(tech, path, **form)
+    return html.unescape(tech.get("/tech/").get_data(as_text=True))
+
+
+def test_every_refusal_of_the_machine_is_said_in_french(tech: FlaskClient) -> None:
+    """Issue 11 item 11: the controller refuses in English (``error``) with a ``code``; the
+    page says the code's sentence, never the English."""
+    page = page_after(tech, "/tech/session/end")
+    assert "Aucune session n'est en cours : rien à terminer." in page
+    assert "no session is running" not in page
+    page = page_after(tech, "/tech/machine/clear-check")
+    assert "La machine n'attend pas de vérification : rien à valider." in page
+    assert "not waiting for a check" not in page
+    page = page_after(tech, "/tech/machine/back-in-service")
+    assert "La machine n'est pas hors service : rien à remettre en service." in page
+    assert "not out of service" not in page
+
+
+def test_a_refusal_without_a_known_code_is_a_french_sentence(
+    tech: FlaskClient, controller: Controller, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A code the catalogs do not know yet: a plain French sentence, the English after it."""
+    monkeypatch.setattr(
+        controller, "call", lambda cmd: {"ok": False, "error": "cosmic rays", "code": "new"}
+    )
+    page = page_after(tech, "/tech/session/end")
+    assert "La machine a refusé cette action, pour une raison que cette page" in page
+    assert "(détail technique : cosmic rays)" in page
 
 
 def test_end_session_and_clear_check(tech: FlaskClient, controller: Controller) -> None:
@@ -228,22 +261,33 @@ def test_enrol_the_last_unknown_badge(tech: FlaskClient, controller: Controller)
 
 
 def test_enrol_refusals(tech: FlaskClient, controller: Controller) -> None:
-    post(tech, "/tech/enrol", uid=SOFIANE, member_id="noah")
-    assert "already belongs to" in tech.get("/tech/").get_data(as_text=True)
-    post(tech, "/tech/enrol", uid=UNKNOWN, member_id="ghost")
-    assert "no member" in tech.get("/tech/").get_data(as_text=True)
-    post(tech, "/tech/enrol", uid="not hex", member_id="noah")
-    assert "Refusé" in tech.get("/tech/").get_data(as_text=True)
+    page = page_after(tech, "/tech/enrol", uid=SOFIANE, member_id="noah")
+    assert f"Le badge {SOFIANE} appartient déjà à sofiane : l'équipe éducative" in page
+    assert "already belongs to" not in page
+    page = page_after(tech, "/tech/enrol", uid=UNKNOWN, member_id="ghost")
+    assert "Aucun membre « ghost » dans la liste de cette station" in page
+    assert "no member" not in page
+    page = page_after(tech, "/tech/enrol", uid="not hex", member_id="noah")
+    assert "Numéro de badge « not hex » refusé : 8, 14 ou 20 chiffres hexadécimaux" in page
+    assert "is not 4, 7 or 10 bytes" not in page
     assert all(e["type"] != "badge_enrolled" for e in last_events(controller, 5))
 
 
 def test_actions_when_the_controller_stopped(tech: FlaskClient, controller: Controller) -> None:
     token = csrf(tech)
     controller.stop()
+    unavailable = "Le programme de la station ne répond pas (arrêté ou occupé) : réessaie"
+
+    def flashed() -> list[str]:
+        with tech.session_transaction() as s:
+            return [text for _, text in s.pop("_flashes", [])]
+
     r = tech.post("/tech/session/end", data={"csrf_token": token})
     assert r.status_code == 302
+    assert [m for m in flashed() if m.startswith(unavailable)]
     r = tech.post("/tech/enrol", data={"csrf_token": token, "uid": UNKNOWN, "member_id": "noah"})
     assert r.status_code == 302
+    assert [m for m in flashed() if m.startswith(unavailable)]
 
 
 def test_language_switch(tech: FlaskClient) -> None:
@@ -532,6 +576,34 @@ def test_the_central_store_refuses_a_badge_someone_holds(
     central_store.add_badge(UNKNOWN, "sofiane")  # given at the central store, not yet synced
     post(online, "/tech/enrol", uid=UNKNOWN, member_id="noah")
     page = html.unescape(online.get("/tech/").get_data(as_text=True))
-    assert "Le serveur central refuse ce badge" in page and "already in the roster" in page
+    assert f"Le badge {UNKNOWN} est déjà dans la liste du serveur central" in page
+    assert "already in the roster" not in page, "the central store's English is not the message"
     assert "Enregistrer sur cette station seulement" not in page
     assert all(e["type"] != "badge_enrolled" for e in last_events(controller, 5))
+
+
+def test_the_central_store_refuses_an_inactive_member_in_french(
+    online: FlaskClient, controller: Controller, central_store: Any
+) -> None:
+    from station.model import Role
+
+    central_store.upsert_member("noah", "Noah Petit", Role.TRAINEE, active=False)
+    page = page_after(online, "/tech/enrol", uid=UNKNOWN, member_id="noah")
+    assert "Le membre « noah » est désactivé au serveur central : l'équipe éducative" in page
+    assert "is inactive" not in page
+    page = page_after(online, "/tech/enrol", uid=UNKNOWN, member_id="ghost")
+    assert "Le serveur central ne connaît pas le membre « ghost »" in page
+    assert all(e["type"] != "badge_enrolled" for e in last_events(controller, 5))
+
+
+def test_a_central_refusal_without_a_code_is_a_french_sentence(
+    online: FlaskClient, controller: Controller
+) -> None:
+    """An older central store answers without ``code``: a French sentence, its English after."""
+    from station.sync import Reply
+    from web.station.technician import CENTRAL_TRANSPORT
+
+    online.application.extensions[CENTRAL_TRANSPORT] = lambda *a: Reply(409, {"error": "nope"})
+    page = page_after(online, "/tech/enrol", uid=UNKNOWN, member_id="noah")
+    assert "Le serveur central refuse ce badge, pour une raison que cette page" in page
+    assert "(détail technique : nope)" in page

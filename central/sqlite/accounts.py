@@ -35,26 +35,39 @@ class AccountsSqlite(SqliteBase):
 
         if not USERNAME_PATTERN.match(username):
             raise BadRequest(
-                "a username is 2-32 lower-case letters, digits, '.', '_' or '-'", "username"
+                "a username is 2-32 lower-case letters, digits, '.', '_' or '-'",
+                "username",
+                code="username_bad",
             )
         if role not in ROLES:
-            raise BadRequest(f"role must be one of {', '.join(ROLES)}", "role")
+            raise BadRequest(f"role must be one of {', '.join(ROLES)}", "role", code="role_bad")
         if len(password) < MIN_PASSWORD_LENGTH:
             raise BadRequest(
-                f"a password has at least {MIN_PASSWORD_LENGTH} characters", "password"
+                f"a password has at least {MIN_PASSWORD_LENGTH} characters",
+                "password",
+                code="password_short",
+                min=MIN_PASSWORD_LENGTH,
             )
         hashed = hash_password(password)
         with self._transaction() as conn:
             exists = conn.execute("SELECT 1 FROM users WHERE username = ?", (username,)).fetchone()
             if exists and not replace:
-                raise Conflict(f"user {username} exists already; use --replace")
+                raise Conflict(
+                    f"user {username} exists already; use --replace",
+                    code="user_exists",
+                    username=username,
+                )
             if site_id == "":
                 site_id = None if role == "admin" else DEFAULT_SITE
             if (
                 site_id is not None
                 and not conn.execute("SELECT 1 FROM sites WHERE id = ?", (site_id,)).fetchone()
             ):
-                raise NotFound(f"no site {site_id}: create it with `station-central site add`")
+                raise NotFound(
+                    f"no site {site_id}: create it with `station-central site add`",
+                    code="site_missing",
+                    site=site_id,
+                )
             conn.execute(
                 "INSERT INTO users (username, password_hash, role, created_at, site_id) "
                 "VALUES (?, ?, ?, ?, ?) ON CONFLICT(username) DO UPDATE SET "

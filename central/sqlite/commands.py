@@ -24,7 +24,9 @@ class CommandsSqlite(SqliteBase):
             if not conn.execute(
                 "SELECT 1 FROM stations WHERE id = ? AND active = 1", (station_id,)
             ).fetchone():
-                raise NotFound(f"no active station {station_id}")
+                raise NotFound(
+                    f"no active station {station_id}", code="station_inactive", id=station_id
+                )
             if (
                 command["action"] == "revoke_badge"
                 and conn.execute("SELECT 1 FROM badges WHERE uid = ?", (command["uid"],)).fetchone()

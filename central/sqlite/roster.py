@@ -350,7 +350,9 @@ class RosterSqlite(SqliteBase):
             if holder is not None:
                 raise Conflict(
                     f"badge {uid} is already in the roster: an educator moves or restores it "
-                    "on the central store's member page"
+                    "on the central store's member page",
+                    code="badge_in_roster",
+                    uid=uid,
                 )
             created = new_name is not None
             if new_name is not None:
@@ -367,9 +369,17 @@ class RosterSqlite(SqliteBase):
                 "SELECT name, active, erased_at FROM members WHERE id = ?", (member_id,)
             ).fetchone()
             if row is None or row[2] is not None:
-                raise NotFound(f"no member {member_id!r} in the roster")
+                raise NotFound(
+                    f"no member {member_id!r} in the roster",
+                    code="member_missing",
+                    member=member_id,
+                )
             if not row[1]:
-                raise Conflict(f"member {member_id!r} is inactive: an educator reactivates them")
+                raise Conflict(
+                    f"member {member_id!r} is inactive: an educator reactivates them",
+                    code="member_inactive",
+                    member=member_id,
+                )
             version = self._bump(conn)
             conn.execute(
                 "INSERT INTO badges (uid, member_id, active, version) VALUES (?, ?, 1, ?)",

@@ -41,7 +41,11 @@ class SitesSqlite(SqliteBase):
 
     def _site_exists(self, conn: Any, site_id: str) -> None:
         if not conn.execute("SELECT 1 FROM sites WHERE id = ?", (site_id,)).fetchone():
-            raise NotFound(f"no site {site_id}: create it with `station-central site add`")
+            raise NotFound(
+                f"no site {site_id}: create it with `station-central site add`",
+                code="site_missing",
+                site=site_id,
+            )
 
     def move_station(self, station_id: str, site_id: str) -> None:
         """The station belongs to ``site_id`` from now on; its past sessions stay counted at

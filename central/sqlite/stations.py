@@ -40,16 +40,24 @@ class StationsSqlite(SqliteBase):
             raise BadRequest(
                 f"station id {station_id!r}: use lower-case letters, digits, - and _ (max 63)",
                 "id",
+                code="station_id_bad",
+                id=station_id,
             )
         token = TOKEN_PREFIX + secrets.token_urlsafe(32)
         with self._transaction() as conn:
             if conn.execute("SELECT 1 FROM stations WHERE id = ?", (station_id,)).fetchone():
                 raise Conflict(
                     f"station {station_id} exists already; `station token {station_id}` gives it "
-                    "a new token"
+                    "a new token",
+                    code="station_exists",
+                    id=station_id,
                 )
             if not conn.execute("SELECT 1 FROM sites WHERE id = ?", (site_id,)).fetchone():
-                raise NotFound(f"no site {site_id}: create it with `station-central site add`")
+                raise NotFound(
+                    f"no site {site_id}: create it with `station-central site add`",
+                    code="site_missing",
+                    site=site_id,
+                )
             conn.execute(
                 "INSERT INTO stations (id, name, machine_id, kind, token_hash, created_at, "
                 "site_id) VALUES (?, ?, ?, ?, ?, ?, ?)",

@@ -59,15 +59,17 @@ def create_central_app(store: CentralStore, config: CentralConfig) -> Flask:
 
     @app.errorhandler(BadRequest)
     def bad_request(e: BadRequest) -> tuple[Response, int]:
-        return jsonify(error=str(e), field=e.field), 413 if isinstance(e, TooLarge) else 400
+        return jsonify(error=str(e), field=e.field, **_code(e)), 413 if isinstance(
+            e, TooLarge
+        ) else 400
 
     @app.errorhandler(Conflict)
     def conflict(e: Conflict) -> tuple[Response, int]:
-        return jsonify(error=str(e), field=None), 409
+        return jsonify(error=str(e), field=None, **_code(e)), 409
 
     @app.errorhandler(NotFound)
     def not_found(e: NotFound) -> tuple[Response, int]:
-        return jsonify(error=str(e), field=None), 404
+        return jsonify(error=str(e), field=None, **_code(e)), 404
 
     @app.get("/api/v1/health")
     def health() -> Response:
@@ -208,3 +210,9 @@ def _station_from_token(store: CentralStore) -> str | None:
 
 
 __all__: list[Any] = ["create_central_app"]
+
+
+def _code(e: CentralError) -> dict[str, str]:
+    """``code``: what went wrong as a stable word (a station's page says it in its technician's
+    language); ``error`` stays the English sentence. Absent when the error has none."""
+    return {"code": e.code} if e.code else {}

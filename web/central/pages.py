@@ -421,7 +421,7 @@ def send_command(station_id: str) -> Any:
         command = parse_command(body)
         store().add_command(station_id, command, by=current_user()["username"])  # type: ignore[index]
     except (BadRequest, NotFound) as e:
-        flash(str(e), "error")
+        flash(central_error_text(e), "error")
     else:
         flash(
             t(
@@ -638,6 +638,12 @@ MAX_SHOWN_PROBLEMS = 30
 """A file with more bad lines shows the first ones and how many more: fix, import, repeat."""
 
 
+def central_error_text(e: CentralError) -> str:
+    """A central store's error in the reader's language by its code (``c.error.<code>``);
+    the English ``str(e)`` stays for the API and the command line."""
+    return i18n.error_text("c.error.", e.code, e.values, str(e))
+
+
 def problem_text(code: str, values: dict[str, object]) -> str:
     """One roster problem in the reader's language (``c.import.<code>``)."""
     return t(f"c.import.{code}", **values)
@@ -646,8 +652,8 @@ def problem_text(code: str, values: dict[str, object]) -> str:
 def flash_roster_error(e: RosterError) -> None:
     """What is wrong with an uploaded roster, line by line, in the reader's language."""
     problems = [p for p in e.problems if isinstance(p, RowProblem)]
-    if not problems:
-        flash(str(e), "error")
+    if not problems:  # a file that cannot be read at all: say it plainly, the English after
+        flash(i18n.error_text("c.import.", None, {}, str(e)), "error")
         return
     if e.bad_rows:
         flash(tn("c.import.bad_rows", e.bad_rows), "error")
@@ -692,7 +698,7 @@ def add_site() -> Any:
         store().add_site(request.form.get("id", "").strip(), request.form.get("name", ""))
         flash(t("c.sites.saved"), "ok")
     except BadRequest as e:
-        flash(str(e), "error")
+        flash(central_error_text(e), "error")
     return redirect(url_for("central_admin.stations"))
 
 
@@ -728,7 +734,7 @@ def add_station() -> Any:
             site_id=viewer_site() or request.form.get("site") or DEFAULT_SITE,
         )
     except (BadRequest, Conflict, NotFound) as e:
-        flash(str(e), "error")
+        flash(central_error_text(e), "error")
         return redirect(url_for("central_admin.stations"))
     return render_template("central_token.html", station_id=sid, token=token)
 
@@ -772,7 +778,7 @@ def add_user() -> Any:
         )
         flash(t("c.stations.account_saved"), "ok")
     except (BadRequest, Conflict, NotFound) as e:
-        flash(str(e), "error")
+        flash(central_error_text(e), "error")
     return redirect(url_for("central_admin.stations"))
 
 

@@ -251,6 +251,16 @@ def label(prefix: str, code: str) -> str:
     return fill(text[-1] if isinstance(text, tuple) else text, {})
 
 
+def error_text(prefix: str, code: str | None, values: dict[str, Any], detail: str) -> str:
+    """An error said by its stable code (``<prefix><code>``, filled with ``values``); a code
+    the catalogs do not know (or none) gets ``<prefix>unknown``, a plain sentence with the
+    English ``detail`` only after it, for whoever reads the logs. The one way both apps say
+    an error that the core wrote in English (central/errors.py, station/enrol.py...)."""
+    if code and (prefix + code) in translator().catalogs[REFERENCE]:
+        return gettext(prefix + code, **values)
+    return gettext(prefix + "unknown", detail=detail)
+
+
 # --- writing: the import tool ----------------------------------------------------------------
 
 

@@ -39,7 +39,7 @@ from station.machine import Command
 from station.roster import normalise_uid
 from station.sync import urllib_transport
 from web.common import format as fmt
-from web.common.i18n import LANGUAGES, current_language, gettext, ngettext
+from web.common.i18n import LANGUAGES, current_language, error_text, gettext, ngettext
 from web.common.login import BLOCKED, LoginLimiter, attempt_login, safe_next
 from web.common.login import init_app as init_login
 from web.common.sessions import fresh_session
@@ -427,16 +427,22 @@ def _compact(d: dict[str, Any]) -> str:
 # --- actions ----------------------------------------------------------------------------------
 
 
+def unavailable_text(e: BaseException) -> str:
+    """The controller did not answer (stopped, or too slow): what to do, the detail after."""
+    return gettext("tech.result.unavailable", error=str(e) or type(e).__name__)
+
+
 def _run_command(action: str, reason: str = "") -> ResponseReturnValue:
     try:
         result = _controller().call(Command(action, by=g.technician, reason=reason))
     except (ControllerStopped, TimeoutError) as e:
-        flash(gettext("tech.result.unavailable", error=str(e) or type(e).__name__), "error")
+        flash(unavailable_text(e), "error")
         return redirect(url_for("technician.dashboard"))
     if result.get("ok"):
         flash(gettext("tech.result.ok"), "ok")
     else:
-        flash(gettext("tech.result.refused", error=result.get("error", "")), "error")
+        detail = str(result.get("error", ""))
+        flash(error_text("tech.refused.", result.get("code"), {}, detail), "error")
     return redirect(url_for("technician.dashboard"))
 
 
@@ -506,11 +512,12 @@ def _enrol_at_central(uid: str, member_id: str | None, new_name: str | None) -> 
             transport=transport,
         )
     except ValueError as e:
-        flash(gettext("tech.result.refused", error=str(e)), "error")
+        flash(error_text("tech.enrol_refused.", "uid_bad", {"uid": uid}, str(e)), "error")
         return
     except CentralEnrolError as e:
         if e.kind == "refused":
-            flash(gettext("tech.enrol.central_refused", error=str(e)), "error")
+            values = {"uid": uid, "member": member_id or new_name or ""}
+            flash(error_text("tech.central.", e.code, values, str(e)), "error")
             return
         flash(gettext(f"tech.enrol.central_{e.kind}"), "error")
         if new_name is None:
@@ -531,9 +538,9 @@ def _enrol_here(uid: str, member_id: str, *, at_central: bool | None, quiet: boo
         event = enrol_badge(_controller(), uid, member_id, by=g.technician, at_central=at_central)
     except EnrolError as e:
         if not quiet:
-            flash(gettext("tech.result.refused", error=str(e)), "error")
+            flash(error_text("tech.enrol_refused.", e.code, e.values, str(e)), "error")
     except (ControllerStopped, TimeoutError) as e:
-        flash(gettext("tech.result.unavailable", error=str(e) or type(e).__name__), "error")
+        flash(unavailable_text(e), "error")
     else:
         if not quiet:
             data = event["data"]
