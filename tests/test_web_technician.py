@@ -282,6 +282,9 @@ def test_actions_when_the_controller_stopped(tech: FlaskClient, controller: Cont
         with tech.session_transaction() as s:
             return [text for _, text in s.pop("_flashes", [])]
 
+    page = tech.get("/tech/")  # the page itself still opens, and says so
+    assert page.status_code == 200
+    assert unavailable in html.unescape(page.get_data(as_text=True))
     r = tech.post("/tech/session/end", data={"csrf_token": token})
     assert r.status_code == 302
     assert [m for m in flashed() if m.startswith(unavailable)]

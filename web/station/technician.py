@@ -198,7 +198,11 @@ def dashboard() -> str:
     type_filter = request.args.get("type", "")
     member_filter = request.args.get("member", "").strip()
     heartbeats = request.args.get("heartbeats") == "1" or type_filter == "heartbeat"
-    roster = controller.run_in_loop(lambda: _roster_members(controller))
+    try:
+        roster = controller.run_in_loop(lambda: _roster_members(controller))
+    except (ControllerStopped, TimeoutError) as e:  # the page still shows what it can
+        roster = {"members": [], "badges": set()}
+        flash(unavailable_text(e), "error")
     unknown = status.get("last_unknown_uid")
     if unknown and unknown in roster["badges"]:
         unknown = None
