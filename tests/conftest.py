@@ -99,6 +99,17 @@ def controller(config: Config, clock: SimulatedClock) -> Iterator[Controller]:
         c.stop()
 
 
+@pytest.fixture
+def checklist_controller(tmp_path: Path, clock: SimulatedClock) -> Iterator[Controller]:
+    """A station whose machine asks for a two-item safety checklist before the relay closes."""
+    config = make_config(tmp_path, checklist=["Lunettes", "Aspiration allumée"])
+    c = start_controller(config, clock)
+    try:
+        yield c
+    finally:
+        c.stop()
+
+
 def open_central_store(path: Path) -> SqliteCentralStore:
     """The central store the tests use, on ``path``: the one place that picks its backend (issue
     13 parametrises it with PostgreSQL)."""

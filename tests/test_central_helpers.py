@@ -17,7 +17,8 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -91,6 +92,20 @@ def stop_waitress(server: Any, thread: threading.Thread) -> None:
     except OSError:  # the trigger is closed already: its loop has ended, nothing races us
         close_all()
     thread.join(10)
+
+
+@contextmanager
+def serving(app: Any, host: str = "127.0.0.1", **options: Any) -> Iterator[int]:
+    """``app`` on waitress (``options`` as the real command passes them) on a free port."""
+    import waitress
+
+    server = waitress.create_server(app, host=host, port=0, **options)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        yield server.effective_port
+    finally:
+        stop_waitress(server, thread)
 
 
 class CentralProcess:

@@ -19,21 +19,19 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import pytest
-import waitress
 from flask import Flask
 
 from central.config import load_config
 from central.wiring import open_store
-from station.clock import SimulatedClock
 from station.controller import Controller
 from station.machine import Tap
-from tests.conftest import AMINA, LEA, SOFIANE, UNKNOWN, make_config, start_controller
+from tests.conftest import AMINA, LEA, SOFIANE, UNKNOWN
 from tests.e2e_helpers import (
     RELAY_PIN,
     HttpError,
@@ -42,7 +40,7 @@ from tests.e2e_helpers import (
     read_pin_log,
     rss_kib,
 )
-from tests.test_central_helpers import CentralProcess, stop_waitress
+from tests.test_central_helpers import CentralProcess, serving
 from tests.test_web_helpers import PASSWORD, add_tech, make_app
 from web.common.login import LoginLimiter
 from web.station import public
@@ -101,17 +99,9 @@ def lan() -> str:
     return address
 
 
-@contextmanager
-def serving(app: Flask, controller: Controller) -> Iterator[int]:
-    """The app on waitress, on every address (as a station open to the LAN), a free port."""
-    options = server_options(controller.config)
-    server = waitress.create_server(app, host="0.0.0.0", port=0, **options)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        yield server.effective_port  # type: ignore[union-attr]
-    finally:
-        stop_waitress(server, thread)
+def on_lan(app: Flask, controller: Controller) -> AbstractContextManager[int]:
+    """The app served as `station run` serves it, on every address (a station open to the LAN)."""
+    return serving(app, "0.0.0.0", **server_options(controller.config))
 
 
 @dataclass
@@ -228,16 +218,6 @@ def sim_app(controller: Controller) -> Flask:
     return app
 
 
-@pytest.fixture
-def checklist_controller(tmp_path: Path, clock: SimulatedClock) -> Iterator[Controller]:
-    config = make_config(tmp_path, checklist=["Lunettes", "Aspiration allumée"])
-    c = start_controller(config, clock)
-    try:
-        yield c
-    finally:
-        c.stop()
-
-
 # --- item 9: no badge UID without a login ---------------------------------------------------------
 
 
@@ -247,7 +227,7 @@ def test_no_badge_uid_reaches_a_client_without_a_login(
     """Every GET route, every error page, the event stream: from the LAN and from the Pi itself
     (except the simulator's own listing there: it is the demo's panel, answering only on its
     computer). Before: /api/status, the stream and the kiosk page showed each tapped UID."""
-    with serving(sim_app, controller) as port:
+    with on_lan(sim_app, controller) as port:
         streamed: dict[str, bytes] = {}
 
         def listen(host: str) -> None:
@@ -289,7 +269,7 @@ def test_the_technician_sees_the_unknown_badge_after_login(
     """What the public pages hide, the technician page shows after login, from the LAN too:
     the unknown badge's UID to enrol it, and who is at the machine."""
     tap_everyone(controller)
-    with serving(sim_app, controller) as port:
+    with on_lan(sim_app, controller) as port:
         tech = Client(lan, port)
         status, _ = tech.get("/tech/")
         assert status == 302, "a login first"
@@ -328,7 +308,7 @@ def test_only_the_paired_touchscreen_acts_as_the_kiosk(
             assert status == 403, f"{where}: {url} answered {status}"
             assert "touchscreen" in reply["error"]
 
-    with serving(app, controller) as port:
+    with on_lan(app, controller) as port:
         laptop = Client(lan, port)
         boot = laptop.kiosk_boot()
         assert boot["paired"] is False and boot["csrf"] == "", "a watcher gets no kiosk token"
@@ -412,7 +392,7 @@ def send_big_body(port: int, method: str, url: str, size: int, *, chunked: bool 
 def test_a_20_mb_body_is_refused_with_413_and_not_echoed(
     sim_app: Flask, controller: Controller, chunked: bool
 ) -> None:
-    with serving(sim_app, controller) as port:
+    with on_lan(sim_app, controller) as port:
         for method, url in (
             ("POST", "/sim/badge"),
             ("POST", "/kiosk/problem"),
@@ -431,7 +411,7 @@ def test_malformed_json_is_a_400_on_every_json_route(
 ) -> None:
     """Deep nesting, NaN, Infinity, numbers too large: 400 with a sentence on the JSON routes,
     never a 5xx on any route. Before: deep JSON was a RecursionError (500)."""
-    with serving(sim_app, controller) as port:
+    with on_lan(sim_app, controller) as port:
         kiosk = Client("127.0.0.1", port)
         kiosk_token = kiosk.kiosk_boot()["csrf"]
         tech = Client("127.0.0.1", port)
@@ -452,7 +432,7 @@ def test_malformed_json_is_a_400_on_every_json_route(
 
 def test_nan_seconds_do_not_hold_the_controller(sim_app: Flask, controller: Controller) -> None:
     """Before: {"seconds": NaN} held the controller for 30 s with the relay on."""
-    with serving(sim_app, controller) as port:
+    with on_lan(sim_app, controller) as port:
         kiosk = Client("127.0.0.1", port)
         token = kiosk.kiosk_boot()["csrf"]
         assert kiosk.post_json("/sim/badge", {"uid": SOFIANE}, token)[1]["granted"] is True
@@ -485,7 +465,7 @@ def test_open_streams_cannot_starve_the_pages_or_the_touchscreen(
             held.append(c)
         return r.status
 
-    with serving(sim_app, controller) as port:
+    with on_lan(sim_app, controller) as port:
         try:
             codes = [open_stream(lan) for _ in range(threads + 2)]
             assert codes.count(200) == threads - 4 and 503 in codes, codes
@@ -621,7 +601,7 @@ def test_a_rebinding_page_cannot_act_as_the_demo_kiosk(
     app = make_app(controller, simulator=True)
     controller.call(Tap(SOFIANE))
     assert controller.status()["checklist"] is not None
-    with serving(app, controller) as port:
+    with on_lan(app, controller) as port:
         kiosk = Client("127.0.0.1", port)
         token = kiosk.kiosk_boot()["csrf"]
         assert token, "the demo's loopback page is the kiosk"

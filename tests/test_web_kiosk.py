@@ -11,9 +11,8 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
-from station.clock import SimulatedClock
 from station.controller import Controller
-from tests.conftest import SOFIANE, make_config, start_controller
+from tests.conftest import SOFIANE
 from tests.test_web_helpers import csrf, make_app
 
 
@@ -21,16 +20,6 @@ from tests.test_web_helpers import csrf, make_app
 def client(controller: Controller) -> Iterator[FlaskClient]:
     with make_app(controller).test_client() as c:
         yield c
-
-
-@pytest.fixture
-def checklist_controller(tmp_path: Path, clock: SimulatedClock) -> Iterator[Controller]:
-    config = make_config(tmp_path, checklist=["Lunettes", "Aspiration allumée"])
-    c = start_controller(config, clock)
-    try:
-        yield c
-    finally:
-        c.stop()
 
 
 def boot_data(html: str) -> dict:

@@ -10,20 +10,17 @@ from __future__ import annotations
 import http.client
 import socket
 import sqlite3
-import threading
 import tracemalloc
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-import waitress
 from flask import Flask
 from flask.testing import FlaskClient
 
 from station.controller import Controller
 from tests.conftest import SOFIANE
-from tests.test_central_helpers import stop_waitress
+from tests.test_central_helpers import serving
 from tests.test_web_helpers import add_tech, csrf, make_app
 from web.common.limits import strict_loads
 from web.common.login import LoginLimiter
@@ -154,20 +151,6 @@ def test_a_store_failure_is_a_json_503_with_what_to_do(
 # --- open event streams cannot starve the server --------------------------------------------
 
 
-@contextmanager
-def serving(app: Flask, threads: int) -> Iterator[int]:
-    """The app on waitress (as `station run` serves it), on a free port of 127.0.0.1."""
-    server = waitress.create_server(app, host="127.0.0.1", port=0, threads=threads)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        yield server.effective_port  # type: ignore[union-attr]
-    finally:
-        # From the server's own loop thread: closing its sockets from here races its select()
-        # (EBADF in the loop thread, seen under CI load).
-        stop_waitress(server, thread)
-
-
 def test_open_streams_cannot_starve_the_status_api(
     controller: Controller, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -175,7 +158,7 @@ def test_open_streams_cannot_starve_the_status_api(
     app = make_app(controller, simulator=True)
     threads = controller.config.web.threads
     streams: list[http.client.HTTPConnection] = []
-    with serving(app, threads) as port:
+    with serving(app, threads=threads) as port:
         try:
             codes = []
             for _ in range(threads + 2):
